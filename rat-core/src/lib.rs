@@ -1,0 +1,47 @@
+//! # rat-core
+//!
+//! The vocabulary every rat crate shares: validated names, the pipeline
+//! project format, the run model, one error type, and the four traits whose
+//! implementations a user composes into a lakehouse:
+//!
+//! | trait | what it does | embedded implementation |
+//! |---|---|---|
+//! | [`Storage`] | objects by key (pipelines, landing files) | `rat_runner::storage::LocalStorage` |
+//! | [`Catalog`] | Iceberg tables, compare-and-swap commits, branches | `rat_runner::catalog::SqlCatalog` |
+//! | [`Executor`] | submit, watch, follow logs, cancel runs | later: local pool, process, ECS |
+//! | [`CredentialVendor`] | short-lived namespace-scoped credentials | [`StaticCredentialVendor`] |
+//!
+//! plus [`RunEngine`], the engine an executor drives (`rat_runner::Engine`).
+//!
+//! ```
+//! use rat_core::{Layer, TableRef};
+//!
+//! let table: TableRef = "silver.orders".parse().unwrap();
+//! assert_eq!(table.layer, Layer::Silver);
+//! assert_eq!(table.to_string(), "default.silver.orders");
+//! ```
+
+pub mod catalog;
+pub mod credentials;
+pub mod engine;
+pub mod error;
+pub mod executor;
+pub mod ident;
+pub mod project;
+pub mod run;
+pub mod storage;
+
+pub use catalog::{Catalog, LoadedTable, MAIN_BRANCH, NewTable, SharedCatalog, TableCommit};
+pub use credentials::{
+    CredentialScope, CredentialVendor, StaticCredentialVendor, StorageCredentials,
+};
+pub use engine::{RunContext, RunEngine};
+pub use error::{Error, ErrorKind, Result};
+pub use executor::{Executor, LogCursor, RunRecord, RunRequest};
+pub use ident::{DEFAULT_NAMESPACE, Identifier, Layer, RUN_BRANCH_PREFIX, RunId, TableRef};
+pub use project::{MergeStrategy, Pipeline, Project, ProjectSource};
+pub use run::{
+    LogLevel, LogRecord, LogSink, Phase, QualityResult, RunResult, RunSpec, RunStatus,
+    SharedLogSink, TestOutcome,
+};
+pub use storage::{ObjectKey, ObjectMeta, Storage, StorageExt};

@@ -1,0 +1,272 @@
+//! The pipeline project format (see `PIPELINES.md`): a tree of objects in
+//! [`Storage`](crate::Storage) with one folder per pipeline.
+//!
+//! ```text
+//! {prefix}pipelines/{layer}/{name}/pipeline.sql
+//! {prefix}pipelines/{layer}/{name}/config.yaml
+//! {prefix}pipelines/{layer}/{name}/tests/quality/*.sql
+//! {prefix}landing/{zone}/...
+//! ```
+
+mod annotations;
+mod quality;
+mod settings;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use annotations::{Annotation, parse_annotations};
+pub use quality::{DEFAULT_TEST_TIMEOUT, QualityTest, Severity};
+pub use settings::{
+    MergeStrategy, PartitionField, PartitionTransform, PipelineSettings, ResolvedSettings,
+    resolve_settings,
+};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::ident::{self, DEFAULT_NAMESPACE, Identifier, Layer, TableRef};
+use crate::storage::{ObjectKey, Storage, StorageExt};
+
+/// Where a namespace's project lives in storage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectSource {
+    /// The namespace whose pipelines these are.
+    pub namespace: Identifier,
+    /// Key prefix of the project: empty when the storage root is the
+    /// project (embedded), `"{namespace}/"` when one store holds many.
+    pub prefix: String,
+}
+
+impl ProjectSource {
+    /// The embedded layout: the storage root is the project of namespace `default`.
+    pub fn embedded() -> Self {
+        Self {
+            namespace: Identifier::new(DEFAULT_NAMESPACE).expect("valid default namespace"),
+            prefix: String::new(),
+        }
+    }
+
+    /// One namespace under `{namespace}/` of a shared store.
+    pub fn namespaced(namespace: &str) -> Result<Self> {
+        let namespace = ident::namespace(namespace)?;
+        let prefix = format!("{namespace}/");
+        Ok(Self { namespace, prefix })
+    }
+
+    /// The key of `relative` inside this project.
+    pub fn key(&self, relative: &str) -> Result<ObjectKey> {
+        ObjectKey::new(format!("{}{relative}", self.prefix))
+    }
+
+    /// The folder of a pipeline, relative to the storage root.
+    pub fn pipeline_dir(&self, table: &TableRef) -> String {
+        format!("{}pipelines/{}/{}/", self.prefix, table.layer, table.name)
+    }
+}
+
+/// One pipeline: its SQL, effective settings and quality tests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pipeline {
+    /// The table it produces (`namespace.layer.name`).
+    pub table: TableRef,
+    /// Key of `pipeline.sql`.
+    pub sql_file: String,
+    /// The template text of `pipeline.sql`.
+    pub sql: String,
+    /// Key of `config.yaml`, when present.
+    pub config_file: Option<String>,
+    /// Settings after annotations override `config.yaml`.
+    pub settings: PipelineSettings,
+    /// Quality tests, in file name order.
+    pub tests: Vec<QualityTest>,
+    /// Non-fatal findings (unknown keys...).
+    pub warnings: Vec<String>,
+}
+
+impl Pipeline {
+    /// Builds a pipeline from its files' contents. Errors name the file.
+    pub fn from_sources(
+        table: TableRef,
+        sql_file: &str,
+        sql: &str,
+        config: Option<(&str, &str)>,
+        tests: &[(String, String)],
+    ) -> Result<Self> {
+        let annotations = parse_annotations(sql, sql_file)?;
+        if sql.lines().all(|l| {
+            let l = l.trim();
+            l.is_empty() || l.starts_with("--")
+        }) {
+            return Err(Error::invalid("pipeline.sql has no SELECT").with_context("file", sql_file));
+        }
+        let ResolvedSettings {
+            settings,
+            mut warnings,
+        } = resolve_settings(config, &annotations, sql_file)?;
+        let mut parsed_tests = Vec::with_capacity(tests.len());
+        for (file, text) in tests {
+            let (test, test_warnings) = QualityTest::parse(file, text)?;
+            warnings.extend(test_warnings);
+            parsed_tests.push(test);
+        }
+        parsed_tests.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(Self {
+            table,
+            sql_file: sql_file.to_owned(),
+            sql: sql.to_owned(),
+            config_file: config.map(|(f, _)| f.to_owned()),
+            settings,
+            tests: parsed_tests,
+            warnings,
+        })
+    }
+}
+
+/// All pipelines of one namespace, validated.
+#[derive(Debug, Clone, Default)]
+pub struct Project {
+    /// Pipelines by table.
+    pub pipelines: BTreeMap<TableRef, Pipeline>,
+}
+
+#[derive(Default)]
+struct PipelineFiles {
+    sql: Option<String>,
+    config: Option<String>,
+    tests: Vec<String>,
+}
+
+impl Project {
+    /// Loads and validates every pipeline of `source`. The first invalid file
+    /// fails the whole load with an error naming it, so nothing runs on a
+    /// half-valid project.
+    pub async fn load(storage: &dyn Storage, source: &ProjectSource) -> Result<Self> {
+        let root = format!("{}pipelines/", source.prefix);
+        let mut folders: BTreeMap<(Layer, Identifier), PipelineFiles> = BTreeMap::new();
+        for meta in storage.list_all(&root).await? {
+            let key = meta.key.as_str();
+            let rest = &key[root.len()..];
+            let parts: Vec<&str> = rest.split('/').collect();
+            let [layer, name, tail @ ..] = parts.as_slice() else {
+                continue;
+            };
+            if tail.is_empty() || layer.starts_with('.') || name.starts_with('.') {
+                continue;
+            }
+            let layer: Layer = layer
+                .parse()
+                .map_err(|e: Error| with_file(e, key))?;
+            let name = Identifier::new(*name).map_err(|e| {
+                with_file(
+                    Error::invalid(format!("invalid pipeline name: {}", e.message())),
+                    key,
+                )
+            })?;
+            let files = folders.entry((layer, name)).or_default();
+            match tail {
+                ["pipeline.sql"] => files.sql = Some(key.to_owned()),
+                ["config.yaml"] | ["config.yml"] => {
+                    if files.config.replace(key.to_owned()).is_some() {
+                        return Err(Error::invalid(
+                            "both config.yaml and config.yml exist; keep one",
+                        )
+                        .with_context("file", key));
+                    }
+                }
+                ["tests", "quality", f] if f.ends_with(".sql") => files.tests.push(key.to_owned()),
+                _ => {}
+            }
+        }
+
+        let mut pipelines = BTreeMap::new();
+        for ((layer, name), files) in folders {
+            let table = TableRef::new(source.namespace.clone(), layer, name);
+            let Some(sql_file) = files.sql else {
+                let dir = source.pipeline_dir(&table);
+                return Err(Error::invalid("pipeline folder has no pipeline.sql")
+                    .with_context("file", format!("{dir}pipeline.sql")));
+            };
+            let pipeline = load_files(storage, table.clone(), &sql_file, files.config, &files.tests)
+                .await?;
+            pipelines.insert(table, pipeline);
+        }
+        Ok(Self { pipelines })
+    }
+
+    /// Loads one pipeline by table.
+    pub async fn load_pipeline(
+        storage: &dyn Storage,
+        source: &ProjectSource,
+        table: &TableRef,
+    ) -> Result<Pipeline> {
+        let dir = source.pipeline_dir(table);
+        let keys: Vec<String> = storage
+            .list_all(&dir)
+            .await?
+            .into_iter()
+            .map(|m| String::from(m.key))
+            .collect();
+        let sql_file = format!("{dir}pipeline.sql");
+        if !keys.contains(&sql_file) {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!("no pipeline '{}'", table.short()),
+            )
+            .with_context("file", sql_file));
+        }
+        let config = keys
+            .iter()
+            .find(|k| k.ends_with("/config.yaml") || k.ends_with("/config.yml"))
+            .filter(|k| k[dir.len()..].split('/').count() == 1)
+            .cloned();
+        let tests: Vec<String> = keys
+            .iter()
+            .filter(|k| {
+                let rest = &k[dir.len()..];
+                rest.starts_with("tests/quality/")
+                    && rest.ends_with(".sql")
+                    && rest.split('/').count() == 3
+            })
+            .cloned()
+            .collect();
+        load_files(storage, table.clone(), &sql_file, config, &tests).await
+    }
+
+    /// The pipeline producing `table`, if it is part of this project.
+    pub fn get(&self, table: &TableRef) -> Option<&Pipeline> {
+        self.pipelines.get(table)
+    }
+}
+
+async fn load_files(
+    storage: &dyn Storage,
+    table: TableRef,
+    sql_file: &str,
+    config_file: Option<String>,
+    test_files: &[String],
+) -> Result<Pipeline> {
+    let read = |key: String| async move {
+        let object_key = ObjectKey::new(key.clone())?;
+        storage.get_string(&object_key).await.map(|text| (key, text))
+    };
+    let (_, sql) = read(sql_file.to_owned()).await?;
+    let config = match config_file {
+        Some(key) => Some(read(key).await?),
+        None => None,
+    };
+    let mut tests = Vec::with_capacity(test_files.len());
+    for key in test_files {
+        tests.push(read(key.clone()).await?);
+    }
+    Pipeline::from_sources(
+        table,
+        sql_file,
+        &sql,
+        config.as_ref().map(|(f, t)| (f.as_str(), t.as_str())),
+        &tests,
+    )
+}
+
+fn with_file(err: Error, key: &str) -> Error {
+    err.with_context("file", key)
+}

@@ -1,0 +1,10 @@
+# Shared environment for rat's scripts: source it, do not run it.
+#
+# One persistent target dir for sessions, CI and the README commands, so
+# repeated builds are incremental; one prebuilt libduckdb (see duckdb-lib.sh)
+# that every binary finds through its rpath.
+RAT_CACHE="${RAT_CACHE:-$HOME/.cache/rat}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$RAT_CACHE/target}"
+export DUCKDB_LIB_DIR="${DUCKDB_LIB_DIR:-$RAT_CACHE/duckdb-1.5.5}"
+export RUSTFLAGS="${RUSTFLAGS:-} -C link-arg=-Wl,-rpath,$DUCKDB_LIB_DIR"
+export RAT_VENV="${RAT_VENV:-$RAT_CACHE/venv}"
