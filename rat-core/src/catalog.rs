@@ -31,7 +31,9 @@ pub struct LoadedTable {
 impl LoadedTable {
     /// The snapshot id a ref (branch or tag) points at, if the ref exists.
     pub fn ref_snapshot_id(&self, reference: &str) -> Option<i64> {
-        self.metadata.snapshot_for_ref(reference).map(|s| s.snapshot_id())
+        self.metadata
+            .snapshot_for_ref(reference)
+            .map(|s| s.snapshot_id())
     }
 
     /// The snapshot id of `main`.

@@ -64,8 +64,7 @@ pub trait Executor: Send + Sync + fmt::Debug {
     async fn status(&self, run: &RunId) -> Result<RunRecord>;
 
     /// The run's log lines from `cursor`, in order, without gaps.
-    async fn logs(&self, run: &RunId, cursor: LogCursor)
-    -> Result<BoxStream<'static, LogRecord>>;
+    async fn logs(&self, run: &RunId, cursor: LogCursor) -> Result<BoxStream<'static, LogRecord>>;
 
     /// Asks the run to stop. Cancelling a finished run is
     /// [`ErrorKind::Conflict`](crate::ErrorKind::Conflict).

@@ -325,7 +325,9 @@ impl fmt::Debug for RunId {
 impl FromStr for RunId {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        let ok = s.len() == 32 && s.chars().all(|c| c.is_ascii_hexdigit() && !c.is_uppercase());
+        let ok = s.len() == 32
+            && s.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_uppercase());
         if !ok {
             return Err(Error::invalid(format!(
                 "invalid run id '{}': expected 32 lowercase hex digits",
@@ -355,9 +357,7 @@ mod tests {
 
     #[test]
     fn identifiers_reject_everything_outside_the_alphabet() {
-        for bad in [
-            "..", "/", "a/b", "a.b", "a-b", "é", "a\0", " a", "_a", "A",
-        ] {
+        for bad in ["..", "/", "a/b", "a.b", "a-b", "é", "a\0", " a", "_a", "A"] {
             assert!(Identifier::new(bad).is_err(), "{bad:?} accepted");
         }
         assert!(Identifier::new("a".repeat(63)).is_ok());
@@ -375,7 +375,13 @@ mod tests {
         let t = TableRef::parse("sales.gold.revenue", "default").unwrap();
         assert_eq!(t.iceberg_namespace(), ["sales", "gold"]);
         assert_eq!(t.short(), "gold.revenue");
-        for bad in ["orders", "platinum.orders", "a.b.c.d", "bronze.", "bronze.A"] {
+        for bad in [
+            "orders",
+            "platinum.orders",
+            "a.b.c.d",
+            "bronze.",
+            "bronze.A",
+        ] {
             let err = TableRef::parse(bad, "default").unwrap_err();
             assert!(err.to_string().contains(bad), "{err}");
         }

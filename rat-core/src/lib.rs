@@ -42,6 +42,6 @@ pub use ident::{DEFAULT_NAMESPACE, Identifier, Layer, RUN_BRANCH_PREFIX, RunId, 
 pub use project::{MergeStrategy, Pipeline, Project, ProjectSource};
 pub use run::{
     LogLevel, LogRecord, LogSink, Phase, QualityResult, RunResult, RunSpec, RunStatus,
-    SharedLogSink, TestOutcome,
+    SharedLogSink, TestOutcome, TracingLogSink,
 };
 pub use storage::{ObjectKey, ObjectMeta, Storage, StorageExt};

@@ -1,1 +1,25 @@
-//! placeholder
+//! # rat-runner
+//!
+//! The engine of rat: it turns a pipeline's SQL into a published Iceberg
+//! snapshot, with nothing but local files by default.
+//!
+//! - [`storage`]: where pipelines and landing files live ([`storage::LocalStorage`]).
+//! - [`catalog`]: where tables live ([`catalog::SqlCatalog`], SQLite in the
+//!   Iceberg JDBC layout).
+//! - [`template`] and [`dag`]: Jinja rendering, `ref()` discovery, run order.
+//! - [`duck`]: the per-run DuckDB session and type mapping.
+//! - [`table`]: data files, statistics, schema evolution, snapshots, branches.
+//! - [`Engine`]: the [`RunEngine`](rat_core::RunEngine) that runs one pipeline
+//!   phase by phase; [`Engine::plan`] validates a batch before anything runs.
+//! - [`query`]: read-only SQL over current snapshots.
+
+pub mod catalog;
+pub mod dag;
+pub mod duck;
+mod engine;
+pub mod query;
+pub mod storage;
+pub mod table;
+pub mod template;
+
+pub use engine::{Engine, EngineConfig, RunPlan};

@@ -78,12 +78,11 @@ pub fn parse_annotations(sql: &str, file: &str) -> Result<Vec<Annotation>> {
 /// YAML when the text is a list or mapping in flow style (`[...]`, `{...}`),
 /// a plain string otherwise, so `a, b` and `Orders: cleaned` stay text.
 fn parse_value(raw: &str) -> Value {
-    if raw.starts_with('[') || raw.starts_with('{') {
-        if let Ok(value) = serde_yaml_ng::from_str::<Value>(raw) {
-            return value;
-        }
+    let structured = raw.starts_with('[') || raw.starts_with('{');
+    match serde_yaml_ng::from_str::<Value>(raw) {
+        Ok(value) if structured => value,
+        _ => Value::String(raw.to_owned()),
     }
-    Value::String(raw.to_owned())
 }
 
 #[cfg(test)]
@@ -107,9 +106,18 @@ mod tests {
 
     #[test]
     fn malformed_annotations_name_file_and_line() {
-        for sql in ["-- @merge_strategy\n", "-- @Bad: x\n", "-- @a: 1\n-- @a: 2\n", "-- @a:\n"] {
+        for sql in [
+            "-- @merge_strategy\n",
+            "-- @Bad: x\n",
+            "-- @a: 1\n-- @a: 2\n",
+            "-- @a:\n",
+        ] {
             let err = parse_annotations(sql, "pipelines/x/pipeline.sql").unwrap_err();
-            assert_eq!(err.context("file"), Some("pipelines/x/pipeline.sql"), "{err}");
+            assert_eq!(
+                err.context("file"),
+                Some("pipelines/x/pipeline.sql"),
+                "{err}"
+            );
             assert!(err.context("line").is_some());
         }
     }

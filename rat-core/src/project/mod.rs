@@ -153,9 +153,7 @@ impl Project {
             if tail.is_empty() || layer.starts_with('.') || name.starts_with('.') {
                 continue;
             }
-            let layer: Layer = layer
-                .parse()
-                .map_err(|e: Error| with_file(e, key))?;
+            let layer: Layer = layer.parse().map_err(|e: Error| with_file(e, key))?;
             let name = Identifier::new(*name).map_err(|e| {
                 with_file(
                     Error::invalid(format!("invalid pipeline name: {}", e.message())),
@@ -165,14 +163,13 @@ impl Project {
             let files = folders.entry((layer, name)).or_default();
             match tail {
                 ["pipeline.sql"] => files.sql = Some(key.to_owned()),
-                ["config.yaml"] | ["config.yml"] => {
-                    if files.config.replace(key.to_owned()).is_some() {
-                        return Err(Error::invalid(
-                            "both config.yaml and config.yml exist; keep one",
-                        )
-                        .with_context("file", key));
-                    }
+                ["config.yaml"] | ["config.yml"] if files.config.is_some() => {
+                    return Err(
+                        Error::invalid("both config.yaml and config.yml exist; keep one")
+                            .with_context("file", key),
+                    );
                 }
+                ["config.yaml"] | ["config.yml"] => files.config = Some(key.to_owned()),
                 ["tests", "quality", f] if f.ends_with(".sql") => files.tests.push(key.to_owned()),
                 _ => {}
             }
@@ -186,8 +183,14 @@ impl Project {
                 return Err(Error::invalid("pipeline folder has no pipeline.sql")
                     .with_context("file", format!("{dir}pipeline.sql")));
             };
-            let pipeline = load_files(storage, table.clone(), &sql_file, files.config, &files.tests)
-                .await?;
+            let pipeline = load_files(
+                storage,
+                table.clone(),
+                &sql_file,
+                files.config,
+                &files.tests,
+            )
+            .await?;
             pipelines.insert(table, pipeline);
         }
         Ok(Self { pipelines })
@@ -247,7 +250,10 @@ async fn load_files(
 ) -> Result<Pipeline> {
     let read = |key: String| async move {
         let object_key = ObjectKey::new(key.clone())?;
-        storage.get_string(&object_key).await.map(|text| (key, text))
+        storage
+            .get_string(&object_key)
+            .await
+            .map(|text| (key, text))
     };
     let (_, sql) = read(sql_file.to_owned()).await?;
     let config = match config_file {

@@ -120,8 +120,18 @@ impl FromStr for PartitionTransform {
             ))
         };
         let sized = |prefix: &str| -> Option<Result<u32>> {
-            let inner = s.strip_prefix(prefix)?.strip_prefix('[')?.strip_suffix(']')?;
-            Some(inner.trim().parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(bad))
+            let inner = s
+                .strip_prefix(prefix)?
+                .strip_prefix('[')?
+                .strip_suffix(']')?;
+            Some(
+                inner
+                    .trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(bad),
+            )
         };
         match s {
             "identity" => Ok(Self::Identity),
@@ -272,10 +282,8 @@ pub fn resolve_settings(
                 }
             }
             _ => {
-                return Err(
-                    Error::invalid("config.yaml must be a mapping of settings")
-                        .with_context("file", file),
-                );
+                return Err(Error::invalid("config.yaml must be a mapping of settings")
+                    .with_context("file", file));
             }
         }
     }
@@ -484,7 +492,13 @@ mod tests {
         assert_eq!(err.context("field"), Some("unique_key"));
         let err = resolve(None, "-- @merge_strategy: snapshot\nSELECT 1").unwrap_err();
         assert_eq!(err.context("field"), Some("partition_column"));
-        assert!(resolve(None, "-- @merge_strategy: snapshot\n-- @partition_column: d\nSELECT 1").is_ok());
+        assert!(
+            resolve(
+                None,
+                "-- @merge_strategy: snapshot\n-- @partition_column: d\nSELECT 1"
+            )
+            .is_ok()
+        );
     }
 
     #[test]
@@ -498,7 +512,12 @@ mod tests {
     fn partition_by_parses_all_transforms() {
         let yaml = "partition_by:\n  - {column: ts, transform: day}\n  - {column: id, transform: 'bucket[16]'}\n  - {column: s, transform: 'truncate[4]'}\n  - column: c\n";
         let r = resolve(Some(yaml), "SELECT 1").unwrap();
-        let t: Vec<_> = r.settings.partition_by.iter().map(|p| p.transform).collect();
+        let t: Vec<_> = r
+            .settings
+            .partition_by
+            .iter()
+            .map(|p| p.transform)
+            .collect();
         assert_eq!(
             t,
             [

@@ -1,0 +1,63 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// rat: SQL pipelines into audited Apache Iceberg tables, as easy as SQLite.
+///
+/// Exit codes: 0 success; 1 a run or command failed; 2 invalid input
+/// (bad arguments, invalid project files), nothing was changed.
+#[derive(Debug, Parser)]
+#[command(name = "rat", version, about, long_about = None)]
+pub(crate) struct Cli {
+    /// The project folder (pipelines/, landing/; tables under .rat/).
+    #[arg(
+        long,
+        short = 'p',
+        global = true,
+        env = "RAT_PROJECT",
+        default_value = "."
+    )]
+    pub(crate) project: PathBuf,
+
+    /// Print machine-readable JSON on stdout instead of text.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+
+    /// More log output on stderr (-v: info, -vv: debug).
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
+
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Create a working sample project (bronze, silver, gold) in DIR.
+    Init {
+        /// Folder to create the project in (must not hold a project yet).
+        dir: PathBuf,
+    },
+    /// Run pipelines (all, or the ones named) in dependency order.
+    Run {
+        /// Pipelines as `layer.name` or `namespace.layer.name`; all when none.
+        pipelines: Vec<String>,
+    },
+    /// List tables with their current snapshot and row count.
+    Tables,
+    /// Run a read-only SQL query over the tables' current snapshots.
+    Query {
+        /// One SELECT; tables are `layer.name` (or `namespace.layer.name`).
+        sql: String,
+        /// Most rows to print.
+        #[arg(long, default_value_t = 100)]
+        max_rows: usize,
+    },
+    /// Show a table's snapshots, newest first.
+    History {
+        /// The table, `layer.name` or `namespace.layer.name`.
+        table: String,
+    },
+}

@@ -1,0 +1,15 @@
+//! DuckDB: the per-run session, type mapping and SQL quoting.
+
+mod session;
+mod sql;
+mod types;
+
+pub use session::{DuckSession, SessionLimits, duck_error};
+pub use sql::{
+    column_list, engine_path, landing_view_name, quote_ident, quote_literal, string_list,
+    table_view_name,
+};
+pub use types::{
+    arrow_to_iceberg, cast_projection, duck_type, field_ids_option, files_relation,
+    files_relation_with_source,
+};

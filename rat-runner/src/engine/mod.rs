@@ -1,0 +1,110 @@
+//! [`Engine`]: runs one pipeline from SQL to a published Iceberg snapshot.
+//!
+//! Phases (ARCHITECTURE.md): load → compile → execute (DuckDB writes Parquet
+//! data files) → write (snapshot on branch `run-<id>`) → test (quality tests
+//! on the branch) → publish (fast-forward `main` if it has not moved, remove
+//! the branch). Any failure removes the branch; `main` never shows unaudited
+//! data. A publish that loses a race re-plans on the new `main` and tries
+//! again, a bounded number of times.
+
+mod merge;
+mod plan;
+mod quality;
+mod relations;
+mod run;
+mod write;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use rat_core::{Catalog, RunContext, RunEngine, RunResult, RunSpec, Storage};
+
+pub use plan::RunPlan;
+pub(crate) use relations::check_select;
+pub(crate) use relations::{Relation, create_table_views};
+
+use crate::duck::SessionLimits;
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// DuckDB resources per run.
+    pub limits: SessionLimits,
+    /// How many times a run re-plans after losing a commit race.
+    pub max_commit_attempts: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            limits: SessionLimits::default(),
+            max_commit_attempts: 12,
+        }
+    }
+}
+
+/// The embedded DuckDB engine over a [`Storage`] (pipelines, landing files)
+/// and a [`Catalog`] (tables).
+///
+/// ```no_run
+/// # async fn demo() -> rat_core::Result<()> {
+/// use std::sync::Arc;
+/// use rat_core::{RunContext, RunEngine, RunSpec, TracingLogSink};
+/// use rat_runner::{Engine, catalog::SqlCatalog, storage::LocalStorage};
+///
+/// let storage = Arc::new(LocalStorage::new("./project")?);
+/// let catalog = Arc::new(SqlCatalog::open("./project/.rat/catalog.db", "./project/.rat/warehouse").await?);
+/// let engine = Engine::new(storage, catalog);
+/// let ctx = RunContext { cancel: Default::default(), log: Arc::new(TracingLogSink) };
+/// let result = engine.execute(RunSpec::new("silver.orders".parse()?), ctx).await;
+/// println!("{}: {} rows", result.status, result.rows_written);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Engine {
+    storage: Arc<dyn Storage>,
+    catalog: Arc<dyn Catalog>,
+    config: EngineConfig,
+}
+
+impl Engine {
+    /// An engine with default settings.
+    pub fn new(storage: Arc<dyn Storage>, catalog: Arc<dyn Catalog>) -> Self {
+        Self::with_config(storage, catalog, EngineConfig::default())
+    }
+
+    /// An engine with explicit settings.
+    pub fn with_config(
+        storage: Arc<dyn Storage>,
+        catalog: Arc<dyn Catalog>,
+        config: EngineConfig,
+    ) -> Self {
+        Self {
+            storage,
+            catalog,
+            config,
+        }
+    }
+
+    /// The pipeline storage.
+    pub fn storage(&self) -> &Arc<dyn Storage> {
+        &self.storage
+    }
+
+    /// The catalog.
+    pub fn catalog(&self) -> &Arc<dyn Catalog> {
+        &self.catalog
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+}
+
+#[async_trait]
+impl RunEngine for Engine {
+    async fn execute(&self, spec: RunSpec, ctx: RunContext) -> RunResult {
+        run::Run::new(self, spec, ctx).execute().await
+    }
+}

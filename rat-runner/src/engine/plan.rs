@@ -1,0 +1,105 @@
+//! Validating a batch of runs before any of them writes: the whole project
+//! parses, the DAG has no cycle, every `ref()` can be satisfied, every SQL
+//! file is one SELECT.
+
+use std::collections::BTreeSet;
+
+use rat_core::{Error, ErrorKind, Project, ProjectSource, Result, TableRef};
+
+use super::Engine;
+use super::relations::check_select;
+use crate::dag::Dag;
+use crate::duck::DuckSession;
+
+/// Pipelines to run, in dependency order, from a validated project.
+#[derive(Debug, Clone)]
+pub struct RunPlan {
+    /// The validated project.
+    pub project: Project,
+    /// The DAG of the whole project.
+    pub dag: Dag,
+    /// What to run, upstream first.
+    pub order: Vec<TableRef>,
+}
+
+impl RunPlan {
+    /// The pipelines of `order` that `table` depends on (to skip `table`
+    /// when one of them fails).
+    pub fn upstream_in_plan(&self, table: &TableRef) -> BTreeSet<TableRef> {
+        let planned: BTreeSet<&TableRef> = self.order.iter().collect();
+        self.dag
+            .upstream(table)
+            .into_iter()
+            .filter(|t| planned.contains(t))
+            .collect()
+    }
+}
+
+impl Engine {
+    /// Loads `source`, builds its DAG and checks the selected pipelines
+    /// (`targets`; all when empty). Nothing is written; the first problem is
+    /// returned with the file it is in.
+    pub async fn plan(&self, source: &ProjectSource, targets: &[TableRef]) -> Result<RunPlan> {
+        let project = Project::load(self.storage.as_ref(), source).await?;
+        if project.pipelines.is_empty() {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!(
+                    "no pipelines found under '{}pipelines/' (expected pipelines/<layer>/<name>/pipeline.sql)",
+                    source.prefix
+                ),
+            ));
+        }
+        let (dag, discovered) = Dag::build(&project)?;
+        let order = if targets.is_empty() {
+            dag.order.clone()
+        } else {
+            dag.select(targets)?
+        };
+
+        let session = DuckSession::open(&self.config.limits)?;
+        let mut will_exist: BTreeSet<TableRef> = BTreeSet::new();
+        for table in &order {
+            let pipeline = &project.pipelines[table];
+            let found = &discovered[table];
+            check_select(&session, &found.first_run.sql, &pipeline.sql_file).await?;
+            for test in &pipeline.tests {
+                let ctx = crate::template::TemplateContext {
+                    table: table.clone(),
+                    strategy: pipeline.settings.merge_strategy,
+                    watermark_value: None,
+                    run_started_at: chrono::Utc::now(),
+                };
+                let rendered = crate::template::render(&test.sql, &test.file, &ctx)?;
+                check_select(&session, &rendered.sql, &test.file).await?;
+            }
+            for dep in found.refs.iter().filter(|d| *d != table) {
+                if will_exist.contains(dep) {
+                    continue;
+                }
+                match self.catalog.load_table(dep).await {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == ErrorKind::NotFound => {
+                        let hint = if project.pipelines.contains_key(dep) {
+                            format!("; run its pipeline first (rat run {})", dep.short())
+                        } else {
+                            String::new()
+                        };
+                        return Err(Error::invalid(format!(
+                            "ref('{}') names a table that does not exist{hint}",
+                            dep.short()
+                        ))
+                        .with_context("file", &pipeline.sql_file));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            will_exist.insert(table.clone());
+        }
+        Ok(RunPlan {
+            project,
+            dag,
+            order,
+        })
+    }
+}

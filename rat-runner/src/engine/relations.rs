@@ -1,0 +1,219 @@
+//! Making `ref()`s and `landing_zone()`s real in a run's DuckDB session:
+//! a view per referenced table over the committed data files of the snapshot
+//! it resolves to, and a view per landing zone over its files.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rat_core::{
+    Catalog, Error, ErrorKind, Identifier, ProjectSource, Result, Storage, StorageExt, TableRef,
+};
+
+use crate::duck::{
+    DuckSession, duck_error, files_relation, landing_view_name, quote_ident, quote_literal,
+    string_list, table_view_name,
+};
+use crate::table::{SnapshotFiles, snapshot_files};
+
+/// The data a view shows: a schema and the files of one snapshot.
+#[derive(Debug, Clone)]
+pub(crate) struct Relation {
+    /// Schema of the snapshot (columns, types, field ids).
+    pub(crate) schema: iceberg::spec::Schema,
+    /// Data file URIs.
+    pub(crate) files: Vec<String>,
+}
+
+impl Relation {
+    /// The relation of a snapshot's files, read with `schema`.
+    pub(crate) fn of(schema: &iceberg::spec::Schema, files: &SnapshotFiles) -> Self {
+        Self {
+            schema: schema.clone(),
+            files: files.paths(),
+        }
+    }
+
+    /// The SQL of the relation.
+    pub(crate) fn sql(&self) -> String {
+        files_relation(&self.schema, &self.files)
+    }
+}
+
+/// Resolves each referenced table to its `main` snapshot. A missing table is
+/// an error naming `file`; a table that exists without a snapshot reads as
+/// empty.
+pub(crate) async fn resolve_refs(
+    catalog: &dyn Catalog,
+    refs: &BTreeSet<TableRef>,
+    file: &str,
+) -> Result<BTreeMap<TableRef, Relation>> {
+    let mut out = BTreeMap::new();
+    for table in refs {
+        let loaded = match catalog.load_table(table).await {
+            Ok(t) => t,
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                return Err(Error::invalid(format!(
+                    "ref('{}') names a table that does not exist and no pipeline produces",
+                    table.short()
+                ))
+                .with_context("file", file));
+            }
+            Err(e) => return Err(e),
+        };
+        let files = snapshot_files(&loaded, loaded.main_snapshot_id()).await?;
+        let schema = files
+            .schema
+            .as_deref()
+            .unwrap_or(loaded.metadata.current_schema())
+            .clone();
+        out.insert(table.clone(), Relation::of(&schema, &files));
+    }
+    Ok(out)
+}
+
+/// Creates (or replaces) the views for `relations` in the session.
+pub(crate) async fn create_table_views(
+    session: &DuckSession,
+    relations: &BTreeMap<TableRef, Relation>,
+) -> Result<()> {
+    let mut sql = String::new();
+    let namespaces: BTreeSet<&Identifier> = relations.keys().map(|t| &t.namespace).collect();
+    for ns in namespaces {
+        sql.push_str(&format!(
+            "ATTACH IF NOT EXISTS ':memory:' AS {};\n",
+            quote_ident(ns.as_str())
+        ));
+    }
+    for (table, relation) in relations {
+        sql.push_str(&format!(
+            "CREATE SCHEMA IF NOT EXISTS {}.{};\nCREATE OR REPLACE VIEW {} AS {};\n",
+            quote_ident(table.namespace.as_str()),
+            quote_ident(table.layer.as_str()),
+            table_view_name(table),
+            relation.sql()
+        ));
+    }
+    session
+        .run(move |c| {
+            c.execute_batch(&sql)
+                .map_err(|e| duck_error("cannot create table views", e))
+        })
+        .await
+}
+
+/// Creates the views of the landing zones a template named.
+pub(crate) async fn create_landing_views(
+    session: &DuckSession,
+    storage: &dyn Storage,
+    project: &ProjectSource,
+    zones: &BTreeSet<Identifier>,
+    file: &str,
+) -> Result<()> {
+    if zones.is_empty() {
+        return Ok(());
+    }
+    let mut sql = String::from("CREATE SCHEMA IF NOT EXISTS memory.landing;\n");
+    for zone in zones {
+        let prefix = format!("{}landing/{zone}/", project.prefix);
+        let objects = storage.list_all(&prefix).await?;
+        let reader = landing_reader(zone, &objects, storage, file)?;
+        sql.push_str(&format!(
+            "CREATE OR REPLACE VIEW {} AS SELECT * FROM {reader};\n",
+            landing_view_name(zone.as_str())
+        ));
+    }
+    session
+        .run(move |c| {
+            c.execute_batch(&sql)
+                .map_err(|e| duck_error("cannot read landing zone", e))
+        })
+        .await
+}
+
+/// The table function reading a zone's files, chosen by their extension.
+fn landing_reader(
+    zone: &Identifier,
+    objects: &[rat_core::ObjectMeta],
+    storage: &dyn Storage,
+    file: &str,
+) -> Result<String> {
+    let located = |msg: String| Error::invalid(msg).with_context("file", file);
+    if objects.is_empty() {
+        return Err(located(format!("landing zone '{zone}' has no files")));
+    }
+    let mut by_format: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for object in objects {
+        let name = object.key.file_name().to_ascii_lowercase();
+        let format = if name.ends_with(".parquet") {
+            "parquet"
+        } else if name.ends_with(".csv") || name.ends_with(".tsv") || name.ends_with(".csv.gz") {
+            "csv"
+        } else if name.ends_with(".json") || name.ends_with(".jsonl") || name.ends_with(".ndjson") {
+            "json"
+        } else {
+            return Err(located(format!(
+                "landing zone '{zone}' holds '{}', which is not csv, json or parquet",
+                object.key
+            )));
+        };
+        by_format
+            .entry(format)
+            .or_default()
+            .push(storage.engine_url(&object.key));
+    }
+    if by_format.len() > 1 {
+        let formats: Vec<&str> = by_format.keys().copied().collect();
+        return Err(located(format!(
+            "landing zone '{zone}' mixes file formats ({}); keep one format per zone",
+            formats.join(", ")
+        )));
+    }
+    let (format, urls) = by_format.into_iter().next().expect("one format");
+    let list = string_list(&urls);
+    Ok(match format {
+        "parquet" => format!("read_parquet({list}, union_by_name = true)"),
+        "csv" => format!("read_csv({list}, union_by_name = true, filename = false)"),
+        _ => format!("read_json_auto({list}, union_by_name = true)"),
+    })
+}
+
+/// Fails unless `sql` parses as exactly one SELECT (`WITH` and set
+/// operations included). Errors name `file` and the line.
+pub(crate) async fn check_select(session: &DuckSession, sql: &str, file: &str) -> Result<()> {
+    let probe = format!("SELECT json_serialize_sql({})", quote_literal(sql));
+    let json: String = session
+        .run(move |c| {
+            c.query_row(&probe, [], |r| r.get(0))
+                .map_err(|e| duck_error("cannot parse SQL", e))
+        })
+        .await?;
+    let parsed: serde_json::Value = serde_json::from_str(&json)
+        .map_err(|e| Error::internal(format!("unexpected parser output: {e}")))?;
+    if parsed["error"].as_bool() == Some(true) {
+        let message = parsed["error_message"].as_str().unwrap_or("cannot parse");
+        let mut err = if parsed["error_type"] == "parser" {
+            Error::invalid(format!("SQL syntax error: {message}"))
+        } else {
+            Error::invalid(
+                "the SQL must be a single SELECT query (WITH and UNION allowed); \
+                 statements that write or change settings are refused",
+            )
+        };
+        err = err.with_context("file", file);
+        if let Some(pos) = parsed["position"]
+            .as_str()
+            .and_then(|p| p.parse::<usize>().ok())
+        {
+            let line = sql.get(..pos).map_or(1, |s| s.matches('\n').count() + 1);
+            err = err.with_context("line", line);
+        }
+        return Err(err);
+    }
+    let count = parsed["statements"].as_array().map_or(0, Vec::len);
+    if count != 1 {
+        return Err(Error::invalid(format!(
+            "the SQL must be exactly one SELECT query, found {count} statements"
+        ))
+        .with_context("file", file));
+    }
+    Ok(())
+}

@@ -1,0 +1,652 @@
+//! One run of one pipeline, phase by phase.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use backon::BackoffBuilder;
+use chrono::{DateTime, Utc};
+use iceberg::spec::{DataFile, Schema};
+use rat_core::project::Severity;
+use rat_core::run::PhaseTiming;
+use rat_core::{
+    Error, ErrorKind, LoadedTable, LogLevel, NewTable, Phase, Pipeline, Project, QualityResult,
+    Result, RunContext, RunResult, RunSpec, RunStatus, TableRef, TestOutcome,
+};
+
+use super::Engine;
+use super::merge::plan_changes;
+use super::quality::run_test;
+use super::relations::{
+    Relation, check_select, create_landing_views, create_table_views, resolve_refs,
+};
+use super::write::FileWriter;
+use crate::duck::{DuckSession, arrow_to_iceberg, duck_error, files_relation, quote_ident};
+use crate::table::{
+    FileChanges, SnapshotFiles, abandon_commit, evolve_schema, partition_spec, publish_commit,
+    snapshot_files, spec_matches, stage_snapshot,
+};
+use crate::template::{Rendered, TemplateContext, render};
+
+/// State of a run in progress; turned into a [`RunResult`] at the end.
+pub(super) struct Run<'e> {
+    engine: &'e Engine,
+    spec: RunSpec,
+    ctx: RunContext,
+    started_at: DateTime<Utc>,
+    phase: Phase,
+    phase_started: Instant,
+    timings: Vec<PhaseTiming>,
+    strategy: Option<rat_core::MergeStrategy>,
+    rows_written: u64,
+    base_snapshot_id: Option<i64>,
+    snapshot_id: Option<i64>,
+    quality: Vec<QualityResult>,
+    warnings: Vec<String>,
+}
+
+/// The outcome of one attempt at writing, testing and publishing.
+enum Attempt {
+    Published,
+    /// `main` moved (or the table changed) under the run; try again.
+    Conflict(Error),
+}
+
+/// Data files an attempt wrote that a retry may reuse, when the result does
+/// not depend on the table's state.
+struct Reusable {
+    schema: Schema,
+    added: Vec<DataFile>,
+}
+
+impl<'e> Run<'e> {
+    pub(super) fn new(engine: &'e Engine, spec: RunSpec, ctx: RunContext) -> Self {
+        Self {
+            engine,
+            spec,
+            ctx,
+            started_at: Utc::now(),
+            phase: Phase::Load,
+            phase_started: Instant::now(),
+            timings: Vec::new(),
+            strategy: None,
+            rows_written: 0,
+            base_snapshot_id: None,
+            snapshot_id: None,
+            quality: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    pub(super) async fn execute(mut self) -> RunResult {
+        self.log(
+            LogLevel::Info,
+            format!("run {} of {} started", self.spec.run_id, self.spec.table),
+        );
+        let session = match DuckSession::open(&self.engine.config.limits) {
+            Ok(s) => s,
+            Err(e) => return self.finish(Err(e)),
+        };
+        // Cancellation interrupts whatever query is running.
+        let watcher = {
+            let cancel = self.ctx.cancel.clone();
+            let session = session.clone();
+            tokio::spawn(async move {
+                cancel.cancelled().await;
+                session.interrupt();
+            })
+        };
+        let outcome = self.go(&session).await;
+        watcher.abort();
+        self.finish(outcome)
+    }
+
+    fn finish(mut self, outcome: Result<()>) -> RunResult {
+        self.timings.push(PhaseTiming {
+            phase: self.phase,
+            millis: self.phase_started.elapsed().as_millis() as u64,
+        });
+        let (status, error) = match outcome {
+            Ok(()) => (RunStatus::Success, None),
+            Err(e) => {
+                let e = if self.ctx.cancel.is_cancelled() && e.kind() != ErrorKind::Cancelled {
+                    Error::new(ErrorKind::Cancelled, "run cancelled")
+                } else {
+                    e
+                };
+                let status = RunResult::status_for(&e);
+                (status, Some(e))
+            }
+        };
+        match &error {
+            None => self.log(
+                LogLevel::Info,
+                format!(
+                    "run succeeded: {} rows written, snapshot {}",
+                    self.rows_written,
+                    self.snapshot_id.map_or("none".into(), |s| s.to_string())
+                ),
+            ),
+            Some(e) => self.log(LogLevel::Error, format!("run {status}: {e}")),
+        }
+        RunResult {
+            run_id: self.spec.run_id,
+            table: self.spec.table,
+            status,
+            phase: self.phase,
+            strategy: self.strategy,
+            started_at: self.started_at,
+            finished_at: Utc::now(),
+            timings: self.timings,
+            rows_written: self.rows_written,
+            base_snapshot_id: self.base_snapshot_id,
+            snapshot_id: if status == RunStatus::Success {
+                self.snapshot_id
+            } else {
+                None
+            },
+            quality: self.quality,
+            warnings: self.warnings,
+            error: error.as_ref().map(Into::into),
+        }
+    }
+
+    fn log(&self, level: LogLevel, message: String) {
+        self.ctx.log.log(level, message);
+    }
+
+    /// Enters `phase`, closing the timing of the previous one; stops here if
+    /// the run was cancelled.
+    fn enter(&mut self, phase: Phase) -> Result<()> {
+        if self.ctx.cancel.is_cancelled() {
+            return Err(Error::new(ErrorKind::Cancelled, "run cancelled"));
+        }
+        if phase != self.phase {
+            self.timings.push(PhaseTiming {
+                phase: self.phase,
+                millis: self.phase_started.elapsed().as_millis() as u64,
+            });
+            self.phase = phase;
+            self.phase_started = Instant::now();
+        }
+        self.log(LogLevel::Debug, format!("phase {phase}"));
+        Ok(())
+    }
+
+    async fn go(&mut self, session: &DuckSession) -> Result<()> {
+        self.enter(Phase::Load)?;
+        let pipeline = Project::load_pipeline(
+            self.engine.storage.as_ref(),
+            &self.spec.project,
+            &self.spec.table,
+        )
+        .await?;
+        self.strategy = Some(pipeline.settings.merge_strategy);
+        for w in &pipeline.warnings {
+            self.log(LogLevel::Warn, w.clone());
+        }
+        self.warnings.extend(pipeline.warnings.iter().cloned());
+        self.log(
+            LogLevel::Info,
+            format!(
+                "loaded {} ({}, {} quality tests)",
+                pipeline.sql_file,
+                pipeline.settings.merge_strategy,
+                pipeline.tests.len()
+            ),
+        );
+
+        let max = self.engine.config.max_commit_attempts.max(1);
+        let mut delays = backon::ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(20))
+            .with_max_delay(Duration::from_secs(1))
+            .with_jitter()
+            .without_max_times()
+            .build();
+        let mut reusable: Option<Reusable> = None;
+        for attempt in 1..=max {
+            match self.attempt(session, &pipeline, &mut reusable).await? {
+                Attempt::Published => return Ok(()),
+                Attempt::Conflict(e) if attempt < max => {
+                    self.log(
+                        LogLevel::Warn,
+                        format!(
+                            "commit conflict ({e}); re-planning on the new main (attempt {}/{max})",
+                            attempt + 1
+                        ),
+                    );
+                    let delay = delays.next().unwrap_or(Duration::from_secs(1));
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = self.ctx.cancel.cancelled() => {
+                            return Err(Error::new(ErrorKind::Cancelled, "run cancelled"));
+                        }
+                    }
+                }
+                Attempt::Conflict(e) => {
+                    return Err(Error::new(
+                        ErrorKind::Conflict,
+                        format!("gave up after {max} attempts: the table kept changing"),
+                    )
+                    .with_source(e));
+                }
+            }
+        }
+        unreachable!("the loop returns on its last attempt")
+    }
+
+    /// Compile, execute, write to the branch, test and publish, on the
+    /// table as it is now.
+    async fn attempt(
+        &mut self,
+        session: &DuckSession,
+        pipeline: &Pipeline,
+        reusable: &mut Option<Reusable>,
+    ) -> Result<Attempt> {
+        let catalog = self.engine.catalog.clone();
+        let file = pipeline.sql_file.as_str();
+        let target = &pipeline.table;
+        let settings = &pipeline.settings;
+
+        self.enter(Phase::Compile)?;
+        let existing = match catalog.load_table(target).await {
+            Ok(t) => Some(t),
+            Err(e) if e.kind() == ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        let base_main = existing.as_ref().and_then(LoadedTable::main_snapshot_id);
+        self.base_snapshot_id = base_main;
+        let base = match &existing {
+            Some(t) => snapshot_files(t, base_main).await?,
+            None => SnapshotFiles::default(),
+        };
+        let target_relation = existing.as_ref().map(|t| {
+            Relation::of(
+                base.schema
+                    .as_deref()
+                    .unwrap_or(t.metadata.current_schema()),
+                &base,
+            )
+        });
+        let watermark_value = match (&settings.watermark_column, &target_relation) {
+            (Some(column), Some(rel)) if base.snapshot.is_some() => {
+                Some(watermark(session, rel, column, file).await?).flatten()
+            }
+            _ => None,
+        };
+        let template_ctx = TemplateContext {
+            table: target.clone(),
+            strategy: settings.merge_strategy,
+            watermark_value,
+            run_started_at: self.started_at,
+        };
+        let rendered = render(&pipeline.sql, file, &template_ctx)?;
+        check_select(session, &rendered.sql, file).await?;
+        self.create_views(session, pipeline, &rendered, target_relation.as_ref())
+            .await?;
+
+        self.enter(Phase::Execute)?;
+        let result_schema = result_schema(session, &rendered.sql, file).await?;
+        let table = match existing {
+            Some(t) => t,
+            None => self.create_table(pipeline, &result_schema).await?,
+        };
+        if !spec_matches(
+            table.metadata.default_partition_spec(),
+            table.metadata.current_schema(),
+            &settings.partition_by,
+        ) {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "partition_by differs from the table's partition spec; changing a table's partitioning is not supported yet",
+            )
+            .with_context("file", file)
+            .with_context("field", "partition_by"));
+        }
+        let write_schema = evolve_schema(
+            table.metadata.current_schema(),
+            table.metadata.last_column_id(),
+            &result_schema,
+            settings.merge_strategy,
+        )
+        .map_err(|e| e.with_context("file", file))?;
+        let writer = FileWriter::new(
+            session.clone(),
+            table.clone(),
+            Arc::new(write_schema.clone()),
+            self.spec.run_id.clone(),
+        );
+        let changes = match reusable.take() {
+            Some(r) if r.schema.as_struct() == write_schema.as_struct() => {
+                self.log(
+                    LogLevel::Info,
+                    "reusing the data files of the previous attempt".into(),
+                );
+                reuse_changes(settings.merge_strategy, r.added, &base)
+            }
+            _ => plan_changes(&writer, settings, &rendered.sql, &base)
+                .await
+                .map_err(|e| e.with_context("file", file))?,
+        };
+        let reusable_after = (!rendered.reads_target
+            && matches!(
+                settings.merge_strategy,
+                rat_core::MergeStrategy::FullRefresh | rat_core::MergeStrategy::AppendOnly
+            ))
+        .then(|| Reusable {
+            schema: write_schema.clone(),
+            added: changes.added.clone(),
+        });
+        self.rows_written = changes.added.iter().map(DataFile::record_count).sum();
+        self.log(
+            LogLevel::Info,
+            format!(
+                "wrote {} rows in {} data files; replacing {} files",
+                self.rows_written,
+                changes.added.len(),
+                changes.removed.len()
+            ),
+        );
+        let branch_files: Vec<String> = base
+            .paths()
+            .into_iter()
+            .filter(|p| !changes.removed.contains(p))
+            .chain(changes.added.iter().map(|f| f.file_path().to_owned()))
+            .collect();
+
+        self.enter(Phase::Write)?;
+        let branch = self.spec.run_id.branch();
+        let staged = stage_snapshot(
+            &table,
+            &base,
+            changes,
+            &write_schema,
+            &branch,
+            &self.spec.run_id,
+        )
+        .await?;
+        let snapshot_id = staged.snapshot_id;
+        let on_branch = match catalog.commit(staged.commit).await {
+            Ok(t) => t,
+            Err(e) if e.kind() == ErrorKind::Conflict => {
+                *reusable = reusable_after;
+                return Ok(Attempt::Conflict(e));
+            }
+            Err(e) => return Err(e),
+        };
+        self.snapshot_id = Some(snapshot_id);
+        self.log(
+            LogLevel::Info,
+            format!("committed snapshot {snapshot_id} to branch {branch}"),
+        );
+
+        // From here on, every exit removes the branch unless published.
+        let outcome = self
+            .test_and_publish(
+                session,
+                pipeline,
+                &template_ctx,
+                &on_branch,
+                Relation {
+                    schema: on_branch.metadata.current_schema().as_ref().clone(),
+                    files: branch_files,
+                },
+                base_main,
+                snapshot_id,
+            )
+            .await;
+        match outcome {
+            Ok(Attempt::Published) => Ok(Attempt::Published),
+            other => {
+                self.abandon(&branch, snapshot_id).await;
+                if matches!(other, Ok(Attempt::Conflict(_))) {
+                    *reusable = reusable_after;
+                    self.snapshot_id = None;
+                }
+                other
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn test_and_publish(
+        &mut self,
+        session: &DuckSession,
+        pipeline: &Pipeline,
+        template_ctx: &TemplateContext,
+        on_branch: &LoadedTable,
+        branch_relation: Relation,
+        base_main: Option<i64>,
+        snapshot_id: i64,
+    ) -> Result<Attempt> {
+        self.enter(Phase::Test)?;
+        if !pipeline.tests.is_empty() {
+            let mut test_refs = BTreeSet::new();
+            for test in &pipeline.tests {
+                test_refs.extend(render(&test.sql, &test.file, template_ctx)?.refs);
+            }
+            test_refs.remove(&pipeline.table);
+            let mut relations = resolve_refs(
+                self.engine.catalog.as_ref(),
+                &test_refs,
+                &pipeline.tests[0].file,
+            )
+            .await?;
+            relations.insert(pipeline.table.clone(), branch_relation);
+            create_table_views(session, &relations).await?;
+        }
+        self.quality.clear();
+        for test in &pipeline.tests {
+            self.enter(Phase::Test)?;
+            let result = run_test(session, test, template_ctx).await?;
+            let level = match (result.outcome, result.severity) {
+                (TestOutcome::Passed, _) => LogLevel::Info,
+                (_, Severity::Warn) => LogLevel::Warn,
+                (_, Severity::Error) => LogLevel::Error,
+            };
+            let detail = match result.outcome {
+                TestOutcome::Passed => "passed".to_owned(),
+                TestOutcome::Failed => format!("failed: {} violating rows", result.violations),
+                TestOutcome::Errored => format!(
+                    "errored: {}",
+                    result.message.as_deref().unwrap_or("unknown error")
+                ),
+            };
+            self.log(
+                level,
+                format!(
+                    "quality test {} ({}) {detail}",
+                    result.name, result.severity
+                ),
+            );
+            if result.severity == Severity::Warn && result.outcome != TestOutcome::Passed {
+                self.warnings
+                    .push(format!("quality test '{}' {detail}", result.name));
+            }
+            self.quality.push(result);
+        }
+        if let Some(blocking) = self.quality.iter().find(|q| q.blocks()) {
+            let reason = match blocking.outcome {
+                TestOutcome::Errored => "errored".to_owned(),
+                _ => format!("found {} violating rows", blocking.violations),
+            };
+            return Err(Error::new(
+                ErrorKind::QualityGate,
+                format!(
+                    "quality test '{}' {reason}; nothing was published",
+                    blocking.name
+                ),
+            )
+            .with_context("file", &blocking.file));
+        }
+
+        self.enter(Phase::Publish)?;
+        let branch = self.spec.run_id.branch();
+        match self
+            .engine
+            .catalog
+            .commit(publish_commit(on_branch, &branch, snapshot_id, base_main))
+            .await
+        {
+            Ok(_) => {
+                self.log(
+                    LogLevel::Info,
+                    format!("published snapshot {snapshot_id} to main"),
+                );
+                Ok(Attempt::Published)
+            }
+            Err(e) if e.kind() == ErrorKind::Conflict => Ok(Attempt::Conflict(e)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Removes the run's branch and snapshot. Failures are logged: the
+    /// original error matters more, and a stale branch is harmless to readers.
+    async fn abandon(&self, branch: &str, snapshot_id: i64) {
+        let catalog = &self.engine.catalog;
+        let result = async {
+            let table = catalog.load_table(&self.spec.table).await?;
+            if table.ref_snapshot_id(branch).is_none() {
+                return Ok(());
+            }
+            catalog
+                .commit(abandon_commit(&table, branch, Some(snapshot_id)))
+                .await
+                .map(|_| ())
+        }
+        .await;
+        match result {
+            Ok(()) => self.log(LogLevel::Info, format!("removed branch {branch}")),
+            Err(e) => self.log(
+                LogLevel::Warn,
+                format!("could not remove branch {branch}: {e}"),
+            ),
+        }
+    }
+
+    async fn create_views(
+        &self,
+        session: &DuckSession,
+        pipeline: &Pipeline,
+        rendered: &Rendered,
+        target: Option<&Relation>,
+    ) -> Result<()> {
+        let mut others = rendered.refs.clone();
+        others.remove(&pipeline.table);
+        let mut relations: BTreeMap<TableRef, Relation> =
+            resolve_refs(self.engine.catalog.as_ref(), &others, &pipeline.sql_file).await?;
+        if let Some(target) = target {
+            relations.insert(pipeline.table.clone(), target.clone());
+        }
+        create_table_views(session, &relations).await?;
+        create_landing_views(
+            session,
+            self.engine.storage.as_ref(),
+            &self.spec.project,
+            &rendered.landing_zones,
+            &pipeline.sql_file,
+        )
+        .await
+    }
+
+    /// Creates the table on its first run, with the result's schema and the
+    /// partition spec of `partition_by`. Losing a creation race is fine:
+    /// the winner's table is used.
+    async fn create_table(&self, pipeline: &Pipeline, schema: &Schema) -> Result<LoadedTable> {
+        let catalog = &self.engine.catalog;
+        let spec = partition_spec(&pipeline.settings.partition_by, schema)
+            .map_err(|e| e.with_context("file", &pipeline.sql_file))?;
+        let mut properties = HashMap::from([
+            ("write.format.default".to_owned(), "parquet".to_owned()),
+            ("rat.pipeline".to_owned(), pipeline.table.to_string()),
+        ]);
+        if let Some(description) = &pipeline.settings.description {
+            properties.insert("comment".to_owned(), description.clone());
+        }
+        catalog.create_namespace(&pipeline.table.namespace).await?;
+        let new_table = NewTable {
+            schema: schema.clone(),
+            partition_spec: spec,
+            properties,
+        };
+        match catalog.create_table(&pipeline.table, new_table).await {
+            Ok(t) => {
+                self.log(LogLevel::Info, format!("created table {}", pipeline.table));
+                Ok(t)
+            }
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                catalog.load_table(&pipeline.table).await
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The changes of a previous attempt's files on top of a new base.
+fn reuse_changes(
+    strategy: rat_core::MergeStrategy,
+    added: Vec<DataFile>,
+    base: &SnapshotFiles,
+) -> FileChanges {
+    let removed: std::collections::HashSet<String> =
+        if strategy == rat_core::MergeStrategy::FullRefresh {
+            base.paths().into_iter().collect()
+        } else {
+            Default::default()
+        };
+    let operation = if removed.is_empty() {
+        iceberg::spec::Operation::Append
+    } else {
+        iceberg::spec::Operation::Overwrite
+    };
+    FileChanges {
+        operation,
+        added,
+        removed,
+    }
+}
+
+/// `max(column)` over the table's `main` snapshot, as text.
+async fn watermark(
+    session: &DuckSession,
+    relation: &Relation,
+    column: &str,
+    file: &str,
+) -> Result<Option<String>> {
+    if relation.schema.field_by_name(column).is_none() {
+        return Err(Error::invalid(format!(
+            "watermark_column '{column}' is not a column of the table"
+        ))
+        .with_context("file", file)
+        .with_context("field", "watermark_column"));
+    }
+    let sql = format!(
+        "SELECT CAST(max({}) AS VARCHAR) FROM ({})",
+        quote_ident(column),
+        files_relation(&relation.schema, &relation.files)
+    );
+    session
+        .run(move |c| {
+            c.query_row(&sql, [], |r| r.get::<_, Option<String>>(0))
+                .map_err(|e| duck_error("cannot compute watermark_value", e))
+        })
+        .await
+}
+
+/// The Iceberg schema of the pipeline's result, without running it.
+async fn result_schema(session: &DuckSession, sql: &str, file: &str) -> Result<Schema> {
+    let probe = format!("SELECT * FROM ({sql}) AS __rat_probe LIMIT 0");
+    let file_owned = file.to_owned();
+    let arrow = session
+        .run(move |c| {
+            let mut stmt = c.prepare(&probe).map_err(|e| {
+                duck_error("the pipeline SQL failed", e).with_context("file", &file_owned)
+            })?;
+            let arrow = stmt.query_arrow([]).map_err(|e| {
+                duck_error("the pipeline SQL failed", e).with_context("file", &file_owned)
+            })?;
+            Ok(arrow.get_schema())
+        })
+        .await?;
+    arrow_to_iceberg(&arrow).map_err(|e| e.with_context("file", file))
+}

@@ -1,0 +1,312 @@
+//! Writing query results as Iceberg data files: DuckDB's `COPY ... TO`
+//! Parquet with field ids, partitioned by the table's spec, then a manifest
+//! entry per file from its footer.
+
+use std::sync::Arc;
+
+use iceberg::spec::{
+    DataFile, Literal, PartitionSpec, PrimitiveType, Schema, Struct, Transform, Type,
+};
+use rat_core::{Error, ErrorKind, LoadedTable, Result, RunId};
+
+use crate::duck::{
+    DuckSession, cast_projection, duck_error, engine_path, field_ids_option, quote_ident,
+    quote_literal,
+};
+use crate::table::describe_data_file;
+
+/// Target size of one data file.
+const TARGET_FILE_SIZE: &str = "512MB";
+
+/// Writes data files of one table for one run.
+#[derive(Debug, Clone)]
+pub(crate) struct FileWriter {
+    session: DuckSession,
+    table: LoadedTable,
+    schema: Arc<Schema>,
+    spec: Arc<PartitionSpec>,
+    run_id: RunId,
+}
+
+/// How a partition value comes out of DuckDB.
+#[derive(Debug, Clone, Copy)]
+enum ValueKind {
+    Int,
+    Long,
+    Date,
+    Timestamp,
+    Timestamptz,
+    Boolean,
+    Double,
+    Float,
+    Text,
+}
+
+impl FileWriter {
+    /// A writer for `table` with the schema and spec the run writes with.
+    pub(crate) fn new(
+        session: DuckSession,
+        table: LoadedTable,
+        schema: Arc<Schema>,
+        run_id: RunId,
+    ) -> Self {
+        let spec = table.metadata.default_partition_spec().clone();
+        Self {
+            session,
+            table,
+            schema,
+            spec,
+            run_id,
+        }
+    }
+
+    /// The run's DuckDB session.
+    pub(crate) fn session(&self) -> &DuckSession {
+        &self.session
+    }
+
+    /// The schema files are written with.
+    pub(crate) fn schema(&self) -> &Arc<Schema> {
+        &self.schema
+    }
+
+    /// Runs `select` (already in the table's column types, see
+    /// [`cast_projection`]) and writes its rows as data files under a fresh
+    /// folder `data/<run>-<label>/`. Returns one [`DataFile`] per non-empty
+    /// file.
+    pub(crate) async fn write(&self, select: &str, label: &str) -> Result<Vec<DataFile>> {
+        let location = self.table.metadata.location().trim_end_matches('/');
+        let dir = format!("{location}/data/{}-{label}", self.run_id);
+        let local_dir = engine_path(&dir).to_owned();
+        if !local_dir.contains("://") {
+            std::fs::create_dir_all(&local_dir)?;
+        }
+        let partition_exprs = self.partition_exprs()?;
+        let (source, partition_clause) = if partition_exprs.is_empty() {
+            (
+                select.to_owned(),
+                format!(", FILE_SIZE_BYTES '{TARGET_FILE_SIZE}'"),
+            )
+        } else {
+            let extra: Vec<String> = partition_exprs
+                .iter()
+                .enumerate()
+                .map(|(i, (expr, _))| format!("{expr} AS __rat_p{i}"))
+                .collect();
+            let names: Vec<String> = (0..partition_exprs.len())
+                .map(|i| format!("__rat_p{i}"))
+                .collect();
+            (
+                format!(
+                    "SELECT *, {} FROM ({select}) AS __rat_rows",
+                    extra.join(", ")
+                ),
+                format!(
+                    ", PARTITION_BY ({}), WRITE_PARTITION_COLUMNS false, OVERWRITE_OR_IGNORE true",
+                    names.join(", ")
+                ),
+            )
+        };
+        let copy = format!(
+            "COPY ({source}) TO {} (FORMAT parquet, COMPRESSION zstd, FIELD_IDS {}, RETURN_FILES true{partition_clause})",
+            quote_literal(&local_dir),
+            field_ids_option(&self.schema),
+        );
+        let written: Vec<String> = self
+            .session
+            .run(move |c| {
+                let mut stmt = c
+                    .prepare(&copy)
+                    .map_err(|e| duck_error("query failed", e))?;
+                let mut rows = stmt.query([]).map_err(|e| duck_error("query failed", e))?;
+                let mut files = Vec::new();
+                while let Some(row) = rows.next().map_err(|e| duck_error("query failed", e))? {
+                    let list: duckdb::types::Value =
+                        row.get(1).map_err(|e| duck_error("COPY result", e))?;
+                    if let duckdb::types::Value::List(items) = list {
+                        for item in items {
+                            if let duckdb::types::Value::Text(path) = item {
+                                files.push(path);
+                            }
+                        }
+                    }
+                }
+                Ok(files)
+            })
+            .await?;
+
+        let mut out = Vec::with_capacity(written.len());
+        for local in written {
+            let uri = if local.contains("://") {
+                local.clone()
+            } else {
+                format!("file://{local}")
+            };
+            let partition = self.partition_value(&local, &partition_exprs).await?;
+            let data_file = describe_data_file(
+                &self.table.file_io,
+                &uri,
+                &self.schema,
+                partition,
+                self.spec.spec_id(),
+            )
+            .await?;
+            if data_file.record_count() == 0 {
+                let _ = self.table.file_io.delete(&uri).await;
+                continue;
+            }
+            out.push(data_file);
+        }
+        Ok(out)
+    }
+
+    /// `SELECT ... FROM (<user sql>)` cast to the write schema.
+    pub(crate) fn projection(&self, sql: &str) -> String {
+        cast_projection(&self.schema, sql)
+    }
+
+    /// A DuckDB expression per partition field computing the Iceberg
+    /// transform of its source column, and how to read its value back.
+    fn partition_exprs(&self) -> Result<Vec<(String, ValueKind)>> {
+        self.spec
+            .fields()
+            .iter()
+            .map(|field| {
+                let source = self.schema.field_by_id(field.source_id).ok_or_else(|| {
+                    Error::internal(format!(
+                        "partition source {} not in schema",
+                        field.source_id
+                    ))
+                })?;
+                let Type::Primitive(ty) = source.field_type.as_ref() else {
+                    return Err(unsupported_partition(field.transform, &source.name));
+                };
+                transform_expr(field.transform, &quote_ident(&source.name), ty)
+                    .ok_or_else(|| unsupported_partition(field.transform, &source.name))
+            })
+            .collect()
+    }
+
+    /// Reads a file's partition tuple by evaluating the transforms on its
+    /// first row (every row of a file shares it, by construction of the COPY).
+    async fn partition_value(&self, local: &str, exprs: &[(String, ValueKind)]) -> Result<Struct> {
+        if exprs.is_empty() {
+            return Ok(Struct::empty());
+        }
+        let select: Vec<String> = exprs
+            .iter()
+            .map(|(e, _)| format!("CAST({e} AS VARCHAR)"))
+            .collect();
+        let sql = format!(
+            "SELECT {} FROM read_parquet({}) LIMIT 1",
+            select.join(", "),
+            quote_literal(local)
+        );
+        let n = exprs.len();
+        let texts: Vec<Option<String>> = self
+            .session
+            .run(move |c| {
+                c.query_row(&sql, [], |row| {
+                    (0..n).map(|i| row.get::<_, Option<String>>(i)).collect()
+                })
+                .map_err(|e| duck_error("cannot read partition value", e))
+            })
+            .await?;
+        let literals = texts
+            .into_iter()
+            .zip(exprs)
+            .map(|(text, (_, kind))| text.map(|t| literal(&t, *kind)).transpose())
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Struct::from_iter(literals))
+    }
+}
+
+/// The DuckDB expression of an Iceberg transform over `col` of type `ty`.
+/// Temporal transforms count boundaries from the epoch, which is Iceberg's
+/// floor semantics (the session runs in UTC).
+fn transform_expr(t: Transform, col: &str, ty: &PrimitiveType) -> Option<(String, ValueKind)> {
+    use PrimitiveType as P;
+    let temporal = |unit: &str| -> Option<String> {
+        match ty {
+            P::Date => Some(format!("date_diff('{unit}', DATE '1970-01-01', {col})")),
+            P::Timestamp => Some(format!(
+                "date_diff('{unit}', TIMESTAMP '1970-01-01', {col})"
+            )),
+            P::Timestamptz => Some(format!(
+                "date_diff('{unit}', TIMESTAMPTZ '1970-01-01 00:00:00+00', {col})"
+            )),
+            _ => None,
+        }
+    };
+    match t {
+        Transform::Identity => {
+            let kind = match ty {
+                P::Boolean => ValueKind::Boolean,
+                P::Int => ValueKind::Int,
+                P::Long => ValueKind::Long,
+                P::Float => ValueKind::Float,
+                P::Double => ValueKind::Double,
+                P::Date => ValueKind::Date,
+                P::Timestamp => ValueKind::Timestamp,
+                P::Timestamptz => ValueKind::Timestamptz,
+                P::String => ValueKind::Text,
+                _ => return None,
+            };
+            let expr = match kind {
+                ValueKind::Date => format!("date_diff('day', DATE '1970-01-01', {col})"),
+                ValueKind::Timestamp | ValueKind::Timestamptz => format!("epoch_us({col})"),
+                _ => col.to_owned(),
+            };
+            Some((expr, kind))
+        }
+        Transform::Year => Some((temporal("year")?, ValueKind::Int)),
+        Transform::Month => Some((temporal("month")?, ValueKind::Int)),
+        Transform::Day => Some((temporal("day")?, ValueKind::Date)),
+        Transform::Hour => {
+            let expr = match ty {
+                P::Timestamp => format!("date_diff('hour', TIMESTAMP '1970-01-01', {col})"),
+                P::Timestamptz => {
+                    format!("date_diff('hour', TIMESTAMPTZ '1970-01-01 00:00:00+00', {col})")
+                }
+                _ => return None,
+            };
+            Some((expr, ValueKind::Int))
+        }
+        Transform::Truncate(w) => match ty {
+            P::Int => Some((
+                format!("{col} - ((({col} % {w}) + {w}) % {w})"),
+                ValueKind::Int,
+            )),
+            P::Long => Some((
+                format!("{col} - ((({col} % {w}) + {w}) % {w})"),
+                ValueKind::Long,
+            )),
+            P::String => Some((format!("left({col}, {w})"), ValueKind::Text)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn literal(text: &str, kind: ValueKind) -> Result<Literal> {
+    let bad = || Error::internal(format!("unexpected partition value '{text}'"));
+    Ok(match kind {
+        ValueKind::Int => Literal::int(text.parse::<i32>().map_err(|_| bad())?),
+        ValueKind::Date => Literal::date(text.parse::<i32>().map_err(|_| bad())?),
+        ValueKind::Long => Literal::long(text.parse::<i64>().map_err(|_| bad())?),
+        ValueKind::Timestamp => Literal::timestamp(text.parse::<i64>().map_err(|_| bad())?),
+        ValueKind::Timestamptz => Literal::timestamptz(text.parse::<i64>().map_err(|_| bad())?),
+        ValueKind::Boolean => Literal::bool(text == "true"),
+        ValueKind::Float => Literal::float(text.parse::<f32>().map_err(|_| bad())?),
+        ValueKind::Double => Literal::double(text.parse::<f64>().map_err(|_| bad())?),
+        ValueKind::Text => Literal::string(text),
+    })
+}
+
+fn unsupported_partition(t: Transform, column: &str) -> Error {
+    Error::new(
+        ErrorKind::Unsupported,
+        format!("partitioning column '{column}' by {t} is not supported yet"),
+    )
+    .with_context("field", "partition_by")
+}

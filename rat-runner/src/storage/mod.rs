@@ -1,0 +1,5 @@
+//! [`Storage`](rat_core::Storage) implementations.
+
+mod local;
+
+pub use local::LocalStorage;

@@ -1,0 +1,16 @@
+//! Iceberg tables as rat reads and writes them: snapshot files, data file
+//! statistics, schema evolution, snapshots and the commits around branches.
+
+mod datafile;
+mod files;
+mod history;
+mod schema;
+mod snapshot;
+
+pub use datafile::describe_data_file;
+pub use files::{SnapshotFiles, snapshot_files};
+pub use history::{SnapshotInfo, history};
+pub use schema::{evolve_schema, iceberg_transform, partition_spec, spec_matches};
+pub use snapshot::{
+    FileChanges, StagedSnapshot, abandon_commit, publish_commit, same_fields, stage_snapshot,
+};

@@ -1,0 +1,363 @@
+//! Writing a snapshot ourselves: manifests, manifest list, summary, and the
+//! commit that puts it on a branch (iceberg-rust 0.10 only fast-appends to
+//! `main`, so rat owns its commits; see ARCHITECTURE.md).
+
+use std::collections::{HashMap, HashSet};
+
+use iceberg::spec::{
+    DataFile, FormatVersion, ManifestFile, ManifestListWriter, ManifestWriterBuilder, Operation,
+    PartitionSpecRef, Schema, SchemaRef, Snapshot, SnapshotReference, SnapshotRetention,
+    SnapshotSummaryCollector, Summary,
+};
+use iceberg::{TableRequirement, TableUpdate};
+use rat_core::{Error, ErrorKind, LoadedTable, Result, RunId, TableCommit};
+
+use super::files::SnapshotFiles;
+
+/// What a run changes in a table, as files.
+#[derive(Debug, Clone)]
+pub struct FileChanges {
+    /// The Iceberg operation recorded in the snapshot summary.
+    pub operation: Operation,
+    /// New data files.
+    pub added: Vec<DataFile>,
+    /// Paths of live data files of the base snapshot that the run removes.
+    pub removed: HashSet<String>,
+}
+
+/// A snapshot written to storage and the commit that adds it to a branch.
+#[derive(Debug, Clone)]
+pub struct StagedSnapshot {
+    /// Its id.
+    pub snapshot_id: i64,
+    /// Records added minus records removed, and the totals.
+    pub added_records: u64,
+    /// Records in removed files.
+    pub removed_records: u64,
+    /// The branch commit (schema change, add snapshot, set branch ref).
+    pub commit: TableCommit,
+}
+
+/// Writes manifests and a manifest list for `changes` on top of `base` (the
+/// branch's parent state, normally `main` when the run started) and prepares
+/// the commit that creates `branch` at the new snapshot.
+///
+/// Unchanged manifests are carried over by reference; a manifest that loses
+/// files is rewritten with those entries marked deleted and the rest kept as
+/// existing. `schema`, when it differs from the table's current schema, is
+/// added and made current in the same commit.
+pub async fn stage_snapshot(
+    table: &LoadedTable,
+    base: &SnapshotFiles,
+    changes: FileChanges,
+    schema: &Schema,
+    branch: &str,
+    run_id: &RunId,
+) -> Result<StagedSnapshot> {
+    let metadata = &table.metadata;
+    let location = metadata.location().trim_end_matches('/').to_owned();
+    let file_io = &table.file_io;
+
+    // Schema first: the snapshot must carry the id the schema gets.
+    let mut schema_changes = Vec::new();
+    let mut write_schema: SchemaRef = metadata.current_schema().clone();
+    if !same_fields(metadata.current_schema(), schema) {
+        let result = metadata
+            .as_ref()
+            .clone()
+            .into_builder(Some(table.metadata_location.clone()))
+            .add_current_schema(schema.clone())
+            .and_then(|b| b.build())
+            .map_err(|e| invalid_commit(table, e))?;
+        write_schema = result.metadata.current_schema().clone();
+        schema_changes = result.changes;
+    }
+    let spec: PartitionSpecRef = metadata.default_partition_spec().clone();
+
+    let snapshot_id = new_snapshot_id(table);
+    let sequence_number = metadata.next_sequence_number();
+    let parent = base.snapshot.as_ref().map(|s| s.snapshot_id());
+    let mut summary = SnapshotSummaryCollector::default();
+    let mut manifests: Vec<ManifestFile> = Vec::new();
+    let mut removed_records = 0;
+    let mut removed_found = 0;
+
+    for (manifest, entries) in &base.manifests {
+        let losing = entries
+            .iter()
+            .any(|e| changes.removed.contains(e.data_file().file_path()));
+        if !losing {
+            manifests.push(manifest.clone());
+            continue;
+        }
+        let manifest_spec = metadata
+            .partition_spec_by_id(manifest.partition_spec_id)
+            .cloned()
+            .unwrap_or_else(|| spec.clone());
+        let mut writer = ManifestWriterBuilder::new(
+            file_io
+                .new_output(manifest_path(&location))
+                .map_err(|e| storage_error(table, e))?,
+            Some(snapshot_id),
+            write_schema.clone(),
+            manifest_spec.as_ref().clone(),
+        )
+        .build_v2_data();
+        for entry in entries {
+            let data_file = entry.data_file().clone();
+            let seq = entry.sequence_number().unwrap_or(0);
+            let file_seq = entry.file_sequence_number;
+            if changes.removed.contains(data_file.file_path()) {
+                removed_records += data_file.record_count();
+                removed_found += 1;
+                summary.remove_file(&data_file, write_schema.clone(), manifest_spec.clone());
+                writer
+                    .add_delete_file(data_file, seq, file_seq)
+                    .map_err(|e| invalid_commit(table, e))?;
+            } else {
+                let added_by = entry.snapshot_id().unwrap_or(snapshot_id);
+                writer
+                    .add_existing_file(data_file, added_by, seq, file_seq)
+                    .map_err(|e| invalid_commit(table, e))?;
+            }
+        }
+        manifests.push(
+            writer
+                .write_manifest_file()
+                .await
+                .map_err(|e| storage_error(table, e))?,
+        );
+    }
+    if removed_found != changes.removed.len() {
+        return Err(Error::internal(format!(
+            "{} of the files to remove are not in the base snapshot of {}",
+            changes.removed.len() - removed_found,
+            table.table
+        )));
+    }
+
+    let mut added_records = 0;
+    if !changes.added.is_empty() {
+        let mut writer = ManifestWriterBuilder::new(
+            file_io
+                .new_output(manifest_path(&location))
+                .map_err(|e| storage_error(table, e))?,
+            Some(snapshot_id),
+            write_schema.clone(),
+            spec.as_ref().clone(),
+        )
+        .build_v2_data();
+        for data_file in changes.added {
+            added_records += data_file.record_count();
+            summary.add_file(&data_file, write_schema.clone(), spec.clone());
+            writer
+                .add_file(data_file, -1)
+                .map_err(|e| invalid_commit(table, e))?;
+        }
+        // New files go first: readers planning recent data find them sooner.
+        manifests.insert(
+            0,
+            writer
+                .write_manifest_file()
+                .await
+                .map_err(|e| storage_error(table, e))?,
+        );
+    }
+
+    let list_path = format!(
+        "{location}/metadata/snap-{snapshot_id}-1-{}.avro",
+        uuid::Uuid::new_v4()
+    );
+    let mut list_writer = ManifestListWriter::v2(
+        file_io
+            .new_output(&list_path)
+            .map_err(|e| storage_error(table, e))?
+            .writer()
+            .await
+            .map_err(|e| storage_error(table, e))?,
+        snapshot_id,
+        parent,
+        sequence_number,
+    );
+    list_writer
+        .add_manifests(manifests.into_iter())
+        .map_err(|e| invalid_commit(table, e))?;
+    list_writer
+        .close()
+        .await
+        .map_err(|e| storage_error(table, e))?;
+
+    let mut properties = summary.build();
+    add_totals(&mut properties, base, added_records, removed_records);
+    properties.insert("rat.run-id".into(), run_id.to_string());
+    let snapshot = Snapshot::builder()
+        .with_snapshot_id(snapshot_id)
+        .with_parent_snapshot_id(parent)
+        .with_sequence_number(sequence_number)
+        .with_timestamp_ms(chrono::Utc::now().timestamp_millis())
+        .with_manifest_list(list_path)
+        .with_schema_id(write_schema.schema_id())
+        .with_summary(Summary {
+            operation: changes.operation,
+            additional_properties: properties,
+        })
+        .build();
+
+    let mut updates: Vec<TableUpdate> = schema_changes;
+    updates.push(TableUpdate::AddSnapshot { snapshot });
+    updates.push(TableUpdate::SetSnapshotRef {
+        ref_name: branch.to_owned(),
+        reference: SnapshotReference::new(snapshot_id, SnapshotRetention::branch(None, None, None)),
+    });
+    let mut requirements = vec![
+        TableRequirement::UuidMatch {
+            uuid: metadata.uuid(),
+        },
+        TableRequirement::RefSnapshotIdMatch {
+            r#ref: branch.to_owned(),
+            snapshot_id: None,
+        },
+    ];
+    if !updates.iter().all(|u| {
+        matches!(
+            u,
+            TableUpdate::AddSnapshot { .. } | TableUpdate::SetSnapshotRef { .. }
+        )
+    }) {
+        requirements.push(TableRequirement::CurrentSchemaIdMatch {
+            current_schema_id: metadata.current_schema_id(),
+        });
+        requirements.push(TableRequirement::LastAssignedFieldIdMatch {
+            last_assigned_field_id: metadata.last_column_id(),
+        });
+    }
+    debug_assert_eq!(metadata.format_version(), FormatVersion::V2);
+    Ok(StagedSnapshot {
+        snapshot_id,
+        added_records,
+        removed_records,
+        commit: TableCommit {
+            table: table.table.clone(),
+            requirements,
+            updates,
+        },
+    })
+}
+
+/// Totals over the whole table after the change, as the spec's summary keys.
+fn add_totals(
+    properties: &mut HashMap<String, String>,
+    base: &SnapshotFiles,
+    added_records: u64,
+    removed_records: u64,
+) {
+    let (mut files, mut size) = (0i64, 0i64);
+    for entry in base.entries() {
+        files += 1;
+        size += entry.file_size_in_bytes() as i64;
+    }
+    let num = |key: &str| -> i64 {
+        properties
+            .get(key)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    files += num("added-data-files") - num("deleted-data-files");
+    size += num("added-files-size") - num("removed-files-size");
+    let records = base.record_count() + added_records - removed_records;
+    properties.insert("total-records".into(), records.to_string());
+    properties.insert("total-data-files".into(), files.to_string());
+    properties.insert("total-files-size".into(), size.to_string());
+    for key in [
+        "total-delete-files",
+        "total-position-deletes",
+        "total-equality-deletes",
+    ] {
+        properties.insert(key.into(), "0".into());
+    }
+}
+
+/// Whether two schemas have the same fields (ids, names, types), ignoring
+/// schema ids.
+pub fn same_fields(a: &Schema, b: &Schema) -> bool {
+    a.as_struct() == b.as_struct()
+}
+
+fn manifest_path(location: &str) -> String {
+    format!("{location}/metadata/{}-m0.avro", uuid::Uuid::new_v4())
+}
+
+fn new_snapshot_id(table: &LoadedTable) -> i64 {
+    loop {
+        let id = rand::random::<i64>() & i64::MAX;
+        if id != 0 && table.metadata.snapshot_by_id(id).is_none() {
+            return id;
+        }
+    }
+}
+
+/// The commit that makes `main` point where `branch` points and removes the
+/// branch, provided neither moved since the run looked.
+pub fn publish_commit(
+    table: &LoadedTable,
+    branch: &str,
+    snapshot_id: i64,
+    base_main: Option<i64>,
+) -> TableCommit {
+    TableCommit {
+        table: table.table.clone(),
+        requirements: vec![
+            TableRequirement::RefSnapshotIdMatch {
+                r#ref: rat_core::MAIN_BRANCH.to_owned(),
+                snapshot_id: base_main,
+            },
+            TableRequirement::RefSnapshotIdMatch {
+                r#ref: branch.to_owned(),
+                snapshot_id: Some(snapshot_id),
+            },
+        ],
+        updates: vec![
+            TableUpdate::SetSnapshotRef {
+                ref_name: rat_core::MAIN_BRANCH.to_owned(),
+                reference: SnapshotReference::new(
+                    snapshot_id,
+                    SnapshotRetention::branch(None, None, None),
+                ),
+            },
+            TableUpdate::RemoveSnapshotRef {
+                ref_name: branch.to_owned(),
+            },
+        ],
+    }
+}
+
+/// The commit that abandons a run: removes its branch and its snapshot,
+/// leaving `main` as it was.
+pub fn abandon_commit(table: &LoadedTable, branch: &str, snapshot_id: Option<i64>) -> TableCommit {
+    let mut updates = vec![TableUpdate::RemoveSnapshotRef {
+        ref_name: branch.to_owned(),
+    }];
+    // Only drop the snapshot if nothing else (main) points at it.
+    if let Some(id) = snapshot_id.filter(|id| table.main_snapshot_id() != Some(*id)) {
+        updates.push(TableUpdate::RemoveSnapshots {
+            snapshot_ids: vec![id],
+        });
+    }
+    TableCommit {
+        table: table.table.clone(),
+        requirements: vec![],
+        updates,
+    }
+}
+
+fn storage_error(table: &LoadedTable, err: iceberg::Error) -> Error {
+    Error::new(ErrorKind::Storage, "cannot write table metadata")
+        .with_context("table", &table.table)
+        .with_source(err)
+}
+
+fn invalid_commit(table: &LoadedTable, err: iceberg::Error) -> Error {
+    Error::new(ErrorKind::Internal, "cannot build snapshot")
+        .with_context("table", &table.table)
+        .with_source(err)
+}
