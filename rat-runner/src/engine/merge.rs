@@ -47,14 +47,22 @@ pub(crate) async fn plan_changes(
             upsert(writer, &settings.unique_key, &deduped, base).await
         }
         MergeStrategy::DeleteInsert => upsert(writer, &settings.unique_key, &projected, base).await,
+        other @ (MergeStrategy::Scd2 | MergeStrategy::Snapshot) => {
+            ensure_supported(other)?;
+            Err(Error::internal(format!("no merge plan for {other}")))
+        }
+    }
+}
+
+/// Refuses the strategies that are not built yet, before a run does any work.
+pub(crate) fn ensure_supported(strategy: MergeStrategy) -> Result<()> {
+    match strategy {
         MergeStrategy::Scd2 | MergeStrategy::Snapshot => Err(Error::new(
             ErrorKind::Unsupported,
-            format!(
-                "merge_strategy '{}' is not yet supported",
-                settings.merge_strategy
-            ),
+            format!("merge_strategy '{strategy}' is not yet supported"),
         )
         .with_context("field", "merge_strategy")),
+        _ => Ok(()),
     }
 }
 

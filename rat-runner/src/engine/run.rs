@@ -15,7 +15,7 @@ use rat_core::{
 };
 
 use super::Engine;
-use super::merge::plan_changes;
+use super::merge::{ensure_supported, plan_changes};
 use super::quality::run_test;
 use super::relations::{
     Relation, check_select, create_landing_views, create_table_views, resolve_refs,
@@ -182,6 +182,8 @@ impl<'e> Run<'e> {
         )
         .await?;
         self.strategy = Some(pipeline.settings.merge_strategy);
+        ensure_supported(pipeline.settings.merge_strategy)
+            .map_err(|e| e.with_context("file", &pipeline.sql_file))?;
         for w in &pipeline.warnings {
             self.log(LogLevel::Warn, w.clone());
         }

@@ -1,0 +1,162 @@
+//! The `rat` binary: commands, JSON output and exit codes.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn rat(project: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rat"))
+        .arg("--project")
+        .arg(project)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().unwrap()
+}
+
+#[test]
+fn init_run_query_history_tables() {
+    let tmp = tempfile::tempdir().unwrap();
+    let project = tmp.path().join("shop");
+    let out = rat(tmp.path(), &["init", project.to_str().unwrap()]);
+    assert_eq!(code(&out), 0);
+    assert_eq!(
+        code(&rat(tmp.path(), &["init", project.to_str().unwrap()])),
+        2,
+        "init twice"
+    );
+
+    let out = rat(&project, &["run", "--json"]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let report = json(&out);
+    assert_eq!(report["status"], "success");
+    assert_eq!(report["runs"].as_array().unwrap().len(), 5);
+    assert!(
+        report["runs"][1]["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("amount_not_negative")
+    );
+
+    let gold = |project: &Path| {
+        json(&rat(
+            project,
+            &[
+                "query",
+                "--json",
+                "SELECT * FROM gold.top_customers ORDER BY customer_id",
+            ],
+        ))
+    };
+    let before = gold(&project);
+    assert_eq!(before["rows"].as_array().unwrap().len(), 10);
+    assert_eq!(code(&rat(&project, &["run"])), 0);
+    assert_eq!(gold(&project), before);
+
+    let history = json(&rat(&project, &["history", "--json", "bronze.orders"]));
+    assert_eq!(history.as_array().unwrap().len(), 2);
+    assert_eq!(history[0]["current"], true);
+    let tables = json(&rat(&project, &["tables", "--json"]));
+    assert_eq!(tables.as_array().unwrap().len(), 5);
+    assert_eq!(tables[1]["table"], "default.bronze.orders");
+    assert_eq!(tables[1]["records"], 20000);
+
+    // Text output on a non-terminal: one line per run and a summary.
+    let out = rat(&project, &["run", "gold.top_customers"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("default.gold.top_customers"), "{text}");
+    assert!(text.contains("1 succeeded, 0 failed, 0 skipped"), "{text}");
+}
+
+#[test]
+fn query_is_read_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let project = tmp.path();
+    std::fs::create_dir_all(project.join("pipelines/bronze/a")).unwrap();
+    std::fs::write(
+        project.join("pipelines/bronze/a/pipeline.sql"),
+        "SELECT 1 AS id",
+    )
+    .unwrap();
+    assert_eq!(code(&rat(project, &["run"])), 0);
+    for sql in [
+        "DROP TABLE bronze.a",
+        "COPY (SELECT 1) TO 'x.csv'",
+        "CREATE TABLE t AS SELECT 1",
+        "ATTACH 'x.db'",
+        "SELECT 1; DELETE FROM bronze.a",
+    ] {
+        let out = rat(project, &["query", sql]);
+        assert_eq!(code(&out), 2, "{sql} was not refused");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("SELECT"),
+            "{sql}"
+        );
+    }
+    let out = rat(project, &["query", "SELECT * FROM read_csv('/etc/passwd')"]);
+    assert_eq!(code(&out), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Permission"));
+    assert!(!project.join("x.csv").exists());
+    let out = json(&rat(
+        project,
+        &["query", "--json", "SELECT id FROM bronze.a"],
+    ));
+    assert_eq!(out["rows"][0][0], 1);
+}
+
+#[test]
+fn failures_and_bad_input_have_distinct_exit_codes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let project = tmp.path();
+    let write = |rel: &str, text: &str| {
+        let path = project.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write("pipelines/bronze/a/pipeline.sql", "SELECT 1 AS id");
+    write(
+        "pipelines/silver/b/pipeline.sql",
+        "SELECT id FROM {{ ref('bronze.a') }}",
+    );
+    write(
+        "pipelines/silver/b/tests/quality/never.sql",
+        "SELECT * FROM {{ this }}",
+    );
+
+    for bad in ["../x", "A b", "*"] {
+        let out = rat(project, &["run", bad]);
+        assert_eq!(code(&out), 2, "{bad}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(bad), "{bad}");
+    }
+    let out = rat(project, &["run", "--json"]);
+    assert_eq!(code(&out), 1);
+    let report = json(&out);
+    assert_eq!(report["status"], "failed");
+    assert_eq!(report["runs"][1]["error"]["kind"], "quality_gate");
+    assert_eq!(report["runs"][1]["quality"][0]["sample"]["rows"][0][0], "1");
+
+    write("pipelines/silver/b/config.yaml", "merge_strategy: upsert\n");
+    let out = rat(project, &["run", "--json"]);
+    assert_eq!(code(&out), 2);
+    let err = json(&out);
+    assert_eq!(err["error"]["kind"], "invalid_input");
+    assert_eq!(err["error"]["file"], "pipelines/silver/b/config.yaml");
+
+    let out = rat(&project.join("missing"), &["tables"]);
+    assert_eq!(code(&out), 2);
+}
