@@ -1,1 +1,37 @@
-fn main() {}
+//! rat's benchmarks: each prints a table of measurements and ratios against
+//! a baseline measured in the same process, interleaved, so machine noise
+//! hits both sides alike.
+//!
+//! ```text
+//! cargo run --release -p rat-benches -- full-refresh [--rows N] [--repeat K]
+//! ```
+
+mod full_refresh;
+mod report;
+
+use anyhow::{Result, bail};
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(name) = args.first() else {
+        bail!("usage: rat-benches full-refresh [--rows N] [--repeat K]");
+    };
+    let flag = |flag: &str, default: usize| -> Result<usize> {
+        match args.iter().position(|a| a == flag) {
+            Some(i) => Ok(args
+                .get(i + 1)
+                .ok_or_else(|| anyhow::anyhow!("{flag} needs a value"))?
+                .replace('_', "")
+                .parse()?),
+            None => Ok(default),
+        }
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    match name.as_str() {
+        "full-refresh" => runtime.block_on(full_refresh::run(
+            flag("--rows", 10_000_000)?,
+            flag("--repeat", 3)?,
+        )),
+        other => bail!("unknown benchmark '{other}' (known: full-refresh)"),
+    }
+}

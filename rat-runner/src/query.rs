@@ -69,12 +69,7 @@ pub async fn query(
             engine_path(loaded.metadata.location()).trim_end_matches('/')
         ));
         let files = crate::table::snapshot_files(&loaded, loaded.main_snapshot_id()).await?;
-        let schema = files
-            .schema
-            .as_deref()
-            .unwrap_or(loaded.metadata.current_schema())
-            .clone();
-        relations.insert(table.clone(), crate::engine::Relation::of(&schema, &files));
+        relations.insert(table.clone(), crate::engine::Relation::of(&loaded, &files));
     }
     crate::engine::create_table_views(&session, &relations).await?;
 

@@ -10,6 +10,6 @@ pub use sql::{
     table_view_name,
 };
 pub use types::{
-    arrow_to_iceberg, cast_projection, duck_type, field_ids_option, files_relation,
+    ColumnMatch, arrow_to_iceberg, cast_projection, duck_type, field_ids_option, files_relation,
     files_relation_with_source,
 };

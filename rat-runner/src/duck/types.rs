@@ -203,11 +203,32 @@ fn field_id_value(field: &NestedField) -> String {
     )
 }
 
-/// A relation over Parquet data files, projected through Iceberg field ids:
-/// renamed columns keep their data, columns missing from older files read as
-/// NULL, and every column has the schema's type.
-pub fn files_relation(schema: &Schema, files: &[String]) -> String {
-    parquet_scan(schema, files, None)
+/// How a scan finds a table's columns in its data files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnMatch {
+    /// By name: every file was written with the schema being read (a table
+    /// whose schema never evolved). DuckDB keeps its fast paths (dictionary
+    /// vectors, statistics) this way.
+    ByName,
+    /// By Iceberg field id: renamed columns keep their data, columns missing
+    /// from older files read as NULL, promoted types are cast.
+    ByFieldId,
+}
+
+impl ColumnMatch {
+    /// By name when the table has only ever had one schema, else by field id.
+    pub fn for_table(metadata: &iceberg::spec::TableMetadata) -> Self {
+        if metadata.schemas_iter().len() == 1 {
+            ColumnMatch::ByName
+        } else {
+            ColumnMatch::ByFieldId
+        }
+    }
+}
+
+/// A relation over Parquet data files with `schema`'s columns and types.
+pub fn files_relation(schema: &Schema, files: &[String], by: ColumnMatch) -> String {
+    parquet_scan(schema, files, by, None)
 }
 
 /// Like [`files_relation`], plus a column `source_column` holding each row's
@@ -215,13 +236,20 @@ pub fn files_relation(schema: &Schema, files: &[String]) -> String {
 pub fn files_relation_with_source(
     schema: &Schema,
     files: &[String],
+    by: ColumnMatch,
     source_column: &str,
 ) -> String {
-    parquet_scan(schema, files, Some(source_column))
+    parquet_scan(schema, files, by, Some(source_column))
 }
 
-fn parquet_scan(schema: &Schema, files: &[String], source_column: Option<&str>) -> String {
+fn parquet_scan(
+    schema: &Schema,
+    files: &[String],
+    by: ColumnMatch,
+    source_column: Option<&str>,
+) -> String {
     let fields = schema.as_struct().fields();
+    let source = source_column.map(quote_ident);
     if files.is_empty() {
         let mut cols: Vec<String> = fields
             .iter()
@@ -233,22 +261,13 @@ fn parquet_scan(schema: &Schema, files: &[String], source_column: Option<&str>) 
                 )
             })
             .collect();
-        if let Some(column) = source_column {
-            cols.push(format!("CAST(NULL AS VARCHAR) AS {}", quote_ident(column)));
-        }
+        cols.extend(
+            source
+                .iter()
+                .map(|s| format!("CAST(NULL AS VARCHAR) AS {s}")),
+        );
         return format!("SELECT {} WHERE false", cols.join(", "));
     }
-    let mapping: Vec<String> = fields
-        .iter()
-        .map(|f| {
-            format!(
-                "{}: {{name: {}, type: {}, default_value: NULL}}",
-                f.id,
-                quote_literal(&f.name),
-                quote_literal(&duck_type(&f.field_type))
-            )
-        })
-        .collect();
     let paths: Vec<String> = files
         .iter()
         .map(|f| super::sql::engine_path(f).to_owned())
@@ -256,11 +275,40 @@ fn parquet_scan(schema: &Schema, files: &[String], source_column: Option<&str>) 
     let filename = source_column
         .map(|c| format!(", filename = {}", quote_literal(c)))
         .unwrap_or_default();
-    format!(
-        "SELECT * FROM read_parquet({}{filename}, schema = MAP {{{}}})",
-        super::sql::string_list(&paths),
-        mapping.join(", ")
-    )
+    let list = super::sql::string_list(&paths);
+    match by {
+        ColumnMatch::ByName => {
+            let mut cols: Vec<String> = fields
+                .iter()
+                .map(|f| {
+                    let q = quote_ident(&f.name);
+                    format!("CAST({q} AS {}) AS {q}", duck_type(&f.field_type))
+                })
+                .collect();
+            cols.extend(source);
+            format!(
+                "SELECT {} FROM read_parquet({list}{filename})",
+                cols.join(", ")
+            )
+        }
+        ColumnMatch::ByFieldId => {
+            let mapping: Vec<String> = fields
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{}: {{name: {}, type: {}, default_value: NULL}}",
+                        f.id,
+                        quote_literal(&f.name),
+                        quote_literal(&duck_type(&f.field_type))
+                    )
+                })
+                .collect();
+            format!(
+                "SELECT * FROM read_parquet({list}{filename}, schema = MAP {{{}}})",
+                mapping.join(", ")
+            )
+        }
+    }
 }
 
 #[cfg(test)]
@@ -336,7 +384,7 @@ mod tests {
         let arrow = ArrowSchema::new(vec![Field::new("x", DataType::Utf8, true)]);
         let schema = arrow_to_iceberg(&arrow).unwrap();
         assert_eq!(
-            files_relation(&schema, &[]),
+            files_relation(&schema, &[], ColumnMatch::ByName),
             "SELECT CAST(NULL AS VARCHAR) AS \"x\" WHERE false"
         );
     }

@@ -9,7 +9,8 @@ use rat_core::{Error, ErrorKind, MergeStrategy, Result};
 
 use super::write::FileWriter;
 use crate::duck::{
-    column_list, duck_error, engine_path, files_relation, files_relation_with_source, quote_ident,
+    ColumnMatch, column_list, duck_error, engine_path, files_relation, files_relation_with_source,
+    quote_ident,
 };
 use crate::table::{FileChanges, SnapshotFiles};
 
@@ -130,8 +131,8 @@ async fn upsert(
             .collect();
         let kept = format!(
             "SELECT e.* FROM ({}) AS e WHERE NOT EXISTS (SELECT 1 FROM ({}) AS n WHERE {})",
-            files_relation(&schema, &affected),
-            files_relation(&schema, &new_paths),
+            files_relation(&schema, &affected, writer.read_by()),
+            files_relation(&schema, &new_paths, ColumnMatch::ByName),
             join.join(" AND ")
         );
         added.extend(writer.write(&kept, "rewrite").await?);
@@ -192,14 +193,15 @@ async fn files_with_keys(
         )
         .build()
         .map_err(|e| Error::internal("key schema").with_source(e))?;
-    let base_rel = files_relation_with_source(&key_schema, candidates, "__rat_file");
+    let base_rel =
+        files_relation_with_source(&key_schema, candidates, writer.read_by(), "__rat_file");
     let join: Vec<String> = keys
         .iter()
         .map(|k| format!("n.{q} = e.{q}", q = quote_ident(k)))
         .collect();
     let sql = format!(
         "SELECT DISTINCT e.__rat_file FROM ({base_rel}) AS e WHERE EXISTS (SELECT 1 FROM ({}) AS n WHERE {})",
-        files_relation(&key_schema, new_paths),
+        files_relation(&key_schema, new_paths, ColumnMatch::ByName),
         join.join(" AND ")
     );
     let local: Vec<String> = writer

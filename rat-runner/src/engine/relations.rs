@@ -5,12 +5,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use rat_core::{
-    Catalog, Error, ErrorKind, Identifier, ProjectSource, Result, Storage, StorageExt, TableRef,
+    Catalog, Error, ErrorKind, Identifier, LoadedTable, ProjectSource, Result, Storage, StorageExt,
+    TableRef,
 };
 
 use crate::duck::{
-    DuckSession, duck_error, files_relation, landing_view_name, quote_ident, quote_literal,
-    string_list, table_view_name,
+    ColumnMatch, DuckSession, duck_error, files_relation, landing_view_name, quote_ident,
+    quote_literal, string_list, table_view_name,
 };
 use crate::table::{SnapshotFiles, snapshot_files};
 
@@ -21,20 +22,27 @@ pub(crate) struct Relation {
     pub(crate) schema: iceberg::spec::Schema,
     /// Data file URIs.
     pub(crate) files: Vec<String>,
+    /// How columns are found in the files.
+    pub(crate) by: ColumnMatch,
 }
 
 impl Relation {
-    /// The relation of a snapshot's files, read with `schema`.
-    pub(crate) fn of(schema: &iceberg::spec::Schema, files: &SnapshotFiles) -> Self {
+    /// The relation of one of `table`'s snapshots, read with that snapshot's schema.
+    pub(crate) fn of(table: &LoadedTable, files: &SnapshotFiles) -> Self {
+        let schema = files
+            .schema
+            .as_deref()
+            .unwrap_or(table.metadata.current_schema());
         Self {
             schema: schema.clone(),
             files: files.paths(),
+            by: ColumnMatch::for_table(&table.metadata),
         }
     }
 
     /// The SQL of the relation.
     pub(crate) fn sql(&self) -> String {
-        files_relation(&self.schema, &self.files)
+        files_relation(&self.schema, &self.files, self.by)
     }
 }
 
@@ -60,12 +68,7 @@ pub(crate) async fn resolve_refs(
             Err(e) => return Err(e),
         };
         let files = snapshot_files(&loaded, loaded.main_snapshot_id()).await?;
-        let schema = files
-            .schema
-            .as_deref()
-            .unwrap_or(loaded.metadata.current_schema())
-            .clone();
-        out.insert(table.clone(), Relation::of(&schema, &files));
+        out.insert(table.clone(), Relation::of(&loaded, &files));
     }
     Ok(out)
 }

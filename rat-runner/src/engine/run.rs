@@ -21,7 +21,7 @@ use super::relations::{
     Relation, check_select, create_landing_views, create_table_views, resolve_refs,
 };
 use super::write::FileWriter;
-use crate::duck::{DuckSession, arrow_to_iceberg, duck_error, files_relation, quote_ident};
+use crate::duck::{ColumnMatch, DuckSession, arrow_to_iceberg, duck_error, quote_ident};
 use crate::table::{
     FileChanges, SnapshotFiles, abandon_commit, evolve_schema, partition_spec, publish_commit,
     snapshot_files, spec_matches, stage_snapshot,
@@ -262,14 +262,7 @@ impl<'e> Run<'e> {
             Some(t) => snapshot_files(t, base_main).await?,
             None => SnapshotFiles::default(),
         };
-        let target_relation = existing.as_ref().map(|t| {
-            Relation::of(
-                base.schema
-                    .as_deref()
-                    .unwrap_or(t.metadata.current_schema()),
-                &base,
-            )
-        });
+        let target_relation = existing.as_ref().map(|t| Relation::of(t, &base));
         let watermark_value = match (&settings.watermark_column, &target_relation) {
             (Some(column), Some(rel)) if base.snapshot.is_some() => {
                 Some(watermark(session, rel, column, file).await?).flatten()
@@ -392,6 +385,7 @@ impl<'e> Run<'e> {
                 Relation {
                     schema: on_branch.metadata.current_schema().as_ref().clone(),
                     files: branch_files,
+                    by: ColumnMatch::for_table(&on_branch.metadata),
                 },
                 base_main,
                 snapshot_id,
@@ -625,7 +619,7 @@ async fn watermark(
     let sql = format!(
         "SELECT CAST(max({}) AS VARCHAR) FROM ({})",
         quote_ident(column),
-        files_relation(&relation.schema, &relation.files)
+        relation.sql()
     );
     session
         .run(move |c| {

@@ -10,8 +10,8 @@ use iceberg::spec::{
 use rat_core::{Error, ErrorKind, LoadedTable, Result, RunId};
 
 use crate::duck::{
-    DuckSession, cast_projection, duck_error, engine_path, field_ids_option, quote_ident,
-    quote_literal,
+    ColumnMatch, DuckSession, cast_projection, duck_error, engine_path, field_ids_option,
+    quote_ident, quote_literal,
 };
 use crate::table::describe_data_file;
 
@@ -63,6 +63,17 @@ impl FileWriter {
     /// The run's DuckDB session.
     pub(crate) fn session(&self) -> &DuckSession {
         &self.session
+    }
+
+    /// How to read the table's files with the write schema: by name only if
+    /// the table never evolved and this run does not evolve it either.
+    pub(crate) fn read_by(&self) -> ColumnMatch {
+        let current = self.table.metadata.current_schema();
+        if current.as_struct() == self.schema.as_struct() {
+            ColumnMatch::for_table(&self.table.metadata)
+        } else {
+            ColumnMatch::ByFieldId
+        }
     }
 
     /// The schema files are written with.

@@ -1,0 +1,132 @@
+//! `full_refresh` of a transform over N generated rows: rat's whole run
+//! (compile, DuckDB COPY to Parquet with field ids, manifests, branch commit,
+//! publish) against DuckDB alone writing the same SELECT to Parquet with
+//! `COPY ... TO`. Target: ratio ≤ 1.3.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, ensure};
+use rat_core::{RunContext, RunEngine, RunSpec, RunStatus, TableRef, TracingLogSink};
+use rat_runner::Engine;
+use rat_runner::catalog::SqlCatalog;
+use rat_runner::storage::LocalStorage;
+
+use crate::report::{median, table};
+
+/// The transform: a silver table computed from a bronze table of N rows.
+const TRANSFORM: &str = "SELECT id, customer_id, amount * 1.19 AS gross, upper(sku) AS sku, \
+     CAST(ts AS DATE) AS day, amount > 500 AS large \
+     FROM {source} WHERE id % 10 <> 0";
+
+pub(crate) async fn run(rows: usize, repeat: usize) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let project = dir.path();
+    let write = |rel: &str, text: String| -> Result<()> {
+        let path = project.join(rel);
+        std::fs::create_dir_all(path.parent().context("parent")?)?;
+        std::fs::write(path, text)?;
+        Ok(())
+    };
+    write(
+        "pipelines/bronze/events/pipeline.sql",
+        format!(
+            "SELECT i AS id, i % 10007 AS customer_id, ((i * 7919) % 100000) / 100.0 AS amount, \
+             'sku_' || (i % 5000) AS sku, TIMESTAMP '2024-01-01' + to_seconds(i) AS ts \
+             FROM range({rows}) t(i)"
+        ),
+    )?;
+    write(
+        "pipelines/silver/events/pipeline.sql",
+        TRANSFORM.replace("{source}", "{{ ref('bronze.events') }}"),
+    )?;
+    let storage = Arc::new(LocalStorage::new(project)?);
+    let catalog = Arc::new(
+        SqlCatalog::open(
+            project.join(".rat/catalog.db"),
+            project.join(".rat/warehouse"),
+        )
+        .await?,
+    );
+    let engine = Engine::new(storage, catalog.clone());
+    let run = |table: &str| {
+        let engine = engine.clone();
+        let table: TableRef = table.parse().expect("valid table");
+        async move {
+            let ctx = RunContext {
+                cancel: Default::default(),
+                log: Arc::new(TracingLogSink),
+            };
+            let started = Instant::now();
+            let result = engine.execute(RunSpec::new(table), ctx).await;
+            ensure!(
+                result.status == RunStatus::Success,
+                "run failed: {:?}",
+                result.error
+            );
+            Ok::<_, anyhow::Error>((started.elapsed(), result.rows_written))
+        }
+    };
+    eprintln!("generating bronze.events with {rows} rows ...");
+    run("bronze.events").await?;
+
+    // The baseline reads the same committed files DuckDB-natively.
+    let bronze = rat_core::Catalog::load_table(catalog.as_ref(), &"bronze.events".parse()?).await?;
+    let files = rat_runner::table::snapshot_files(&bronze, bronze.main_snapshot_id()).await?;
+    let paths: Vec<String> = files
+        .paths()
+        .iter()
+        .map(|p| rat_runner::duck::engine_path(p).to_owned())
+        .collect();
+    let source = format!("read_parquet({})", rat_runner::duck::string_list(&paths));
+    let baseline_sql = TRANSFORM.replace("{source}", &source);
+    let out_dir = project.join("baseline");
+    std::fs::create_dir_all(&out_dir)?;
+
+    let mut rat_times = Vec::new();
+    let mut duck_times = Vec::new();
+    let mut written = 0;
+    for i in 0..repeat {
+        let (t, n) = run("silver.events").await?;
+        rat_times.push(t);
+        written = n;
+        let target = out_dir.join(format!("out-{i}.parquet"));
+        duck_times.push(duckdb_copy(&baseline_sql, &target)?);
+        std::fs::remove_file(&target)?;
+    }
+    let (rat, duck) = (median(&rat_times), median(&duck_times));
+    let rate = |d: Duration| format!("{:.2} M", written as f64 / d.as_secs_f64() / 1e6);
+    println!(
+        "\nfull_refresh of a transform over {rows} rows ({written} rows out), median of {repeat}:\n"
+    );
+    table(
+        &["engine", "seconds", "rows/s", "ratio to DuckDB"],
+        &[
+            vec![
+                "rat full_refresh".into(),
+                format!("{:.3}", rat.as_secs_f64()),
+                rate(rat),
+                format!("{:.2}", rat.as_secs_f64() / duck.as_secs_f64()),
+            ],
+            vec![
+                "DuckDB COPY TO".into(),
+                format!("{:.3}", duck.as_secs_f64()),
+                rate(duck),
+                "1.00".into(),
+            ],
+        ],
+    );
+    println!("\ntarget: ratio <= 1.30");
+    Ok(())
+}
+
+/// DuckDB alone: the same SELECT straight to one Parquet file, same codec.
+fn duckdb_copy(select: &str, target: &std::path::Path) -> Result<Duration> {
+    let conn = duckdb::Connection::open_in_memory()?;
+    let started = Instant::now();
+    conn.execute_batch(&format!(
+        "COPY ({select}) TO '{}' (FORMAT parquet, COMPRESSION zstd)",
+        target.display()
+    ))?;
+    Ok(started.elapsed())
+}
