@@ -6,5 +6,9 @@
 RAT_CACHE="${RAT_CACHE:-$HOME/.cache/rat}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$RAT_CACHE/target}"
 export DUCKDB_LIB_DIR="${DUCKDB_LIB_DIR:-$RAT_CACHE/duckdb-1.5.5}"
-export RUSTFLAGS="${RUSTFLAGS:-} -C link-arg=-Wl,-rpath,$DUCKDB_LIB_DIR"
 export RAT_VENV="${RAT_VENV:-$RAT_CACHE/venv}"
+# Added once: a changed RUSTFLAGS string would rebuild everything.
+case " ${RUSTFLAGS:-} " in
+  *" link-arg=-Wl,-rpath,$DUCKDB_LIB_DIR "*) ;;
+  *) export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-C link-arg=-Wl,-rpath,$DUCKDB_LIB_DIR" ;;
+esac

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run calls this). Installs what the
+# tests need (prebuilt libduckdb, the Python venv), then: formatting, one
+# shared build, the tests, lints, the dependency check and a benchmark smoke
+# run. Every step is bounded; the target dir persists between runs.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+cd "$here/.."
+. scripts/env.sh
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "fetch libduckdb 1.5.5";  scripts/duckdb-lib.sh
+step "python test venv";       timeout 900 scripts/test-env.sh
+step "cargo fmt";              cargo fmt --all -- --check
+step "build";                  cargo build --workspace --all-targets --locked
+step "tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  timeout 1800 cargo nextest run --workspace --locked --no-fail-fast
+else
+  timeout 1800 cargo test --workspace --locked --no-fail-fast
+fi
+step "doc tests";              timeout 900 cargo test --workspace --locked --doc
+step "clippy";                 cargo clippy --workspace --all-targets --locked -- -D warnings
+step "one arrow major (cargo tree -d)"
+if cargo tree -d -e normal --workspace --locked | grep -E '^(arrow|parquet|duckdb|iceberg)[a-z-]* v'; then
+  echo "duplicate versions of a heavy crate (above); keep one" >&2
+  exit 1
+fi
+step "benchmark smoke run";    timeout 300 "$CARGO_TARGET_DIR/debug/rat-benches" full-refresh --rows 200000 --repeat 1
+step "ok"
