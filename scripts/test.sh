@@ -27,5 +27,9 @@ if cargo tree -d -e normal --workspace --locked | grep -E '^(arrow|parquet|duckd
   echo "duplicate versions of a heavy crate (above); keep one" >&2
   exit 1
 fi
+step "embedding example"
+example_dir="$(mktemp -d)"
+timeout 120 "$CARGO_TARGET_DIR/debug/rat-example-embedding" "$example_dir" | tail -4
+rm -rf "$example_dir"
 step "benchmark smoke run";    timeout 300 "$CARGO_TARGET_DIR/debug/rat-benches" full-refresh --rows 200000 --repeat 1
 step "ok"

@@ -1,0 +1,168 @@
+//! The embedded catalog: requirement-checked compare-and-swap commits.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use iceberg::spec::{
+    NestedField, Operation, PrimitiveType, Schema, Snapshot, SnapshotReference, SnapshotRetention,
+    Summary, Type, UnboundPartitionSpec,
+};
+use iceberg::{TableRequirement, TableUpdate};
+use rat_core::{Catalog, ErrorKind, NewTable, TableCommit, TableRef};
+use rat_runner::catalog::SqlCatalog;
+
+async fn catalog(dir: &std::path::Path) -> SqlCatalog {
+    SqlCatalog::open(dir.join("catalog.db"), dir.join("warehouse"))
+        .await
+        .unwrap()
+}
+
+fn new_table() -> NewTable {
+    NewTable {
+        schema: Schema::builder()
+            .with_fields(vec![Arc::new(NestedField::optional(
+                1,
+                "id",
+                Type::Primitive(PrimitiveType::Long),
+            ))])
+            .build()
+            .unwrap(),
+        partition_spec: UnboundPartitionSpec::builder().build(),
+        properties: HashMap::new(),
+    }
+}
+
+/// Adds snapshot `id` and points `main` at it, requiring `main` to be at `expected`.
+fn move_main(table: &TableRef, id: i64, seq: i64, expected: Option<i64>) -> TableCommit {
+    let snapshot = Snapshot::builder()
+        .with_snapshot_id(id)
+        .with_parent_snapshot_id(expected)
+        .with_sequence_number(seq)
+        .with_timestamp_ms(chrono::Utc::now().timestamp_millis())
+        .with_manifest_list(format!("file:///nowhere/snap-{id}.avro"))
+        .with_schema_id(0)
+        .with_summary(Summary {
+            operation: Operation::Append,
+            additional_properties: HashMap::new(),
+        })
+        .build();
+    TableCommit {
+        table: table.clone(),
+        requirements: vec![TableRequirement::RefSnapshotIdMatch {
+            r#ref: "main".into(),
+            snapshot_id: expected,
+        }],
+        updates: vec![
+            TableUpdate::AddSnapshot { snapshot },
+            TableUpdate::SetSnapshotRef {
+                ref_name: "main".into(),
+                reference: SnapshotReference::new(id, SnapshotRetention::branch(None, None, None)),
+            },
+        ],
+    }
+}
+
+#[tokio::test]
+async fn a_stale_requirement_is_a_retryable_conflict_that_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = catalog(dir.path()).await;
+    let t: TableRef = "bronze.t".parse().unwrap();
+    c.create_table(&t, new_table()).await.unwrap();
+    let err = c.create_table(&t, new_table()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::AlreadyExists);
+
+    c.commit(move_main(&t, 11, 1, None)).await.unwrap();
+    let before = c.load_table(&t).await.unwrap();
+    // A writer that still believes main is empty loses.
+    let err = c.commit(move_main(&t, 12, 2, None)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict);
+    assert!(err.is_retryable());
+    let after = c.load_table(&t).await.unwrap();
+    assert_eq!(after.metadata_location, before.metadata_location);
+    assert_eq!(after.main_snapshot_id(), Some(11));
+    // With the right expectation it goes through.
+    c.commit(move_main(&t, 12, 2, Some(11))).await.unwrap();
+    assert_eq!(c.load_table(&t).await.unwrap().main_snapshot_id(), Some(12));
+    // The previous pointer is kept, as the JDBC layout expects.
+    let row: (String, String) =
+        sqlx::query_as("SELECT metadata_location, previous_metadata_location FROM iceberg_tables")
+            .fetch_one(
+                &sqlx::SqlitePool::connect(&format!(
+                    "sqlite://{}",
+                    dir.path().join("catalog.db").display()
+                ))
+                .await
+                .unwrap(),
+            )
+            .await
+            .unwrap();
+    assert_ne!(row.0, row.1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_commits_from_separate_connections_lose_no_update() {
+    let dir = tempfile::tempdir().unwrap();
+    let t: TableRef = "bronze.t".parse().unwrap();
+    catalog(dir.path())
+        .await
+        .create_table(&t, new_table())
+        .await
+        .unwrap();
+    let mut handles = Vec::new();
+    for i in 0..12 {
+        let c = catalog(dir.path()).await;
+        let t = t.clone();
+        handles.push(tokio::spawn(async move {
+            c.commit(TableCommit {
+                table: t,
+                requirements: vec![],
+                updates: vec![TableUpdate::SetProperties {
+                    updates: HashMap::from([(format!("writer.{i}"), "done".to_owned())]),
+                }],
+            })
+            .await
+        }));
+    }
+    for h in handles {
+        h.await.unwrap().unwrap();
+    }
+    let loaded = catalog(dir.path()).await.load_table(&t).await.unwrap();
+    let props = loaded.metadata.properties();
+    for i in 0..12 {
+        assert_eq!(
+            props.get(&format!("writer.{i}")).map(String::as_str),
+            Some("done")
+        );
+    }
+}
+
+#[tokio::test]
+async fn namespaces_and_tables_are_listed_per_rat_namespace() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = catalog(dir.path()).await;
+    for t in ["bronze.a", "gold.b", "other.silver.c"] {
+        c.create_table(&t.parse().unwrap(), new_table())
+            .await
+            .unwrap();
+    }
+    let ns: Vec<String> = c
+        .list_namespaces()
+        .await
+        .unwrap()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    assert_eq!(ns, ["default", "other"]);
+    let tables: Vec<String> = c
+        .list_tables(&"default".parse().unwrap())
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+    assert_eq!(tables, ["default.bronze.a", "default.gold.b"]);
+    c.drop_table(&"gold.b".parse().unwrap()).await.unwrap();
+    let err = c.load_table(&"gold.b".parse().unwrap()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+}
