@@ -223,3 +223,26 @@ async fn files_with_keys(
         .cloned()
         .collect())
 }
+
+/// The changes of a previous attempt's files on top of a new base.
+pub(crate) fn reuse_changes(
+    strategy: MergeStrategy,
+    added: Vec<DataFile>,
+    base: &SnapshotFiles,
+) -> FileChanges {
+    let removed: HashSet<String> = if strategy == MergeStrategy::FullRefresh {
+        base.paths().into_iter().collect()
+    } else {
+        Default::default()
+    };
+    let operation = if removed.is_empty() {
+        Operation::Append
+    } else {
+        Operation::Overwrite
+    };
+    FileChanges {
+        operation,
+        added,
+        removed,
+    }
+}

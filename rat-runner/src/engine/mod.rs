@@ -9,6 +9,7 @@
 
 mod merge;
 mod plan;
+mod probe;
 mod quality;
 mod relations;
 mod run;

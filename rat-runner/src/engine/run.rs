@@ -15,16 +15,17 @@ use rat_core::{
 };
 
 use super::Engine;
-use super::merge::{ensure_supported, plan_changes};
+use super::merge::{ensure_supported, plan_changes, reuse_changes};
+use super::probe::{result_schema, watermark};
 use super::quality::run_test;
 use super::relations::{
     Relation, check_select, create_landing_views, create_table_views, resolve_refs,
 };
 use super::write::FileWriter;
-use crate::duck::{ColumnMatch, DuckSession, arrow_to_iceberg, duck_error, quote_ident};
+use crate::duck::{ColumnMatch, DuckSession};
 use crate::table::{
-    FileChanges, SnapshotFiles, abandon_commit, evolve_schema, partition_spec, publish_commit,
-    snapshot_files, spec_matches, stage_snapshot,
+    SnapshotFiles, abandon_commit, evolve_schema, partition_spec, publish_commit, snapshot_files,
+    spec_matches, stage_snapshot,
 };
 use crate::template::{Rendered, TemplateContext, render};
 
@@ -576,73 +577,4 @@ impl<'e> Run<'e> {
             Err(e) => Err(e),
         }
     }
-}
-
-/// The changes of a previous attempt's files on top of a new base.
-fn reuse_changes(
-    strategy: rat_core::MergeStrategy,
-    added: Vec<DataFile>,
-    base: &SnapshotFiles,
-) -> FileChanges {
-    let removed: std::collections::HashSet<String> =
-        if strategy == rat_core::MergeStrategy::FullRefresh {
-            base.paths().into_iter().collect()
-        } else {
-            Default::default()
-        };
-    let operation = if removed.is_empty() {
-        iceberg::spec::Operation::Append
-    } else {
-        iceberg::spec::Operation::Overwrite
-    };
-    FileChanges {
-        operation,
-        added,
-        removed,
-    }
-}
-
-/// `max(column)` over the table's `main` snapshot, as text.
-async fn watermark(
-    session: &DuckSession,
-    relation: &Relation,
-    column: &str,
-    file: &str,
-) -> Result<Option<String>> {
-    if relation.schema.field_by_name(column).is_none() {
-        return Err(Error::invalid(format!(
-            "watermark_column '{column}' is not a column of the table"
-        ))
-        .with_context("file", file)
-        .with_context("field", "watermark_column"));
-    }
-    let sql = format!(
-        "SELECT CAST(max({}) AS VARCHAR) FROM ({})",
-        quote_ident(column),
-        relation.sql()
-    );
-    session
-        .run(move |c| {
-            c.query_row(&sql, [], |r| r.get::<_, Option<String>>(0))
-                .map_err(|e| duck_error("cannot compute watermark_value", e))
-        })
-        .await
-}
-
-/// The Iceberg schema of the pipeline's result, without running it.
-async fn result_schema(session: &DuckSession, sql: &str, file: &str) -> Result<Schema> {
-    let probe = format!("SELECT * FROM ({sql}) AS __rat_probe LIMIT 0");
-    let file_owned = file.to_owned();
-    let arrow = session
-        .run(move |c| {
-            let mut stmt = c.prepare(&probe).map_err(|e| {
-                duck_error("the pipeline SQL failed", e).with_context("file", &file_owned)
-            })?;
-            let arrow = stmt.query_arrow([]).map_err(|e| {
-                duck_error("the pipeline SQL failed", e).with_context("file", &file_owned)
-            })?;
-            Ok(arrow.get_schema())
-        })
-        .await?;
-    arrow_to_iceberg(&arrow).map_err(|e| e.with_context("file", file))
 }
