@@ -20,6 +20,8 @@ pub struct Dag {
 pub struct Discovered {
     /// The pipeline's SQL rendered for a first run (no watermark).
     pub first_run: Rendered,
+    /// Each quality test's file and SQL, rendered for a first run.
+    pub tests: Vec<(String, Rendered)>,
     /// Every table referenced in any rendering of the SQL or its tests.
     pub refs: BTreeSet<TableRef>,
 }
@@ -44,10 +46,17 @@ pub fn discover(pipeline: &Pipeline) -> Result<Discovered> {
         &ctx(Some(WATERMARK_PLACEHOLDER)),
     )?;
     let mut refs: BTreeSet<TableRef> = first_run.refs.union(&later.refs).cloned().collect();
+    let mut tests = Vec::with_capacity(pipeline.tests.len());
     for test in &pipeline.tests {
-        refs.extend(render(&test.sql, &test.file, &ctx(None))?.refs);
+        let rendered = render(&test.sql, &test.file, &ctx(None))?;
+        refs.extend(rendered.refs.iter().cloned());
+        tests.push((test.file.clone(), rendered));
     }
-    Ok(Discovered { first_run, refs })
+    Ok(Discovered {
+        first_run,
+        tests,
+        refs,
+    })
 }
 
 impl Dag {

@@ -1,13 +1,13 @@
 //! Read-only SQL over the tables' current snapshots (`rat query`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use rat_core::{Catalog, Error, Result, TableRef};
 use serde::{Deserialize, Serialize};
 
 use crate::duck::{DuckSession, SessionLimits, duck_error, engine_path, quote_ident, string_list};
-use crate::engine::check_select;
+use crate::engine::{check_select, resolve_refs};
 
 /// Options of a read-only query.
 #[derive(Debug, Clone)]
@@ -60,17 +60,11 @@ pub async fn query(
     for ns in catalog.list_namespaces().await? {
         tables.extend(catalog.list_tables(&ns).await?);
     }
-    let mut relations = BTreeMap::new();
-    let mut folders = BTreeSet::new();
-    for table in &tables {
-        let loaded = catalog.load_table(table).await?;
-        folders.insert(format!(
-            "{}/",
-            engine_path(loaded.metadata.location()).trim_end_matches('/')
-        ));
-        let files = crate::table::snapshot_files(&loaded, loaded.main_snapshot_id()).await?;
-        relations.insert(table.clone(), crate::engine::Relation::of(&loaded, &files));
-    }
+    let relations = resolve_refs(catalog, &tables, "query").await?;
+    let folders: BTreeSet<String> = relations
+        .values()
+        .map(|r| format!("{}/", engine_path(&r.location).trim_end_matches('/')))
+        .collect();
     crate::engine::create_table_views(&session, &relations).await?;
 
     let default_ns = quote_ident(&options.default_namespace);

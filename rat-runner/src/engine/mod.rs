@@ -22,7 +22,7 @@ use rat_core::{Catalog, RunContext, RunEngine, RunResult, RunSpec, Storage};
 
 pub use plan::RunPlan;
 pub(crate) use relations::check_select;
-pub(crate) use relations::{Relation, create_table_views};
+pub(crate) use relations::{create_table_views, resolve_refs};
 
 use crate::duck::SessionLimits;
 

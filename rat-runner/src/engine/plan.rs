@@ -63,15 +63,8 @@ impl Engine {
             let pipeline = &project.pipelines[table];
             let found = &discovered[table];
             check_select(&session, &found.first_run.sql, &pipeline.sql_file).await?;
-            for test in &pipeline.tests {
-                let ctx = crate::template::TemplateContext {
-                    table: table.clone(),
-                    strategy: pipeline.settings.merge_strategy,
-                    watermark_value: None,
-                    run_started_at: chrono::Utc::now(),
-                };
-                let rendered = crate::template::render(&test.sql, &test.file, &ctx)?;
-                check_select(&session, &rendered.sql, &test.file).await?;
+            for (file, rendered) in &found.tests {
+                check_select(&session, &rendered.sql, file).await?;
             }
             for dep in found.refs.iter().filter(|d| *d != table) {
                 if will_exist.contains(dep) {

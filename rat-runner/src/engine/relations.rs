@@ -24,6 +24,8 @@ pub(crate) struct Relation {
     pub(crate) files: Vec<String>,
     /// How columns are found in the files.
     pub(crate) by: ColumnMatch,
+    /// The table's folder (where all its files live).
+    pub(crate) location: String,
 }
 
 impl Relation {
@@ -37,6 +39,7 @@ impl Relation {
             schema: schema.clone(),
             files: files.paths(),
             by: ColumnMatch::for_table(&table.metadata),
+            location: table.metadata.location().to_owned(),
         }
     }
 

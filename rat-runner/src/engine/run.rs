@@ -387,6 +387,7 @@ impl<'e> Run<'e> {
                     schema: on_branch.metadata.current_schema().as_ref().clone(),
                     files: branch_files,
                     by: ColumnMatch::for_table(&on_branch.metadata),
+                    location: on_branch.metadata.location().to_owned(),
                 },
                 base_main,
                 snapshot_id,
