@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use iceberg::spec::{DataFile, Datum, ManifestEntry, Operation};
-use rat_core::project::PipelineSettings;
+use rat_core::project::{PartitionTransform, PipelineSettings};
 use rat_core::{Error, ErrorKind, MergeStrategy, Result};
 
 use super::write::FileWriter;
@@ -49,22 +49,38 @@ pub(crate) async fn plan_changes(
         }
         MergeStrategy::DeleteInsert => upsert(writer, &settings.unique_key, &projected, base).await,
         other @ (MergeStrategy::Scd2 | MergeStrategy::Snapshot) => {
-            ensure_supported(other)?;
+            ensure_supported(settings)?;
             Err(Error::internal(format!("no merge plan for {other}")))
         }
     }
 }
 
-/// Refuses the strategies that are not built yet, before a run does any work.
-pub(crate) fn ensure_supported(strategy: MergeStrategy) -> Result<()> {
-    match strategy {
-        MergeStrategy::Scd2 | MergeStrategy::Snapshot => Err(Error::new(
+/// Refuses what is not built yet (two strategies, bucket partitioning)
+/// before a run does any work.
+pub(crate) fn ensure_supported(settings: &PipelineSettings) -> Result<()> {
+    let strategy = settings.merge_strategy;
+    if matches!(strategy, MergeStrategy::Scd2 | MergeStrategy::Snapshot) {
+        return Err(Error::new(
             ErrorKind::Unsupported,
             format!("merge_strategy '{strategy}' is not yet supported"),
         )
-        .with_context("field", "merge_strategy")),
-        _ => Ok(()),
+        .with_context("field", "merge_strategy"));
     }
+    if let Some(p) = settings
+        .partition_by
+        .iter()
+        .find(|p| matches!(p.transform, PartitionTransform::Bucket(_)))
+    {
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            format!(
+                "partition transform {} (column '{}') is not yet supported",
+                p.transform, p.column
+            ),
+        )
+        .with_context("field", "partition_by"));
+    }
+    Ok(())
 }
 
 /// Keeps the last row per key (in result order). Rows with a NULL key

@@ -183,7 +183,7 @@ impl<'e> Run<'e> {
         )
         .await?;
         self.strategy = Some(pipeline.settings.merge_strategy);
-        ensure_supported(pipeline.settings.merge_strategy)
+        ensure_supported(&pipeline.settings)
             .map_err(|e| e.with_context("file", &pipeline.sql_file))?;
         for w in &pipeline.warnings {
             self.log(LogLevel::Warn, w.clone());
