@@ -247,36 +247,50 @@ async fn failures_found_only_while_running_still_write_nothing() {
             .is_empty()
     );
 
-    // A strategy lacking its key, and a strategy not built yet.
+    // A strategy lacking its key.
     p.write(
         "pipelines/bronze/b/pipeline.sql",
         "-- @merge_strategy: delete_insert\nSELECT 1 AS id",
     );
     let err = p.run(&[]).await.unwrap_err();
     assert_eq!(err.context("field"), Some("unique_key"));
-    p.write(
-        "pipelines/bronze/b/pipeline.sql",
-        "-- @merge_strategy: scd2\n-- @unique_key: id\nSELECT 1 AS id",
-    );
-    let r = &p.run(&[]).await.unwrap()[0];
-    assert_eq!(r.status, RunStatus::Failed);
-    assert_eq!(
-        r.error.as_ref().unwrap().kind,
-        ErrorKind::Unsupported.as_str()
-    );
-    assert!(
-        r.error
-            .as_ref()
-            .unwrap()
-            .message
-            .contains("not yet supported")
-    );
-    assert!(
+    let no_tables = || async {
         p.engine
             .catalog()
             .list_tables(&ns)
             .await
             .unwrap()
             .is_empty()
+    };
+
+    // scd2 maintains its validity columns itself.
+    p.write(
+        "pipelines/bronze/b/pipeline.sql",
+        "-- @merge_strategy: scd2\n-- @unique_key: id\nSELECT 1 AS id, now() AS valid_from",
     );
+    let r = &p.run(&[]).await.unwrap()[0];
+    assert!(
+        r.error.as_ref().unwrap().message.contains("'valid_from'"),
+        "{:?}",
+        r.error
+    );
+    assert!(no_tables().await);
+
+    // A transform rat cannot compute for that type is refused before the
+    // table exists.
+    p.write(
+        "pipelines/bronze/b/pipeline.sql",
+        "-- @partition_by: [{column: d, transform: 'truncate[4]'}]\nSELECT 1.5 AS d",
+    );
+    let r = &p.run(&[]).await.unwrap()[0];
+    assert_eq!(
+        r.error.as_ref().unwrap().kind,
+        ErrorKind::Unsupported.as_str()
+    );
+    assert!(
+        r.error.as_ref().unwrap().message.contains("truncate[4]"),
+        "{:?}",
+        r.error
+    );
+    assert!(no_tables().await);
 }

@@ -1,5 +1,6 @@
 //! DuckDB: the per-run session, type mapping and SQL quoting.
 
+mod functions;
 mod session;
 mod sql;
 mod types;

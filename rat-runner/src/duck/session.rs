@@ -67,6 +67,8 @@ impl DuckSession {
             .map_err(|e| duck_error("cannot open DuckDB", e))?;
         conn.execute_batch("SET TimeZone = 'UTC';")
             .map_err(|e| duck_error("cannot configure DuckDB", e))?;
+        super::functions::register(&conn)
+            .map_err(|e| duck_error("cannot register rat's SQL functions", e))?;
         let interrupt = conn.interrupt_handle();
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),

@@ -15,13 +15,13 @@ use rat_core::{
 };
 
 use super::Engine;
-use super::merge::{ensure_supported, plan_changes, reuse_changes};
+use super::merge::{plan_changes, reuse_changes, with_validity_columns};
 use super::probe::{result_schema, watermark};
 use super::quality::run_test;
 use super::relations::{
     Relation, check_select, create_landing_views, create_table_views, resolve_refs,
 };
-use super::write::FileWriter;
+use super::write::{FileWriter, partition_exprs};
 use crate::duck::{ColumnMatch, DuckSession};
 use crate::table::{
     SnapshotFiles, abandon_commit, evolve_schema, partition_spec, publish_commit, snapshot_files,
@@ -183,8 +183,6 @@ impl<'e> Run<'e> {
         )
         .await?;
         self.strategy = Some(pipeline.settings.merge_strategy);
-        ensure_supported(&pipeline.settings)
-            .map_err(|e| e.with_context("file", &pipeline.sql_file))?;
         for w in &pipeline.warnings {
             self.log(LogLevel::Warn, w.clone());
         }
@@ -282,7 +280,11 @@ impl<'e> Run<'e> {
             .await?;
 
         self.enter(Phase::Execute)?;
-        let result_schema = result_schema(session, &rendered.sql, file).await?;
+        let mut result_schema = result_schema(session, &rendered.sql, file).await?;
+        if settings.merge_strategy == rat_core::MergeStrategy::Scd2 {
+            result_schema = with_validity_columns(settings, &result_schema)
+                .map_err(|e| e.with_context("file", file))?;
+        }
         let table = match existing {
             Some(t) => t,
             None => self.create_table(pipeline, &result_schema).await?,
@@ -320,7 +322,7 @@ impl<'e> Run<'e> {
                 );
                 reuse_changes(settings.merge_strategy, r.added, &base)
             }
-            _ => plan_changes(&writer, settings, &rendered.sql, &base)
+            _ => plan_changes(&writer, settings, &rendered.sql, &base, self.started_at)
                 .await
                 .map_err(|e| e.with_context("file", file))?,
         };
@@ -553,6 +555,15 @@ impl<'e> Run<'e> {
     async fn create_table(&self, pipeline: &Pipeline, schema: &Schema) -> Result<LoadedTable> {
         let catalog = &self.engine.catalog;
         let spec = partition_spec(&pipeline.settings.partition_by, schema)
+            .and_then(|spec| {
+                let bound = spec.clone().bind(schema.clone()).map_err(|e| {
+                    Error::invalid("invalid partition_by")
+                        .with_context("field", "partition_by")
+                        .with_source(e)
+                })?;
+                partition_exprs(&bound, schema)?;
+                Ok(spec)
+            })
             .map_err(|e| e.with_context("file", &pipeline.sql_file))?;
         let mut properties = HashMap::from([
             ("write.format.default".to_owned(), "parquet".to_owned()),

@@ -30,7 +30,7 @@ pub(crate) struct FileWriter {
 
 /// How a partition value comes out of DuckDB.
 #[derive(Debug, Clone, Copy)]
-enum ValueKind {
+pub(crate) enum ValueKind {
     Int,
     Long,
     Date,
@@ -40,6 +40,8 @@ enum ValueKind {
     Double,
     Float,
     Text,
+    /// A decimal as text with all its fractional digits.
+    Decimal,
 }
 
 impl FileWriter {
@@ -76,6 +78,11 @@ impl FileWriter {
         }
     }
 
+    /// The id of the partition spec files are written with.
+    pub(crate) fn spec_id(&self) -> i32 {
+        self.spec.spec_id()
+    }
+
     /// The schema files are written with.
     pub(crate) fn schema(&self) -> &Arc<Schema> {
         &self.schema
@@ -92,7 +99,7 @@ impl FileWriter {
         if !local_dir.contains("://") {
             std::fs::create_dir_all(&local_dir)?;
         }
-        let partition_exprs = self.partition_exprs()?;
+        let partition_exprs = partition_exprs(&self.spec, &self.schema)?;
         let (source, partition_clause) = if partition_exprs.is_empty() {
             (
                 select.to_owned(),
@@ -176,28 +183,6 @@ impl FileWriter {
         cast_projection(&self.schema, sql)
     }
 
-    /// A DuckDB expression per partition field computing the Iceberg
-    /// transform of its source column, and how to read its value back.
-    fn partition_exprs(&self) -> Result<Vec<(String, ValueKind)>> {
-        self.spec
-            .fields()
-            .iter()
-            .map(|field| {
-                let source = self.schema.field_by_id(field.source_id).ok_or_else(|| {
-                    Error::internal(format!(
-                        "partition source {} not in schema",
-                        field.source_id
-                    ))
-                })?;
-                let Type::Primitive(ty) = source.field_type.as_ref() else {
-                    return Err(unsupported_partition(field.transform, &source.name));
-                };
-                transform_expr(field.transform, &quote_ident(&source.name), ty)
-                    .ok_or_else(|| unsupported_partition(field.transform, &source.name))
-            })
-            .collect()
-    }
-
     /// Reads a file's partition tuple by evaluating the transforms on its
     /// first row (every row of a file shares it, by construction of the COPY).
     async fn partition_value(&self, local: &str, exprs: &[(String, ValueKind)]) -> Result<Struct> {
@@ -232,6 +217,32 @@ impl FileWriter {
     }
 }
 
+/// A DuckDB expression per partition field of `spec` computing the Iceberg
+/// transform of its source column in `schema`, and how to read its value
+/// back. A transform rat cannot compute for that column type is an error
+/// naming the column (checked before a table is created).
+pub(crate) fn partition_exprs(
+    spec: &PartitionSpec,
+    schema: &Schema,
+) -> Result<Vec<(String, ValueKind)>> {
+    spec.fields()
+        .iter()
+        .map(|field| {
+            let source = schema.field_by_id(field.source_id).ok_or_else(|| {
+                Error::internal(format!(
+                    "partition source {} not in schema",
+                    field.source_id
+                ))
+            })?;
+            let Type::Primitive(ty) = source.field_type.as_ref() else {
+                return Err(unsupported_partition(field.transform, &source.name));
+            };
+            transform_expr(field.transform, &quote_ident(&source.name), ty)
+                .ok_or_else(|| unsupported_partition(field.transform, &source.name))
+        })
+        .collect()
+}
+
 /// The DuckDB expression of an Iceberg transform over `col` of type `ty`.
 /// Temporal transforms count boundaries from the epoch, which is Iceberg's
 /// floor semantics (the session runs in UTC).
@@ -261,6 +272,7 @@ fn transform_expr(t: Transform, col: &str, ty: &PrimitiveType) -> Option<(String
                 P::Timestamp => ValueKind::Timestamp,
                 P::Timestamptz => ValueKind::Timestamptz,
                 P::String => ValueKind::Text,
+                P::Decimal { .. } => ValueKind::Decimal,
                 _ => return None,
             };
             let expr = match kind {
@@ -269,6 +281,23 @@ fn transform_expr(t: Transform, col: &str, ty: &PrimitiveType) -> Option<(String
                 _ => col.to_owned(),
             };
             Some((expr, kind))
+        }
+        Transform::Bucket(n) => {
+            let arg = match ty {
+                P::Int | P::Long => format!("CAST({col} AS BIGINT)"),
+                P::Date => format!("CAST(date_diff('day', DATE '1970-01-01', {col}) AS BIGINT)"),
+                P::Timestamp | P::Timestamptz => format!("epoch_us({col})"),
+                P::String => col.to_owned(),
+                P::Binary | P::Fixed(_) => format!("CAST({col} AS BLOB)"),
+                P::Decimal { .. } => {
+                    return Some((
+                        format!("rat_bucket_decimal({n}, CAST({col} AS VARCHAR))"),
+                        ValueKind::Int,
+                    ));
+                }
+                _ => return None,
+            };
+            Some((format!("rat_bucket({n}, {arg})"), ValueKind::Int))
         }
         Transform::Year => Some((temporal("year")?, ValueKind::Int)),
         Transform::Month => Some((temporal("month")?, ValueKind::Int)),
@@ -311,6 +340,9 @@ fn literal(text: &str, kind: ValueKind) -> Result<Literal> {
         ValueKind::Float => Literal::float(text.parse::<f32>().map_err(|_| bad())?),
         ValueKind::Double => Literal::double(text.parse::<f64>().map_err(|_| bad())?),
         ValueKind::Text => Literal::string(text),
+        ValueKind::Decimal => {
+            Literal::decimal(text.replace('.', "").parse::<i128>().map_err(|_| bad())?)
+        }
     })
 }
 

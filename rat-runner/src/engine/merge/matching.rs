@@ -1,0 +1,298 @@
+//! Finding the data files a change touches: prune with manifest statistics
+//! (value ranges and null counts), then confirm by scanning only the
+//! remaining candidates.
+
+use std::collections::{HashMap, HashSet};
+
+use iceberg::spec::{DataFile, Datum, ManifestEntry, PrimitiveType, Schema, Type};
+use rat_core::{Error, Result};
+
+use super::super::write::FileWriter;
+use crate::duck::{
+    ColumnMatch, DuckSession, duck_error, engine_path, files_relation, files_relation_with_source,
+    quote_ident,
+};
+use crate::table::SnapshotFiles;
+
+/// How rows of the new data match rows of the table on some columns.
+#[derive(Debug, Clone)]
+pub(super) struct RowMatch {
+    /// The columns compared.
+    pub(super) columns: Vec<String>,
+    /// `IS NOT DISTINCT FROM` (NULL matches NULL: partitions) instead of `=`
+    /// (NULL matches nothing: keys).
+    pub(super) null_safe: bool,
+}
+
+impl RowMatch {
+    /// The SQL condition matching row alias `a` with row alias `b`.
+    pub(super) fn condition(&self, a: &str, b: &str) -> String {
+        let op = if self.null_safe {
+            "IS NOT DISTINCT FROM"
+        } else {
+            "="
+        };
+        self.columns
+            .iter()
+            .map(|c| format!("{a}.{q} {op} {b}.{q}", q = quote_ident(c)))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    }
+
+    /// Field ids of the columns in `schema`; an unknown column is an error
+    /// naming the setting it came from.
+    pub(super) fn field_ids(&self, schema: &Schema, setting: &str) -> Result<Vec<i32>> {
+        self.columns
+            .iter()
+            .map(|c| {
+                schema.field_by_name(c).map(|f| f.id).ok_or_else(|| {
+                    Error::invalid(format!("{setting} column '{c}' is not in the result"))
+                        .with_context("field", setting.to_owned())
+                })
+            })
+            .collect()
+    }
+}
+
+/// What the new data holds in one column: its value range (when it has
+/// non-NULL values) and whether it has NULLs.
+#[derive(Debug, Clone, Default)]
+pub(super) struct ValueSummary {
+    range: Option<(Datum, Datum)>,
+    nulls: bool,
+}
+
+/// Summaries per field id from the statistics of freshly written files.
+/// A column whose statistics are incomplete is left out (no pruning on it).
+pub(super) fn summarize_files(files: &[DataFile], ids: &[i32]) -> HashMap<i32, ValueSummary> {
+    let mut out = HashMap::new();
+    'ids: for id in ids {
+        let mut summary = ValueSummary::default();
+        for f in files {
+            let nulls = f.null_value_counts().get(id).copied();
+            let values = f
+                .value_counts()
+                .get(id)
+                .copied()
+                .unwrap_or(f.record_count());
+            let Some(nulls) = nulls else { continue 'ids };
+            summary.nulls |= nulls > 0;
+            if values > nulls {
+                let (Some(lo), Some(hi)) = (f.lower_bounds().get(id), f.upper_bounds().get(id))
+                else {
+                    continue 'ids;
+                };
+                summary.range = Some(widen(summary.range.take(), lo, hi));
+            }
+        }
+        out.insert(*id, summary);
+    }
+    out
+}
+
+/// Summaries per field id of the columns of a relation, computed by DuckDB.
+/// Only types whose values map simply to Iceberg values are summarized.
+pub(super) async fn summarize_query(
+    session: &DuckSession,
+    relation: &str,
+    schema: &Schema,
+    ids: &[i32],
+) -> Result<HashMap<i32, ValueSummary>> {
+    let mut probes = Vec::new();
+    for id in ids {
+        let Some(field) = schema.field_by_id(*id) else {
+            continue;
+        };
+        let Type::Primitive(ty) = field.field_type.as_ref() else {
+            continue;
+        };
+        let col = quote_ident(&field.name);
+        let as_number = match ty {
+            PrimitiveType::Int | PrimitiveType::Long => format!("CAST({{}}({col}) AS VARCHAR)"),
+            PrimitiveType::Date => {
+                format!("CAST(date_diff('day', DATE '1970-01-01', {{}}({col})) AS VARCHAR)")
+            }
+            PrimitiveType::Timestamp | PrimitiveType::Timestamptz => {
+                format!("CAST(epoch_us({{}}({col})) AS VARCHAR)")
+            }
+            PrimitiveType::String => format!("{{}}({col})"),
+            _ => continue,
+        };
+        probes.push((*id, ty.clone(), as_number, col));
+    }
+    if probes.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let select: Vec<String> = probes
+        .iter()
+        .flat_map(|(_, _, expr, col)| {
+            [
+                expr.replace("{}", "min"),
+                expr.replace("{}", "max"),
+                format!("CAST(count(*) FILTER (WHERE {col} IS NULL) AS VARCHAR)"),
+            ]
+        })
+        .collect();
+    let sql = format!(
+        "SELECT {} FROM ({relation}) AS __rat_summary",
+        select.join(", ")
+    );
+    let n = select.len();
+    let cells: Vec<Option<String>> = session
+        .run(move |c| {
+            c.query_row(&sql, [], |r| {
+                (0..n).map(|i| r.get::<_, Option<String>>(i)).collect()
+            })
+            .map_err(|e| duck_error("cannot summarize new rows", e))
+        })
+        .await?;
+    let mut out = HashMap::new();
+    for (i, (id, ty, _, _)) in probes.iter().enumerate() {
+        let datum = |text: &Option<String>| -> Option<Datum> {
+            let t = text.as_deref()?;
+            Some(match ty {
+                PrimitiveType::Int => Datum::int(t.parse::<i32>().ok()?),
+                PrimitiveType::Long => Datum::long(t.parse::<i64>().ok()?),
+                PrimitiveType::Date => Datum::date(t.parse::<i32>().ok()?),
+                PrimitiveType::Timestamp => Datum::timestamp_micros(t.parse::<i64>().ok()?),
+                PrimitiveType::Timestamptz => Datum::timestamptz_micros(t.parse::<i64>().ok()?),
+                _ => Datum::string(t),
+            })
+        };
+        let (lo, hi, nulls) = (&cells[3 * i], &cells[3 * i + 1], &cells[3 * i + 2]);
+        out.insert(
+            *id,
+            ValueSummary {
+                range: datum(lo).zip(datum(hi)),
+                nulls: nulls.as_deref().is_some_and(|n| n != "0"),
+            },
+        );
+    }
+    Ok(out)
+}
+
+fn widen(range: Option<(Datum, Datum)>, lo: &Datum, hi: &Datum) -> (Datum, Datum) {
+    match range {
+        None => (lo.clone(), hi.clone()),
+        Some((a, b)) => (
+            if lo < &a { lo.clone() } else { a },
+            if hi > &b { hi.clone() } else { b },
+        ),
+    }
+}
+
+/// Whether a table file may hold a row matching the new data, judging by
+/// its statistics on every matched column (unknown statistics: maybe).
+pub(super) fn may_match(
+    entry: &ManifestEntry,
+    summaries: &HashMap<i32, ValueSummary>,
+    ids: &[i32],
+    null_safe: bool,
+) -> bool {
+    let file = entry.data_file();
+    ids.iter().all(|id| {
+        let Some(new) = summaries.get(id) else {
+            return true;
+        };
+        let nulls = file.null_value_counts().get(id).copied();
+        let values = file
+            .value_counts()
+            .get(id)
+            .copied()
+            .unwrap_or(file.record_count());
+        let null_hit = null_safe && new.nulls && nulls.is_none_or(|n| n > 0);
+        let has_values = nulls.is_none_or(|n| values > n);
+        let range_hit = match (
+            &new.range,
+            file.lower_bounds().get(id),
+            file.upper_bounds().get(id),
+        ) {
+            (None, _, _) => false,
+            (Some(_), _, _) if !has_values => false,
+            (Some((lo, hi)), Some(flo), Some(fhi)) => !(fhi < lo || hi < flo),
+            (Some(_), _, _) => true,
+        };
+        null_hit || range_hit
+    })
+}
+
+/// The base files passing [`may_match`].
+pub(super) fn candidates(
+    base: &SnapshotFiles,
+    summaries: &HashMap<i32, ValueSummary>,
+    ids: &[i32],
+    null_safe: bool,
+) -> Vec<String> {
+    base.entries()
+        .filter(|e| may_match(e, summaries, ids, null_safe))
+        .map(|e| e.data_file().file_path().to_owned())
+        .collect()
+}
+
+/// The candidate files that really hold a row matching `new_rows`.
+pub(super) async fn files_matching(
+    writer: &FileWriter,
+    rows: &RowMatch,
+    candidates: &[String],
+    new_rows: &str,
+) -> Result<Vec<String>> {
+    if candidates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let schema = writer.schema();
+    let key_schema = Schema::builder()
+        .with_fields(
+            rows.columns
+                .iter()
+                .filter_map(|k| schema.field_by_name(k).cloned())
+                .collect::<Vec<_>>(),
+        )
+        .build()
+        .map_err(|e| Error::internal("key schema").with_source(e))?;
+    let sql = format!(
+        "SELECT DISTINCT e.__rat_file FROM ({}) AS e WHERE EXISTS (SELECT 1 FROM ({new_rows}) AS n WHERE {})",
+        files_relation_with_source(&key_schema, candidates, writer.read_by(), "__rat_file"),
+        rows.condition("n", "e")
+    );
+    let found: HashSet<String> = writer
+        .session()
+        .run(move |c| {
+            let mut stmt = c.prepare(&sql).map_err(|e| duck_error("query failed", e))?;
+            let rows = stmt
+                .query_map([], |r| r.get::<_, String>(0))
+                .map_err(|e| duck_error("query failed", e))?;
+            rows.collect::<std::result::Result<HashSet<_>, _>>()
+                .map_err(|e| duck_error("query failed", e))
+        })
+        .await?;
+    // DuckDB reports paths as it opened them; map back to the manifest URIs.
+    Ok(candidates
+        .iter()
+        .filter(|uri| found.contains(engine_path(uri)))
+        .cloned()
+        .collect())
+}
+
+/// Writes the rows of `affected` files that match nothing in `new_rows`.
+pub(super) async fn rewrite_without(
+    writer: &FileWriter,
+    rows: &RowMatch,
+    affected: &[String],
+    new_rows: &str,
+) -> Result<Vec<DataFile>> {
+    if affected.is_empty() {
+        return Ok(Vec::new());
+    }
+    let kept = format!(
+        "SELECT e.* FROM ({}) AS e WHERE NOT EXISTS (SELECT 1 FROM ({new_rows}) AS n WHERE {})",
+        files_relation(writer.schema(), affected, writer.read_by()),
+        rows.condition("n", "e")
+    );
+    writer.write(&kept, "rewrite").await
+}
+
+/// A relation over files this run just wrote (always in the write schema).
+pub(super) fn written(writer: &FileWriter, files: &[DataFile]) -> String {
+    let paths: Vec<String> = files.iter().map(|f| f.file_path().to_owned()).collect();
+    files_relation(writer.schema(), &paths, ColumnMatch::ByName)
+}

@@ -1,0 +1,56 @@
+//! `snapshot`: the partitions present in the new result replace their old
+//! contents wholesale; other partitions keep their files.
+
+use std::collections::HashSet;
+
+use iceberg::spec::Struct;
+use rat_core::Result;
+use rat_core::project::PipelineSettings;
+
+use super::super::write::FileWriter;
+use super::matching::{
+    RowMatch, candidates, files_matching, rewrite_without, summarize_files, written,
+};
+use super::{Change, SnapshotFiles};
+
+/// With `partition_column`, a partition is a value of that column (NULL
+/// included): files holding one of the new values are rewritten without
+/// those rows. With only `partition_by`, a partition is a partition tuple of
+/// the table's spec: base files in the new files' partitions are dropped.
+pub(super) async fn replace_partitions(
+    writer: &FileWriter,
+    settings: &PipelineSettings,
+    new_rows_sql: &str,
+    base: &SnapshotFiles,
+) -> Result<Change> {
+    let new_files = writer.write(new_rows_sql, "new").await?;
+    if new_files.is_empty() {
+        return Ok(Change::default());
+    }
+    let Some(column) = &settings.partition_column else {
+        let spec_id = writer.spec_id();
+        let replaced: HashSet<&Struct> = new_files.iter().map(|f| f.partition()).collect();
+        let removed: Vec<String> = base
+            .manifests
+            .iter()
+            .filter(|(manifest, _)| manifest.partition_spec_id == spec_id)
+            .flat_map(|(_, entries)| entries)
+            .map(|e| e.data_file())
+            .filter(|f| replaced.contains(f.partition()))
+            .map(|f| f.file_path().to_owned())
+            .collect();
+        return Ok(Change::new(new_files, removed));
+    };
+    let rows = RowMatch {
+        columns: vec![column.clone()],
+        null_safe: true,
+    };
+    let ids = rows.field_ids(writer.schema(), "partition_column")?;
+    let summaries = summarize_files(&new_files, &ids);
+    let candidates = candidates(base, &summaries, &ids, rows.null_safe);
+    let new_rows = written(writer, &new_files);
+    let affected = files_matching(writer, &rows, &candidates, &new_rows).await?;
+    let mut added = new_files;
+    added.extend(rewrite_without(writer, &rows, &affected, &new_rows).await?);
+    Ok(Change::new(added, affected))
+}
