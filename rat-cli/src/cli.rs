@@ -55,9 +55,17 @@ pub(crate) enum Command {
         #[arg(long, default_value_t = 100)]
         max_rows: usize,
     },
-    /// Show a table's snapshots, newest first.
+    /// Show what a table's main branch pointed at over time, newest first.
     History {
         /// The table, `layer.name` or `namespace.layer.name`.
         table: String,
+    },
+    /// Make an earlier snapshot current on main again (a new commit).
+    Rollback {
+        /// The table, `layer.name` or `namespace.layer.name`.
+        table: String,
+        /// The snapshot id to return to (see `rat history`).
+        #[arg(long)]
+        to: i64,
     },
 }

@@ -71,6 +71,19 @@ fn init_run_query_history_tables() {
     let history = json(&rat(&project, &["history", "--json", "bronze.orders"]));
     assert_eq!(history.as_array().unwrap().len(), 2);
     assert_eq!(history[0]["current"], true);
+    let first = history[1]["snapshot_id"].as_i64().unwrap().to_string();
+    let out = rat(
+        &project,
+        &["rollback", "bronze.orders", "--to", &first, "--json"],
+    );
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(json(&out)["to"].as_i64().unwrap().to_string(), first);
+    let history = json(&rat(&project, &["history", "--json", "bronze.orders"]));
+    assert_eq!(history[0]["rollback"], true);
+    assert_eq!(
+        code(&rat(&project, &["rollback", "bronze.orders", "--to", "1"])),
+        2
+    );
     let tables = json(&rat(&project, &["tables", "--json"]));
     assert_eq!(tables.as_array().unwrap().len(), 5);
     assert_eq!(tables[1]["table"], "default.bronze.orders");

@@ -45,11 +45,15 @@ pub fn discover(pipeline: &Pipeline) -> Result<Discovered> {
         &pipeline.sql_file,
         &ctx(Some(WATERMARK_PLACEHOLDER)),
     )?;
-    let mut refs: BTreeSet<TableRef> = first_run.refs.union(&later.refs).cloned().collect();
+    let tables = |r: &Rendered| r.refs.iter().map(|t| t.table.clone()).collect::<Vec<_>>();
+    let mut refs: BTreeSet<TableRef> = tables(&first_run)
+        .into_iter()
+        .chain(tables(&later))
+        .collect();
     let mut tests = Vec::with_capacity(pipeline.tests.len());
     for test in &pipeline.tests {
         let rendered = render(&test.sql, &test.file, &ctx(None))?;
-        refs.extend(rendered.refs.iter().cloned());
+        refs.extend(tables(&rendered));
         tests.push((test.file.clone(), rendered));
     }
     Ok(Discovered {

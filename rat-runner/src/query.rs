@@ -3,11 +3,12 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use rat_core::{Catalog, Error, Result, TableRef};
+use rat_core::{Catalog, Error, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::duck::{DuckSession, SessionLimits, duck_error, engine_path, quote_ident, string_list};
 use crate::engine::{check_select, resolve_refs};
+use crate::template::RefTarget;
 
 /// Options of a read-only query.
 #[derive(Debug, Clone)]
@@ -56,9 +57,15 @@ pub async fn query(
     let session = DuckSession::open(&options.limits)?;
     check_select(&session, sql, "query").await?;
 
-    let mut tables: BTreeSet<TableRef> = BTreeSet::new();
+    let mut tables: BTreeSet<RefTarget> = BTreeSet::new();
     for ns in catalog.list_namespaces().await? {
-        tables.extend(catalog.list_tables(&ns).await?);
+        tables.extend(
+            catalog
+                .list_tables(&ns)
+                .await?
+                .into_iter()
+                .map(RefTarget::current),
+        );
     }
     let relations = resolve_refs(catalog, &tables, "query").await?;
     let folders: BTreeSet<String> = relations
@@ -70,7 +77,7 @@ pub async fn query(
     let default_ns = quote_ident(&options.default_namespace);
     let has_default = tables
         .iter()
-        .any(|t| t.namespace.as_str() == options.default_namespace);
+        .any(|t| t.table.namespace.as_str() == options.default_namespace);
     let folders: Vec<String> = folders.into_iter().collect();
     let lockdown = format!(
         "{}SET allowed_directories = {}; SET enable_external_access = false; SET lock_configuration = true;",

@@ -5,11 +5,11 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use minijinja::value::Value;
+use minijinja::value::{Kwargs, Value};
 use minijinja::{Environment, UndefinedBehavior};
 use rat_core::{Error, ErrorKind, Identifier, MergeStrategy, Result, TableRef};
 
-use crate::duck::{landing_view_name, table_view_name};
+use crate::duck::{landing_view_name, quote_ident, table_view_name};
 
 /// The names a template may use besides its own `set` variables.
 const CONTEXT_NAMES: [&str; 11] = [
@@ -40,13 +40,86 @@ pub struct TemplateContext {
     pub run_started_at: DateTime<Utc>,
 }
 
+/// Which version of a table a `ref()` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AsOf {
+    /// A snapshot by id.
+    Snapshot(i64),
+    /// The snapshot `main` pointed at, at that time.
+    Time(DateTime<Utc>),
+}
+
+impl AsOf {
+    /// Parses the `as_of` argument: an integer is a snapshot id, text is a
+    /// UTC time (`2024-06-01`, `2024-06-01 10:00:00`, RFC 3339).
+    pub fn parse(value: &Value) -> std::result::Result<Self, String> {
+        if let Some(id) = value.as_i64() {
+            return Ok(AsOf::Snapshot(id));
+        }
+        let text = value
+            .as_str()
+            .ok_or_else(|| format!("as_of must be a snapshot id or a time, not {value}"))?
+            .trim();
+        if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+            return Ok(AsOf::Time(t.with_timezone(&Utc)));
+        }
+        for format in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"] {
+            if let Ok(t) = chrono::NaiveDateTime::parse_from_str(text, format) {
+                return Ok(AsOf::Time(t.and_utc()));
+            }
+        }
+        if let Ok(d) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+            return Ok(AsOf::Time(d.and_time(chrono::NaiveTime::MIN).and_utc()));
+        }
+        Err(format!(
+            "as_of '{text}' is neither a snapshot id nor a time like 2024-06-01 10:00:00"
+        ))
+    }
+}
+
+/// What a `ref()` names: a table, at `main` or as of a snapshot or time.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RefTarget {
+    /// The table.
+    pub table: TableRef,
+    /// `None`: the current snapshot on `main`.
+    pub as_of: Option<AsOf>,
+}
+
+impl RefTarget {
+    /// The current version of `table`.
+    pub fn current(table: TableRef) -> Self {
+        Self { table, as_of: None }
+    }
+
+    /// The view the template refers to: `"ns"."layer"."name"`, or
+    /// `"ns"."layer"."name@<snapshot or time>"` for a past version.
+    pub fn view_name(&self) -> String {
+        match self.as_of {
+            None => table_view_name(&self.table),
+            Some(as_of) => {
+                let suffix = match as_of {
+                    AsOf::Snapshot(id) => id.to_string(),
+                    AsOf::Time(t) => t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+                };
+                format!(
+                    "{}.{}.{}",
+                    quote_ident(self.table.namespace.as_str()),
+                    quote_ident(self.table.layer.as_str()),
+                    quote_ident(&format!("{}@{suffix}", self.table.name))
+                )
+            }
+        }
+    }
+}
+
 /// A rendered template and what it referenced.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rendered {
     /// The SQL.
     pub sql: String,
-    /// Tables named by `ref()` (the pipeline's own table included when used).
-    pub refs: BTreeSet<TableRef>,
+    /// What `ref()` named (the pipeline's own table included when used).
+    pub refs: BTreeSet<RefTarget>,
     /// Landing zones named by `landing_zone()`.
     pub landing_zones: BTreeSet<Identifier>,
     /// Whether the SQL reads the target table's current state (`this`,
@@ -85,15 +158,19 @@ pub fn render(source: &str, file: &str, ctx: &TemplateContext) -> Result<Rendere
     let refs_in = Arc::clone(&refs);
     env.add_function(
         "ref",
-        move |name: &str| -> std::result::Result<Value, minijinja::Error> {
-            let table = TableRef::parse(name, &namespace).map_err(|e| {
-                minijinja::Error::new(
-                    minijinja::ErrorKind::InvalidOperation,
-                    e.message().to_owned(),
-                )
-            })?;
-            let view = table_view_name(&table);
-            refs_in.lock().expect("ref set").insert(table);
+        move |name: &str, kwargs: Kwargs| -> std::result::Result<Value, minijinja::Error> {
+            let invalid =
+                |msg: String| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, msg);
+            let table =
+                TableRef::parse(name, &namespace).map_err(|e| invalid(e.message().to_owned()))?;
+            let as_of = kwargs
+                .get::<Option<Value>>("as_of")?
+                .map(|v| AsOf::parse(&v).map_err(invalid))
+                .transpose()?;
+            kwargs.assert_all_used()?;
+            let target = RefTarget { table, as_of };
+            let view = target.view_name();
+            refs_in.lock().expect("ref set").insert(target);
             Ok(Value::from_safe_string(view))
         },
     );
@@ -157,8 +234,9 @@ pub fn render(source: &str, file: &str, ctx: &TemplateContext) -> Result<Rendere
         .map_err(|e| template_error(e, file))?;
     let refs = std::mem::take(&mut *refs.lock().expect("ref set"));
     let landing_zones = std::mem::take(&mut *zones.lock().expect("zone set"));
-    let reads_target =
-        used.contains("this") || used.contains("watermark_value") || refs.contains(&ctx.table);
+    let reads_target = used.contains("this")
+        || used.contains("watermark_value")
+        || refs.iter().any(|r| r.table == ctx.table);
     Ok(Rendered {
         sql,
         refs,
@@ -214,10 +292,30 @@ mod tests {
     fn records_refs_and_zones() {
         let sql = "SELECT * FROM {{ ref('silver.orders') }} JOIN {{ ref('other.bronze.x') }} USING (id) JOIN {{ landing_zone('drops') }} USING (id)";
         let out = render(sql, "p.sql", &ctx(MergeStrategy::FullRefresh, None)).unwrap();
-        let refs: Vec<String> = out.refs.iter().map(|t| t.to_string()).collect();
+        let refs: Vec<String> = out.refs.iter().map(|t| t.table.to_string()).collect();
         assert_eq!(refs, ["default.silver.orders", "other.bronze.x"]);
         assert_eq!(out.landing_zones.len(), 1);
         assert!(!out.reads_target);
+    }
+
+    #[test]
+    fn refs_can_travel_in_time() {
+        let c = ctx(MergeStrategy::FullRefresh, None);
+        let sql = "SELECT * FROM {{ ref('silver.a', as_of=42) }} JOIN {{ ref('silver.a', as_of='2024-06-01 10:00:00') }} USING (id) JOIN {{ ref('silver.a') }} USING (id)";
+        let out = render(sql, "p.sql", &c).unwrap();
+        let as_of: Vec<Option<AsOf>> = out.refs.iter().map(|r| r.as_of).collect();
+        assert_eq!(as_of.len(), 3);
+        assert!(out.sql.contains(r#""a@42""#), "{}", out.sql);
+        assert!(
+            out.sql.contains(r#""a@2024-06-01T10:00:00.000000Z""#),
+            "{}",
+            out.sql
+        );
+        for bad in ["as_of='yesterday'", "as_of=[1]", "at=3"] {
+            let sql = format!("SELECT * FROM {{{{ ref('silver.a', {bad}) }}}}");
+            let err = render(&sql, "p.sql", &c).unwrap_err();
+            assert_eq!(err.context("file"), Some("p.sql"), "{bad}: {err}");
+        }
     }
 
     #[test]

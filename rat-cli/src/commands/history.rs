@@ -26,9 +26,14 @@ pub(crate) async fn history(project: &Path, table: &str, json: bool) -> Result<u
         .map(|s| {
             vec![
                 format!("{}{}", s.snapshot_id, if s.current { " *" } else { "" }),
-                s.committed_at
+                s.current_from
+                    .or(s.committed_at)
                     .map_or_else(|| "-".into(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string()),
-                s.operation.clone(),
+                if s.rollback {
+                    "rollback".to_owned()
+                } else {
+                    s.operation.clone()
+                },
                 show(s.added_records),
                 show(s.deleted_records),
                 show(s.total_records),

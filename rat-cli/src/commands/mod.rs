@@ -3,6 +3,7 @@
 mod history;
 mod init;
 mod query;
+mod rollback;
 mod run;
 mod tables;
 
@@ -22,5 +23,8 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<u8> {
             query::query(&cli.project, &sql, max_rows, cli.json).await
         }
         Command::History { table } => history::history(&cli.project, &table, cli.json).await,
+        Command::Rollback { table, to } => {
+            rollback::rollback(&cli.project, &table, to, cli.json).await
+        }
     }
 }

@@ -6,14 +6,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use rat_core::{
     Catalog, Error, ErrorKind, Identifier, LoadedTable, ProjectSource, Result, Storage, StorageExt,
-    TableRef,
 };
 
 use crate::duck::{
     ColumnMatch, DuckSession, duck_error, files_relation, landing_view_name, quote_ident,
-    quote_literal, string_list, table_view_name,
+    quote_literal, string_list,
 };
 use crate::table::{SnapshotFiles, snapshot_files};
+use crate::template::{AsOf, RefTarget};
 
 /// The data a view shows: a schema and the files of one snapshot.
 #[derive(Debug, Clone)]
@@ -49,16 +49,17 @@ impl Relation {
     }
 }
 
-/// Resolves each referenced table to its `main` snapshot. A missing table is
-/// an error naming `file`; a table that exists without a snapshot reads as
-/// empty.
+/// Resolves each `ref()` target to a snapshot: `main`'s, or the one named by
+/// `as_of`. A missing table or version is an error naming `file`; a table
+/// that exists without a snapshot reads as empty.
 pub(crate) async fn resolve_refs(
     catalog: &dyn Catalog,
-    refs: &BTreeSet<TableRef>,
+    refs: &BTreeSet<RefTarget>,
     file: &str,
-) -> Result<BTreeMap<TableRef, Relation>> {
+) -> Result<BTreeMap<RefTarget, Relation>> {
     let mut out = BTreeMap::new();
-    for table in refs {
+    for target in refs {
+        let table = &target.table;
         let loaded = match catalog.load_table(table).await {
             Ok(t) => t,
             Err(e) if e.kind() == ErrorKind::NotFound => {
@@ -70,31 +71,62 @@ pub(crate) async fn resolve_refs(
             }
             Err(e) => return Err(e),
         };
-        let files = snapshot_files(&loaded, loaded.main_snapshot_id()).await?;
-        out.insert(table.clone(), Relation::of(&loaded, &files));
+        let snapshot =
+            snapshot_as_of(&loaded, target.as_of).map_err(|e| e.with_context("file", file))?;
+        let files = snapshot_files(&loaded, snapshot).await?;
+        out.insert(target.clone(), Relation::of(&loaded, &files));
     }
     Ok(out)
+}
+
+/// The snapshot a table had on `main` at `as_of` (now when `None`).
+pub(crate) fn snapshot_as_of(table: &LoadedTable, as_of: Option<AsOf>) -> Result<Option<i64>> {
+    match as_of {
+        None => Ok(table.main_snapshot_id()),
+        Some(AsOf::Snapshot(id)) => match table.metadata.snapshot_by_id(id) {
+            Some(_) => Ok(Some(id)),
+            None => Err(Error::invalid(format!(
+                "table '{}' has no snapshot {id} (see rat history {})",
+                table.table,
+                table.table.short()
+            ))),
+        },
+        Some(AsOf::Time(t)) => table
+            .metadata
+            .history()
+            .iter()
+            .take_while(|entry| entry.timestamp_ms <= t.timestamp_millis())
+            .last()
+            .map(|entry| Some(entry.snapshot_id))
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "table '{}' had no snapshot on main at {}",
+                    table.table,
+                    t.format("%Y-%m-%d %H:%M:%S%.3f UTC")
+                ))
+            }),
+    }
 }
 
 /// Creates (or replaces) the views for `relations` in the session.
 pub(crate) async fn create_table_views(
     session: &DuckSession,
-    relations: &BTreeMap<TableRef, Relation>,
+    relations: &BTreeMap<RefTarget, Relation>,
 ) -> Result<()> {
     let mut sql = String::new();
-    let namespaces: BTreeSet<&Identifier> = relations.keys().map(|t| &t.namespace).collect();
+    let namespaces: BTreeSet<&Identifier> = relations.keys().map(|t| &t.table.namespace).collect();
     for ns in namespaces {
         sql.push_str(&format!(
             "ATTACH IF NOT EXISTS ':memory:' AS {};\n",
             quote_ident(ns.as_str())
         ));
     }
-    for (table, relation) in relations {
+    for (target, relation) in relations {
         sql.push_str(&format!(
             "CREATE SCHEMA IF NOT EXISTS {}.{};\nCREATE OR REPLACE VIEW {} AS {};\n",
-            quote_ident(table.namespace.as_str()),
-            quote_ident(table.layer.as_str()),
-            table_view_name(table),
+            quote_ident(target.table.namespace.as_str()),
+            quote_ident(target.table.layer.as_str()),
+            target.view_name(),
             relation.sql()
         ));
     }

@@ -11,7 +11,7 @@ use rat_core::project::Severity;
 use rat_core::run::PhaseTiming;
 use rat_core::{
     Error, ErrorKind, LoadedTable, LogLevel, NewTable, Phase, Pipeline, Project, QualityResult,
-    Result, RunContext, RunResult, RunSpec, RunStatus, TableRef, TestOutcome,
+    Result, RunContext, RunResult, RunSpec, RunStatus, TestOutcome,
 };
 
 use super::Engine;
@@ -27,7 +27,7 @@ use crate::table::{
     SnapshotFiles, abandon_commit, evolve_schema, partition_spec, publish_commit, snapshot_files,
     spec_matches, stage_snapshot,
 };
-use crate::template::{Rendered, TemplateContext, render};
+use crate::template::{RefTarget, Rendered, TemplateContext, render};
 
 /// State of a run in progress; turned into a [`RunResult`] at the end.
 pub(super) struct Run<'e> {
@@ -421,18 +421,19 @@ impl<'e> Run<'e> {
     ) -> Result<Attempt> {
         self.enter(Phase::Test)?;
         if !pipeline.tests.is_empty() {
+            let this = RefTarget::current(pipeline.table.clone());
             let mut test_refs = BTreeSet::new();
             for test in &pipeline.tests {
                 test_refs.extend(render(&test.sql, &test.file, template_ctx)?.refs);
             }
-            test_refs.remove(&pipeline.table);
+            test_refs.remove(&this);
             let mut relations = resolve_refs(
                 self.engine.catalog.as_ref(),
                 &test_refs,
                 &pipeline.tests[0].file,
             )
             .await?;
-            relations.insert(pipeline.table.clone(), branch_relation);
+            relations.insert(this, branch_relation);
             create_table_views(session, &relations).await?;
         }
         self.quality.clear();
@@ -531,12 +532,13 @@ impl<'e> Run<'e> {
         rendered: &Rendered,
         target: Option<&Relation>,
     ) -> Result<()> {
+        let this = RefTarget::current(pipeline.table.clone());
         let mut others = rendered.refs.clone();
-        others.remove(&pipeline.table);
-        let mut relations: BTreeMap<TableRef, Relation> =
+        others.remove(&this);
+        let mut relations: BTreeMap<RefTarget, Relation> =
             resolve_refs(self.engine.catalog.as_ref(), &others, &pipeline.sql_file).await?;
         if let Some(target) = target {
-            relations.insert(pipeline.table.clone(), target.clone());
+            relations.insert(this, target.clone());
         }
         create_table_views(session, &relations).await?;
         create_landing_views(

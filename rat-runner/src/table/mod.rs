@@ -4,12 +4,14 @@
 mod datafile;
 mod files;
 mod history;
+mod rollback;
 mod schema;
 mod snapshot;
 
 pub use datafile::describe_data_file;
 pub use files::{SnapshotFiles, snapshot_files};
 pub use history::{SnapshotInfo, history};
+pub use rollback::{Rollback, rollback};
 pub use schema::{evolve_schema, iceberg_transform, partition_spec, spec_matches};
 pub use snapshot::{
     FileChanges, StagedSnapshot, abandon_commit, publish_commit, same_fields, stage_snapshot,
