@@ -31,5 +31,7 @@ step "embedding example"
 example_dir="$(mktemp -d)"
 timeout 120 "$CARGO_TARGET_DIR/debug/rat-example-embedding" "$example_dir" | tail -4
 rm -rf "$example_dir"
-step "benchmark smoke run";    timeout 300 "$CARGO_TARGET_DIR/debug/rat-benches" full-refresh --rows 200000 --repeat 1
+step "benchmark smoke runs"
+timeout 300 "$CARGO_TARGET_DIR/debug/rat-benches" full-refresh --rows 200000 --repeat 1
+timeout 300 "$CARGO_TARGET_DIR/debug/rat-benches" upsert --rows 200000 --repeat 1
 step "ok"

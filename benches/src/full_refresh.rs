@@ -3,16 +3,12 @@
 //! publish) against DuckDB alone writing the same SELECT to Parquet with
 //! `COPY ... TO`. Target: ratio ≤ 1.3.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, ensure};
-use rat_core::{RunContext, RunEngine, RunSpec, RunStatus, TableRef, TracingLogSink};
-use rat_runner::Engine;
-use rat_runner::catalog::SqlCatalog;
-use rat_runner::storage::LocalStorage;
+use anyhow::Result;
 
 use crate::report::{median, table};
+use crate::setup::BenchProject;
 
 /// The transform: a silver table computed from a bronze table of N rows.
 const TRANSFORM: &str = "SELECT id, customer_id, amount * 1.19 AS gross, upper(sku) AS sku, \
@@ -20,58 +16,34 @@ const TRANSFORM: &str = "SELECT id, customer_id, amount * 1.19 AS gross, upper(s
      FROM {source} WHERE id % 10 <> 0";
 
 pub(crate) async fn run(rows: usize, repeat: usize) -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let project = dir.path();
-    let write = |rel: &str, text: String| -> Result<()> {
-        let path = project.join(rel);
-        std::fs::create_dir_all(path.parent().context("parent")?)?;
-        std::fs::write(path, text)?;
-        Ok(())
-    };
-    write(
+    let project = BenchProject::new()?;
+    project.write(
         "pipelines/bronze/events/pipeline.sql",
-        format!(
+        &format!(
             "SELECT i AS id, i % 10007 AS customer_id, ((i * 7919) % 100000) / 100.0 AS amount, \
              'sku_' || (i % 5000) AS sku, TIMESTAMP '2024-01-01' + to_seconds(i) AS ts \
              FROM range({rows}) t(i)"
         ),
     )?;
-    write(
+    project.write(
         "pipelines/silver/events/pipeline.sql",
-        TRANSFORM.replace("{source}", "{{ ref('bronze.events') }}"),
+        &TRANSFORM.replace("{source}", "{{ ref('bronze.events') }}"),
     )?;
-    let storage = Arc::new(LocalStorage::new(project)?);
-    let catalog = Arc::new(
-        SqlCatalog::open(
-            project.join(".rat/catalog.db"),
-            project.join(".rat/warehouse"),
-        )
-        .await?,
-    );
-    let engine = Engine::new(storage, catalog.clone());
-    let run = |table: &str| {
+    let engine = project.engine().await?;
+    let run = |table: &'static str| {
         let engine = engine.clone();
-        let table: TableRef = table.parse().expect("valid table");
+        let project = &project;
         async move {
-            let ctx = RunContext {
-                cancel: Default::default(),
-                log: Arc::new(TracingLogSink),
-            };
-            let started = Instant::now();
-            let result = engine.execute(RunSpec::new(table), ctx).await;
-            ensure!(
-                result.status == RunStatus::Success,
-                "run failed: {:?}",
-                result.error
-            );
-            Ok::<_, anyhow::Error>((started.elapsed(), result.rows_written))
+            let (t, r) = project.run(&engine, table).await?;
+            Ok::<_, anyhow::Error>((t, r.rows_written))
         }
     };
     eprintln!("generating bronze.events with {rows} rows ...");
     run("bronze.events").await?;
 
     // The baseline reads the same committed files DuckDB-natively.
-    let bronze = rat_core::Catalog::load_table(catalog.as_ref(), &"bronze.events".parse()?).await?;
+    let bronze =
+        rat_core::Catalog::load_table(engine.catalog().as_ref(), &"bronze.events".parse()?).await?;
     let files = rat_runner::table::snapshot_files(&bronze, bronze.main_snapshot_id()).await?;
     let paths: Vec<String> = files
         .paths()
@@ -80,7 +52,7 @@ pub(crate) async fn run(rows: usize, repeat: usize) -> Result<()> {
         .collect();
     let source = format!("read_parquet({})", rat_runner::duck::string_list(&paths));
     let baseline_sql = TRANSFORM.replace("{source}", &source);
-    let out_dir = project.join("baseline");
+    let out_dir = project.path().join("baseline");
     std::fs::create_dir_all(&out_dir)?;
 
     let mut rat_times = Vec::new();

@@ -3,18 +3,21 @@
 //! hits both sides alike.
 //!
 //! ```text
-//! cargo run --release -p rat-benches -- full-refresh [--rows N] [--repeat K]
+//! cargo run -p rat-benches -- full-refresh [--rows N] [--repeat K]
+//! cargo run -p rat-benches -- upsert [--rows N] [--repeat K]
 //! ```
 
 mod full_refresh;
 mod report;
+mod setup;
+mod upsert;
 
 use anyhow::{Result, bail};
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(name) = args.first() else {
-        bail!("usage: rat-benches full-refresh [--rows N] [--repeat K]");
+        bail!("usage: rat-benches full-refresh|upsert [--rows N] [--repeat K]");
     };
     let flag = |flag: &str, default: usize| -> Result<usize> {
         match args.iter().position(|a| a == flag) {
@@ -32,6 +35,10 @@ fn main() -> Result<()> {
             flag("--rows", 10_000_000)?,
             flag("--repeat", 3)?,
         )),
-        other => bail!("unknown benchmark '{other}' (known: full-refresh)"),
+        "upsert" => runtime.block_on(upsert::run(
+            flag("--rows", 10_000_000)?,
+            flag("--repeat", 3)?,
+        )),
+        other => bail!("unknown benchmark '{other}' (known: full-refresh, upsert)"),
     }
 }

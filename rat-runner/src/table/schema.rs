@@ -287,6 +287,28 @@ mod tests {
     }
 
     #[test]
+    fn widens_floats_and_decimal_precision_but_not_scale() {
+        let dec = |precision, scale| PrimitiveType::Decimal { precision, scale };
+        let table = schema(&[(1, "f", PrimitiveType::Float), (2, "d", dec(10, 2))]);
+        let result = schema(&[(1, "f", PrimitiveType::Double), (2, "d", dec(18, 2))]);
+        let out = evolve_schema(&table, 2, &result, MergeStrategy::Incremental).unwrap();
+        assert_eq!(
+            names_ids(&out),
+            [
+                ("f".into(), 1, "double".into()),
+                ("d".into(), 2, "decimal(18, 2)".into())
+            ]
+        );
+        // A narrower result is written into the wider column unchanged.
+        let narrower = schema(&[(1, "f", PrimitiveType::Float), (2, "d", dec(8, 2))]);
+        let out = evolve_schema(&out, 2, &narrower, MergeStrategy::AppendOnly).unwrap();
+        assert_eq!(names_ids(&out)[1].2, "decimal(18, 2)");
+        let rescaled = schema(&[(1, "f", PrimitiveType::Double), (2, "d", dec(18, 3))]);
+        let err = evolve_schema(&out, 2, &rescaled, MergeStrategy::Incremental).unwrap_err();
+        assert_eq!(err.context("column"), Some("d"));
+    }
+
+    #[test]
     fn refuses_drops_and_incompatible_changes_except_full_refresh() {
         let table = schema(&[
             (1, "id", PrimitiveType::Int),

@@ -1,0 +1,132 @@
+//! Copy-on-write by file: a run rewrites only the files that can hold
+//! affected rows; every other file carries over under the same path.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use common::TestProject;
+use iceberg::spec::Literal;
+
+/// Data file paths per partition value (first partition field) of `main`.
+async fn files_by_partition(p: &TestProject, table: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let loaded = p.load(table).await;
+    let files = rat_runner::table::snapshot_files(&loaded, loaded.main_snapshot_id())
+        .await
+        .unwrap();
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for entry in files.entries() {
+        let partition = entry.data_file().partition();
+        let key = match partition.fields().first() {
+            Some(Some(Literal::Primitive(v))) => format!("{v:?}"),
+            other => format!("{other:?}"),
+        };
+        out.entry(key)
+            .or_default()
+            .insert(entry.data_file().file_path().to_owned());
+    }
+    out
+}
+
+fn summary(p: &rat_core::LoadedTable) -> std::collections::HashMap<String, String> {
+    let snapshot = p
+        .metadata
+        .snapshot_by_id(p.main_snapshot_id().unwrap())
+        .unwrap();
+    let mut props = snapshot.summary().additional_properties.clone();
+    props.insert(
+        "operation".into(),
+        snapshot.summary().operation.as_str().into(),
+    );
+    props
+}
+
+#[tokio::test]
+async fn snapshot_of_one_partition_leaves_the_other_29_untouched() {
+    let p = TestProject::new().await;
+    let header = "-- @merge_strategy: snapshot\n-- @partition_column: day\n\
+                  -- @partition_by: [{column: day, transform: identity}]\n";
+    p.write(
+        "pipelines/silver/daily/pipeline.sql",
+        &format!("{header}SELECT i AS id, DATE '2024-01-01' + (i % 30)::INTEGER AS day, 'v1' AS v FROM range(3000) t(i)"),
+    );
+    p.run_ok(&[]).await;
+    let before = files_by_partition(&p, "silver.daily").await;
+    assert_eq!(before.len(), 30);
+
+    // Re-deliver day 2024-01-06 only, with fewer rows.
+    p.write(
+        "pipelines/silver/daily/pipeline.sql",
+        &format!("{header}SELECT i AS id, DATE '2024-01-06' AS day, 'v2' AS v FROM range(10) t(i)"),
+    );
+    p.run_ok(&[]).await;
+    let after = files_by_partition(&p, "silver.daily").await;
+    assert_eq!(after.len(), 30);
+    let changed: Vec<&String> = before
+        .iter()
+        .filter(|(k, paths)| after.get(*k) != Some(paths))
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(
+        changed.len(),
+        1,
+        "exactly one partition's files changed: {changed:?}"
+    );
+    assert_eq!(
+        p.scalar("SELECT count(*) FROM silver.daily").await,
+        2900 + 10
+    );
+    assert_eq!(
+        p.scalar("SELECT count(*) FROM silver.daily WHERE day = DATE '2024-01-06' AND v = 'v2'")
+            .await,
+        10
+    );
+    let s = summary(&p.load("silver.daily").await);
+    assert_eq!(s["operation"], "overwrite");
+    assert_eq!(s["deleted-data-files"], "1");
+    assert_eq!(s["added-data-files"], "1");
+    assert_eq!(s["deleted-records"], "100");
+    assert_eq!(s["added-records"], "10");
+    assert_eq!(s["total-records"], "2910");
+    assert_eq!(s["total-data-files"], "30");
+    assert_eq!(s["changed-partition-count"], "1");
+}
+
+#[tokio::test]
+async fn an_upsert_rewrites_only_the_files_holding_its_keys() {
+    let p = TestProject::new().await;
+    let header = "-- @merge_strategy: incremental\n-- @unique_key: id\n\
+                  -- @partition_by: [{column: day, transform: day}]\n";
+    // Ids grow with the day, as event ids do.
+    p.write(
+        "pipelines/bronze/events/pipeline.sql",
+        &format!("{header}SELECT i AS id, TIMESTAMP '2024-01-01' + to_hours(i // 10) AS day, 0 AS v FROM range(2400) t(i)"),
+    );
+    p.run_ok(&[]).await;
+    let before = files_by_partition(&p, "bronze.events").await;
+    assert_eq!(before.len(), 10);
+    let total_before: usize = before.values().map(BTreeSet::len).sum();
+
+    // Update 25 rows, all of one day.
+    p.write(
+        "pipelines/bronze/events/pipeline.sql",
+        &format!("{header}SELECT i AS id, TIMESTAMP '2024-01-01' + to_hours(i // 10) AS day, 1 AS v FROM range(500, 525) t(i)"),
+    );
+    let r = &p.run_ok(&[]).await[0];
+    let after = files_by_partition(&p, "bronze.events").await;
+    let untouched = before
+        .iter()
+        .filter(|(k, paths)| after.get(*k) == Some(paths))
+        .count();
+    assert_eq!(untouched, 9, "only the touched day's files may change");
+    let s = summary(&p.load("bronze.events").await);
+    assert_eq!(s["deleted-data-files"], "1", "{s:?} (of {total_before})");
+    assert_eq!(s["total-records"], "2400");
+    assert_eq!(r.rows_written, 25 + 240 - 25);
+    assert_eq!(
+        p.scalar("SELECT count(*) FROM bronze.events WHERE v = 1")
+            .await,
+        25
+    );
+}
