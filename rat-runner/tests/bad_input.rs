@@ -208,89 +208,71 @@ async fn dependency_cycle() {
     .await;
 }
 
+/// Runs `sql` as the only pipeline and checks the run failed with `kind`,
+/// naming the file and containing `needle`, with no table written.
+async fn assert_run_fails_writing_nothing(
+    p: &TestProject,
+    sql: &str,
+    kind: ErrorKind,
+    needle: &str,
+) {
+    p.write("pipelines/bronze/b/pipeline.sql", sql);
+    let r = &p.run(&[]).await.unwrap()[0];
+    assert_eq!(r.status, RunStatus::Failed);
+    let e = r.error.as_ref().unwrap();
+    assert_eq!(e.kind, kind.as_str(), "{e:?}");
+    assert_eq!(
+        e.file.as_deref(),
+        Some("pipelines/bronze/b/pipeline.sql"),
+        "{e:?}"
+    );
+    assert!(
+        e.message.contains(needle),
+        "{needle:?} not in {}",
+        e.message
+    );
+    let ns = "default".parse().unwrap();
+    let tables = p.engine.catalog().list_tables(&ns).await.unwrap();
+    assert!(tables.is_empty(), "{tables:?} written despite {e:?}");
+}
+
 #[tokio::test]
 async fn failures_found_only_while_running_still_write_nothing() {
     let p = TestProject::new().await;
     // Parses, but fails when bound: the column does not exist.
-    p.write(
-        "pipelines/bronze/b/pipeline.sql",
-        "SELECT nope FROM range(3)",
-    );
-    let r = &p.run(&[]).await.unwrap()[0];
-    assert_eq!(r.status, RunStatus::Failed);
-    let e = r.error.as_ref().unwrap();
-    assert_eq!(e.file.as_deref(), Some("pipelines/bronze/b/pipeline.sql"));
-    assert!(e.message.contains("nope"), "{}", e.message);
-    let ns = "default".parse().unwrap();
-    assert!(
-        p.engine
-            .catalog()
-            .list_tables(&ns)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-
+    assert_run_fails_writing_nothing(&p, "SELECT nope FROM range(3)", ErrorKind::Query, "nope")
+        .await;
     // A type Iceberg cannot store names the column.
-    p.write(
-        "pipelines/bronze/b/pipeline.sql",
+    assert_run_fails_writing_nothing(
+        &p,
         "SELECT INTERVAL 1 DAY AS gap",
-    );
-    let r = &p.run(&[]).await.unwrap()[0];
-    assert!(r.error.as_ref().unwrap().message.contains("'gap'"));
-    assert!(
-        p.engine
-            .catalog()
-            .list_tables(&ns)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+        ErrorKind::InvalidInput,
+        "'gap'",
+    )
+    .await;
+    // scd2 maintains its validity columns itself.
+    assert_run_fails_writing_nothing(
+        &p,
+        "-- @merge_strategy: scd2\n-- @unique_key: id\nSELECT 1 AS id, now() AS valid_from",
+        ErrorKind::InvalidInput,
+        "'valid_from'",
+    )
+    .await;
+    // A transform rat cannot compute for that type is refused before the
+    // table exists.
+    assert_run_fails_writing_nothing(
+        &p,
+        "-- @partition_by: [{column: d, transform: 'truncate[4]'}]\nSELECT 1.5 AS d",
+        ErrorKind::Unsupported,
+        "truncate[4]",
+    )
+    .await;
 
-    // A strategy lacking its key.
+    // A strategy lacking its key is caught before running at all.
     p.write(
         "pipelines/bronze/b/pipeline.sql",
         "-- @merge_strategy: delete_insert\nSELECT 1 AS id",
     );
     let err = p.run(&[]).await.unwrap_err();
     assert_eq!(err.context("field"), Some("unique_key"));
-    let no_tables = || async {
-        p.engine
-            .catalog()
-            .list_tables(&ns)
-            .await
-            .unwrap()
-            .is_empty()
-    };
-
-    // scd2 maintains its validity columns itself.
-    p.write(
-        "pipelines/bronze/b/pipeline.sql",
-        "-- @merge_strategy: scd2\n-- @unique_key: id\nSELECT 1 AS id, now() AS valid_from",
-    );
-    let r = &p.run(&[]).await.unwrap()[0];
-    assert!(
-        r.error.as_ref().unwrap().message.contains("'valid_from'"),
-        "{:?}",
-        r.error
-    );
-    assert!(no_tables().await);
-
-    // A transform rat cannot compute for that type is refused before the
-    // table exists.
-    p.write(
-        "pipelines/bronze/b/pipeline.sql",
-        "-- @partition_by: [{column: d, transform: 'truncate[4]'}]\nSELECT 1.5 AS d",
-    );
-    let r = &p.run(&[]).await.unwrap()[0];
-    assert_eq!(
-        r.error.as_ref().unwrap().kind,
-        ErrorKind::Unsupported.as_str()
-    );
-    assert!(
-        r.error.as_ref().unwrap().message.contains("truncate[4]"),
-        "{:?}",
-        r.error
-    );
-    assert!(no_tables().await);
 }

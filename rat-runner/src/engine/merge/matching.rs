@@ -8,6 +8,7 @@ use iceberg::spec::{DataFile, Datum, ManifestEntry, PrimitiveType, Schema, Type}
 use rat_core::{Error, Result};
 
 use super::super::write::FileWriter;
+use super::Change;
 use crate::duck::{
     ColumnMatch, DuckSession, duck_error, engine_path, files_relation, files_relation_with_source,
     quote_ident,
@@ -254,23 +255,49 @@ pub(super) async fn files_matching(
         files_relation_with_source(&key_schema, candidates, writer.read_by(), "__rat_file"),
         rows.condition("n", "e")
     );
-    let found: HashSet<String> = writer
-        .session()
-        .run(move |c| {
-            let mut stmt = c.prepare(&sql).map_err(|e| duck_error("query failed", e))?;
-            let rows = stmt
-                .query_map([], |r| r.get::<_, String>(0))
-                .map_err(|e| duck_error("query failed", e))?;
-            rows.collect::<std::result::Result<HashSet<_>, _>>()
-                .map_err(|e| duck_error("query failed", e))
-        })
-        .await?;
-    // DuckDB reports paths as it opened them; map back to the manifest URIs.
-    Ok(candidates
+    let found = writer.session().run(move |c| string_set(c, &sql)).await?;
+    Ok(opened_by_duckdb(candidates, &found))
+}
+
+/// The distinct strings of a query's first column.
+pub(super) fn string_set(conn: &duckdb::Connection, sql: &str) -> Result<HashSet<String>> {
+    let mut stmt = conn
+        .prepare(sql)
+        .map_err(|e| duck_error("query failed", e))?;
+    let rows = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(|e| duck_error("query failed", e))?;
+    rows.collect::<std::result::Result<HashSet<_>, _>>()
+        .map_err(|e| duck_error("query failed", e))
+}
+
+/// The URIs among `candidates` whose path DuckDB reported (it reports paths
+/// as it opened them, not as the manifests spell them).
+pub(super) fn opened_by_duckdb(candidates: &[String], found: &HashSet<String>) -> Vec<String> {
+    candidates
         .iter()
         .filter(|uri| found.contains(engine_path(uri)))
         .cloned()
-        .collect())
+        .collect()
+}
+
+/// The shared tail of upserts and partition replacement: find the base files
+/// holding a row that matches the freshly written `new_files`, rewrite them
+/// without those rows, and report the change.
+pub(super) async fn replace_matching(
+    writer: &FileWriter,
+    rows: &RowMatch,
+    ids: &[i32],
+    new_files: Vec<DataFile>,
+    base: &SnapshotFiles,
+) -> Result<Change> {
+    let summaries = summarize_files(&new_files, ids);
+    let candidates = candidates(base, &summaries, ids, rows.null_safe);
+    let new_rows = written(writer, &new_files);
+    let affected = files_matching(writer, rows, &candidates, &new_rows).await?;
+    let mut added = new_files;
+    added.extend(rewrite_without(writer, rows, &affected, &new_rows).await?);
+    Ok(Change::new(added, affected))
 }
 
 /// Writes the rows of `affected` files that match nothing in `new_rows`.

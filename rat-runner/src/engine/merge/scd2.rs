@@ -2,7 +2,6 @@
 //! version (`valid_to` = run time) and opens a new one; unchanged rows and
 //! keys absent from the result are untouched.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -11,11 +10,10 @@ use rat_core::project::PipelineSettings;
 use rat_core::{Error, Result};
 
 use super::super::write::FileWriter;
-use super::matching::{RowMatch, may_match, summarize_query};
+use super::matching::{RowMatch, may_match, opened_by_duckdb, string_set, summarize_query};
 use super::{Change, SnapshotFiles, dedup_last_wins};
 use crate::duck::{
-    cast_projection, duck_error, engine_path, files_relation, files_relation_with_source,
-    quote_ident,
+    cast_projection, duck_error, files_relation, files_relation_with_source, quote_ident,
 };
 
 /// The table shape of an scd2 pipeline: the result's columns plus
@@ -146,25 +144,14 @@ pub(super) async fn scd2(
             compared.join(" OR ")
         }
     );
-    let affected_files: HashSet<String> = session
+    let affected_files = session
         .run(move |c| {
             c.execute_batch(&format!("{open};\n{changed};"))
                 .map_err(|e| duck_error("query failed", e))?;
-            let mut stmt = c
-                .prepare("SELECT DISTINCT __rat_file FROM __rat_changed")
-                .map_err(|e| duck_error("query failed", e))?;
-            let rows = stmt
-                .query_map([], |r| r.get::<_, String>(0))
-                .map_err(|e| duck_error("query failed", e))?;
-            rows.collect::<std::result::Result<HashSet<_>, _>>()
-                .map_err(|e| duck_error("query failed", e))
+            string_set(c, "SELECT DISTINCT __rat_file FROM __rat_changed")
         })
         .await?;
-    let affected: Vec<String> = candidates
-        .iter()
-        .filter(|uri| affected_files.contains(engine_path(uri)))
-        .cloned()
-        .collect();
+    let affected = opened_by_duckdb(&candidates, &affected_files);
 
     // New keys and changed keys open a version; changed keys close theirs.
     let opened = format!(

@@ -8,9 +8,7 @@ use rat_core::Result;
 use rat_core::project::PipelineSettings;
 
 use super::super::write::FileWriter;
-use super::matching::{
-    RowMatch, candidates, files_matching, rewrite_without, summarize_files, written,
-};
+use super::matching::{RowMatch, replace_matching};
 use super::{Change, SnapshotFiles};
 
 /// With `partition_column`, a partition is a value of that column (NULL
@@ -46,11 +44,5 @@ pub(super) async fn replace_partitions(
         null_safe: true,
     };
     let ids = rows.field_ids(writer.schema(), "partition_column")?;
-    let summaries = summarize_files(&new_files, &ids);
-    let candidates = candidates(base, &summaries, &ids, rows.null_safe);
-    let new_rows = written(writer, &new_files);
-    let affected = files_matching(writer, &rows, &candidates, &new_rows).await?;
-    let mut added = new_files;
-    added.extend(rewrite_without(writer, &rows, &affected, &new_rows).await?);
-    Ok(Change::new(added, affected))
+    replace_matching(writer, &rows, &ids, new_files, base).await
 }

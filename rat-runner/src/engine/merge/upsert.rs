@@ -5,9 +5,7 @@ use iceberg::spec::DataFile;
 use rat_core::Result;
 
 use super::super::write::FileWriter;
-use super::matching::{
-    RowMatch, candidates, files_matching, rewrite_without, summarize_files, written,
-};
+use super::matching::{RowMatch, replace_matching};
 use super::{Change, SnapshotFiles};
 
 /// Writes `new_rows_sql`, then rewrites the base files holding one of its
@@ -27,11 +25,5 @@ pub(super) async fn upsert(
     if new_files.is_empty() {
         return Ok(Change::default());
     }
-    let summaries = summarize_files(&new_files, &ids);
-    let candidates = candidates(base, &summaries, &ids, rows.null_safe);
-    let new_rows = written(writer, &new_files);
-    let affected = files_matching(writer, &rows, &candidates, &new_rows).await?;
-    let mut added = new_files;
-    added.extend(rewrite_without(writer, &rows, &affected, &new_rows).await?);
-    Ok(Change::new(added, affected))
+    replace_matching(writer, &rows, &ids, new_files, base).await
 }
