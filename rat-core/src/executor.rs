@@ -17,16 +17,29 @@ use crate::run::{LogRecord, Phase, RunResult, RunStatus};
 pub struct RunRequest {
     /// The pipeline, by its table.
     pub table: TableRef,
+    /// Resource limits for the run.
+    #[serde(default)]
+    pub limits: crate::config::RunLimits,
 }
 
 impl RunRequest {
-    /// A request to run the pipeline producing `table`.
+    /// A request to run the pipeline producing `table`, without limits.
     pub fn pipeline(table: TableRef) -> Self {
-        Self { table }
+        Self {
+            table,
+            limits: Default::default(),
+        }
+    }
+
+    /// The same request with `limits`.
+    pub fn with_limits(mut self, limits: crate::config::RunLimits) -> Self {
+        self.limits = limits;
+        self
     }
 }
 
-/// What an executor knows about a run at a moment.
+/// What is known about a run at a moment: the durable record an executor
+/// keeps in its [`RunStore`](crate::RunStore).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
     /// The run.
@@ -39,8 +52,45 @@ pub struct RunRecord {
     pub phase: Option<Phase>,
     /// When it was accepted.
     pub submitted_at: DateTime<Utc>,
-    /// The full result once terminal.
+    /// When a worker started it.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it ended.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Which executor runs it (`local`, `process`, `ecs`...).
+    pub executor: String,
+    /// The process owning the run while it is not terminal (`pid:start`),
+    /// so a restarted executor can tell a crashed owner from a live one.
+    pub owner: Option<String>,
+    /// Executor-specific handle of the running work (a child's `pid:start`,
+    /// an ECS task ARN...).
+    pub handle: Option<String>,
+    /// Whether a cancel was requested (honoured by the owner).
+    pub cancel_requested: bool,
+    /// Why the run failed or was cancelled.
+    pub error: Option<crate::run::RunError>,
+    /// The full result once the engine reported one.
     pub result: Option<RunResult>,
+}
+
+impl RunRecord {
+    /// A new pending record.
+    pub fn pending(run_id: RunId, table: TableRef, executor: &str) -> Self {
+        Self {
+            run_id,
+            table,
+            status: RunStatus::Pending,
+            phase: None,
+            submitted_at: Utc::now(),
+            started_at: None,
+            finished_at: None,
+            executor: executor.to_owned(),
+            owner: None,
+            handle: None,
+            cancel_requested: false,
+            error: None,
+            result: None,
+        }
+    }
 }
 
 /// Where a log stream starts and whether it keeps following.

@@ -11,7 +11,8 @@
 //! | [`Executor`] | submit, watch, follow logs, cancel runs | later: local pool, process, ECS |
 //! | [`CredentialVendor`] | short-lived namespace-scoped credentials | [`StaticCredentialVendor`] |
 //!
-//! plus [`RunEngine`], the engine an executor drives (`rat_runner::Engine`).
+//! plus [`RunEngine`], the engine an executor drives (`rat_runner::Engine`),
+//! and [`RunStore`], where executors keep run records and logs.
 //!
 //! ```
 //! use rat_core::{Layer, TableRef};
@@ -22,6 +23,7 @@
 //! ```
 
 pub mod catalog;
+pub mod config;
 pub mod credentials;
 pub mod engine;
 pub mod error;
@@ -30,8 +32,10 @@ pub mod ident;
 pub mod project;
 pub mod run;
 pub mod storage;
+pub mod store;
 
 pub use catalog::{Catalog, LoadedTable, MAIN_BRANCH, NewTable, SharedCatalog, TableCommit};
+pub use config::{LakehouseConfig, RunLimits, RunnerInput};
 pub use credentials::{
     CredentialScope, CredentialVendor, StaticCredentialVendor, StorageCredentials,
 };
@@ -41,7 +45,8 @@ pub use executor::{Executor, LogCursor, RunRecord, RunRequest};
 pub use ident::{DEFAULT_NAMESPACE, Identifier, Layer, RUN_BRANCH_PREFIX, RunId, TableRef};
 pub use project::{MergeStrategy, Pipeline, Project, ProjectSource};
 pub use run::{
-    LogLevel, LogRecord, LogSink, Phase, QualityResult, RunResult, RunSpec, RunStatus,
+    LogLevel, LogRecord, LogSink, Phase, QualityResult, RunError, RunResult, RunSpec, RunStatus,
     SharedLogSink, TestOutcome, TracingLogSink,
 };
 pub use storage::{ObjectKey, ObjectMeta, Storage, StorageExt};
+pub use store::{RunFilter, RunStore, Transition};

@@ -103,6 +103,9 @@ pub struct RunSpec {
     pub table: TableRef,
     /// Where the pipeline's project lives in storage.
     pub project: ProjectSource,
+    /// Resource limits of this run.
+    #[serde(default)]
+    pub limits: crate::config::RunLimits,
 }
 
 impl RunSpec {
@@ -119,6 +122,7 @@ impl RunSpec {
             run_id: RunId::generate(),
             table,
             project,
+            limits: Default::default(),
         }
     }
 }
@@ -190,6 +194,17 @@ pub struct RunError {
     pub message: String,
     /// The file involved, when known.
     pub file: Option<String>,
+}
+
+impl RunError {
+    /// An error that has no [`Error`] value behind it (a crashed process...).
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind: kind.as_str().to_owned(),
+            message: message.into(),
+            file: None,
+        }
+    }
 }
 
 impl From<&Error> for RunError {
@@ -285,6 +300,11 @@ pub struct LogRecord {
 pub trait LogSink: Send + Sync + fmt::Debug {
     /// Records one line.
     fn log(&self, level: LogLevel, message: String);
+
+    /// Notes that the run entered `phase` (for status displays).
+    fn phase(&self, phase: Phase) {
+        let _ = phase;
+    }
 }
 
 /// A sink that forwards to `tracing` (for embedding without an executor).

@@ -17,6 +17,7 @@ pub mod catalog;
 pub mod dag;
 pub mod duck;
 mod engine;
+pub mod lakehouse;
 pub mod query;
 pub mod storage;
 pub mod table;

@@ -13,12 +13,14 @@ mod probe;
 mod quality;
 mod relations;
 mod run;
+mod stale;
 mod write;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
-use rat_core::{Catalog, RunContext, RunEngine, RunResult, RunSpec, Storage};
+use rat_core::{Catalog, RunContext, RunEngine, RunResult, RunSpec, RunStore, Storage};
 
 pub use plan::RunPlan;
 pub(crate) use relations::check_select;
@@ -33,6 +35,9 @@ pub struct EngineConfig {
     pub limits: SessionLimits,
     /// How many times a run re-plans after losing a commit race.
     pub max_commit_attempts: usize,
+    /// A `run-*` branch whose run is unknown and that is older than this is
+    /// left over from a crash and removed by the next run of its table.
+    pub stale_branch_age: Duration,
 }
 
 impl Default for EngineConfig {
@@ -40,6 +45,7 @@ impl Default for EngineConfig {
         Self {
             limits: SessionLimits::default(),
             max_commit_attempts: 12,
+            stale_branch_age: Duration::from_secs(3600),
         }
     }
 }
@@ -66,6 +72,7 @@ pub struct Engine {
     storage: Arc<dyn Storage>,
     catalog: Arc<dyn Catalog>,
     config: EngineConfig,
+    run_store: Option<Arc<dyn RunStore>>,
 }
 
 impl Engine {
@@ -84,7 +91,15 @@ impl Engine {
             storage,
             catalog,
             config,
+            run_store: None,
         }
+    }
+
+    /// Lets runs consult run records: a `run-*` branch whose run ended is
+    /// removed by the next run of its table, whatever its age.
+    pub fn with_run_store(mut self, store: Arc<dyn RunStore>) -> Self {
+        self.run_store = Some(store);
+        self
     }
 
     /// The pipeline storage.

@@ -14,5 +14,6 @@ pub use history::{SnapshotInfo, history};
 pub use rollback::{Rollback, rollback};
 pub use schema::{evolve_schema, iceberg_transform, partition_spec, spec_matches};
 pub use snapshot::{
-    FileChanges, StagedSnapshot, abandon_commit, publish_commit, same_fields, stage_snapshot,
+    FileChanges, StagedSnapshot, abandon_commit, abandon_run, publish_commit, ref_names,
+    same_fields, stage_snapshot,
 };

@@ -350,6 +350,37 @@ pub fn abandon_commit(table: &LoadedTable, branch: &str, snapshot_id: Option<i64
     }
 }
 
+/// Removes the branch a run left behind (its process was killed after
+/// committing to it), with its snapshot. Nothing to do is not an error.
+pub async fn abandon_run(catalog: &dyn rat_core::Catalog, spec: &rat_core::RunSpec) -> Result<()> {
+    let table = match catalog.load_table(&spec.table).await {
+        Ok(t) => t,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let branch = spec.run_id.branch();
+    let Some(snapshot) = table.ref_snapshot_id(&branch) else {
+        return Ok(());
+    };
+    catalog
+        .commit(abandon_commit(&table, &branch, Some(snapshot)))
+        .await
+        .map(|_| ())
+}
+
+/// The names of a table's refs (branches and tags). iceberg 0.10 keeps the
+/// map private, so they are read from the metadata's JSON form.
+pub fn ref_names(metadata: &iceberg::spec::TableMetadata) -> Vec<String> {
+    serde_json::to_value(metadata)
+        .ok()
+        .and_then(|v| {
+            v.get("refs")?
+                .as_object()
+                .map(|m| m.keys().cloned().collect())
+        })
+        .unwrap_or_default()
+}
+
 fn storage_error(table: &LoadedTable, err: iceberg::Error) -> Error {
     Error::new(ErrorKind::Storage, "cannot write table metadata")
         .with_context("table", &table.table)

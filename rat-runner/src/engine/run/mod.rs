@@ -1,31 +1,33 @@
 //! One run of one pipeline, phase by phase.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+mod gate;
+
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use backon::BackoffBuilder;
 use chrono::{DateTime, Utc};
 use iceberg::spec::{DataFile, Schema};
-use rat_core::project::Severity;
 use rat_core::run::PhaseTiming;
 use rat_core::{
     Error, ErrorKind, LoadedTable, LogLevel, NewTable, Phase, Pipeline, Project, QualityResult,
-    Result, RunContext, RunResult, RunSpec, RunStatus, TestOutcome,
+    Result, RunContext, RunResult, RunSpec, RunStatus,
 };
+use tokio_util::sync::CancellationToken;
 
 use super::Engine;
 use super::merge::{plan_changes, reuse_changes, with_validity_columns};
 use super::probe::{result_schema, watermark};
-use super::quality::run_test;
 use super::relations::{
     Relation, check_select, create_landing_views, create_table_views, resolve_refs,
 };
+use super::stale::remove_stale_branches;
 use super::write::{FileWriter, partition_exprs};
-use crate::duck::{ColumnMatch, DuckSession};
+use crate::duck::{ColumnMatch, DuckSession, SessionLimits};
 use crate::table::{
-    SnapshotFiles, abandon_commit, evolve_schema, partition_spec, publish_commit, snapshot_files,
-    spec_matches, stage_snapshot,
+    SnapshotFiles, evolve_schema, partition_spec, snapshot_files, spec_matches, stage_snapshot,
 };
 use crate::template::{RefTarget, Rendered, TemplateContext, render};
 
@@ -34,6 +36,9 @@ pub(super) struct Run<'e> {
     engine: &'e Engine,
     spec: RunSpec,
     ctx: RunContext,
+    /// Cancelled by the caller's token or by the run's own time limit.
+    cancel: CancellationToken,
+    timed_out: Arc<AtomicBool>,
     started_at: DateTime<Utc>,
     phase: Phase,
     phase_started: Instant,
@@ -62,10 +67,13 @@ struct Reusable {
 
 impl<'e> Run<'e> {
     pub(super) fn new(engine: &'e Engine, spec: RunSpec, ctx: RunContext) -> Self {
+        let cancel = ctx.cancel.child_token();
         Self {
             engine,
             spec,
             ctx,
+            cancel,
+            timed_out: Arc::new(AtomicBool::new(false)),
             started_at: Utc::now(),
             phase: Phase::Load,
             phase_started: Instant::now(),
@@ -84,21 +92,48 @@ impl<'e> Run<'e> {
             LogLevel::Info,
             format!("run {} of {} started", self.spec.run_id, self.spec.table),
         );
-        let session = match DuckSession::open(&self.engine.config.limits) {
+        self.ctx.log.phase(Phase::Load);
+        let limits = &self.spec.limits;
+        let defaults = &self.engine.config.limits;
+        let session_limits = SessionLimits {
+            threads: limits.threads.or(defaults.threads),
+            memory_limit: limits
+                .memory_limit
+                .clone()
+                .or(defaults.memory_limit.clone()),
+            temp_directory: defaults.temp_directory.clone(),
+        };
+        let session = match limits
+            .validate()
+            .and_then(|()| DuckSession::open(&session_limits))
+        {
             Ok(s) => s,
             Err(e) => return self.finish(Err(e)),
         };
-        // Cancellation interrupts whatever query is running.
+        // Cancellation (asked for, or the time limit) interrupts whatever
+        // query is running.
         let watcher = {
-            let cancel = self.ctx.cancel.clone();
+            let cancel = self.cancel.clone();
             let session = session.clone();
             tokio::spawn(async move {
                 cancel.cancelled().await;
                 session.interrupt();
             })
         };
+        let timer = limits.timeout.map(|limit| {
+            let cancel = self.cancel.clone();
+            let timed_out = Arc::clone(&self.timed_out);
+            tokio::spawn(async move {
+                tokio::time::sleep(limit).await;
+                timed_out.store(true, Ordering::SeqCst);
+                cancel.cancel();
+            })
+        });
         let outcome = self.go(&session).await;
         watcher.abort();
+        if let Some(timer) = timer {
+            timer.abort();
+        }
         self.finish(outcome)
     }
 
@@ -110,7 +145,13 @@ impl<'e> Run<'e> {
         let (status, error) = match outcome {
             Ok(()) => (RunStatus::Success, None),
             Err(e) => {
-                let e = if self.ctx.cancel.is_cancelled() && e.kind() != ErrorKind::Cancelled {
+                let e = if self.timed_out.load(Ordering::SeqCst) {
+                    let limit = self.spec.limits.timeout.unwrap_or_default();
+                    Error::new(
+                        ErrorKind::Timeout,
+                        format!("run exceeded its time limit of {}s", limit.as_secs_f64()),
+                    )
+                } else if self.cancel.is_cancelled() && e.kind() != ErrorKind::Cancelled {
                     Error::new(ErrorKind::Cancelled, "run cancelled")
                 } else {
                     e
@@ -159,10 +200,11 @@ impl<'e> Run<'e> {
     /// Enters `phase`, closing the timing of the previous one; stops here if
     /// the run was cancelled.
     fn enter(&mut self, phase: Phase) -> Result<()> {
-        if self.ctx.cancel.is_cancelled() {
+        if self.cancel.is_cancelled() {
             return Err(Error::new(ErrorKind::Cancelled, "run cancelled"));
         }
         if phase != self.phase {
+            self.ctx.log.phase(phase);
             self.timings.push(PhaseTiming {
                 phase: self.phase,
                 millis: self.phase_started.elapsed().as_millis() as u64,
@@ -183,6 +225,10 @@ impl<'e> Run<'e> {
         )
         .await?;
         self.strategy = Some(pipeline.settings.merge_strategy);
+        remove_stale_branches(self.engine, &self.spec, &|level, message| {
+            self.log(level, message)
+        })
+        .await;
         for w in &pipeline.warnings {
             self.log(LogLevel::Warn, w.clone());
         }
@@ -219,7 +265,7 @@ impl<'e> Run<'e> {
                     let delay = delays.next().unwrap_or(Duration::from_secs(1));
                     tokio::select! {
                         _ = tokio::time::sleep(delay) => {}
-                        _ = self.ctx.cancel.cancelled() => {
+                        _ = self.cancel.cancelled() => {
                             return Err(Error::new(ErrorKind::Cancelled, "run cancelled"));
                         }
                     }
@@ -405,123 +451,6 @@ impl<'e> Run<'e> {
                 }
                 other
             }
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn test_and_publish(
-        &mut self,
-        session: &DuckSession,
-        pipeline: &Pipeline,
-        template_ctx: &TemplateContext,
-        on_branch: &LoadedTable,
-        branch_relation: Relation,
-        base_main: Option<i64>,
-        snapshot_id: i64,
-    ) -> Result<Attempt> {
-        self.enter(Phase::Test)?;
-        if !pipeline.tests.is_empty() {
-            let this = RefTarget::current(pipeline.table.clone());
-            let mut test_refs = BTreeSet::new();
-            for test in &pipeline.tests {
-                test_refs.extend(render(&test.sql, &test.file, template_ctx)?.refs);
-            }
-            test_refs.remove(&this);
-            let mut relations = resolve_refs(
-                self.engine.catalog.as_ref(),
-                &test_refs,
-                &pipeline.tests[0].file,
-            )
-            .await?;
-            relations.insert(this, branch_relation);
-            create_table_views(session, &relations).await?;
-        }
-        self.quality.clear();
-        for test in &pipeline.tests {
-            self.enter(Phase::Test)?;
-            let result = run_test(session, test, template_ctx).await?;
-            let level = match (result.outcome, result.severity) {
-                (TestOutcome::Passed, _) => LogLevel::Info,
-                (_, Severity::Warn) => LogLevel::Warn,
-                (_, Severity::Error) => LogLevel::Error,
-            };
-            let detail = match result.outcome {
-                TestOutcome::Passed => "passed".to_owned(),
-                TestOutcome::Failed => format!("failed: {} violating rows", result.violations),
-                TestOutcome::Errored => format!(
-                    "errored: {}",
-                    result.message.as_deref().unwrap_or("unknown error")
-                ),
-            };
-            self.log(
-                level,
-                format!(
-                    "quality test {} ({}) {detail}",
-                    result.name, result.severity
-                ),
-            );
-            if result.severity == Severity::Warn && result.outcome != TestOutcome::Passed {
-                self.warnings
-                    .push(format!("quality test '{}' {detail}", result.name));
-            }
-            self.quality.push(result);
-        }
-        if let Some(blocking) = self.quality.iter().find(|q| q.blocks()) {
-            let reason = match blocking.outcome {
-                TestOutcome::Errored => "errored".to_owned(),
-                _ => format!("found {} violating rows", blocking.violations),
-            };
-            return Err(Error::new(
-                ErrorKind::QualityGate,
-                format!(
-                    "quality test '{}' {reason}; nothing was published",
-                    blocking.name
-                ),
-            )
-            .with_context("file", &blocking.file));
-        }
-
-        self.enter(Phase::Publish)?;
-        let branch = self.spec.run_id.branch();
-        match self
-            .engine
-            .catalog
-            .commit(publish_commit(on_branch, &branch, snapshot_id, base_main))
-            .await
-        {
-            Ok(_) => {
-                self.log(
-                    LogLevel::Info,
-                    format!("published snapshot {snapshot_id} to main"),
-                );
-                Ok(Attempt::Published)
-            }
-            Err(e) if e.kind() == ErrorKind::Conflict => Ok(Attempt::Conflict(e)),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Removes the run's branch and snapshot. Failures are logged: the
-    /// original error matters more, and a stale branch is harmless to readers.
-    async fn abandon(&self, branch: &str, snapshot_id: i64) {
-        let catalog = &self.engine.catalog;
-        let result = async {
-            let table = catalog.load_table(&self.spec.table).await?;
-            if table.ref_snapshot_id(branch).is_none() {
-                return Ok(());
-            }
-            catalog
-                .commit(abandon_commit(&table, branch, Some(snapshot_id)))
-                .await
-                .map(|_| ())
-        }
-        .await;
-        match result {
-            Ok(()) => self.log(LogLevel::Info, format!("removed branch {branch}")),
-            Err(e) => self.log(
-                LogLevel::Warn,
-                format!("could not remove branch {branch}: {e}"),
-            ),
         }
     }
 

@@ -1,0 +1,195 @@
+//! Configuration values shared by the crates: where pipelines and tables
+//! live, and the limits of a run.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::run::RunSpec;
+
+/// Where pipeline sources and landing files live.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum StorageConfig {
+    /// A local folder.
+    Local {
+        /// The folder.
+        root: PathBuf,
+    },
+}
+
+/// Where tables live.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum CatalogConfig {
+    /// The embedded SQLite catalog and a local warehouse folder.
+    Sql {
+        /// The catalog database file.
+        path: PathBuf,
+        /// The warehouse folder.
+        warehouse: PathBuf,
+    },
+}
+
+/// Storage plus catalog: everything an engine needs to reach the lakehouse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LakehouseConfig {
+    /// Pipelines and landing files.
+    pub storage: StorageConfig,
+    /// Tables.
+    pub catalog: CatalogConfig,
+}
+
+impl LakehouseConfig {
+    /// The embedded layout of a project folder: the folder is the storage,
+    /// the catalog and warehouse live under `.rat/`.
+    pub fn embedded(project: &Path) -> Self {
+        let state = project.join(".rat");
+        Self {
+            storage: StorageConfig::Local {
+                root: project.to_owned(),
+            },
+            catalog: CatalogConfig::Sql {
+                path: state.join("catalog.db"),
+                warehouse: state.join("warehouse"),
+            },
+        }
+    }
+}
+
+/// Per-run resource limits.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunLimits {
+    /// Wall-clock limit; a run past it is stopped and fails.
+    #[serde(default, with = "optional_secs")]
+    pub timeout: Option<Duration>,
+    /// Memory for the run, as DuckDB writes it (`512MB`, `2GiB`); DuckDB's
+    /// `memory_limit`, and the basis of the OS limit of a runner process.
+    pub memory_limit: Option<String>,
+    /// DuckDB worker threads.
+    pub threads: Option<usize>,
+}
+
+impl RunLimits {
+    /// Checks the values; errors name the field.
+    pub fn validate(&self) -> Result<()> {
+        if let Some(limit) = &self.memory_limit {
+            parse_size(limit).map_err(|e| e.with_context("field", "memory_limit"))?;
+        }
+        if self.threads == Some(0) {
+            return Err(
+                Error::invalid("threads must be at least 1").with_context("field", "threads")
+            );
+        }
+        if self.timeout == Some(Duration::ZERO) {
+            return Err(Error::invalid("timeout must be positive").with_context("field", "timeout"));
+        }
+        Ok(())
+    }
+
+    /// The memory limit in bytes, if one is set.
+    pub fn memory_limit_bytes(&self) -> Result<Option<u64>> {
+        self.memory_limit.as_deref().map(parse_size).transpose()
+    }
+}
+
+/// What a `rat-runner` process reads: one run (with its limits) and where
+/// the lakehouse is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunnerInput {
+    /// The run.
+    pub spec: RunSpec,
+    /// Storage and catalog.
+    pub lakehouse: LakehouseConfig,
+}
+
+/// Parses `512MB`, `2GiB`, `1.5 GB`, `1000000` (bytes) into bytes.
+///
+/// ```
+/// assert_eq!(rat_core::config::parse_size("2GiB").unwrap(), 2 << 30);
+/// assert_eq!(rat_core::config::parse_size("1.5 GB").unwrap(), 1_500_000_000);
+/// assert!(rat_core::config::parse_size("lots").is_err());
+/// ```
+pub fn parse_size(text: &str) -> Result<u64> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        "tib" => 1 << 40,
+        _ => return Err(bad_size(text)),
+    };
+    let value: f64 = number.parse().map_err(|_| bad_size(text))?;
+    if !value.is_finite() || value <= 0.0 {
+        return Err(bad_size(text));
+    }
+    Ok((value * factor as f64) as u64)
+}
+
+fn bad_size(text: &str) -> Error {
+    Error::invalid(format!(
+        "invalid size '{}': expected a number with B, KB, MB, GB, TB, KiB, MiB, GiB or TiB",
+        text.escape_default()
+    ))
+}
+
+mod optional_secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&d.as_secs_f64()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        Option::<f64>::deserialize(d)?
+            .map(|secs| Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_validate_and_round_trip() {
+        let limits = RunLimits {
+            timeout: Some(Duration::from_millis(1500)),
+            memory_limit: Some("256MB".into()),
+            threads: Some(2),
+        };
+        limits.validate().unwrap();
+        assert_eq!(limits.memory_limit_bytes().unwrap(), Some(256_000_000));
+        let json = serde_json::to_string(&limits).unwrap();
+        assert_eq!(serde_json::from_str::<RunLimits>(&json).unwrap(), limits);
+        let bad = RunLimits {
+            memory_limit: Some("-1GB".into()),
+            ..RunLimits::default()
+        };
+        assert_eq!(
+            bad.validate().unwrap_err().context("field"),
+            Some("memory_limit")
+        );
+    }
+}

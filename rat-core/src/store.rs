@@ -1,0 +1,96 @@
+//! The [`RunStore`] trait: durable run records and logs, so runs and their
+//! logs survive the process that executed them.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::executor::RunRecord;
+use crate::ident::{RunId, TableRef};
+use crate::run::{LogRecord, Phase, RunError, RunResult, RunStatus};
+
+/// Which runs to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunFilter {
+    /// Only this table.
+    pub table: Option<TableRef>,
+    /// Only these statuses (any when empty).
+    pub statuses: Vec<RunStatus>,
+    /// At most this many, newest first (a store default when `None`).
+    pub limit: Option<u32>,
+    /// Skip this many of the newest.
+    pub offset: u32,
+}
+
+/// A status change, with what changes along with it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Transition {
+    /// A worker started the run, in process `owner`.
+    Started {
+        /// When.
+        at: DateTime<Utc>,
+        /// `pid:start` of the owning process.
+        owner: String,
+    },
+    /// The run entered a phase.
+    Phase(Phase),
+    /// The executor's handle on the work (a child process, a task ARN).
+    Handle(String),
+    /// Another process adopted the run after its owner died.
+    Adopted {
+        /// `pid:start` of the new owner.
+        owner: String,
+    },
+    /// The run ended with the engine's result.
+    Finished(Box<RunResult>),
+    /// The run ended without an engine result (crash, restart, timeout).
+    Aborted {
+        /// `failed` or `cancelled`.
+        status: RunStatus,
+        /// Why.
+        error: RunError,
+        /// When.
+        at: DateTime<Utc>,
+    },
+}
+
+/// Durable run records and their logs.
+///
+/// Implementations: `rat_executor::SqliteRunStore` (embedded), PostgreSQL
+/// later. A record is inserted before a run is dispatched; every transition
+/// is written as it happens; logs are appended in batches and kept bounded.
+#[async_trait]
+pub trait RunStore: Send + Sync + fmt::Debug {
+    /// Inserts a new (pending) record.
+    async fn insert(&self, record: &RunRecord) -> Result<()>;
+
+    /// Applies a transition. Transitions of a terminal run are refused with
+    /// [`ErrorKind::Conflict`](crate::ErrorKind::Conflict), so a run ends once.
+    async fn transition(&self, run: &RunId, transition: Transition) -> Result<()>;
+
+    /// Marks a cancel request; [`ErrorKind::Conflict`](crate::ErrorKind::Conflict)
+    /// when the run already ended.
+    async fn request_cancel(&self, run: &RunId) -> Result<()>;
+
+    /// Deletes a record that was never dispatched (a refused submission).
+    async fn forget(&self, run: &RunId) -> Result<()>;
+
+    /// One record; [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) when unknown.
+    async fn get(&self, run: &RunId) -> Result<RunRecord>;
+
+    /// Records matching `filter`, newest first.
+    async fn list(&self, filter: &RunFilter) -> Result<Vec<RunRecord>>;
+
+    /// Records that are pending or running (for reconciliation on start).
+    async fn unfinished(&self) -> Result<Vec<RunRecord>>;
+
+    /// Appends log lines (ignoring ones already stored); the store keeps at
+    /// most its bound per run, dropping the oldest.
+    async fn append_logs(&self, run: &RunId, records: &[LogRecord]) -> Result<()>;
+
+    /// Stored log lines from `from_seq`, in order, at most `limit`.
+    async fn logs(&self, run: &RunId, from_seq: u64, limit: u32) -> Result<Vec<LogRecord>>;
+}

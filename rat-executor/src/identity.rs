@@ -1,0 +1,87 @@
+//! Who owns a run: a process identified by its pid and start time, so a
+//! reused pid is not mistaken for the process that crashed.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A process as `pid:start` (start time in clock ticks since boot, from
+/// `/proc/<pid>/stat`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ProcessId {
+    /// The pid.
+    pub pid: u32,
+    /// Its start time.
+    pub start: u64,
+}
+
+impl ProcessId {
+    /// This process.
+    pub fn current() -> Self {
+        Self::of(std::process::id()).unwrap_or(Self {
+            pid: std::process::id(),
+            start: 0,
+        })
+    }
+
+    /// The process with `pid`, if it exists.
+    pub fn of(pid: u32) -> Option<Self> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The command name may hold spaces and parentheses; fields resume
+        // after the last ')'. starttime is field 22, the 20th after it.
+        let after = stat.rsplit_once(')')?.1;
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        if fields.first() == Some(&"Z") {
+            return None; // a zombie has exited
+        }
+        let start = fields.get(19)?.parse().ok()?;
+        Some(Self { pid, start })
+    }
+
+    /// Whether this very process (same pid, same start) is still running.
+    pub fn is_alive(&self) -> bool {
+        Self::of(self.pid).is_some_and(|now| now.start == self.start)
+    }
+}
+
+impl fmt::Display for ProcessId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "pid:{}:{}", self.pid, self.start)
+    }
+}
+
+impl FromStr for ProcessId {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        let mut parts = s.strip_prefix("pid:").ok_or(())?.split(':');
+        let pid = parts.next().ok_or(())?.parse().map_err(|_| ())?;
+        let start = parts.next().ok_or(())?.parse().map_err(|_| ())?;
+        Ok(Self { pid, start })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_current_process_is_alive_and_round_trips() {
+        let me = ProcessId::current();
+        assert!(me.is_alive());
+        assert_eq!(me.to_string().parse::<ProcessId>(), Ok(me));
+        let reused = ProcessId {
+            pid: me.pid,
+            start: me.start + 1,
+        };
+        assert!(!reused.is_alive());
+    }
+
+    #[test]
+    fn an_exited_child_is_not_alive() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let id = ProcessId::of(child.id());
+        child.wait().unwrap();
+        if let Some(id) = id {
+            assert!(!id.is_alive());
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! [`LocalExecutor`]: the embedded default, a warm pool running pipelines
+//! inside this process.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use rat_core::{
+    ErrorKind, Executor, LogCursor, LogRecord, Result, RunContext, RunEngine, RunError, RunId,
+    RunRecord, RunRequest, RunSpec, RunStatus, RunStore, Storage,
+};
+
+use crate::pool::{Launcher, LiveRun, Outcome, Pool, PoolConfig};
+
+/// Runs pipelines on a fixed number of in-process workers behind a bounded
+/// queue. Records and logs go to the [`RunStore`]; a run whose process dies
+/// is marked failed ("executor restarted") by the next executor to start.
+///
+/// ```no_run
+/// # async fn demo(engine: std::sync::Arc<dyn rat_core::RunEngine>,
+/// #               storage: std::sync::Arc<dyn rat_core::Storage>) -> rat_core::Result<()> {
+/// use std::sync::Arc;
+/// use rat_core::{Executor, RunRequest};
+/// use rat_executor::{LocalExecutor, PoolConfig, SqliteRunStore};
+///
+/// let store = Arc::new(SqliteRunStore::open(".rat/runs.db").await?);
+/// let executor = LocalExecutor::start(engine, store, storage, PoolConfig::default()).await?;
+/// let run = executor.submit(RunRequest::pipeline("silver.orders".parse()?)).await?;
+/// let record = executor.status(&run).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct LocalExecutor {
+    pool: Pool<InProcess>,
+}
+
+impl LocalExecutor {
+    /// Starts the workers and reconciles runs left by a crashed process.
+    pub async fn start(
+        engine: Arc<dyn RunEngine>,
+        store: Arc<dyn RunStore>,
+        storage: Arc<dyn Storage>,
+        config: PoolConfig,
+    ) -> Result<Self> {
+        let pool = Pool::start(InProcess { engine }, store, storage, config).await?;
+        Ok(Self { pool })
+    }
+}
+
+#[derive(Debug)]
+struct InProcess {
+    engine: Arc<dyn RunEngine>,
+}
+
+#[async_trait]
+impl Launcher for InProcess {
+    const KIND: &'static str = "local";
+
+    async fn launch(&self, spec: RunSpec, live: Arc<LiveRun>, _: &Arc<dyn RunStore>) -> Outcome {
+        let ctx = RunContext {
+            cancel: live.cancel.clone(),
+            log: live,
+        };
+        Outcome::Finished(Box::new(self.engine.execute(spec, ctx).await))
+    }
+
+    /// In-process work dies with its process.
+    fn can_adopt(&self, _: &RunRecord) -> bool {
+        false
+    }
+
+    async fn resume(&self, _: RunRecord, _: Arc<LiveRun>, _: &Arc<dyn RunStore>) -> Outcome {
+        Outcome::Aborted {
+            status: RunStatus::Failed,
+            error: RunError::new(ErrorKind::Internal, "an in-process run cannot be adopted"),
+        }
+    }
+}
+
+#[async_trait]
+impl Executor for LocalExecutor {
+    async fn submit(&self, request: RunRequest) -> Result<RunId> {
+        self.pool.submit(request).await
+    }
+
+    async fn status(&self, run: &RunId) -> Result<RunRecord> {
+        self.pool.status(run).await
+    }
+
+    async fn logs(&self, run: &RunId, cursor: LogCursor) -> Result<BoxStream<'static, LogRecord>> {
+        self.pool.logs(run, cursor).await
+    }
+
+    async fn cancel(&self, run: &RunId) -> Result<()> {
+        self.pool.cancel(run).await
+    }
+}

@@ -1,0 +1,192 @@
+//! `rat-runner`: runs one pipeline and exits — the unit of isolation of the
+//! process executor and of an ECS task.
+//!
+//! ```text
+//! rat-runner --spec FILE      (or --spec - for stdin): a RunnerInput as JSON
+//! rat-runner --spec FILE --abandon
+//!                             remove the branch of that run, if left behind
+//! ```
+//!
+//! Protocol: one JSON object per line on stderr while running —
+//! `{"type":"log","seq":0,"at":"…","level":"info","message":"…"}` or
+//! `{"type":"phase","phase":"execute"}`; the [`RunResult`] as one JSON line on
+//! stdout at the end. Exit codes: 0 the run succeeded; 1 it failed or was
+//! cancelled (the result says why); 2 the input was invalid or the runner
+//! could not start (no result). SIGTERM and SIGINT cancel the run: the
+//! engine stops its query, removes the branch and still reports a result.
+//! With `limits.memory_limit`, DuckDB gets that limit and the process an
+//! address-space limit above it, so runaway memory ends the run, not the host.
+
+use std::io::{Read, Write};
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rat_core::{
+    Error, ErrorKind, LogLevel, LogSink, Phase, RunContext, RunEngine, RunStatus, RunnerInput,
+};
+use rat_runner::{Engine, EngineConfig};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+const EXIT_SUCCESS: i32 = 0;
+const EXIT_FAILED: i32 = 1;
+const EXIT_INVALID: i32 = 2;
+
+fn main() {
+    let code = match read_input() {
+        Ok((input, abandon)) => run(input, abandon),
+        Err(e) => {
+            emit_error(&e);
+            EXIT_INVALID
+        }
+    };
+    std::process::exit(code);
+}
+
+fn read_input() -> Result<(RunnerInput, bool), Error> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let usage = || Error::invalid("usage: rat-runner --spec FILE|- [--abandon]");
+    let spec_at = args.iter().position(|a| a == "--spec").ok_or_else(usage)?;
+    let source = args.get(spec_at + 1).ok_or_else(usage)?;
+    let abandon = args.iter().any(|a| a == "--abandon");
+    if args
+        .iter()
+        .any(|a| !matches!(a.as_str(), "--spec" | "--abandon") && a != source)
+    {
+        return Err(usage());
+    }
+    let mut text = String::new();
+    if source == "-" {
+        std::io::stdin().read_to_string(&mut text)?;
+    } else {
+        text = std::fs::read_to_string(source)
+            .map_err(|e| Error::invalid(format!("cannot read spec file '{source}': {e}")))?;
+    }
+    let input: RunnerInput = serde_json::from_str(&text)
+        .map_err(|e| Error::invalid(format!("invalid runner input: {e}")))?;
+    input.spec.limits.validate()?;
+    Ok((input, abandon))
+}
+
+fn run(input: RunnerInput, abandon: bool) -> i32 {
+    if let Err(e) = limit_memory(&input) {
+        emit_error(&e);
+        return EXIT_INVALID;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            emit_error(&Error::internal(format!("cannot start runtime: {e}")));
+            return EXIT_INVALID;
+        }
+    };
+    runtime.block_on(async move {
+        let engine = match Engine::open(&input.lakehouse, EngineConfig::default()).await {
+            Ok(e) => e,
+            Err(e) => {
+                emit_error(&e);
+                return EXIT_INVALID;
+            }
+        };
+        if abandon {
+            return match rat_runner::table::abandon_run(engine.catalog().as_ref(), &input.spec)
+                .await
+            {
+                Ok(()) => EXIT_SUCCESS,
+                Err(e) => {
+                    emit_error(&e);
+                    EXIT_FAILED
+                }
+            };
+        }
+        let cancel = CancellationToken::new();
+        tokio::spawn(cancel_on_signals(cancel.clone()));
+        let ctx = RunContext {
+            cancel,
+            log: Arc::new(StderrLog::default()),
+        };
+        let result = engine.execute(input.spec, ctx).await;
+        let line = serde_json::to_string(&result)
+            .unwrap_or_else(|e| json!({"error": e.to_string()}).to_string());
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+        if result.status == RunStatus::Success {
+            EXIT_SUCCESS
+        } else {
+            EXIT_FAILED
+        }
+    })
+}
+
+async fn cancel_on_signals(cancel: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    cancel.cancel();
+}
+
+/// An address-space limit above DuckDB's memory limit: DuckDB spills before
+/// its own limit; this catches what it does not account for.
+fn limit_memory(input: &RunnerInput) -> Result<(), Error> {
+    let Some(bytes) = input.spec.limits.memory_limit_bytes()? else {
+        return Ok(());
+    };
+    let ceiling = bytes.saturating_mul(2).max(bytes.saturating_add(2 << 30));
+    rlimit::setrlimit(rlimit::Resource::AS, ceiling, ceiling).map_err(|e| {
+        Error::new(
+            ErrorKind::Internal,
+            format!("cannot set the memory limit: {e}"),
+        )
+    })
+}
+
+/// Log lines as JSON on stderr, numbered from 0.
+#[derive(Debug, Default)]
+struct StderrLog {
+    seq: AtomicU64,
+    /// Keeps concurrent lines whole.
+    lock: Mutex<()>,
+}
+
+impl StderrLog {
+    fn write(&self, value: serde_json::Value) {
+        let _guard = self.lock.lock();
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{value}");
+    }
+}
+
+impl LogSink for StderrLog {
+    fn log(&self, level: LogLevel, message: String) {
+        let seq = self.seq.fetch_add(1, Ordering::SeqCst);
+        self.write(json!({
+            "type": "log",
+            "seq": seq,
+            "at": chrono::Utc::now(),
+            "level": level,
+            "message": message,
+        }));
+    }
+
+    fn phase(&self, phase: Phase) {
+        self.write(json!({"type": "phase", "phase": phase}));
+    }
+}
+
+fn emit_error(err: &Error) {
+    let line = json!({"type": "error", "kind": err.kind().as_str(), "message": err.to_string()});
+    eprintln!("{line}");
+}
