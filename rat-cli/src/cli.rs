@@ -44,6 +44,46 @@ pub(crate) enum Command {
     Run {
         /// Pipelines as `layer.name` or `namespace.layer.name`; all when none.
         pipelines: Vec<String>,
+        /// Run each pipeline in its own rat-runner process.
+        #[arg(long)]
+        isolate: bool,
+        /// Pipelines running at once.
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+        workers: u16,
+        /// Stop a run after this many seconds (it fails).
+        #[arg(long, value_name = "SECONDS")]
+        timeout: Option<f64>,
+        /// DuckDB memory limit per run, e.g. 2GB (with --isolate also an OS limit).
+        #[arg(long, value_name = "SIZE")]
+        memory_limit: Option<String>,
+        /// DuckDB threads per run.
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// List recent runs, newest first.
+    Runs {
+        /// Only runs of this table.
+        #[arg(long)]
+        table: Option<String>,
+        /// Only runs with this status (pending, running, success, failed, cancelled).
+        #[arg(long)]
+        status: Option<String>,
+        /// How many.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Print a run's log lines.
+    Logs {
+        /// The run id.
+        run: String,
+        /// Keep printing new lines until the run ends.
+        #[arg(long, short = 'f')]
+        follow: bool,
+    },
+    /// Ask a running run to stop (its branch is removed, main unchanged).
+    Cancel {
+        /// The run id.
+        run: String,
     },
     /// List tables with their current snapshot and row count.
     Tables,

@@ -1,31 +1,102 @@
-//! The embedded setup: a project folder with its tables under `.rat/`.
+//! The embedded setup: a project folder with its tables and run records
+//! under `.rat/`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rat_core::{Error, ErrorKind, Result};
-use rat_runner::Engine;
-use rat_runner::catalog::SqlCatalog;
-use rat_runner::storage::LocalStorage;
+use rat_core::{Error, ErrorKind, Executor, LakehouseConfig, Result, RunStore};
+use rat_executor::{LocalExecutor, PoolConfig, ProcessConfig, ProcessExecutor, SqliteRunStore};
+use rat_runner::{Engine, EngineConfig};
 
-/// Where the embedded catalog and warehouse live, inside the project.
+/// Where the embedded catalog, warehouse and run records live, inside the project.
 pub(crate) const STATE_DIR: &str = ".rat";
 
-/// Opens the engine over the project folder: local storage rooted at the
-/// project, the SQLite catalog and warehouse under `.rat/`.
-pub(crate) async fn open(project: &Path) -> Result<Engine> {
-    if !project.is_dir() {
-        return Err(Error::new(
-            ErrorKind::InvalidInput,
-            format!(
-                "project folder '{}' does not exist (create one with `rat init {}`)",
-                project.display(),
-                project.display()
-            ),
-        ));
+/// A project folder, opened.
+#[derive(Debug)]
+pub(crate) struct Workspace {
+    pub(crate) lakehouse: LakehouseConfig,
+    pub(crate) engine: Engine,
+    pub(crate) store: Arc<SqliteRunStore>,
+    state: PathBuf,
+}
+
+impl Workspace {
+    /// Opens the project folder: local storage rooted at it, the SQLite
+    /// catalog and warehouse, and the run store under `.rat/`.
+    pub(crate) async fn open(project: &Path) -> Result<Self> {
+        if !project.is_dir() {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "project folder '{}' does not exist (create one with `rat init {}`)",
+                    project.display(),
+                    project.display()
+                ),
+            ));
+        }
+        let project = std::fs::canonicalize(project)?;
+        let state = project.join(STATE_DIR);
+        let lakehouse = LakehouseConfig::embedded(&project);
+        let store = Arc::new(SqliteRunStore::open(state.join("runs.db")).await?);
+        let engine = Engine::open(&lakehouse, EngineConfig::default())
+            .await?
+            .with_run_store(store.clone());
+        Ok(Self {
+            lakehouse,
+            engine,
+            store,
+            state,
+        })
     }
-    let storage = LocalStorage::new(project)?;
-    let state = project.join(STATE_DIR);
-    let catalog = SqlCatalog::open(state.join("catalog.db"), state.join("warehouse")).await?;
-    Ok(Engine::new(Arc::new(storage), Arc::new(catalog)))
+
+    /// The run store as the trait.
+    pub(crate) fn runs(&self) -> Arc<dyn RunStore> {
+        self.store.clone()
+    }
+
+    /// An executor: in-process workers, or one `rat-runner` process per run.
+    pub(crate) async fn executor(
+        &self,
+        isolate: bool,
+        workers: usize,
+    ) -> Result<Arc<dyn Executor>> {
+        let config = PoolConfig {
+            workers,
+            ..PoolConfig::default()
+        };
+        let storage = self.engine.storage().clone();
+        if isolate {
+            let process = ProcessConfig::new(
+                runner_binary()?,
+                self.lakehouse.clone(),
+                self.state.join("runs"),
+            );
+            Ok(Arc::new(
+                ProcessExecutor::start(process, self.runs(), storage, config).await?,
+            ))
+        } else {
+            let engine = Arc::new(self.engine.clone());
+            Ok(Arc::new(
+                LocalExecutor::start(engine, self.runs(), storage, config).await?,
+            ))
+        }
+    }
+}
+
+/// The `rat-runner` binary: `$RAT_RUNNER`, or next to this executable.
+fn runner_binary() -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os("RAT_RUNNER") {
+        return Ok(PathBuf::from(path));
+    }
+    let beside = std::env::current_exe()?.with_file_name("rat-runner");
+    if beside.is_file() {
+        return Ok(beside);
+    }
+    Err(Error::new(
+        ErrorKind::NotFound,
+        format!(
+            "--isolate needs the rat-runner binary, not found at {} (build it, or set RAT_RUNNER)",
+            beside.display()
+        ),
+    ))
 }

@@ -47,11 +47,12 @@ fn init_run_query_history_tables() {
     assert_eq!(report["status"], "success");
     assert_eq!(report["runs"].as_array().unwrap().len(), 5);
     assert!(
-        report["runs"][1]["warnings"][0]
+        report["runs"][1]["result"]["warnings"][0]
             .as_str()
             .unwrap()
             .contains("amount_not_negative")
     );
+    assert_eq!(report["runs"][1]["executor"], "local");
 
     let gold = |project: &Path| {
         json(&rat(
@@ -161,7 +162,10 @@ fn failures_and_bad_input_have_distinct_exit_codes() {
     let report = json(&out);
     assert_eq!(report["status"], "failed");
     assert_eq!(report["runs"][1]["error"]["kind"], "quality_gate");
-    assert_eq!(report["runs"][1]["quality"][0]["sample"]["rows"][0][0], "1");
+    assert_eq!(
+        report["runs"][1]["result"]["quality"][0]["sample"]["rows"][0][0],
+        "1"
+    );
 
     write("pipelines/silver/b/config.yaml", "merge_strategy: upsert\n");
     let out = rat(project, &["run", "--json"]);

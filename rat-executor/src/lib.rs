@@ -28,6 +28,6 @@ mod store;
 pub use identity::ProcessId;
 pub use local::LocalExecutor;
 pub use logs::{DEFAULT_LOG_CAPACITY, LogBuffer};
-pub use pool::PoolConfig;
+pub use pool::{PoolConfig, stored_logs};
 pub use process::{ProcessConfig, ProcessExecutor};
 pub use store::{DEFAULT_STORED_LOG_LINES, SqliteRunStore};

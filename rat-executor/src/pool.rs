@@ -294,8 +294,10 @@ impl<L: Launcher> Shared<L> {
         })
     }
 
-    /// Records how the run ended, flushes the last log lines, closes the log
-    /// and schedules the run's eviction from memory.
+    /// Records how the run ended: the last log lines go to the store, then
+    /// the terminal record (store and memory), and only then the log closes,
+    /// so a follower that sees the end finds the run ended. The run leaves
+    /// memory after the TTL.
     async fn finish(self: &Arc<Self>, live: &Arc<LiveRun>, outcome: Outcome) {
         let run = live.run_id();
         let now = Utc::now();
@@ -310,7 +312,6 @@ impl<L: Launcher> Shared<L> {
                 }
             }
         };
-        live.logs.close();
         live.flush(&self.store).await;
         if let Err(e) = self.store.transition(&run, transition).await {
             tracing::warn!("cannot record the end of run {run}: {e}");
@@ -329,6 +330,7 @@ impl<L: Launcher> Shared<L> {
                 r.error = Some(error);
             }
         });
+        live.logs.close();
         let shared = Arc::clone(self);
         tokio::spawn(async move {
             tokio::time::sleep(shared.config.ttl).await;
@@ -336,10 +338,14 @@ impl<L: Launcher> Shared<L> {
         });
     }
 
-    /// Runs left pending or running by a process that is gone: adopted when
-    /// their work still goes on, failed otherwise.
+    /// Runs of this executor kind left pending or running by a process that
+    /// is gone: adopted when their work still goes on, failed otherwise.
+    /// Other kinds are left to their own executors, which alone can tell.
     async fn reconcile(self: &Arc<Self>) -> Result<()> {
         for record in self.store.unfinished().await? {
+            if record.executor != L::KIND {
+                continue;
+            }
             let owner_alive = record
                 .owner
                 .as_deref()
@@ -349,7 +355,7 @@ impl<L: Launcher> Shared<L> {
                 continue;
             }
             let run = record.run_id.clone();
-            if record.executor == L::KIND && self.launcher.can_adopt(&record) {
+            if self.launcher.can_adopt(&record) {
                 let adopted = Transition::Adopted {
                     owner: self.owner.clone(),
                 };
@@ -469,9 +475,10 @@ impl<L: Launcher> Executor for Pool<L> {
     }
 }
 
-/// Logs of a run this process does not hold: read from the store, and when
-/// following, polled until the run ends.
-pub(crate) fn stored_logs(
+/// Logs of a run read from a [`RunStore`] (for runs another process holds,
+/// or that ended): from `cursor.from_seq`, and when following, polled every
+/// `poll` until the run ends.
+pub fn stored_logs(
     store: Arc<dyn RunStore>,
     run: RunId,
     cursor: LogCursor,

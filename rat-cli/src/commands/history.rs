@@ -9,7 +9,7 @@ use crate::output::{EXIT_OK, print_json, print_table};
 
 pub(crate) async fn history(project: &Path, table: &str, json: bool) -> Result<u8> {
     let table: TableRef = table.parse()?;
-    let engine = crate::workspace::open(project).await?;
+    let engine = crate::workspace::Workspace::open(project).await?.engine;
     let loaded = engine.catalog().load_table(&table).await?;
     let snapshots = snapshot_history(&loaded);
     if json {

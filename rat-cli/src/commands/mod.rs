@@ -1,10 +1,13 @@
 //! One module per subcommand.
 
+mod cancel;
 mod history;
 mod init;
+mod logs;
 mod query;
 mod rollback;
 mod run;
+mod runs;
 mod tables;
 
 use rat_core::Result;
@@ -15,9 +18,39 @@ use crate::cli::{Cli, Command};
 pub(crate) async fn dispatch(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Init { dir } => init::init(&dir, cli.json),
-        Command::Run { pipelines } => {
-            run::run(&cli.project, &pipelines, cli.json, cli.verbose).await
+        Command::Run {
+            pipelines,
+            isolate,
+            workers,
+            timeout,
+            memory_limit,
+            threads,
+        } => {
+            let timeout = timeout
+                .map(|t| {
+                    std::time::Duration::try_from_secs_f64(t)
+                        .map_err(|_| rat_core::Error::invalid(format!("invalid --timeout {t}")))
+                })
+                .transpose()?;
+            let options = run::RunOptions {
+                pipelines,
+                isolate,
+                workers: usize::from(workers),
+                limits: rat_core::RunLimits {
+                    timeout,
+                    memory_limit,
+                    threads,
+                },
+            };
+            run::run(&cli.project, options, cli.json, cli.verbose).await
         }
+        Command::Runs {
+            table,
+            status,
+            limit,
+        } => runs::runs(&cli.project, table, status, limit, cli.json).await,
+        Command::Logs { run, follow } => logs::logs(&cli.project, &run, follow, cli.json).await,
+        Command::Cancel { run } => cancel::cancel(&cli.project, &run, cli.json).await,
         Command::Tables => tables::tables(&cli.project, cli.json).await,
         Command::Query { sql, max_rows } => {
             query::query(&cli.project, &sql, max_rows, cli.json).await

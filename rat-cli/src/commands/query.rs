@@ -8,7 +8,7 @@ use rat_runner::query::{QueryOptions, query as run_query};
 use crate::output::{EXIT_OK, print_json, print_table};
 
 pub(crate) async fn query(project: &Path, sql: &str, max_rows: usize, json: bool) -> Result<u8> {
-    let engine = crate::workspace::open(project).await?;
+    let engine = crate::workspace::Workspace::open(project).await?.engine;
     let options = QueryOptions {
         max_rows,
         ..QueryOptions::default()

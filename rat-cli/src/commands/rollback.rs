@@ -9,7 +9,7 @@ use crate::output::{EXIT_OK, print_json};
 
 pub(crate) async fn rollback(project: &Path, table: &str, to: i64, json: bool) -> Result<u8> {
     let table: TableRef = table.parse()?;
-    let engine = crate::workspace::open(project).await?;
+    let engine = crate::workspace::Workspace::open(project).await?.engine;
     let done = rollback_table(engine.catalog().as_ref(), &table, to).await?;
     if json {
         print_json(&done);

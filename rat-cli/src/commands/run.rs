@@ -1,41 +1,58 @@
-//! `rat run [PIPELINE...]`: validate everything, then run in DAG order.
+//! `rat run [PIPELINE...]`: validate everything, then run through an
+//! executor in DAG order — independent pipelines at once, up to the number
+//! of workers; a failure skips what depends on it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressStyle};
+use futures::StreamExt;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rat_core::{
-    LogLevel, LogSink, ProjectSource, Result, RunContext, RunEngine, RunResult, RunSpec, RunStatus,
-    TableRef, TestOutcome,
+    ErrorKind, Executor, LogCursor, LogLevel, ProjectSource, Result, RunId, RunLimits, RunRecord,
+    RunRequest, RunStatus, TableRef, TestOutcome,
 };
 use serde::Serialize;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::output::{EXIT_FAILURE, EXIT_OK, interactive, print_json};
+use crate::workspace::Workspace;
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub(crate) struct RunOptions {
+    pub(crate) pipelines: Vec<String>,
+    pub(crate) isolate: bool,
+    pub(crate) workers: usize,
+    pub(crate) limits: RunLimits,
+}
 
 /// What `rat run --json` prints.
 #[derive(Serialize)]
 struct RunReport {
     status: RunStatus,
-    runs: Vec<RunResult>,
+    runs: Vec<RunRecord>,
     skipped: Vec<TableRef>,
 }
 
 pub(crate) async fn run(
     project: &Path,
-    pipelines: &[String],
+    options: RunOptions,
     json: bool,
     verbose: u8,
 ) -> Result<u8> {
-    let engine = crate::workspace::open(project).await?;
+    let ws = Workspace::open(project).await?;
     let source = ProjectSource::embedded();
-    let targets = pipelines
+    let targets = options
+        .pipelines
         .iter()
         .map(|p| TableRef::parse(p, source.namespace.as_str()))
         .collect::<Result<Vec<_>>>()?;
-    let plan = engine.plan(&source, &targets).await?;
+    options.limits.validate()?;
+    let plan = ws.engine.plan(&source, &targets).await?;
+    let executor = ws.executor(options.isolate, options.workers).await?;
 
     let cancel = CancellationToken::new();
     let on_ctrl_c = {
@@ -46,45 +63,94 @@ pub(crate) async fn run(
             }
         })
     };
+    let bars = MultiProgress::with_draw_target(if json || !interactive() {
+        ProgressDrawTarget::hidden()
+    } else {
+        ProgressDrawTarget::stderr()
+    });
 
     let started = Instant::now();
-    let mut runs: Vec<RunResult> = Vec::new();
-    let mut skipped: Vec<TableRef> = Vec::new();
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(TableRef, RunId)>();
+    let mut waiting: Vec<TableRef> = plan.order.clone();
+    let mut running: HashMap<TableRef, RunId> = HashMap::new();
+    let mut finished: BTreeSet<TableRef> = BTreeSet::new();
     let mut failed: BTreeSet<TableRef> = BTreeSet::new();
-    for table in &plan.order {
-        let blocked = plan
-            .upstream_in_plan(table)
-            .into_iter()
-            .find(|u| failed.contains(u));
-        if cancel.is_cancelled() || blocked.is_some() {
-            if !json {
-                let why = blocked.map_or("cancelled".to_owned(), |u| {
-                    format!("upstream {} failed", u.short())
-                });
-                println!("- {:<32} skipped ({why})", table.to_string());
+    let mut records: Vec<RunRecord> = Vec::new();
+    let mut skipped: Vec<TableRef> = Vec::new();
+    let mut cancel_sent = false;
+    loop {
+        // Start what is ready, upstream first, while workers are free.
+        let mut i = 0;
+        while i < waiting.len() {
+            let table = waiting[i].clone();
+            let upstream = plan.upstream_in_plan(&table);
+            let blocked = upstream.iter().find(|u| failed.contains(*u)).cloned();
+            if cancel.is_cancelled() || blocked.is_some() {
+                if !json {
+                    let why = blocked.map_or("cancelled".to_owned(), |u| {
+                        format!("upstream {} failed", u.short())
+                    });
+                    bars.suspend(|| println!("- {:<32} skipped ({why})", table.to_string()));
+                }
+                failed.insert(table.clone());
+                skipped.push(table);
+                waiting.remove(i);
+                continue;
             }
-            failed.insert(table.clone());
-            skipped.push(table.clone());
-            continue;
+            let ready = upstream.iter().all(|u| finished.contains(u));
+            if !ready || running.len() >= options.workers {
+                i += 1;
+                continue;
+            }
+            let request = RunRequest::pipeline(table.clone()).with_limits(options.limits.clone());
+            match executor.submit(request).await {
+                Ok(run) => {
+                    let bar = spinner(&bars, &table);
+                    tokio::spawn(follow(
+                        executor.clone(),
+                        table.clone(),
+                        run.clone(),
+                        bar,
+                        verbose,
+                        done_tx.clone(),
+                    ));
+                    running.insert(table, run);
+                    waiting.remove(i);
+                }
+                Err(e) if e.kind() == ErrorKind::QueueFull => break,
+                Err(e) => return Err(e),
+            }
         }
-        let progress = Progress::start(table, json);
-        let ctx = RunContext {
-            cancel: cancel.clone(),
-            log: Arc::new(progress.sink(verbose)),
-        };
-        let result = engine.execute(RunSpec::new(table.clone()), ctx).await;
-        progress.finish();
-        if result.status != RunStatus::Success {
-            failed.insert(table.clone());
+        if running.is_empty() {
+            break;
         }
-        if !json {
-            print_result(&result);
+        tokio::select! {
+            Some((table, run)) = done_rx.recv() => {
+                running.remove(&table);
+                let record = executor.status(&run).await?;
+                if record.status != RunStatus::Success {
+                    failed.insert(table.clone());
+                }
+                finished.insert(table);
+                if !json {
+                    bars.suspend(|| print_record(&record));
+                }
+                records.push(record);
+            }
+            _ = cancel.cancelled(), if !cancel_sent => {
+                cancel_sent = true;
+                for run in running.values() {
+                    let _ = executor.cancel(run).await;
+                }
+            }
         }
-        runs.push(result);
     }
     on_ctrl_c.abort();
 
     let all_ok = failed.is_empty();
+    // Runs finish in any order; report them in plan order.
+    let position = |t: &TableRef| plan.order.iter().position(|o| o == t);
+    records.sort_by_key(|r| position(&r.table));
     if json {
         print_json(&RunReport {
             status: if all_ok {
@@ -92,17 +158,17 @@ pub(crate) async fn run(
             } else {
                 RunStatus::Failed
             },
-            runs,
+            runs: records,
             skipped,
         });
     } else {
-        let ok = runs
+        let ok = records
             .iter()
             .filter(|r| r.status == RunStatus::Success)
             .count();
         println!(
             "\n{ok} succeeded, {} failed, {} skipped in {:.1}s",
-            runs.len() - ok,
+            records.len() - ok,
             skipped.len(),
             started.elapsed().as_secs_f64()
         );
@@ -110,69 +176,63 @@ pub(crate) async fn run(
     Ok(if all_ok { EXIT_OK } else { EXIT_FAILURE })
 }
 
-/// A spinner on stderr while a run is in progress (terminals only).
-struct Progress {
-    bar: Option<ProgressBar>,
+fn spinner(bars: &MultiProgress, table: &TableRef) -> ProgressBar {
+    let bar = bars.add(ProgressBar::new_spinner());
+    if let Ok(style) =
+        ProgressStyle::with_template("{spinner} {prefix:.bold} {wide_msg} [{elapsed}]")
+    {
+        bar.set_style(style);
+    }
+    bar.set_prefix(table.to_string());
+    bar.enable_steady_tick(Duration::from_millis(100));
+    bar
 }
 
-impl Progress {
-    fn start(table: &TableRef, json: bool) -> Self {
-        if json || !interactive() {
-            return Self { bar: None };
-        }
-        let bar = ProgressBar::new_spinner();
-        if let Ok(style) =
-            ProgressStyle::with_template("{spinner} {prefix:.bold} {wide_msg} [{elapsed}]")
-        {
-            bar.set_style(style);
-        }
-        bar.set_prefix(table.to_string());
-        bar.enable_steady_tick(Duration::from_millis(100));
-        Self { bar: Some(bar) }
-    }
-
-    fn sink(&self, verbose: u8) -> CliLog {
-        CliLog {
-            bar: self.bar.clone(),
-            verbose,
-        }
-    }
-
-    fn finish(self) {
-        if let Some(bar) = self.bar {
-            bar.finish_and_clear();
-        }
-    }
-}
-
-/// Shows a run's log: progress in the spinner, warnings and errors above it.
-#[derive(Debug)]
-struct CliLog {
-    bar: Option<ProgressBar>,
+/// Follows one run's log to its end: progress in the spinner, details with
+/// `-v`; then reports the run as done.
+async fn follow(
+    executor: Arc<dyn Executor>,
+    table: TableRef,
+    run: RunId,
+    bar: ProgressBar,
     verbose: u8,
-}
-
-impl LogSink for CliLog {
-    fn log(&self, level: LogLevel, message: String) {
-        let shown = match level {
-            LogLevel::Debug => self.verbose >= 2,
-            LogLevel::Info => self.verbose >= 1,
-            LogLevel::Warn | LogLevel::Error => false,
-        };
-        if let Some(bar) = &self.bar {
-            if level >= LogLevel::Info {
-                bar.set_message(message.clone());
+    done: mpsc::UnboundedSender<(TableRef, RunId)>,
+) {
+    let cursor = LogCursor {
+        from_seq: 0,
+        follow: true,
+    };
+    if let Ok(mut lines) = executor.logs(&run, cursor).await {
+        while let Some(line) = lines.next().await {
+            if line.level >= LogLevel::Info {
+                bar.set_message(line.message.clone());
             }
+            let shown = match line.level {
+                LogLevel::Debug => verbose >= 2,
+                _ => verbose >= 1,
+            };
             if shown {
-                bar.println(format!("  {message}"));
+                bar.suspend(|| eprintln!("  {} {}", table.short(), line.message));
             }
-        } else if shown {
-            eprintln!("  {message}");
         }
     }
+    bar.finish_and_clear();
+    let _ = done.send((table, run));
 }
 
-fn print_result(r: &RunResult) {
+fn print_record(record: &RunRecord) {
+    let Some(r) = &record.result else {
+        let why = record
+            .error
+            .as_ref()
+            .map_or("no result", |e| e.message.as_str());
+        println!(
+            "✗ {:<32} {}: {why}",
+            record.table.to_string(),
+            record.status
+        );
+        return;
+    };
     let mark = match r.status {
         RunStatus::Success if r.warnings.is_empty() => "✓",
         RunStatus::Success => "!",

@@ -17,7 +17,7 @@ struct TableRow {
 }
 
 pub(crate) async fn tables(project: &Path, json: bool) -> Result<u8> {
-    let engine = crate::workspace::open(project).await?;
+    let engine = crate::workspace::Workspace::open(project).await?.engine;
     let catalog = engine.catalog();
     let mut rows = Vec::new();
     for ns in catalog.list_namespaces().await? {

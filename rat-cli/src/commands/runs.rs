@@ -1,0 +1,79 @@
+//! `rat runs`.
+
+use std::path::Path;
+
+use rat_core::{Error, Result, RunFilter, RunStatus, RunStore, TableRef};
+
+use crate::output::{EXIT_OK, print_json, print_table};
+use crate::workspace::Workspace;
+
+pub(crate) async fn runs(
+    project: &Path,
+    table: Option<String>,
+    status: Option<String>,
+    limit: u32,
+    json: bool,
+) -> Result<u8> {
+    let status = status
+        .map(|s| {
+            serde_json::from_value::<RunStatus>(serde_json::Value::String(s.clone())).map_err(|_| {
+                Error::invalid(format!(
+                    "unknown status '{s}': expected pending, running, success, failed or cancelled"
+                ))
+            })
+        })
+        .transpose()?;
+    let filter = RunFilter {
+        table: table.map(|t| t.parse::<TableRef>()).transpose()?,
+        statuses: status.into_iter().collect(),
+        limit: Some(limit),
+        offset: 0,
+    };
+    let ws = Workspace::open(project).await?;
+    let records = ws.store.list(&filter).await?;
+    if json {
+        print_json(&records);
+        return Ok(EXIT_OK);
+    }
+    if records.is_empty() {
+        println!("No runs yet.");
+        return Ok(EXIT_OK);
+    }
+    let rows: Vec<Vec<String>> = records
+        .iter()
+        .map(|r| {
+            let took = match (r.started_at, r.finished_at) {
+                (Some(s), Some(f)) => format!("{:.1}s", (f - s).num_milliseconds() as f64 / 1000.0),
+                _ => "-".into(),
+            };
+            let note = r.error.as_ref().map_or(String::new(), |e| {
+                let line = e.message.lines().next().unwrap_or_default();
+                line.chars().take(60).collect()
+            });
+            vec![
+                r.run_id.to_string(),
+                r.table.to_string(),
+                r.status.to_string(),
+                r.phase.map_or("-".into(), |p| p.to_string()),
+                r.submitted_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                took,
+                r.executor.clone(),
+                note,
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "run",
+            "table",
+            "status",
+            "phase",
+            "submitted (UTC)",
+            "took",
+            "executor",
+            "error",
+        ],
+        &rows,
+    );
+    Ok(EXIT_OK)
+}
