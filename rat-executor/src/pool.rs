@@ -73,8 +73,8 @@ pub(crate) trait Launcher: Send + Sync + fmt::Debug + 'static {
     async fn launch(&self, spec: RunSpec, live: Arc<LiveRun>, store: &Arc<dyn RunStore>)
     -> Outcome;
 
-    /// Whether the work of a run whose owner died is still going on and can
-    /// be followed from here.
+    /// Whether the work of a run whose owner died can be completed from
+    /// here: followed while it goes on, or its outcome read if it ended.
     fn can_adopt(&self, record: &RunRecord) -> bool;
 
     /// Follows an adopted run to its end.
@@ -119,6 +119,15 @@ impl LiveRun {
 
     fn update(&self, f: impl FnOnce(&mut RunRecord)) {
         f(&mut self.record.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+
+    /// Records the executor's handle on the work, here and in the store.
+    pub(crate) async fn set_handle(&self, handle: String, store: &Arc<dyn RunStore>) {
+        self.update(|r| r.handle = Some(handle.clone()));
+        let run = self.run_id();
+        if let Err(e) = store.transition(&run, Transition::Handle(handle)).await {
+            tracing::warn!("cannot record the handle of run {run}: {e}");
+        }
     }
 
     pub(crate) fn run_id(&self) -> RunId {

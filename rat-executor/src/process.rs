@@ -12,7 +12,6 @@ use futures::stream::BoxStream;
 use rat_core::{
     ErrorKind, Executor, LakehouseConfig, LogCursor, LogRecord, LogSink, Phase, Result, RunError,
     RunId, RunRecord, RunRequest, RunResult, RunSpec, RunStatus, RunStore, RunnerInput, Storage,
-    Transition,
 };
 use rustix::process::{Pid, Signal, kill_process};
 use serde::Deserialize;
@@ -316,20 +315,19 @@ impl Launcher for Child {
             }
         };
         if let Some(id) = child.id().and_then(ProcessId::of) {
-            let _ = store
-                .transition(&spec.run_id, Transition::Handle(id.to_string()))
-                .await;
+            live.set_handle(id.to_string(), store).await;
         }
         self.follow(spec.limits.timeout, &dir, &live, Exit::Own(child))
             .await
     }
 
+    /// A runner was started for the run: whether it still runs (follow it)
+    /// or ended meanwhile (read its result), the run can be completed here.
     fn can_adopt(&self, record: &RunRecord) -> bool {
         record
             .handle
             .as_deref()
-            .and_then(|h| h.parse::<ProcessId>().ok())
-            .is_some_and(|p| p.is_alive())
+            .is_some_and(|h| h.parse::<ProcessId>().is_ok())
             && self.dir(&record.run_id).join("input.json").exists()
     }
 

@@ -1,0 +1,283 @@
+//! ProcessExecutor with the real rat-runner binary: results, logs, limits,
+//! cancellation, timeouts, a runner killed mid-write, adoption after a
+//! crash of the executor.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{
+    ENDLESS, Harness, assert_contiguous, follow_all, succeeded, wait_for_end, wait_until,
+};
+use rat_core::{Executor, Phase, RunLimits, RunRequest, RunStatus, RunStore, Transition};
+use rat_executor::{PoolConfig, ProcessId};
+use serde_json::json;
+
+fn request(table: &str) -> RunRequest {
+    RunRequest::pipeline(table.parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_runner_process_reports_its_result_logs_and_limits() {
+    let h = Harness::new().await;
+    h.pipeline(
+        "bronze.settings",
+        "SELECT current_setting('memory_limit') AS memory, current_setting('threads') AS threads",
+    );
+    let executor = h.process(PoolConfig::default()).await;
+    let limits = RunLimits {
+        memory_limit: Some("300MB".into()),
+        threads: Some(1),
+        timeout: Some(Duration::from_secs(60)),
+    };
+    let run = executor
+        .submit(request("bronze.settings").with_limits(limits))
+        .await
+        .unwrap();
+    let logs = follow_all(&executor, &run, 0).await;
+    let record = wait_for_end(&executor, &run, Duration::from_secs(60)).await;
+    assert!(succeeded(&record), "{:?}", record.error);
+    assert_eq!(record.executor, "process");
+    assert!(record.handle.as_deref().unwrap().starts_with("pid:"));
+    assert_eq!(record.result.as_ref().unwrap().rows_written, 1);
+    assert_contiguous(&logs);
+    assert!(
+        logs.iter()
+            .any(|l| l.message.contains("published snapshot"))
+    );
+    let out = rat_runner::query::query(
+        h.engine.catalog().as_ref(),
+        "SELECT * FROM bronze.settings",
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    // DuckDB reports 300MB in MiB.
+    assert_eq!(out.rows[0], [json!("286.1 MiB"), json!(1)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cancel_stops_a_runner_within_a_second() {
+    let h = Harness::new().await;
+    h.pipeline("bronze.slow", "SELECT 1 AS n");
+    let executor = h.process(PoolConfig::default()).await;
+    let first = executor.submit(request("bronze.slow")).await.unwrap();
+    assert!(succeeded(
+        &wait_for_end(&executor, &first, Duration::from_secs(60)).await
+    ));
+    let published = h.main_snapshot("bronze.slow").await;
+
+    h.pipeline("bronze.slow", ENDLESS);
+    let run = executor.submit(request("bronze.slow")).await.unwrap();
+    wait_until(&executor, &run, Duration::from_secs(30), |r| {
+        r.phase == Some(Phase::Execute)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let asked = Instant::now();
+    executor.cancel(&run).await.unwrap();
+    let record = wait_for_end(&executor, &run, Duration::from_secs(10)).await;
+    let took = asked.elapsed();
+    assert_eq!(record.status, RunStatus::Cancelled, "{:?}", record.error);
+    assert!(took < Duration::from_secs(1), "cancel took {took:?}");
+    assert_eq!(h.main_snapshot("bronze.slow").await, published);
+    assert_eq!(h.refs("bronze.slow").await, ["main"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_run_past_its_time_limit_fails() {
+    let h = Harness::new().await;
+    h.pipeline("bronze.slow", ENDLESS);
+    let executor = h.process(PoolConfig::default()).await;
+    let limits = RunLimits {
+        timeout: Some(Duration::from_secs(1)),
+        ..RunLimits::default()
+    };
+    let started = Instant::now();
+    let run = executor
+        .submit(request("bronze.slow").with_limits(limits))
+        .await
+        .unwrap();
+    let record = wait_for_end(&executor, &run, Duration::from_secs(20)).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(record.status, RunStatus::Failed);
+    let error = record.error.unwrap();
+    assert_eq!(error.kind, "timeout");
+    assert!(error.message.contains("time limit of 1s"), "{error:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_runner_killed_mid_write_fails_the_run_and_leaves_no_branch() {
+    let h = Harness::new().await;
+    h.pipeline("silver.t", "SELECT 1 AS n");
+    let executor = h.process(PoolConfig::default()).await;
+    let first = executor.submit(request("silver.t")).await.unwrap();
+    assert!(succeeded(
+        &wait_for_end(&executor, &first, Duration::from_secs(60)).await
+    ));
+    let published = h.main_snapshot("silver.t").await;
+
+    // A slow quality test keeps the run on its branch, after the write.
+    h.pipeline("silver.t", "SELECT 2 AS n");
+    h.write(
+        "pipelines/silver/t/tests/quality/slow.sql",
+        &format!("SELECT * FROM ({ENDLESS}) WHERE n > 0"),
+    );
+    let limits = RunLimits {
+        memory_limit: Some("256MB".into()),
+        ..RunLimits::default()
+    };
+    let run = executor
+        .submit(request("silver.t").with_limits(limits))
+        .await
+        .unwrap();
+    let record = wait_until(&executor, &run, Duration::from_secs(60), |r| {
+        r.phase == Some(Phase::Test)
+    })
+    .await;
+    assert!(
+        h.refs("silver.t").await.contains(&run.branch()),
+        "the run should be on its branch"
+    );
+    let pid: ProcessId = record.handle.unwrap().parse().unwrap();
+    // The OS memory limit reached the runner.
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", pid.pid)).unwrap();
+    let address_space = limits
+        .lines()
+        .find(|l| l.starts_with("Max address space"))
+        .unwrap();
+    assert!(!address_space.contains("unlimited"), "{address_space}");
+
+    std::process::Command::new("kill")
+        .args(["-9", &pid.pid.to_string()])
+        .status()
+        .unwrap();
+    let record = wait_for_end(&executor, &run, Duration::from_secs(60)).await;
+    assert_eq!(record.status, RunStatus::Failed);
+    let message = record.error.unwrap().message;
+    assert!(
+        message.contains("killed (SIGKILL) during test"),
+        "{message}"
+    );
+    assert!(message.contains("branch was removed"), "{message}");
+    assert_eq!(h.main_snapshot("silver.t").await, published, "main moved");
+    assert_eq!(h.refs("silver.t").await, ["main"]);
+
+    // The next run of the table works and leaves only main.
+    h.remove_test("silver/t", "slow");
+    let next = executor.submit(request("silver.t")).await.unwrap();
+    assert!(succeeded(
+        &wait_for_end(&executor, &next, Duration::from_secs(60)).await
+    ));
+    assert_eq!(h.refs("silver.t").await, ["main"]);
+}
+
+/// Starts `table` on an executor that then dies: it lives on a runtime of
+/// its own, shut down once the run executes, so its tasks stop as a crashed
+/// process's would while its runner lives on. The record is made to name a
+/// dead owner (the test process itself is alive).
+async fn start_then_crash(h: &Harness, table: &str) -> (rat_core::RunId, ProcessId) {
+    let config = h.process_config();
+    let db = h.path().join(".rat/runs.db");
+    let root = h.path().to_owned();
+    let table = table.to_owned();
+    let (run, runner) = std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let out = rt.block_on(async move {
+            let store = std::sync::Arc::new(rat_executor::SqliteRunStore::open(db).await.unwrap());
+            let storage =
+                std::sync::Arc::new(rat_runner::storage::LocalStorage::new(root).unwrap());
+            let first =
+                rat_executor::ProcessExecutor::start(config, store, storage, PoolConfig::default())
+                    .await
+                    .unwrap();
+            let limits = RunLimits {
+                threads: Some(1),
+                ..RunLimits::default()
+            };
+            let run = first
+                .submit(request(&table).with_limits(limits))
+                .await
+                .unwrap();
+            let record = wait_until(&first, &run, Duration::from_secs(60), |r| {
+                r.phase == Some(Phase::Execute)
+            })
+            .await;
+            (run, record.handle.unwrap().parse::<ProcessId>().unwrap())
+        });
+        rt.shutdown_background();
+        out
+    })
+    .join()
+    .unwrap();
+    let me = ProcessId::current();
+    let dead = ProcessId {
+        pid: me.pid,
+        start: me.start + 1,
+    };
+    h.store
+        .transition(
+            &run,
+            Transition::Adopted {
+                owner: dead.to_string(),
+            },
+        )
+        .await
+        .unwrap();
+    (run, runner)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restarted_executor_adopts_a_live_runner_and_completes_its_log() {
+    let h = Harness::new().await;
+    h.pipeline(
+        "bronze.long",
+        "SELECT sum(i) AS s FROM range(800000000) t(i)",
+    );
+    let (run, runner) = start_then_crash(&h, "bronze.long").await;
+    assert!(runner.is_alive(), "the runner should outlive its executor");
+
+    let second = h.process(PoolConfig::default()).await;
+    let record = wait_for_end(&second, &run, Duration::from_secs(120)).await;
+    assert!(succeeded(&record), "{:?}", record.error);
+    assert_eq!(
+        h.store.get(&run).await.unwrap().owner,
+        Some(ProcessId::current().to_string())
+    );
+    let logs = h.stored_logs(&run).await;
+    assert_contiguous(&logs);
+    assert!(
+        logs.iter()
+            .any(|l| l.message.contains("published snapshot")),
+        "{logs:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_runner_that_finished_while_no_executor_ran_is_recorded() {
+    let h = Harness::new().await;
+    h.pipeline(
+        "bronze.quick",
+        "SELECT sum(i) AS s FROM range(50000000) t(i)",
+    );
+    let (run, runner) = start_then_crash(&h, "bronze.quick").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while runner.is_alive() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the runner never finished"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(h.store.get(&run).await.unwrap().status, RunStatus::Running);
+    let second = h.process(PoolConfig::default()).await;
+    let record = wait_for_end(&second, &run, Duration::from_secs(30)).await;
+    assert!(succeeded(&record), "{:?}", record.error);
+    assert_eq!(record.result.unwrap().rows_written, 1);
+    assert_contiguous(&h.stored_logs(&run).await);
+}
