@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use rat_core::{
-    Catalog, Executor, LakehouseConfig, LogCursor, LogRecord, RunId, RunRecord, RunStatus,
-    RunStore, TableRef,
+    Executor, LakehouseConfig, LogCursor, LogRecord, RunId, RunRecord, RunStatus, RunStore,
+    TableRef,
 };
 use rat_executor::{LocalExecutor, PoolConfig, ProcessConfig, ProcessExecutor, SqliteRunStore};
 use rat_runner::{Engine, EngineConfig};
