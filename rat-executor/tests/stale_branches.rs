@@ -12,8 +12,8 @@ use common::{Harness, succeeded, wait_for_end};
 use iceberg::TableUpdate;
 use iceberg::spec::{SnapshotReference, SnapshotRetention};
 use rat_core::{
-    Catalog, ErrorKind, Executor, RunError, RunId, RunRecord, RunRequest, RunStatus, RunStore,
-    TableCommit, Transition,
+    ErrorKind, Executor, RunError, RunId, RunRecord, RunRequest, RunStatus, RunStore, TableCommit,
+    Transition,
 };
 use rat_executor::PoolConfig;
 
