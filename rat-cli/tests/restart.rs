@@ -1,0 +1,148 @@
+//! Killing `rat run` with runs in flight, then starting again: nothing is
+//! left `running`; an in-process run is failed ("executor restarted"), a
+//! runner process that outlived its parent is adopted and completes.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rat_core::{Executor, LakehouseConfig, RunFilter, RunRecord, RunStatus, RunStore};
+use rat_executor::{PoolConfig, ProcessConfig, ProcessExecutor, ProcessId, SqliteRunStore};
+
+fn write(project: &Path, rel: &str, text: &str) {
+    let path = project.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+fn rat(project: &Path, args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_rat"))
+        .arg("--project")
+        .arg(project)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for a record of `table` matching `check`.
+async fn wait_for(
+    store: &SqliteRunStore,
+    table: &str,
+    check: impl Fn(&RunRecord) -> bool,
+) -> RunRecord {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let filter = RunFilter {
+        table: Some(table.parse().unwrap()),
+        ..RunFilter::default()
+    };
+    loop {
+        if let Some(r) = store.list(&filter).await.unwrap().into_iter().find(&check) {
+            return r;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no run of {table} reached the expected state"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn store(project: &Path) -> SqliteRunStore {
+    SqliteRunStore::open(project.join(".rat/runs.db"))
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_local_run_is_failed_when_rat_starts_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let project = tmp.path();
+    write(
+        project,
+        "pipelines/bronze/quick/pipeline.sql",
+        "SELECT 1 AS n",
+    );
+    write(
+        project,
+        "pipelines/bronze/endless/pipeline.sql",
+        "SELECT count(*) AS n FROM range(300000) a, range(300000) b WHERE a.range + b.range < 0",
+    );
+    let mut parent = rat(project, &["run", "bronze.endless"]);
+    let store = store(project).await;
+    let running = wait_for(&store, "bronze.endless", |r| r.status == RunStatus::Running).await;
+    parent.kill().unwrap();
+    parent.wait().unwrap();
+    assert_eq!(
+        store.get(&running.run_id).await.unwrap().status,
+        RunStatus::Running
+    );
+
+    // Starting again (any rat run) reconciles the orphan.
+    let mut again = rat(project, &["run", "bronze.quick"]);
+    assert!(again.wait().unwrap().success());
+    let record = store.get(&running.run_id).await.unwrap();
+    assert_eq!(record.status, RunStatus::Failed);
+    assert!(record.error.unwrap().message.contains("executor restarted"));
+    assert!(
+        store.unfinished().await.unwrap().is_empty(),
+        "a run is stuck"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runner_outliving_a_killed_rat_is_adopted_and_completes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let project = std::fs::canonicalize(tmp.path()).unwrap();
+    write(
+        &project,
+        "pipelines/bronze/long/pipeline.sql",
+        "SELECT sum(i) AS s FROM range(800000000) t(i)",
+    );
+    let mut parent = rat(
+        &project,
+        &["run", "--isolate", "--threads", "1", "bronze.long"],
+    );
+    let store = Arc::new(store(&project).await);
+    let running = wait_for(&store, "bronze.long", |r| r.handle.is_some()).await;
+    parent.kill().unwrap();
+    parent.wait().unwrap();
+    let runner: ProcessId = running.handle.unwrap().parse().unwrap();
+    assert!(runner.is_alive(), "the runner should outlive rat");
+
+    let runner_bin = Path::new(env!("CARGO_BIN_EXE_rat")).with_file_name("rat-runner");
+    let config = ProcessConfig::new(
+        runner_bin,
+        LakehouseConfig::embedded(&project),
+        project.join(".rat/runs"),
+    );
+    let storage = Arc::new(rat_runner::storage::LocalStorage::new(&project).unwrap());
+    let executor = ProcessExecutor::start(config, store.clone(), storage, PoolConfig::default())
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let record = loop {
+        let r = executor.status(&running.run_id).await.unwrap();
+        if r.status.is_terminal() {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "the adopted run never ended");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(record.status, RunStatus::Success, "{:?}", record.error);
+    let logs = store.logs(&running.run_id, 0, 10_000).await.unwrap();
+    let seqs: Vec<u64> = logs.iter().map(|l| l.seq).collect();
+    assert_eq!(
+        seqs,
+        (0..logs.len() as u64).collect::<Vec<_>>(),
+        "gaps or duplicates"
+    );
+    assert!(
+        logs.iter()
+            .any(|l| l.message.contains("published snapshot"))
+    );
+    assert!(store.unfinished().await.unwrap().is_empty());
+}
