@@ -34,4 +34,5 @@ rm -rf "$example_dir"
 step "benchmark smoke runs"
 timeout 300 "$CARGO_TARGET_DIR/debug/rat-benches" full-refresh --rows 200000 --repeat 1
 timeout 300 "$CARGO_TARGET_DIR/debug/rat-benches" upsert --rows 200000 --repeat 1
+timeout 300 "$CARGO_TARGET_DIR/debug/rat-benches" executors --runs 10
 step "ok"

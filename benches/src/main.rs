@@ -5,8 +5,10 @@
 //! ```text
 //! cargo run -p rat-benches -- full-refresh [--rows N] [--repeat K]
 //! cargo run -p rat-benches -- upsert [--rows N] [--repeat K]
+//! cargo run -p rat-benches -- executors [--runs N]
 //! ```
 
+mod executors;
 mod full_refresh;
 mod report;
 mod setup;
@@ -17,7 +19,9 @@ use anyhow::{Result, bail};
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(name) = args.first() else {
-        bail!("usage: rat-benches full-refresh|upsert [--rows N] [--repeat K]");
+        bail!(
+            "usage: rat-benches full-refresh|upsert [--rows N] [--repeat K] | executors [--runs N]"
+        );
     };
     let flag = |flag: &str, default: usize| -> Result<usize> {
         match args.iter().position(|a| a == flag) {
@@ -39,6 +43,7 @@ fn main() -> Result<()> {
             flag("--rows", 10_000_000)?,
             flag("--repeat", 3)?,
         )),
-        other => bail!("unknown benchmark '{other}' (known: full-refresh, upsert)"),
+        "executors" => runtime.block_on(executors::run(flag("--runs", 50)?)),
+        other => bail!("unknown benchmark '{other}' (known: full-refresh, upsert, executors)"),
     }
 }

@@ -130,3 +130,24 @@ async fn an_upsert_rewrites_only_the_files_holding_its_keys() {
         25
     );
 }
+
+#[tokio::test]
+async fn manifests_of_deleted_files_are_not_carried_forward() {
+    let p = TestProject::new().await;
+    p.write("pipelines/bronze/r/pipeline.sql", "SELECT 1 AS n");
+    for _ in 0..6 {
+        p.run_ok(&[]).await;
+    }
+    let loaded = p.load("bronze.r").await;
+    let files = rat_runner::table::snapshot_files(&loaded, loaded.main_snapshot_id())
+        .await
+        .unwrap();
+    // One manifest with the new file, one recording the previous file's
+    // deletion; older ones (nothing live left) are dropped.
+    assert!(
+        files.manifests.len() <= 2,
+        "{} manifests after 6 runs",
+        files.manifests.len()
+    );
+    assert_eq!(files.record_count(), 1);
+}

@@ -83,6 +83,12 @@ pub async fn stage_snapshot(
     let mut removed_found = 0;
 
     for (manifest, entries) in &base.manifests {
+        // A manifest whose files were all deleted by an earlier snapshot
+        // only recorded that deletion; like Iceberg's own writers, do not
+        // carry it forward, or every run would read a longer list.
+        if entries.is_empty() {
+            continue;
+        }
         let losing = entries
             .iter()
             .any(|e| changes.removed.contains(e.data_file().file_path()));
