@@ -146,3 +146,57 @@ async fn a_runner_outliving_a_killed_rat_is_adopted_and_completes() {
     );
     assert!(store.unfinished().await.unwrap().is_empty());
 }
+
+fn rat_output(project: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_rat"))
+        .arg("--project")
+        .arg(project)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_logs_and_cancel_work_from_another_process() {
+    let tmp = tempfile::tempdir().unwrap();
+    let project = tmp.path();
+    write(
+        project,
+        "pipelines/bronze/endless/pipeline.sql",
+        "SELECT count(*) AS n FROM range(300000) a, range(300000) b WHERE a.range + b.range < 0",
+    );
+    let mut runner = rat(project, &["run"]);
+    let store = store(project).await;
+    let running = wait_for(&store, "bronze.endless", |r| r.status == RunStatus::Running).await;
+    let id = running.run_id.to_string();
+
+    let listed: serde_json::Value = serde_json::from_slice(
+        &rat_output(project, &["runs", "--json", "--status", "running"]).stdout,
+    )
+    .unwrap();
+    assert_eq!(listed[0]["run_id"], id.as_str());
+
+    let follower = Command::new(env!("CARGO_BIN_EXE_rat"))
+        .arg("--project")
+        .arg(project)
+        .args(["logs", "-f", &id])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let cancelled = rat_output(project, &["cancel", &id]);
+    assert!(cancelled.status.success());
+    assert!(
+        String::from_utf8_lossy(&cancelled.stdout).contains("cancelled"),
+        "{cancelled:?}"
+    );
+    assert_eq!(runner.wait().unwrap().code(), Some(1));
+    let followed = follower.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&followed.stdout);
+    assert!(
+        text.contains("started") && text.contains("cancel"),
+        "{text}"
+    );
+    // Cancelling an ended run is refused.
+    assert_eq!(rat_output(project, &["cancel", &id]).status.code(), Some(1));
+}

@@ -123,6 +123,39 @@ async fn cancel_interrupts_a_running_query_within_a_second() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cancel_after_the_branch_was_written_removes_it() {
+    let h = Harness::new().await;
+    h.pipeline("silver.t", "SELECT 1 AS n");
+    let executor = h.local(pool(2, 4)).await;
+    let first = executor
+        .submit(RunRequest::pipeline("silver.t".parse().unwrap()))
+        .await
+        .unwrap();
+    assert!(succeeded(
+        &wait_for_end(&executor, &first, Duration::from_secs(30)).await
+    ));
+    let published = h.main_snapshot("silver.t").await;
+    h.write(
+        "pipelines/silver/t/tests/quality/slow.sql",
+        &format!("SELECT * FROM ({ENDLESS}) WHERE n > 0"),
+    );
+    let run = executor
+        .submit(RunRequest::pipeline("silver.t".parse().unwrap()))
+        .await
+        .unwrap();
+    wait_until(&executor, &run, Duration::from_secs(30), |r| {
+        r.phase == Some(Phase::Test)
+    })
+    .await;
+    assert!(h.refs("silver.t").await.contains(&run.branch()));
+    executor.cancel(&run).await.unwrap();
+    let record = wait_for_end(&executor, &run, Duration::from_secs(5)).await;
+    assert_eq!(record.status, RunStatus::Cancelled);
+    assert_eq!(h.main_snapshot("silver.t").await, published);
+    assert_eq!(h.refs("silver.t").await, ["main"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_cancel_request_through_the_store_reaches_the_owner() {
     let h = Harness::new().await;
     h.pipeline("bronze.slow", ENDLESS);
