@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | [`Storage`] | objects by key (pipelines, landing files) | `rat_runner::storage::LocalStorage` |
 //! | [`Catalog`] | Iceberg tables, compare-and-swap commits, branches | `rat_runner::catalog::SqlCatalog` |
-//! | [`Executor`] | submit, watch, follow logs, cancel runs | later: local pool, process, ECS |
+//! | [`Executor`] | submit, watch, follow logs, cancel runs | `rat_executor::LocalExecutor`, `ProcessExecutor` |
 //! | [`CredentialVendor`] | short-lived namespace-scoped credentials | [`StaticCredentialVendor`] |
 //!
 //! plus [`RunEngine`], the engine an executor drives (`rat_runner::Engine`),
