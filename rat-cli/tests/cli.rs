@@ -1,19 +1,13 @@
 //! The `rat` binary: commands, JSON output and exit codes.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
+use common::rat;
 use serde_json::Value;
-
-fn rat(project: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rat"))
-        .arg("--project")
-        .arg(project)
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {

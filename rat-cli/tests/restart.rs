@@ -3,30 +3,15 @@
 //! runner process that outlived its parent is adopted and completes.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::{rat, spawn_rat, spawn_rat_piped, write};
 use rat_core::{Executor, LakehouseConfig, RunFilter, RunRecord, RunStatus, RunStore};
 use rat_executor::{PoolConfig, ProcessConfig, ProcessExecutor, ProcessId, SqliteRunStore};
-
-fn write(project: &Path, rel: &str, text: &str) {
-    let path = project.join(rel);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
-
-fn rat(project: &Path, args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_rat"))
-        .arg("--project")
-        .arg(project)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
 
 /// Waits for a record of `table` matching `check`.
 async fn wait_for(
@@ -71,7 +56,7 @@ async fn a_killed_local_run_is_failed_when_rat_starts_again() {
         "pipelines/bronze/endless/pipeline.sql",
         "SELECT count(*) AS n FROM range(300000) a, range(300000) b WHERE a.range + b.range < 0",
     );
-    let mut parent = rat(project, &["run", "bronze.endless"]);
+    let mut parent = spawn_rat(project, &["run", "bronze.endless"]);
     let store = store(project).await;
     let running = wait_for(&store, "bronze.endless", |r| r.status == RunStatus::Running).await;
     parent.kill().unwrap();
@@ -82,7 +67,7 @@ async fn a_killed_local_run_is_failed_when_rat_starts_again() {
     );
 
     // Starting again (any rat run) reconciles the orphan.
-    let mut again = rat(project, &["run", "bronze.quick"]);
+    let mut again = spawn_rat(project, &["run", "bronze.quick"]);
     assert!(again.wait().unwrap().success());
     let record = store.get(&running.run_id).await.unwrap();
     assert_eq!(record.status, RunStatus::Failed);
@@ -102,7 +87,7 @@ async fn a_runner_outliving_a_killed_rat_is_adopted_and_completes() {
         "pipelines/bronze/long/pipeline.sql",
         "SELECT sum(i) AS s FROM range(800000000) t(i)",
     );
-    let mut parent = rat(
+    let mut parent = spawn_rat(
         &project,
         &["run", "--isolate", "--threads", "1", "bronze.long"],
     );
@@ -147,15 +132,6 @@ async fn a_runner_outliving_a_killed_rat_is_adopted_and_completes() {
     assert!(store.unfinished().await.unwrap().is_empty());
 }
 
-fn rat_output(project: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_rat"))
-        .arg("--project")
-        .arg(project)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_logs_and_cancel_work_from_another_process() {
     let tmp = tempfile::tempdir().unwrap();
@@ -165,26 +141,19 @@ async fn runs_logs_and_cancel_work_from_another_process() {
         "pipelines/bronze/endless/pipeline.sql",
         "SELECT count(*) AS n FROM range(300000) a, range(300000) b WHERE a.range + b.range < 0",
     );
-    let mut runner = rat(project, &["run"]);
+    let mut runner = spawn_rat(project, &["run"]);
     let store = store(project).await;
     let running = wait_for(&store, "bronze.endless", |r| r.status == RunStatus::Running).await;
     let id = running.run_id.to_string();
 
-    let listed: serde_json::Value = serde_json::from_slice(
-        &rat_output(project, &["runs", "--json", "--status", "running"]).stdout,
-    )
-    .unwrap();
+    let listed: serde_json::Value =
+        serde_json::from_slice(&rat(project, &["runs", "--json", "--status", "running"]).stdout)
+            .unwrap();
     assert_eq!(listed[0]["run_id"], id.as_str());
 
-    let follower = Command::new(env!("CARGO_BIN_EXE_rat"))
-        .arg("--project")
-        .arg(project)
-        .args(["logs", "-f", &id])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let follower = spawn_rat_piped(project, &["logs", "-f", &id]);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let cancelled = rat_output(project, &["cancel", &id]);
+    let cancelled = rat(project, &["cancel", &id]);
     assert!(cancelled.status.success());
     assert!(
         String::from_utf8_lossy(&cancelled.stdout).contains("cancelled"),
@@ -198,5 +167,5 @@ async fn runs_logs_and_cancel_work_from_another_process() {
         "{text}"
     );
     // Cancelling an ended run is refused.
-    assert_eq!(rat_output(project, &["cancel", &id]).status.code(), Some(1));
+    assert_eq!(rat(project, &["cancel", &id]).status.code(), Some(1));
 }

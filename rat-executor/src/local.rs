@@ -4,13 +4,12 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use futures::stream::BoxStream;
 use rat_core::{
-    ErrorKind, Executor, LogCursor, LogRecord, Result, RunContext, RunEngine, RunError, RunId,
-    RunRecord, RunRequest, RunSpec, RunStatus, RunStore, Storage,
+    ErrorKind, Result, RunContext, RunEngine, RunError, RunRecord, RunSpec, RunStatus, RunStore,
+    Storage,
 };
 
-use crate::pool::{Launcher, LiveRun, Outcome, Pool, PoolConfig};
+use crate::pool::{Launcher, LiveRun, Outcome, Pool, PoolConfig, forward_executor};
 
 /// Runs pipelines on a fixed number of in-process workers behind a bounded
 /// queue. Records and logs go to the [`RunStore`]; a run whose process dies
@@ -77,21 +76,4 @@ impl Launcher for InProcess {
     }
 }
 
-#[async_trait]
-impl Executor for LocalExecutor {
-    async fn submit(&self, request: RunRequest) -> Result<RunId> {
-        self.pool.submit(request).await
-    }
-
-    async fn status(&self, run: &RunId) -> Result<RunRecord> {
-        self.pool.status(run).await
-    }
-
-    async fn logs(&self, run: &RunId, cursor: LogCursor) -> Result<BoxStream<'static, LogRecord>> {
-        self.pool.logs(run, cursor).await
-    }
-
-    async fn cancel(&self, run: &RunId) -> Result<()> {
-        self.pool.cancel(run).await
-    }
-}
+forward_executor!(LocalExecutor);

@@ -484,6 +484,39 @@ impl<L: Launcher> Executor for Pool<L> {
     }
 }
 
+/// Implements [`Executor`] for a public executor type by forwarding to its
+/// `pool` field.
+macro_rules! forward_executor {
+    ($executor:ty) => {
+        #[async_trait::async_trait]
+        impl rat_core::Executor for $executor {
+            async fn submit(
+                &self,
+                request: rat_core::RunRequest,
+            ) -> rat_core::Result<rat_core::RunId> {
+                self.pool.submit(request).await
+            }
+
+            async fn status(&self, run: &rat_core::RunId) -> rat_core::Result<rat_core::RunRecord> {
+                self.pool.status(run).await
+            }
+
+            async fn logs(
+                &self,
+                run: &rat_core::RunId,
+                cursor: rat_core::LogCursor,
+            ) -> rat_core::Result<futures::stream::BoxStream<'static, rat_core::LogRecord>> {
+                self.pool.logs(run, cursor).await
+            }
+
+            async fn cancel(&self, run: &rat_core::RunId) -> rat_core::Result<()> {
+                self.pool.cancel(run).await
+            }
+        }
+    };
+}
+pub(crate) use forward_executor;
+
 /// Logs of a run read from a [`RunStore`] (for runs another process holds,
 /// or that ended): from `cursor.from_seq`, and when following, polled every
 /// `poll` until the run ends.

@@ -8,16 +8,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use futures::stream::BoxStream;
 use rat_core::{
-    ErrorKind, Executor, LakehouseConfig, LogCursor, LogRecord, LogSink, Phase, Result, RunError,
-    RunId, RunRecord, RunRequest, RunResult, RunSpec, RunStatus, RunStore, RunnerInput, Storage,
+    ErrorKind, LakehouseConfig, LogRecord, LogSink, Phase, Result, RunError, RunId, RunRecord,
+    RunResult, RunSpec, RunStatus, RunStore, RunnerInput, Storage,
 };
 use rustix::process::{Pid, Signal, kill_process};
 use serde::Deserialize;
 
 use crate::identity::ProcessId;
-use crate::pool::{Launcher, LiveRun, Outcome, Pool, PoolConfig};
+use crate::pool::{Launcher, LiveRun, Outcome, Pool, PoolConfig, forward_executor};
 
 /// How to start runner processes.
 #[derive(Debug, Clone)]
@@ -359,21 +358,4 @@ impl Launcher for Child {
     }
 }
 
-#[async_trait]
-impl Executor for ProcessExecutor {
-    async fn submit(&self, request: RunRequest) -> Result<RunId> {
-        self.pool.submit(request).await
-    }
-
-    async fn status(&self, run: &RunId) -> Result<RunRecord> {
-        self.pool.status(run).await
-    }
-
-    async fn logs(&self, run: &RunId, cursor: LogCursor) -> Result<BoxStream<'static, LogRecord>> {
-        self.pool.logs(run, cursor).await
-    }
-
-    async fn cancel(&self, run: &RunId) -> Result<()> {
-        self.pool.cancel(run).await
-    }
-}
+forward_executor!(ProcessExecutor);

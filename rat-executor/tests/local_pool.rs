@@ -4,11 +4,12 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use common::{
-    ENDLESS, Harness, assert_contiguous, follow_all, succeeded, wait_for_end, wait_until,
+    ENDLESS, Harness, assert_contiguous, cancel_a_running_query, follow_all, succeeded,
+    wait_for_end, wait_until,
 };
 use rat_core::{
     ErrorKind, Executor, Phase, RunError, RunId, RunLimits, RunRecord, RunRequest, RunStatus,
@@ -82,31 +83,8 @@ async fn twenty_submissions_four_workers_bounded_queue() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn cancel_interrupts_a_running_query_within_a_second() {
     let h = Harness::new().await;
-    h.pipeline("bronze.slow", "SELECT 1 AS n");
     let executor = h.local(pool(2, 4)).await;
-    let first = executor
-        .submit(RunRequest::pipeline("bronze.slow".parse().unwrap()))
-        .await
-        .unwrap();
-    assert!(succeeded(
-        &wait_for_end(&executor, &first, Duration::from_secs(30)).await
-    ));
-    let published = h.main_snapshot("bronze.slow").await;
-
-    h.pipeline("bronze.slow", ENDLESS);
-    let run = executor
-        .submit(RunRequest::pipeline("bronze.slow".parse().unwrap()))
-        .await
-        .unwrap();
-    wait_until(&executor, &run, Duration::from_secs(30), |r| {
-        r.phase == Some(Phase::Execute)
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let asked = Instant::now();
-    executor.cancel(&run).await.unwrap();
-    let record = wait_for_end(&executor, &run, Duration::from_secs(10)).await;
-    let took = asked.elapsed();
+    let (took, record, published) = cancel_a_running_query(&h, &executor).await;
     assert_eq!(record.status, RunStatus::Cancelled, "{:?}", record.error);
     assert!(took < Duration::from_secs(1), "cancel took {took:?}");
     assert_eq!(
@@ -116,10 +94,8 @@ async fn cancel_interrupts_a_running_query_within_a_second() {
     );
     assert_eq!(h.refs("bronze.slow").await, ["main"]);
     // Cancelling again is a conflict: the run already ended.
-    assert_eq!(
-        executor.cancel(&run).await.unwrap_err().kind(),
-        ErrorKind::Conflict
-    );
+    let err = executor.cancel(&record.run_id).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -8,7 +8,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{
-    ENDLESS, Harness, assert_contiguous, follow_all, succeeded, wait_for_end, wait_until,
+    ENDLESS, Harness, assert_contiguous, cancel_a_running_query, follow_all, succeeded,
+    wait_for_end, wait_until,
 };
 use rat_core::{Executor, Phase, RunLimits, RunRequest, RunStatus, RunStore, Transition};
 use rat_executor::{PoolConfig, ProcessId};
@@ -60,25 +61,8 @@ async fn a_runner_process_reports_its_result_logs_and_limits() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn cancel_stops_a_runner_within_a_second() {
     let h = Harness::new().await;
-    h.pipeline("bronze.slow", "SELECT 1 AS n");
     let executor = h.process(PoolConfig::default()).await;
-    let first = executor.submit(request("bronze.slow")).await.unwrap();
-    assert!(succeeded(
-        &wait_for_end(&executor, &first, Duration::from_secs(60)).await
-    ));
-    let published = h.main_snapshot("bronze.slow").await;
-
-    h.pipeline("bronze.slow", ENDLESS);
-    let run = executor.submit(request("bronze.slow")).await.unwrap();
-    wait_until(&executor, &run, Duration::from_secs(30), |r| {
-        r.phase == Some(Phase::Execute)
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let asked = Instant::now();
-    executor.cancel(&run).await.unwrap();
-    let record = wait_for_end(&executor, &run, Duration::from_secs(10)).await;
-    let took = asked.elapsed();
+    let (took, record, published) = cancel_a_running_query(&h, &executor).await;
     assert_eq!(record.status, RunStatus::Cancelled, "{:?}", record.error);
     assert!(took < Duration::from_secs(1), "cancel took {took:?}");
     assert_eq!(h.main_snapshot("bronze.slow").await, published);

@@ -217,3 +217,30 @@ impl Harness {
         .unwrap();
     }
 }
+
+/// Publishes `bronze.slow` once, then runs an endless query on it and
+/// cancels it once it executes. Returns how long the cancel took to end the
+/// run, the run's record, and the snapshot main had before.
+pub async fn cancel_a_running_query(
+    h: &Harness,
+    executor: &dyn Executor,
+) -> (Duration, RunRecord, Option<i64>) {
+    h.pipeline("bronze.slow", "SELECT 1 AS n");
+    let request = || rat_core::RunRequest::pipeline("bronze.slow".parse().unwrap());
+    let first = executor.submit(request()).await.unwrap();
+    assert!(succeeded(
+        &wait_for_end(executor, &first, Duration::from_secs(60)).await
+    ));
+    let published = h.main_snapshot("bronze.slow").await;
+    h.pipeline("bronze.slow", ENDLESS);
+    let run = executor.submit(request()).await.unwrap();
+    wait_until(executor, &run, Duration::from_secs(30), |r| {
+        r.phase == Some(rat_core::Phase::Execute)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let asked = Instant::now();
+    executor.cancel(&run).await.unwrap();
+    let record = wait_for_end(executor, &run, Duration::from_secs(10)).await;
+    (asked.elapsed(), record, published)
+}
