@@ -5,7 +5,7 @@ mod session;
 mod sql;
 mod types;
 
-pub use session::{DuckSession, SessionLimits, duck_error};
+pub use session::{DuckSession, INTERRUPT_REPEAT, SessionLimits, duck_error};
 pub use sql::{
     column_list, engine_path, landing_view_name, quote_ident, quote_literal, string_list,
     table_view_name,

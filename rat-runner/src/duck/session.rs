@@ -1,7 +1,7 @@
 //! One DuckDB database per run, driven from async code without blocking the
 //! runtime, interruptible for cancellation and per-query timeouts.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,17 +21,28 @@ pub struct SessionLimits {
 
 /// An in-memory DuckDB database owned by one run.
 ///
-/// Calls run on tokio's blocking pool one at a time. [`DuckSession::interrupt`]
-/// stops the query in flight; [`DuckSession::run_with_timeout`] interrupts its
-/// own query only, never a later one.
+/// Calls run on tokio's blocking pool one at a time. [`DuckSession::cancel`]
+/// stops the statement in flight and refuses later ones;
+/// [`DuckSession::run_with_timeout`] interrupts its own statement only,
+/// never a later one.
+///
+/// DuckDB clears a pending interrupt when a statement begins, so an
+/// interrupt that lands just before a statement starts is lost: whoever
+/// stops a statement keeps interrupting until it is over.
 #[derive(Clone)]
 pub struct DuckSession {
     conn: Arc<Mutex<Connection>>,
     interrupt: Arc<InterruptHandle>,
-    /// Incremented when a query starts; a timeout interrupts only the query
-    /// whose number it captured.
-    query_seq: Arc<AtomicU64>,
+    /// Numbers statements as they start.
+    next_statement: Arc<AtomicU64>,
+    /// The statement executing now (0: none).
+    running: Arc<AtomicU64>,
+    /// Set by [`DuckSession::cancel`]: no statement starts any more.
+    cancelled: Arc<AtomicBool>,
 }
+
+/// How often a stop is repeated until the statement is over.
+pub const INTERRUPT_REPEAT: Duration = Duration::from_millis(20);
 
 impl std::fmt::Debug for DuckSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -73,7 +84,9 @@ impl DuckSession {
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             interrupt,
-            query_seq: Arc::new(AtomicU64::new(0)),
+            next_statement: Arc::new(AtomicU64::new(1)),
+            running: Arc::new(AtomicU64::new(0)),
+            cancelled: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -83,67 +96,86 @@ impl DuckSession {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
+        self.run_numbered(None, f).await
+    }
+
+    /// Runs `f`, telling `number` (when given) which statement number it got.
+    async fn run_numbered<T, F>(&self, number: Option<Arc<AtomicU64>>, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
         let conn = Arc::clone(&self.conn);
-        let seq = Arc::clone(&self.query_seq);
+        let next = Arc::clone(&self.next_statement);
+        let running = Arc::clone(&self.running);
+        let cancelled = Arc::clone(&self.cancelled);
         tokio::task::spawn_blocking(move || {
             let guard = conn
                 .lock()
                 .map_err(|_| Error::internal("DuckDB connection poisoned by an earlier panic"))?;
-            seq.fetch_add(1, Ordering::SeqCst);
-            f(&guard)
+            if cancelled.load(Ordering::SeqCst) {
+                return Err(Error::new(ErrorKind::Cancelled, "run cancelled"));
+            }
+            let id = next.fetch_add(1, Ordering::SeqCst);
+            if let Some(number) = number {
+                number.store(id, Ordering::SeqCst);
+            }
+            running.store(id, Ordering::SeqCst);
+            let result = f(&guard);
+            running.store(0, Ordering::SeqCst);
+            result
         })
         .await
         .map_err(|e| Error::internal(format!("DuckDB task failed: {e}")))?
     }
 
-    /// Like [`run`](Self::run), but interrupts the query after `timeout`
+    /// Like [`run`](Self::run), but interrupts the statement after `timeout`
     /// and reports [`ErrorKind::Timeout`].
     pub async fn run_with_timeout<T, F>(&self, timeout: Duration, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
-        let started = Arc::new(AtomicU64::new(u64::MAX));
-        let started_in = Arc::clone(&started);
-        let seq = Arc::clone(&self.query_seq);
-        let wrapped = move |conn: &Connection| {
-            started_in.store(seq.load(Ordering::SeqCst), Ordering::SeqCst);
-            f(conn)
-        };
+        let mine = Arc::new(AtomicU64::new(0));
+        let fired = Arc::new(AtomicBool::new(false));
         let watchdog = {
-            let interrupt = Arc::clone(&self.interrupt);
-            let seq = Arc::clone(&self.query_seq);
-            let started = Arc::clone(&started);
+            let session = self.clone();
+            let mine = Arc::clone(&mine);
+            let fired = Arc::clone(&fired);
             tokio::spawn(async move {
                 tokio::time::sleep(timeout).await;
-                // Only interrupt if our query is still the one running.
-                if started.load(Ordering::SeqCst) == seq.load(Ordering::SeqCst) {
-                    interrupt.interrupt();
-                    true
-                } else {
-                    false
+                // Only our statement, for as long as it runs.
+                loop {
+                    let id = mine.load(Ordering::SeqCst);
+                    if id != 0 && session.running.load(Ordering::SeqCst) == id {
+                        fired.store(true, Ordering::SeqCst);
+                        session.interrupt.interrupt();
+                    }
+                    tokio::time::sleep(INTERRUPT_REPEAT).await;
                 }
             })
         };
-        let result = self.run(wrapped).await;
-        let fired = if watchdog.is_finished() {
-            watchdog.await.unwrap_or(false)
-        } else {
-            watchdog.abort();
-            false
-        };
+        let result = self.run_numbered(Some(mine), f).await;
+        watchdog.abort();
         match result {
-            Err(e) if fired && e.kind() == ErrorKind::Query => Err(Error::new(
-                ErrorKind::Timeout,
-                format!("query exceeded its {}s time limit", timeout.as_secs_f64()),
-            )),
+            Err(e) if fired.load(Ordering::SeqCst) && e.kind() == ErrorKind::Query => {
+                Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!("query exceeded its {}s time limit", timeout.as_secs_f64()),
+                ))
+            }
             other => other,
         }
     }
 
-    /// Interrupts the query in flight, if any.
-    pub fn interrupt(&self) {
-        self.interrupt.interrupt();
+    /// Stops the statement in flight and refuses every later one. Call it
+    /// again until the caller's work ends: a stop that lands just before a
+    /// statement starts is cleared by DuckDB.
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::SeqCst);
+        if self.running.load(Ordering::SeqCst) != 0 {
+            self.interrupt.interrupt();
+        }
     }
 }
 
@@ -164,6 +196,47 @@ fn clean_message(err: &duckdb::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const ENDLESS: &str = "SELECT count(*) FROM range(100000000) a, range(100000000) b";
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stop_landing_just_before_a_statement_is_repeated_until_it_holds() {
+        let s = DuckSession::open(&SessionLimits::default()).unwrap();
+        let early = s.clone();
+        let query = s.run(move |c| {
+            // The stop lands after the session let the statement in but
+            // before DuckDB began it, which clears it: the window that hung.
+            early.cancel();
+            c.query_row(ENDLESS, [], |r| r.get::<_, i64>(0))
+                .map_err(|e| duck_error("q", e))
+        });
+        // What the engine does once cancelled: stop again and again (here
+        // from the moment the statement is in, so only repetition can help).
+        let repeat = {
+            let s = s.clone();
+            tokio::spawn(async move {
+                while s.running.load(Ordering::SeqCst) == 0 {
+                    tokio::task::yield_now().await;
+                }
+                loop {
+                    s.cancel();
+                    tokio::time::sleep(INTERRUPT_REPEAT).await;
+                }
+            })
+        };
+        let outcome = tokio::time::timeout(Duration::from_secs(10), query).await;
+        repeat.abort();
+        let err = outcome
+            .expect("the statement was never stopped")
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Query, "{err}");
+        // Cancelled sessions refuse new statements.
+        let err = s
+            .run(|c| c.execute_batch("SELECT 1").map_err(|e| duck_error("q", e)))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Cancelled);
+    }
 
     #[tokio::test]
     async fn timeout_interrupts_only_its_query() {

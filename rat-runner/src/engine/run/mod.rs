@@ -25,7 +25,7 @@ use super::relations::{
 };
 use super::stale::remove_stale_branches;
 use super::write::{FileWriter, partition_exprs};
-use crate::duck::{ColumnMatch, DuckSession, SessionLimits};
+use crate::duck::{ColumnMatch, DuckSession, INTERRUPT_REPEAT, SessionLimits};
 use crate::table::{
     SnapshotFiles, evolve_schema, partition_spec, snapshot_files, spec_matches, stage_snapshot,
 };
@@ -110,14 +110,18 @@ impl<'e> Run<'e> {
             Ok(s) => s,
             Err(e) => return self.finish(Err(e)),
         };
-        // Cancellation (asked for, or the time limit) interrupts whatever
-        // query is running.
+        // Cancellation (asked for, or the time limit) stops whatever
+        // statement runs and every later one.
         let watcher = {
             let cancel = self.cancel.clone();
             let session = session.clone();
             tokio::spawn(async move {
                 cancel.cancelled().await;
-                session.interrupt();
+                // Repeated until the run ends (this task is aborted then).
+                loop {
+                    session.cancel();
+                    tokio::time::sleep(INTERRUPT_REPEAT).await;
+                }
             })
         };
         let timer = limits.timeout.map(|limit| {
