@@ -5,9 +5,9 @@
 use std::collections::{HashMap, HashSet};
 
 use iceberg::spec::{
-    DataFile, FormatVersion, ManifestFile, ManifestListWriter, ManifestWriterBuilder, Operation,
-    PartitionSpecRef, Schema, SchemaRef, Snapshot, SnapshotReference, SnapshotRetention,
-    SnapshotSummaryCollector, Summary,
+    DataFile, FormatVersion, ManifestFile, ManifestListWriter, ManifestWriter,
+    ManifestWriterBuilder, Operation, PartitionSpecRef, Schema, SchemaRef, Snapshot,
+    SnapshotReference, SnapshotRetention, SnapshotSummaryCollector, Summary,
 };
 use iceberg::{TableRequirement, TableUpdate};
 use rat_core::{Error, ErrorKind, LoadedTable, Result, RunId, TableCommit};
@@ -100,15 +100,8 @@ pub async fn stage_snapshot(
             .partition_spec_by_id(manifest.partition_spec_id)
             .cloned()
             .unwrap_or_else(|| spec.clone());
-        let mut writer = ManifestWriterBuilder::new(
-            file_io
-                .new_output(manifest_path(&location))
-                .map_err(|e| storage_error(table, e))?,
-            Some(snapshot_id),
-            write_schema.clone(),
-            manifest_spec.as_ref().clone(),
-        )
-        .build_v2_data();
+        let mut writer =
+            manifest_writer(table, &location, snapshot_id, &write_schema, &manifest_spec)?;
         for entry in entries {
             let data_file = entry.data_file().clone();
             let seq = entry.sequence_number().unwrap_or(0);
@@ -144,15 +137,7 @@ pub async fn stage_snapshot(
 
     let mut added_records = 0;
     if !changes.added.is_empty() {
-        let mut writer = ManifestWriterBuilder::new(
-            file_io
-                .new_output(manifest_path(&location))
-                .map_err(|e| storage_error(table, e))?,
-            Some(snapshot_id),
-            write_schema.clone(),
-            spec.as_ref().clone(),
-        )
-        .build_v2_data();
+        let mut writer = manifest_writer(table, &location, snapshot_id, &write_schema, &spec)?;
         for data_file in changes.added {
             added_records += data_file.record_count();
             summary.add_file(&data_file, write_schema.clone(), spec.clone());
@@ -289,8 +274,26 @@ pub fn same_fields(a: &Schema, b: &Schema) -> bool {
     a.as_struct() == b.as_struct()
 }
 
-fn manifest_path(location: &str) -> String {
-    format!("{location}/metadata/{}-m0.avro", uuid::Uuid::new_v4())
+/// A writer for a new data manifest of the snapshot being staged.
+fn manifest_writer(
+    table: &LoadedTable,
+    location: &str,
+    snapshot_id: i64,
+    schema: &SchemaRef,
+    spec: &PartitionSpecRef,
+) -> Result<ManifestWriter> {
+    let path = format!("{location}/metadata/{}-m0.avro", uuid::Uuid::new_v4());
+    let output = table
+        .file_io
+        .new_output(path)
+        .map_err(|e| storage_error(table, e))?;
+    Ok(ManifestWriterBuilder::new(
+        output,
+        Some(snapshot_id),
+        schema.clone(),
+        spec.as_ref().clone(),
+    )
+    .build_v2_data())
 }
 
 fn new_snapshot_id(table: &LoadedTable) -> i64 {
