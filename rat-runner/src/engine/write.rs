@@ -13,7 +13,7 @@ use crate::duck::{
     ColumnMatch, DuckSession, cast_projection, duck_error, engine_path, field_ids_option,
     quote_ident, quote_literal,
 };
-use crate::table::describe_data_file;
+use crate::table::{describe_data_file, same_fields};
 
 /// Target size of one data file.
 const TARGET_FILE_SIZE: &str = "512MB";
@@ -71,7 +71,7 @@ impl FileWriter {
     /// the table never evolved and this run does not evolve it either.
     pub(crate) fn read_by(&self) -> ColumnMatch {
         let current = self.table.metadata.current_schema();
-        if current.as_struct() == self.schema.as_struct() {
+        if same_fields(current, &self.schema) {
             ColumnMatch::for_table(&self.table.metadata)
         } else {
             ColumnMatch::ByFieldId

@@ -27,7 +27,8 @@ use super::stale::remove_stale_branches;
 use super::write::{FileWriter, partition_exprs};
 use crate::duck::{ColumnMatch, DuckSession, INTERRUPT_REPEAT, SessionLimits};
 use crate::table::{
-    SnapshotFiles, evolve_schema, partition_spec, snapshot_files, spec_matches, stage_snapshot,
+    SnapshotFiles, evolve_schema, partition_spec, same_fields, snapshot_files, spec_matches,
+    stage_snapshot,
 };
 use crate::template::{RefTarget, Rendered, TemplateContext, render};
 
@@ -365,7 +366,7 @@ impl<'e> Run<'e> {
             self.spec.run_id.clone(),
         );
         let changes = match reusable.take() {
-            Some(r) if r.schema.as_struct() == write_schema.as_struct() => {
+            Some(r) if same_fields(&r.schema, &write_schema) => {
                 self.log(
                     LogLevel::Info,
                     "reusing the data files of the previous attempt".into(),
