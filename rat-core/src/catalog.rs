@@ -10,6 +10,7 @@ use iceberg::io::FileIO;
 use iceberg::spec::{Schema, TableMetadata, UnboundPartitionSpec};
 use iceberg::{TableRequirement, TableUpdate};
 
+use crate::credentials::S3Access;
 use crate::error::Result;
 use crate::ident::{Identifier, TableRef};
 
@@ -26,6 +27,10 @@ pub struct LoadedTable {
     pub metadata_location: String,
     /// I/O for the table's files.
     pub file_io: FileIO,
+    /// How the SQL engine reaches the table's files when they are on S3
+    /// (with the credentials the catalog vended for this table); `None`
+    /// for local files.
+    pub s3: Option<S3Access>,
 }
 
 impl LoadedTable {

@@ -107,3 +107,36 @@ impl CredentialVendor for StaticCredentialVendor {
         Ok(self.credentials.clone())
     }
 }
+
+/// Supplies the current credentials for one storage location, whenever they
+/// are needed: implementations cache them and fetch new ones before they
+/// expire, so a long run never holds a value captured once.
+#[async_trait]
+pub trait CredentialProvider: Send + Sync + fmt::Debug {
+    /// Credentials valid now, with their expiry.
+    async fn credentials(&self) -> Result<StorageCredentials>;
+}
+
+/// Hands back the same credentials forever: long-lived keys.
+#[async_trait]
+impl CredentialProvider for StorageCredentials {
+    async fn credentials(&self) -> Result<StorageCredentials> {
+        Ok(self.clone())
+    }
+}
+
+/// How to reach objects on an S3-compatible service: endpoint, addressing
+/// and a credential provider. The catalog hands one out with each table
+/// whose files are remote (with the credentials it vended for that table),
+/// S3 storage with its objects; the engine gives DuckDB the same access.
+#[derive(Clone, Debug)]
+pub struct S3Access {
+    /// Endpoint URL for S3-compatible services; `None` for AWS.
+    pub endpoint: Option<String>,
+    /// Region (signing region for compatible services).
+    pub region: String,
+    /// Path-style addressing (`endpoint/bucket/key`) instead of virtual hosts.
+    pub path_style: bool,
+    /// Where credentials come from; `None` for anonymous access.
+    pub credentials: Option<std::sync::Arc<dyn CredentialProvider>>,
+}

@@ -123,6 +123,12 @@ pub trait Storage: Send + Sync + fmt::Debug {
 
     /// Where the SQL engine reads the object: a local path or an `s3://` URL.
     fn engine_url(&self, key: &ObjectKey) -> String;
+
+    /// How the SQL engine reaches [`Storage::engine_url`]s that are remote;
+    /// `None` for local files.
+    fn s3_access(&self) -> Option<crate::S3Access> {
+        None
+    }
 }
 
 /// Conveniences over any [`Storage`].

@@ -9,6 +9,12 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::run::RunSpec;
 
+mod file;
+mod remote;
+
+pub use file::ENV_PREFIX;
+pub use remote::{CredentialsConfig, RestAuth, RestCatalogConfig, S3Settings, SecretRef};
+
 /// Where pipeline sources and landing files live.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
@@ -18,6 +24,47 @@ pub enum StorageConfig {
         /// The folder.
         root: PathBuf,
     },
+    /// A bucket (and key prefix) on S3 or an S3-compatible service.
+    S3(S3StorageConfig),
+}
+
+/// S3 storage: objects live under `s3://<bucket>/<prefix>/`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3StorageConfig {
+    /// The bucket.
+    pub bucket: String,
+    /// Key prefix of the project inside the bucket (no leading or trailing `/`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    /// Endpoint URL of an S3-compatible service; AWS when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Region.
+    #[serde(default = "default_region")]
+    pub region: String,
+    /// Path-style addressing.
+    #[serde(default)]
+    pub path_style: bool,
+    /// Where credentials come from.
+    #[serde(default)]
+    pub credentials: CredentialsConfig,
+}
+
+impl S3StorageConfig {
+    /// The connection settings, without bucket and prefix.
+    pub fn settings(&self) -> S3Settings {
+        S3Settings {
+            endpoint: self.endpoint.clone(),
+            region: self.region.clone(),
+            path_style: self.path_style,
+            credentials: self.credentials.clone(),
+        }
+    }
+}
+
+fn default_region() -> String {
+    S3Settings::default().region
 }
 
 /// Where tables live.
@@ -31,6 +78,8 @@ pub enum CatalogConfig {
         /// The warehouse folder.
         warehouse: PathBuf,
     },
+    /// An Iceberg REST catalog.
+    Rest(Box<RestCatalogConfig>),
 }
 
 /// Storage plus catalog: everything an engine needs to reach the lakehouse.
