@@ -5,14 +5,15 @@ use std::sync::Arc;
 use rat_core::config::{CatalogConfig, StorageConfig};
 use rat_core::{Catalog, LakehouseConfig, Result, Storage};
 
-use crate::catalog::SqlCatalog;
-use crate::storage::LocalStorage;
+use crate::catalog::{RestCatalog, SqlCatalog};
+use crate::storage::{LocalStorage, S3Storage};
 use crate::{Engine, EngineConfig};
 
 /// The storage of `config`.
 pub fn open_storage(config: &StorageConfig) -> Result<Arc<dyn Storage>> {
     match config {
         StorageConfig::Local { root } => Ok(Arc::new(LocalStorage::new(root)?)),
+        StorageConfig::S3(s3) => Ok(Arc::new(S3Storage::new(s3)?)),
     }
 }
 
@@ -22,6 +23,7 @@ pub async fn open_catalog(config: &CatalogConfig) -> Result<Arc<dyn Catalog>> {
         CatalogConfig::Sql { path, warehouse } => {
             Ok(Arc::new(SqlCatalog::open(path, warehouse).await?))
         }
+        CatalogConfig::Rest(rest) => Ok(Arc::new(RestCatalog::connect(rest).await?)),
     }
 }
 

@@ -19,6 +19,7 @@ pub mod duck;
 mod engine;
 pub mod lakehouse;
 pub mod query;
+pub mod s3;
 pub mod storage;
 pub mod table;
 pub mod template;

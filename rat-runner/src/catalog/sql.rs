@@ -176,6 +176,7 @@ impl SqlCatalog {
             metadata: Arc::new(metadata),
             metadata_location: location,
             file_io: self.file_io.clone(),
+            s3: None,
         }
     }
 

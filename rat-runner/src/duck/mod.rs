@@ -1,10 +1,12 @@
 //! DuckDB: the per-run session, type mapping and SQL quoting.
 
 mod functions;
+mod remote;
 mod session;
 mod sql;
 mod types;
 
+pub use remote::EXTENSION_DIR_ENV;
 pub use session::{DuckSession, INTERRUPT_REPEAT, SessionLimits, duck_error};
 pub use sql::{
     column_list, engine_path, landing_view_name, quote_ident, quote_literal, string_list,

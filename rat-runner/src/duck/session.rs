@@ -5,8 +5,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chrono::Utc;
 use duckdb::{Config, Connection, InterruptHandle};
-use rat_core::{Error, ErrorKind, Result};
+use rat_core::{Error, ErrorKind, Result, S3Access};
+
+use super::remote::{Grant, httpfs_missing, load_httpfs_sql, secret_error};
 
 /// Resource limits of a run's database.
 #[derive(Debug, Clone, Default)]
@@ -39,6 +42,8 @@ pub struct DuckSession {
     running: Arc<AtomicU64>,
     /// Set by [`DuckSession::cancel`]: no statement starts any more.
     cancelled: Arc<AtomicBool>,
+    /// Remote locations statements may read, see [`DuckSession::grant_s3`].
+    grants: Arc<tokio::sync::Mutex<Vec<Grant>>>,
 }
 
 /// How often a stop is repeated until the statement is over.
@@ -87,7 +92,59 @@ impl DuckSession {
             next_statement: Arc::new(AtomicU64::new(1)),
             running: Arc::new(AtomicU64::new(0)),
             cancelled: Arc::new(AtomicBool::new(false)),
+            grants: Arc::default(),
         })
+    }
+
+    /// Lets statements read and write under `scope` (an `s3://bucket/prefix`)
+    /// with `access`. Loads httpfs on first use; granting a scope again
+    /// replaces its access. The secret is renewed before each statement
+    /// that would otherwise start with credentials near expiry.
+    pub async fn grant_s3(&self, scope: &str, access: &S3Access) -> Result<()> {
+        let scope = scope.trim_end_matches('/').to_owned();
+        let mut grants = self.grants.lock().await;
+        let first = grants.is_empty();
+        let index = grants
+            .iter()
+            .position(|g| g.scope == scope)
+            .unwrap_or(grants.len());
+        let mut grant = Grant {
+            scope: scope.clone(),
+            secret_name: format!("rat_s3_{index}"),
+            access: access.clone(),
+            renew_at: None,
+        };
+        let (sql, renew_at) = grant.secret_sql().await?;
+        grant.renew_at = renew_at;
+        self.run_unrenewed(move |c| {
+            if first {
+                c.execute_batch(&load_httpfs_sql())
+                    .map_err(httpfs_missing)?;
+            }
+            c.execute_batch(&sql).map_err(|e| secret_error(&scope, e))
+        })
+        .await?;
+        if index == grants.len() {
+            grants.push(grant);
+        } else {
+            grants[index] = grant;
+        }
+        Ok(())
+    }
+
+    /// Secrets whose credentials are due for renewal, as statements.
+    async fn renewals(&self) -> Result<Vec<(String, String)>> {
+        let mut grants = self.grants.lock().await;
+        let now = Utc::now();
+        let mut out = Vec::new();
+        for grant in grants.iter_mut() {
+            if grant.renew_at.is_some_and(|at| now >= at) {
+                let (sql, renew_at) = grant.secret_sql().await?;
+                grant.renew_at = renew_at;
+                out.push((grant.scope.clone(), sql));
+            }
+        }
+        Ok(out)
     }
 
     /// Runs `f` with the connection on the blocking pool.
@@ -101,6 +158,30 @@ impl DuckSession {
 
     /// Runs `f`, telling `number` (when given) which statement number it got.
     async fn run_numbered<T, F>(&self, number: Option<Arc<AtomicU64>>, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let renewals = self.renewals().await?;
+        self.run_statement(number, move |c| {
+            for (scope, sql) in renewals {
+                c.execute_batch(&sql).map_err(|e| secret_error(&scope, e))?;
+            }
+            f(c)
+        })
+        .await
+    }
+
+    /// Runs `f` without renewing secrets first (renewing uses it).
+    async fn run_unrenewed<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        self.run_statement(None, f).await
+    }
+
+    async fn run_statement<T, F>(&self, number: Option<Arc<AtomicU64>>, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,

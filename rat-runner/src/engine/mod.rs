@@ -116,6 +116,19 @@ impl Engine {
     pub fn config(&self) -> &EngineConfig {
         &self.config
     }
+
+    /// Where data files of remote tables are written before their upload:
+    /// DuckDB's temp directory when set, else the system's.
+    pub(crate) fn staging_dir(&self) -> std::path::PathBuf {
+        let base = self
+            .config
+            .limits
+            .temp_directory
+            .as_ref()
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir);
+        base.join("rat-staging")
+    }
 }
 
 #[async_trait]

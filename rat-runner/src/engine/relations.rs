@@ -5,7 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use rat_core::{
-    Catalog, Error, ErrorKind, Identifier, LoadedTable, ProjectSource, Result, Storage, StorageExt,
+    Catalog, Error, ErrorKind, Identifier, LoadedTable, ObjectKey, ProjectSource, Result, S3Access,
+    Storage, StorageExt,
 };
 
 use crate::duck::{
@@ -26,6 +27,8 @@ pub(crate) struct Relation {
     pub(crate) by: ColumnMatch,
     /// The table's folder (where all its files live).
     pub(crate) location: String,
+    /// How DuckDB reaches the files when they are remote.
+    pub(crate) s3: Option<S3Access>,
 }
 
 impl Relation {
@@ -40,12 +43,21 @@ impl Relation {
             files: files.paths(),
             by: ColumnMatch::for_table(&table.metadata),
             location: table.metadata.location().to_owned(),
+            s3: table.s3.clone(),
         }
     }
 
     /// The SQL of the relation.
     pub(crate) fn sql(&self) -> String {
         files_relation(&self.schema, &self.files, self.by)
+    }
+}
+
+/// Lets the session read `table`'s files when they are remote.
+pub(crate) async fn grant_table(session: &DuckSession, table: &LoadedTable) -> Result<()> {
+    match &table.s3 {
+        Some(access) => session.grant_s3(table.metadata.location(), access).await,
+        None => Ok(()),
     }
 }
 
@@ -113,6 +125,11 @@ pub(crate) async fn create_table_views(
     session: &DuckSession,
     relations: &BTreeMap<RefTarget, Relation>,
 ) -> Result<()> {
+    for relation in relations.values() {
+        if let Some(access) = &relation.s3 {
+            session.grant_s3(&relation.location, access).await?;
+        }
+    }
     let mut sql = String::new();
     let namespaces: BTreeSet<&Identifier> = relations.keys().map(|t| &t.table.namespace).collect();
     for ns in namespaces {
@@ -152,6 +169,12 @@ pub(crate) async fn create_landing_views(
     let mut sql = String::from("CREATE SCHEMA IF NOT EXISTS memory.landing;\n");
     for zone in zones {
         let prefix = format!("{}landing/{zone}/", project.prefix);
+        if let Some(access) = storage.s3_access() {
+            let folder = ObjectKey::new(prefix.trim_end_matches('/'))?;
+            session
+                .grant_s3(&storage.engine_url(&folder), &access)
+                .await?;
+        }
         let objects = storage.list_all(&prefix).await?;
         let reader = landing_reader(zone, &objects, storage, file)?;
         sql.push_str(&format!(

@@ -2,7 +2,11 @@
 //! Parquet with field ids, partitioned by the table's spec, then a manifest
 //! entry per file from its footer.
 
+use std::path::PathBuf;
 use std::sync::Arc;
+
+use futures::StreamExt;
+use iceberg::io::FileIO;
 
 use iceberg::spec::{
     DataFile, Literal, PartitionSpec, PrimitiveType, Schema, Struct, Transform, Type,
@@ -26,6 +30,8 @@ pub(crate) struct FileWriter {
     schema: Arc<Schema>,
     spec: Arc<PartitionSpec>,
     run_id: RunId,
+    /// Where files of remote tables are written before their upload.
+    staging: PathBuf,
 }
 
 /// How a partition value comes out of DuckDB.
@@ -51,6 +57,7 @@ impl FileWriter {
         table: LoadedTable,
         schema: Arc<Schema>,
         run_id: RunId,
+        staging: PathBuf,
     ) -> Self {
         let spec = table.metadata.default_partition_spec().clone();
         Self {
@@ -59,6 +66,7 @@ impl FileWriter {
             schema,
             spec,
             run_id,
+            staging,
         }
     }
 
@@ -95,10 +103,34 @@ impl FileWriter {
     pub(crate) async fn write(&self, select: &str, label: &str) -> Result<Vec<DataFile>> {
         let location = self.table.metadata.location().trim_end_matches('/');
         let dir = format!("{location}/data/{}-{label}", self.run_id);
-        let local_dir = engine_path(&dir).to_owned();
-        if !local_dir.contains("://") {
-            std::fs::create_dir_all(&local_dir)?;
+        // DuckDB writes local files; remote tables get them uploaded through
+        // the table's I/O (with its refreshing credentials).
+        let remote = dir.contains("://") && !dir.starts_with("file://");
+        let local_dir = if remote {
+            self.staging
+                .join(format!("{}-{label}", self.run_id))
+                .to_string_lossy()
+                .into_owned()
+        } else {
+            engine_path(&dir).to_owned()
+        };
+        std::fs::create_dir_all(&local_dir)?;
+        let result = self
+            .copy_and_describe(select, &local_dir, &dir, remote)
+            .await;
+        if remote {
+            let _ = std::fs::remove_dir_all(&local_dir);
         }
+        result
+    }
+
+    async fn copy_and_describe(
+        &self,
+        select: &str,
+        local_dir: &str,
+        dir: &str,
+        remote: bool,
+    ) -> Result<Vec<DataFile>> {
         let partition_exprs = partition_exprs(&self.spec, &self.schema)?;
         let (source, partition_clause) = if partition_exprs.is_empty() {
             (
@@ -127,7 +159,7 @@ impl FileWriter {
         };
         let copy = format!(
             "COPY ({source}) TO {} (FORMAT parquet, COMPRESSION zstd, FIELD_IDS {}, RETURN_FILES true{partition_clause})",
-            quote_literal(&local_dir),
+            quote_literal(local_dir),
             field_ids_option(&self.schema),
         );
         let written: Vec<String> = self
@@ -155,14 +187,15 @@ impl FileWriter {
 
         let mut out = Vec::with_capacity(written.len());
         for local in written {
-            let uri = if local.contains("://") {
-                local.clone()
-            } else {
-                format!("file://{local}")
+            let local_uri = format!("file://{local}");
+            let uri = match local.strip_prefix(local_dir) {
+                Some(relative) if remote => format!("{dir}{relative}"),
+                _ => local_uri.clone(),
             };
             let partition = self.partition_value(&local, &partition_exprs).await?;
             let data_file = describe_data_file(
                 &self.table.file_io,
+                &local_uri,
                 &uri,
                 &self.schema,
                 partition,
@@ -170,8 +203,11 @@ impl FileWriter {
             )
             .await?;
             if data_file.record_count() == 0 {
-                let _ = self.table.file_io.delete(&uri).await;
+                let _ = std::fs::remove_file(&local);
                 continue;
+            }
+            if remote {
+                upload(&self.table.file_io, &local, &uri).await?;
             }
             out.push(data_file);
         }
@@ -216,6 +252,34 @@ impl FileWriter {
         Ok(Struct::from_iter(literals))
     }
 }
+
+/// Streams the local file `local` to `uri` (multipart when large).
+async fn upload(file_io: &FileIO, local: &str, uri: &str) -> Result<()> {
+    let failed = |e: iceberg::Error| {
+        Error::new(
+            ErrorKind::Storage,
+            format!("cannot upload a data file: {e}"),
+        )
+        .with_context("file", uri)
+    };
+    let file = tokio::fs::File::open(local).await?;
+    let mut chunks = tokio_util::io::ReaderStream::with_capacity(file, UPLOAD_CHUNK);
+    let mut writer = file_io
+        .new_output(uri)
+        .map_err(failed)?
+        .writer()
+        .await
+        .map_err(failed)?;
+    while let Some(chunk) = chunks.next().await {
+        writer.write(chunk?).await.map_err(failed)?;
+    }
+    writer.close().await.map_err(failed)?;
+    let _ = tokio::fs::remove_file(local).await;
+    Ok(())
+}
+
+/// Bytes read from a staged file per upload call.
+const UPLOAD_CHUNK: usize = 8 << 20;
 
 /// A DuckDB expression per partition field of `spec` computing the Iceberg
 /// transform of its source column in `schema`, and how to read its value

@@ -24,11 +24,13 @@ const STRING_BOUND_CHARS: usize = 16;
 /// First guess of the footer size; a second read fetches the rest if needed.
 const FOOTER_GUESS: u64 = 64 * 1024;
 
-/// Reads the footer of `path` and describes the file as an Iceberg
-/// [`DataFile`] of `schema`, in partition `partition` of spec `spec_id`.
+/// Reads the footer of the file at `path` and describes it as the Iceberg
+/// [`DataFile`] `record_as` (its final location, when it is uploaded
+/// elsewhere) of `schema`, in partition `partition` of spec `spec_id`.
 pub async fn describe_data_file(
     file_io: &FileIO,
     path: &str,
+    record_as: &str,
     schema: &Schema,
     partition: Struct,
     spec_id: i32,
@@ -53,7 +55,7 @@ pub async fn describe_data_file(
             .map_err(|e| footer_error(path, e))?;
     }
     let metadata = parser.finish().map_err(|e| footer_error(path, e))?;
-    build_data_file(path, size, &metadata, schema, partition, spec_id)
+    build_data_file(record_as, size, &metadata, schema, partition, spec_id)
 }
 
 fn build_data_file(

@@ -21,7 +21,7 @@ use super::Engine;
 use super::merge::{plan_changes, reuse_changes, with_validity_columns};
 use super::probe::{result_schema, watermark};
 use super::relations::{
-    Relation, check_select, create_landing_views, create_table_views, resolve_refs,
+    Relation, check_select, create_landing_views, create_table_views, grant_table, resolve_refs,
 };
 use super::stale::remove_stale_branches;
 use super::write::{FileWriter, partition_exprs};
@@ -306,6 +306,9 @@ impl<'e> Run<'e> {
             Err(e) if e.kind() == ErrorKind::NotFound => None,
             Err(e) => return Err(e),
         };
+        if let Some(table) = &existing {
+            grant_table(session, table).await?;
+        }
         let base_main = existing.as_ref().and_then(LoadedTable::main_snapshot_id);
         self.base_snapshot_id = base_main;
         let base = match &existing {
@@ -359,11 +362,13 @@ impl<'e> Run<'e> {
             settings.merge_strategy,
         )
         .map_err(|e| e.with_context("file", file))?;
+        grant_table(session, &table).await?;
         let writer = FileWriter::new(
             session.clone(),
             table.clone(),
             Arc::new(write_schema.clone()),
             self.spec.run_id.clone(),
+            self.engine.staging_dir(),
         );
         let changes = match reusable.take() {
             Some(r) if same_fields(&r.schema, &write_schema) => {
@@ -441,6 +446,7 @@ impl<'e> Run<'e> {
                     files: branch_files,
                     by: ColumnMatch::for_table(&on_branch.metadata),
                     location: on_branch.metadata.location().to_owned(),
+                    s3: on_branch.s3.clone(),
                 },
                 base_main,
                 snapshot_id,

@@ -1,0 +1,378 @@
+//! [`RestCatalog`]: any Iceberg REST catalog (Polaris, Lakekeeper, Nessie,
+//! Glue's REST endpoint, SeaweedFS...).
+
+mod client;
+mod vended;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use iceberg::spec::TableMetadata;
+use rat_core::config::RestCatalogConfig;
+use rat_core::{
+    Catalog, CredentialProvider, Error, ErrorKind, Identifier, Layer, LoadedTable, NewTable,
+    Result, TableCommit, TableRef,
+};
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::json;
+
+use self::client::{NAMESPACE_SEPARATOR, RestClient, catalog_error};
+use self::vended::{StorageCredential, VendedSource, effective_config, table_access};
+use crate::s3::{credential_provider, file_io};
+
+/// An Iceberg REST catalog client.
+///
+/// A rat table `ns.layer.name` is table `name` in the two-level namespace
+/// `ns`, `layer`. Commits send the builder's requirements and updates as
+/// the spec's commit request; a 409 is a retryable
+/// [`ErrorKind::Conflict`]. With `vended_credentials`, loads ask for
+/// credentials scoped to the table and the engine uses those for its files,
+/// fetching new ones from the catalog before they expire.
+///
+/// ```no_run
+/// # async fn demo() -> rat_core::Result<()> {
+/// use rat_core::config::RestCatalogConfig;
+/// use rat_runner::catalog::RestCatalog;
+///
+/// let config: RestCatalogConfig = serde_yaml_ng::from_str(
+///     "{uri: 'http://127.0.0.1:8181', warehouse: 's3://warehouse',
+///       auth: {type: oauth2, client_id: admin, client_secret: {env: CATALOG_SECRET}}}",
+/// ).unwrap();
+/// let catalog = RestCatalog::connect(&config).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct RestCatalog {
+    client: Arc<RestClient>,
+    config: RestCatalogConfig,
+    /// The user's S3 credentials, for tables the catalog vends none for.
+    user_credentials: Option<Arc<dyn CredentialProvider>>,
+}
+
+/// `LoadTableResult` of the spec (also the commit answer, without config).
+#[derive(Deserialize)]
+struct LoadTableResponse {
+    #[serde(rename = "metadata-location")]
+    metadata_location: Option<String>,
+    metadata: TableMetadata,
+    #[serde(default)]
+    config: HashMap<String, String>,
+    #[serde(rename = "storage-credentials", default)]
+    storage_credentials: Vec<StorageCredential>,
+}
+
+#[derive(Deserialize)]
+struct ListNamespacesResponse {
+    namespaces: Vec<Vec<String>>,
+    #[serde(rename = "next-page-token")]
+    next_page_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ListTablesResponse {
+    identifiers: Vec<TableIdentifier>,
+    #[serde(rename = "next-page-token")]
+    next_page_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct TableIdentifier {
+    name: String,
+}
+
+impl RestCatalog {
+    /// Connects to the catalog `config` names: authenticates and reads
+    /// `/v1/config`.
+    pub async fn connect(config: &RestCatalogConfig) -> Result<Self> {
+        config.validate()?;
+        let client = RestClient::connect(config).await?;
+        Ok(Self {
+            client: Arc::new(client),
+            config: config.clone(),
+            user_credentials: credential_provider(&config.s3.credentials)?,
+        })
+    }
+
+    /// A catalog property from `/v1/config` (defaults merged with overrides).
+    pub fn property(&self, key: &str) -> Option<&str> {
+        self.client.property(key)
+    }
+
+    fn table_path(table: &TableRef) -> Vec<String> {
+        vec![
+            "namespaces".to_owned(),
+            namespace_segment(&table.iceberg_namespace()),
+            "tables".to_owned(),
+            table.name.as_str().to_owned(),
+        ]
+    }
+
+    fn loaded(&self, table: &TableRef, response: LoadTableResponse) -> Result<LoadedTable> {
+        let location = response.metadata.location().to_owned();
+        let config = effective_config(&location, &response.config, &response.storage_credentials);
+        let vended = vended::vended_credentials(&config).map(|first| {
+            VendedSource {
+                client: self.client.clone(),
+                table_path: Self::table_path(table),
+                location: location.clone(),
+            }
+            .provider(first)
+        });
+        let access = table_access(
+            &self.config.s3,
+            self.user_credentials.clone(),
+            &config,
+            vended,
+        );
+        let remote = location.starts_with("s3://") || location.starts_with("s3a://");
+        Ok(LoadedTable {
+            table: table.clone(),
+            metadata_location: response.metadata_location.unwrap_or_default(),
+            metadata: Arc::new(response.metadata),
+            file_io: file_io(access.clone()),
+            s3: remote.then_some(access),
+        })
+    }
+
+    async fn load(&self, table: &TableRef) -> Result<LoadTableResponse> {
+        let path = Self::table_path(table);
+        let path: Vec<&str> = path.iter().map(String::as_str).collect();
+        self.client
+            .json(
+                Method::GET,
+                &path,
+                &[],
+                None,
+                self.config.vended_credentials,
+            )
+            .await
+            .map_err(|f| with_table(f.error, table))
+    }
+
+    async fn create_level(&self, levels: &[&str]) -> Result<()> {
+        let body = json!({ "namespace": levels, "properties": {} });
+        match self
+            .client
+            .send(Method::POST, &["namespaces"], &[], Some(&body), false)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(f) if f.error.kind() == ErrorKind::Conflict => Ok(()),
+            Err(f) => Err(f.error.with_context("namespace", levels.join("."))),
+        }
+    }
+}
+
+/// Namespace levels joined by the spec's unit separator.
+fn namespace_segment(levels: &[&str]) -> String {
+    levels.join(&NAMESPACE_SEPARATOR.to_string())
+}
+
+fn with_table(error: Error, table: &TableRef) -> Error {
+    let error = if error.kind() == ErrorKind::NotFound {
+        Error::not_found(format!("table '{table}' does not exist"))
+            .with_context("detail", error.message())
+    } else {
+        error
+    };
+    error.with_context("table", table)
+}
+
+#[async_trait]
+impl Catalog for RestCatalog {
+    async fn list_namespaces(&self) -> Result<Vec<Identifier>> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let query: Vec<(&str, &str)> = token
+                .as_deref()
+                .map(|t| vec![("pageToken", t)])
+                .unwrap_or_default();
+            let page: ListNamespacesResponse = self
+                .client
+                .json(Method::GET, &["namespaces"], &query, None, false)
+                .await?;
+            // Namespaces other tools made that are not rat names are skipped.
+            out.extend(
+                page.namespaces
+                    .iter()
+                    .filter_map(|levels| match levels.as_slice() {
+                        [name] => rat_core::ident::namespace(name).ok(),
+                        _ => None,
+                    }),
+            );
+            match page.next_page_token.filter(|t| !t.is_empty()) {
+                Some(next) => token = Some(next),
+                None => break,
+            }
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    async fn create_namespace(&self, namespace: &Identifier) -> Result<()> {
+        self.create_level(&[namespace.as_str()]).await?;
+        for layer in Layer::ALL {
+            self.create_level(&[namespace.as_str(), layer.as_str()])
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn list_tables(&self, namespace: &Identifier) -> Result<Vec<TableRef>> {
+        let mut out = Vec::new();
+        for layer in Layer::ALL {
+            let segment = namespace_segment(&[namespace.as_str(), layer.as_str()]);
+            let mut token: Option<String> = None;
+            loop {
+                let query: Vec<(&str, &str)> = token
+                    .as_deref()
+                    .map(|t| vec![("pageToken", t)])
+                    .unwrap_or_default();
+                let page: ListTablesResponse = match self
+                    .client
+                    .json(
+                        Method::GET,
+                        &["namespaces", &segment, "tables"],
+                        &query,
+                        None,
+                        false,
+                    )
+                    .await
+                {
+                    Ok(page) => page,
+                    Err(f) if f.error.kind() == ErrorKind::NotFound => break,
+                    Err(f) => return Err(f.error.with_context("namespace", namespace)),
+                };
+                out.extend(page.identifiers.iter().filter_map(|id| {
+                    Some(TableRef::new(
+                        namespace.clone(),
+                        layer,
+                        Identifier::new(id.name.as_str()).ok()?,
+                    ))
+                }));
+                match page.next_page_token.filter(|t| !t.is_empty()) {
+                    Some(next) => token = Some(next),
+                    None => break,
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    async fn load_table(&self, table: &TableRef) -> Result<LoadedTable> {
+        let response = self.load(table).await?;
+        self.loaded(table, response)
+    }
+
+    async fn create_table(&self, table: &TableRef, new_table: NewTable) -> Result<LoadedTable> {
+        let body = json!({
+            "name": table.name.as_str(),
+            "schema": new_table.schema,
+            "partition-spec": new_table.partition_spec,
+            "properties": new_table.properties,
+            "stage-create": false,
+        });
+        let segment = namespace_segment(&table.iceberg_namespace());
+        let path = ["namespaces", segment.as_str(), "tables"];
+        let mut created = self
+            .client
+            .json::<LoadTableResponse>(
+                Method::POST,
+                &path,
+                &[],
+                Some(&body),
+                self.config.vended_credentials,
+            )
+            .await;
+        if let Err(f) = &created
+            && f.error.kind() == ErrorKind::NotFound
+        {
+            // The namespace does not exist yet: create its levels, then retry.
+            self.create_namespace(&table.namespace).await?;
+            created = self
+                .client
+                .json(
+                    Method::POST,
+                    &path,
+                    &[],
+                    Some(&body),
+                    self.config.vended_credentials,
+                )
+                .await;
+        }
+        let response = created.map_err(|f| {
+            if f.error.kind() == ErrorKind::Conflict {
+                Error::new(
+                    ErrorKind::AlreadyExists,
+                    format!("table '{table}' already exists"),
+                )
+                .with_context("table", table)
+            } else {
+                with_table(f.error, table)
+            }
+        })?;
+        self.loaded(table, response)
+    }
+
+    async fn commit(&self, commit: TableCommit) -> Result<LoadedTable> {
+        let table = &commit.table;
+        let body = json!({
+            "identifier": { "namespace": table.iceberg_namespace(), "name": table.name.as_str() },
+            "requirements": commit.requirements,
+            "updates": commit.updates,
+        });
+        let path = Self::table_path(table);
+        let path: Vec<&str> = path.iter().map(String::as_str).collect();
+        let committed: LoadTableResponse = self
+            .client
+            .json(Method::POST, &path, &[], Some(&body), false)
+            .await
+            .map_err(|f| {
+                let error = match f.status.map(|s| s.as_u16()) {
+                    Some(409) => {
+                        Error::new(ErrorKind::Conflict, "commit requirement no longer holds")
+                            .with_context("detail", f.error.message())
+                    }
+                    // The spec's CommitStateUnknown: the commit may or may
+                    // not have happened, so it must not be retried blindly.
+                    Some(500 | 502 | 504) => catalog_error(format!(
+                        "the commit's outcome is unknown: {}",
+                        f.error.message()
+                    ))
+                    .with_retryable(false),
+                    _ => f.error,
+                };
+                with_table(error, table)
+            })?;
+        // The commit answer carries no credentials: keep the table's I/O by
+        // loading it again (cheap next to a write, and it renews them).
+        let reloaded = self.load(table).await?;
+        let mut loaded = self.loaded(table, reloaded)?;
+        if let Some(location) = committed.metadata_location {
+            loaded.metadata_location = location;
+            loaded.metadata = Arc::new(committed.metadata);
+        }
+        Ok(loaded)
+    }
+
+    async fn drop_table(&self, table: &TableRef) -> Result<()> {
+        let path = Self::table_path(table);
+        let path: Vec<&str> = path.iter().map(String::as_str).collect();
+        self.client
+            .send(
+                Method::DELETE,
+                &path,
+                &[("purgeRequested", "false")],
+                None,
+                false,
+            )
+            .await
+            .map_err(|f| with_table(f.error, table))?;
+        Ok(())
+    }
+}
