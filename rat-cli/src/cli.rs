@@ -21,6 +21,12 @@ pub(crate) struct Cli {
     )]
     pub(crate) project: PathBuf,
 
+    /// The lakehouse config (rat.yaml: storage, catalog); without it, the
+    /// embedded defaults under the project's .rat/. RAT__* variables
+    /// override its fields.
+    #[arg(long, short = 'c', global = true, env = "RAT_CONFIG")]
+    pub(crate) config: Option<PathBuf>,
+
     /// Print machine-readable JSON on stdout instead of text.
     #[arg(long, global = true)]
     pub(crate) json: bool,
@@ -60,6 +66,8 @@ pub(crate) enum Command {
         #[arg(long)]
         threads: Option<usize>,
     },
+    /// Print the lakehouse config in effect (secrets show as references).
+    Config,
     /// List recent runs, newest first.
     Runs {
         /// Only runs of this table.

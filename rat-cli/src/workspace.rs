@@ -11,6 +11,24 @@ use rat_runner::{Engine, EngineConfig};
 /// Where the embedded catalog, warehouse and run records live, inside the project.
 pub(crate) const STATE_DIR: &str = ".rat";
 
+/// Where a command works: the project folder (run records live in its
+/// `.rat/`) and the lakehouse config, if one is given.
+#[derive(Debug, Clone)]
+pub(crate) struct Place {
+    pub(crate) project: PathBuf,
+    pub(crate) config: Option<PathBuf>,
+}
+
+impl Place {
+    /// The lakehouse: the config file's, else the embedded layout.
+    pub(crate) fn lakehouse(&self, project: &Path) -> Result<LakehouseConfig> {
+        match &self.config {
+            Some(file) => LakehouseConfig::from_file(file),
+            None => Ok(LakehouseConfig::embedded(project)),
+        }
+    }
+}
+
 /// A project folder, opened.
 #[derive(Debug)]
 pub(crate) struct Workspace {
@@ -23,7 +41,8 @@ pub(crate) struct Workspace {
 impl Workspace {
     /// Opens the project folder: local storage rooted at it, the SQLite
     /// catalog and warehouse, and the run store under `.rat/`.
-    pub(crate) async fn open(project: &Path) -> Result<Self> {
+    pub(crate) async fn open(place: &Place) -> Result<Self> {
+        let project = place.project.as_path();
         if !project.is_dir() {
             return Err(Error::new(
                 ErrorKind::InvalidInput,
@@ -36,7 +55,7 @@ impl Workspace {
         }
         let project = std::fs::canonicalize(project)?;
         let state = project.join(STATE_DIR);
-        let lakehouse = LakehouseConfig::embedded(&project);
+        let lakehouse = place.lakehouse(&project)?;
         let store = Arc::new(SqliteRunStore::open(state.join("runs.db")).await?);
         let engine = Engine::open(&lakehouse, EngineConfig::default())
             .await?

@@ -1,7 +1,7 @@
 //! `rat cancel <run>`: a request through the run store; the process running
 //! the run stops it (its branch is removed, main unchanged).
 
-use std::path::Path;
+use crate::workspace::Place;
 use std::time::{Duration, Instant};
 
 use rat_core::{Result, RunId, RunStore};
@@ -13,9 +13,9 @@ use crate::workspace::Workspace;
 /// How long to wait for the run to stop before reporting "requested".
 const WAIT: Duration = Duration::from_secs(5);
 
-pub(crate) async fn cancel(project: &Path, run: &str, json: bool) -> Result<u8> {
+pub(crate) async fn cancel(place: &Place, run: &str, json: bool) -> Result<u8> {
     let run: RunId = run.parse()?;
-    let ws = Workspace::open(project).await?;
+    let ws = Workspace::open(place).await?;
     ws.store.request_cancel(&run).await?;
     let started = Instant::now();
     let mut record = ws.store.get(&run).await?;

@@ -1,15 +1,15 @@
 //! `rat history <table>`.
 
-use std::path::Path;
+use crate::workspace::Place;
 
 use rat_core::{Result, TableRef};
 use rat_runner::table::history as snapshot_history;
 
 use crate::output::{EXIT_OK, print_json, print_table};
 
-pub(crate) async fn history(project: &Path, table: &str, json: bool) -> Result<u8> {
+pub(crate) async fn history(place: &Place, table: &str, json: bool) -> Result<u8> {
     let table: TableRef = table.parse()?;
-    let engine = crate::workspace::Workspace::open(project).await?.engine;
+    let engine = crate::workspace::Workspace::open(place).await?.engine;
     let loaded = engine.catalog().load_table(&table).await?;
     let snapshots = snapshot_history(&loaded);
     if json {

@@ -1,7 +1,7 @@
 //! `rat logs <run> [-f]`: from the run store, so it works from any terminal
 //! while the run goes on elsewhere.
 
-use std::path::Path;
+use crate::workspace::Place;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -11,9 +11,9 @@ use rat_executor::stored_logs;
 use crate::output::EXIT_OK;
 use crate::workspace::Workspace;
 
-pub(crate) async fn logs(project: &Path, run: &str, follow: bool, json: bool) -> Result<u8> {
+pub(crate) async fn logs(place: &Place, run: &str, follow: bool, json: bool) -> Result<u8> {
     let run: RunId = run.parse()?;
-    let ws = Workspace::open(project).await?;
+    let ws = Workspace::open(place).await?;
     ws.store.get(&run).await?;
     let cursor = LogCursor {
         from_seq: 0,

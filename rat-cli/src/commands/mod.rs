@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 mod cancel;
+mod config;
 mod history;
 mod init;
 mod logs;
@@ -16,6 +17,11 @@ use crate::cli::{Cli, Command};
 
 /// Runs the command and returns the process exit code.
 pub(crate) async fn dispatch(cli: Cli) -> Result<u8> {
+    let place = crate::workspace::Place {
+        project: cli.project.clone(),
+        config: cli.config.clone(),
+    };
+    let place = &place;
     match cli.command {
         Command::Init { dir } => init::init(&dir, cli.json),
         Command::Run {
@@ -42,22 +48,19 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<u8> {
                     threads,
                 },
             };
-            run::run(&cli.project, options, cli.json, cli.verbose).await
+            run::run(place, options, cli.json, cli.verbose).await
         }
         Command::Runs {
             table,
             status,
             limit,
-        } => runs::runs(&cli.project, table, status, limit, cli.json).await,
-        Command::Logs { run, follow } => logs::logs(&cli.project, &run, follow, cli.json).await,
-        Command::Cancel { run } => cancel::cancel(&cli.project, &run, cli.json).await,
-        Command::Tables => tables::tables(&cli.project, cli.json).await,
-        Command::Query { sql, max_rows } => {
-            query::query(&cli.project, &sql, max_rows, cli.json).await
-        }
-        Command::History { table } => history::history(&cli.project, &table, cli.json).await,
-        Command::Rollback { table, to } => {
-            rollback::rollback(&cli.project, &table, to, cli.json).await
-        }
+        } => runs::runs(place, table, status, limit, cli.json).await,
+        Command::Logs { run, follow } => logs::logs(place, &run, follow, cli.json).await,
+        Command::Cancel { run } => cancel::cancel(place, &run, cli.json).await,
+        Command::Config => config::config(place, cli.json),
+        Command::Tables => tables::tables(place, cli.json).await,
+        Command::Query { sql, max_rows } => query::query(place, &sql, max_rows, cli.json).await,
+        Command::History { table } => history::history(place, &table, cli.json).await,
+        Command::Rollback { table, to } => rollback::rollback(place, &table, to, cli.json).await,
     }
 }

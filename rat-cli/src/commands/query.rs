@@ -1,14 +1,14 @@
 //! `rat query "<SQL>"`.
 
-use std::path::Path;
+use crate::workspace::Place;
 
 use rat_core::Result;
 use rat_runner::query::{QueryOptions, query as run_query};
 
 use crate::output::{EXIT_OK, print_json, print_table};
 
-pub(crate) async fn query(project: &Path, sql: &str, max_rows: usize, json: bool) -> Result<u8> {
-    let engine = crate::workspace::Workspace::open(project).await?.engine;
+pub(crate) async fn query(place: &Place, sql: &str, max_rows: usize, json: bool) -> Result<u8> {
+    let engine = crate::workspace::Workspace::open(place).await?.engine;
     let options = QueryOptions {
         max_rows,
         ..QueryOptions::default()

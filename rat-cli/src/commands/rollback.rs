@@ -1,15 +1,15 @@
 //! `rat rollback <table> --to <snapshot-id>`.
 
-use std::path::Path;
+use crate::workspace::Place;
 
 use rat_core::{Result, TableRef};
 use rat_runner::table::rollback as rollback_table;
 
 use crate::output::{EXIT_OK, print_json};
 
-pub(crate) async fn rollback(project: &Path, table: &str, to: i64, json: bool) -> Result<u8> {
+pub(crate) async fn rollback(place: &Place, table: &str, to: i64, json: bool) -> Result<u8> {
     let table: TableRef = table.parse()?;
-    let engine = crate::workspace::Workspace::open(project).await?.engine;
+    let engine = crate::workspace::Workspace::open(place).await?.engine;
     let done = rollback_table(engine.catalog().as_ref(), &table, to).await?;
     if json {
         print_json(&done);

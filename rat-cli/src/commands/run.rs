@@ -2,8 +2,8 @@
 //! executor in DAG order — independent pipelines at once, up to the number
 //! of workers; a failure skips what depends on it.
 
+use crate::workspace::Place;
 use std::collections::{BTreeSet, HashMap};
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -37,13 +37,8 @@ struct RunReport {
     skipped: Vec<TableRef>,
 }
 
-pub(crate) async fn run(
-    project: &Path,
-    options: RunOptions,
-    json: bool,
-    verbose: u8,
-) -> Result<u8> {
-    let ws = Workspace::open(project).await?;
+pub(crate) async fn run(place: &Place, options: RunOptions, json: bool, verbose: u8) -> Result<u8> {
+    let ws = Workspace::open(place).await?;
     let source = ProjectSource::embedded();
     let targets = options
         .pipelines

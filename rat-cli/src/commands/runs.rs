@@ -1,6 +1,6 @@
 //! `rat runs`.
 
-use std::path::Path;
+use crate::workspace::Place;
 
 use rat_core::{Error, Result, RunFilter, RunStatus, RunStore, TableRef};
 
@@ -8,7 +8,7 @@ use crate::output::{EXIT_OK, print_json, print_table};
 use crate::workspace::Workspace;
 
 pub(crate) async fn runs(
-    project: &Path,
+    place: &Place,
     table: Option<String>,
     status: Option<String>,
     limit: u32,
@@ -29,7 +29,7 @@ pub(crate) async fn runs(
         limit: Some(limit),
         offset: 0,
     };
-    let ws = Workspace::open(project).await?;
+    let ws = Workspace::open(place).await?;
     let records = ws.store.list(&filter).await?;
     if json {
         print_json(&records);

@@ -1,6 +1,6 @@
 //! `rat tables`.
 
-use std::path::Path;
+use crate::workspace::Place;
 
 use rat_core::Result;
 use serde::Serialize;
@@ -16,8 +16,8 @@ struct TableRow {
     updated_at: Option<String>,
 }
 
-pub(crate) async fn tables(project: &Path, json: bool) -> Result<u8> {
-    let engine = crate::workspace::Workspace::open(project).await?.engine;
+pub(crate) async fn tables(place: &Place, json: bool) -> Result<u8> {
+    let engine = crate::workspace::Workspace::open(place).await?.engine;
     let catalog = engine.catalog();
     let mut rows = Vec::new();
     for ns in catalog.list_namespaces().await? {
