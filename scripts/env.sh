@@ -12,3 +12,10 @@ case " ${RUSTFLAGS:-} " in
   *" link-arg=-Wl,-rpath,$DUCKDB_LIB_DIR "*) ;;
   *) export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-C link-arg=-Wl,-rpath,$DUCKDB_LIB_DIR" ;;
 esac
+# DuckDB's httpfs extension (reading s3:// files) from the test venv's wheel,
+# once scripts/test-env.sh has made it.
+if [ -z "${RAT_DUCKDB_EXTENSION_DIR:-}" ]; then
+  for d in "$RAT_VENV"/lib/python3*/site-packages/duckdb_extension_httpfs/extensions/v1.5.5; do
+    [ -f "$d/httpfs.duckdb_extension" ] && export RAT_DUCKDB_EXTENSION_DIR="$d"
+  done
+fi

@@ -12,6 +12,11 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "fetch libduckdb 1.5.5";  scripts/duckdb-lib.sh
 step "python test venv";       timeout 900 scripts/test-env.sh
+. scripts/env.sh # again: the venv now holds DuckDB's httpfs extension
+step "test servers (SeaweedFS, moto)"
+trap 'scripts/test-services.sh stop' EXIT
+timeout 300 scripts/test-services.sh start
+step "prune stale test binaries"; scripts/prune-target.sh
 step "cargo fmt";              cargo fmt --all -- --check
 step "build";                  cargo build --workspace --all-targets --locked
 step "tests"

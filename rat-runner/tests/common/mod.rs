@@ -11,6 +11,8 @@ use rat_core::{
     TableRef,
 };
 use rat_runner::catalog::SqlCatalog;
+pub mod remote;
+
 use rat_runner::query::{QueryOptions, QueryOutput, query};
 use rat_runner::storage::LocalStorage;
 use rat_runner::{Engine, RunPlan};
@@ -20,13 +22,19 @@ use serde_json::Value;
 pub struct TestProject {
     pub dir: tempfile::TempDir,
     pub engine: Engine,
+    /// Where the pipelines are and which namespace they fill.
+    pub source: ProjectSource,
 }
 
 impl TestProject {
     pub async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let engine = open_engine(dir.path()).await;
-        Self { dir, engine }
+        Self {
+            dir,
+            engine,
+            source: ProjectSource::embedded(),
+        }
     }
 
     /// A copy of `examples/sample-project`.
@@ -70,8 +78,11 @@ impl TestProject {
     }
 
     pub async fn plan(&self, targets: &[&str]) -> rat_core::Result<RunPlan> {
-        let targets: Vec<TableRef> = targets.iter().map(|t| t.parse().unwrap()).collect();
-        self.engine.plan(&ProjectSource::embedded(), &targets).await
+        let targets: Vec<TableRef> = targets
+            .iter()
+            .map(|t| TableRef::parse(t, self.source.namespace.as_str()).unwrap())
+            .collect();
+        self.engine.plan(&self.source, &targets).await
     }
 
     pub async fn run_one(&self, table: &TableRef) -> RunResult {
@@ -79,7 +90,11 @@ impl TestProject {
             cancel: Default::default(),
             log: Arc::new(MemoryLog::default()),
         };
-        self.engine.execute(RunSpec::new(table.clone()), ctx).await
+        let spec = RunSpec {
+            project: self.source.clone(),
+            ..RunSpec::new(table.clone())
+        };
+        self.engine.execute(spec, ctx).await
     }
 
     /// Runs and asserts every run succeeded.
@@ -100,6 +115,7 @@ impl TestProject {
     pub async fn query(&self, sql: &str) -> QueryOutput {
         let options = QueryOptions {
             max_rows: 1_000_000,
+            default_namespace: self.source.namespace.to_string(),
             ..QueryOptions::default()
         };
         query(self.engine.catalog().as_ref(), sql, &options)
@@ -161,7 +177,7 @@ impl LogSink for MemoryLog {
     }
 }
 
-fn copy_tree(src: &Path, dst: &Path) {
+pub fn copy_tree(src: &Path, dst: &Path) {
     for entry in std::fs::read_dir(src).unwrap() {
         let entry = entry.unwrap();
         let target = dst.join(entry.file_name());

@@ -1,0 +1,340 @@
+//! The engine on SeaweedFS: S3 storage, the Iceberg REST catalog, vended
+//! credentials and credentials that expire mid-run. Needs
+//! `scripts/test-services.sh start`.
+
+mod common;
+
+use std::time::Instant;
+
+use common::remote::*;
+use common::{TestProject, run_python};
+use iceberg::TableRequirement;
+use rat_core::config::{CredentialsConfig, RestAuth};
+use rat_core::{ErrorKind, RunStatus, StorageExt, TableCommit};
+use serde_json::Value;
+
+const GOLD: [&str; 2] = ["gold.revenue_by_country", "gold.top_customers"];
+
+async fn rows(project: &TestProject, table: &str) -> Vec<Vec<Value>> {
+    project
+        .query(&format!("SELECT * FROM {table} ORDER BY ALL"))
+        .await
+        .rows
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sample_project_on_seaweedfs_matches_the_embedded_run_and_gates_on_the_branch() {
+    let embedded = TestProject::sample().await;
+    embedded.run_ok(&[]).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = rest_config(oauth2(dir.path()), true, admin_credentials(dir.path()));
+    let remote = remote_sample(
+        dir,
+        admin_credentials(tempfile::tempdir().unwrap().path()),
+        catalog,
+    )
+    .await;
+    let results = remote.run_ok(&[]).await;
+    assert_eq!(results.len(), 5);
+    let ns = remote.source.namespace.to_string();
+    for table in GOLD {
+        let expected = rows(&embedded, table).await;
+        assert!(!expected.is_empty());
+        assert_eq!(rows(&remote, table).await, expected, "{table}");
+    }
+    // Data files and metadata are in the warehouse bucket, not on disk.
+    let gold = remote.load(&format!("{ns}.gold.top_customers")).await;
+    assert!(
+        gold.metadata.location().starts_with("s3://warehouse/"),
+        "{}",
+        gold.metadata.location()
+    );
+    assert!(gold.s3.is_some());
+
+    // A failing error-severity test: the run fails, main stays, no branch.
+    let table = format!("{ns}.gold.top_customers");
+    let before = remote.load(&table).await.main_snapshot_id();
+    remote
+        .engine
+        .storage()
+        .put(
+            &remote
+                .source
+                .key("pipelines/gold/top_customers/tests/quality/never.sql")
+                .unwrap(),
+            "SELECT * FROM {{ this }}".into(),
+        )
+        .await
+        .unwrap();
+    let failed = remote.run_one(&table.parse().unwrap()).await;
+    assert_eq!(failed.status, RunStatus::Failed);
+    assert_eq!(remote.load(&table).await.main_snapshot_id(), before);
+    assert_eq!(remote.refs(&table).await, vec!["main".to_owned()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_race_on_the_rest_catalog_is_a_retryable_conflict() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = rest_config(oauth2(dir.path()), true, admin_credentials(dir.path()));
+    let remote = remote_sample(
+        dir,
+        admin_credentials(tempfile::tempdir().unwrap().path()),
+        catalog,
+    )
+    .await;
+    remote.run_ok(&["bronze.customers"]).await;
+    let table = format!("{}.bronze.customers", remote.source.namespace);
+    let loaded = remote.load(&table).await;
+    let stale = TableCommit {
+        table: loaded.table.clone(),
+        requirements: vec![TableRequirement::RefSnapshotIdMatch {
+            r#ref: "main".into(),
+            snapshot_id: Some(loaded.main_snapshot_id().unwrap() + 1),
+        }],
+        updates: vec![iceberg::TableUpdate::SetProperties {
+            updates: [("rat.test".to_owned(), "x".to_owned())].into(),
+        }],
+    };
+    let err = remote.engine.catalog().commit(stale).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    assert!(err.is_retryable());
+    assert!(
+        !remote
+            .load(&table)
+            .await
+            .metadata
+            .properties()
+            .contains_key("rat.test")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pyiceberg_and_rat_read_each_others_tables_over_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = rest_config(oauth2(dir.path()), true, admin_credentials(dir.path()));
+    let remote = remote_sample(
+        dir,
+        admin_credentials(tempfile::tempdir().unwrap().path()),
+        catalog,
+    )
+    .await;
+    remote.run_ok(&[]).await;
+    let ns = remote.source.namespace.to_string();
+
+    // pyiceberg reads what rat wrote.
+    let expected = remote
+        .query(&format!(
+            "SELECT count(*), sum(revenue)::DOUBLE FROM {ns}.gold.revenue_by_country"
+        ))
+        .await
+        .rows[0]
+        .clone();
+    let read = run_python(
+        &format!(
+            "{}\nt = catalog.load_table(('{ns}', 'gold', 'revenue_by_country')).scan().to_arrow()\n\
+             print(json.dumps({{'rows': t.num_rows, 'revenue': float(sum(x.as_py() for x in t['revenue']))}}))",
+            pyiceberg_prelude()
+        ),
+        remote.path(),
+    );
+    assert_eq!(read["rows"].as_i64(), expected[0].as_i64());
+    let revenue = read["revenue"].as_f64().unwrap();
+    assert!(
+        (revenue - expected[1].as_f64().unwrap()).abs() < 0.01,
+        "{revenue} vs {expected:?}"
+    );
+
+    // rat reads what pyiceberg wrote.
+    run_python(
+        &format!(
+            "{}\nimport pyarrow as pa\n\
+             t = catalog.create_table(('{ns}', 'bronze', 'py_events'), schema=pa.schema([('id', pa.int64()), ('kind', pa.string())]))\n\
+             t.append(pa.table({{'id': list(range(1000)), 'kind': ['a', 'b'] * 500}}))\n\
+             print(json.dumps({{'ok': True}}))",
+            pyiceberg_prelude()
+        ),
+        remote.path(),
+    );
+    remote
+        .engine
+        .storage()
+        .put(
+            &remote
+                .source
+                .key("pipelines/silver/from_python/pipeline.sql")
+                .unwrap(),
+            "SELECT kind, count(*) AS n FROM {{ ref('bronze.py_events') }} GROUP BY kind".into(),
+        )
+        .await
+        .unwrap();
+    remote.run_ok(&["silver.from_python"]).await;
+    assert_eq!(
+        remote
+            .query(&format!(
+                "SELECT kind, n FROM {ns}.silver.from_python ORDER BY kind"
+            ))
+            .await
+            .rows,
+        vec![
+            vec![Value::from("a"), Value::from(500)],
+            vec![Value::from("b"), Value::from(500)]
+        ]
+    );
+}
+
+/// The project on local disk, tables through a bearer token only: with
+/// vending, the catalog's scoped credentials are the only S3 access there
+/// is (no keys in the config, anonymous otherwise).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vended_credentials_alone_read_and_write_tables() {
+    require_seaweedfs();
+    let token = fetch_token().await;
+    let make = |vended: bool| {
+        let token = token.clone();
+        async move {
+            let project = TestProject::new().await;
+            let auth = RestAuth::Bearer {
+                token: secret_file(project.path(), "token", &token),
+            };
+            let catalog = rat_runner::catalog::RestCatalog::connect(&rest_config(
+                auth,
+                vended,
+                CredentialsConfig::Anonymous,
+            ))
+            .await
+            .unwrap();
+            let namespace = unique_namespace();
+            let source = rat_core::ProjectSource::namespaced(&namespace).unwrap();
+            common::copy_tree(
+                &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../examples/sample-project"),
+                &project.path().join(&namespace),
+            );
+            let engine = rat_runner::Engine::new(
+                project.engine.storage().clone(),
+                std::sync::Arc::new(catalog),
+            );
+            TestProject {
+                source,
+                engine,
+                dir: project.dir,
+            }
+        }
+    };
+    let with = make(true).await;
+    with.run_ok(&[]).await;
+    let ns = with.source.namespace.to_string();
+    assert_eq!(
+        with.scalar(&format!("SELECT count(*) FROM {ns}.gold.top_customers"))
+            .await,
+        10
+    );
+    let loaded = with.load(&format!("{ns}.gold.top_customers")).await;
+    let vended = loaded
+        .s3
+        .unwrap()
+        .credentials
+        .unwrap()
+        .credentials()
+        .await
+        .unwrap();
+    assert!(vended.session_token.is_some() && vended.expires_at.is_some());
+    assert_ne!(vended.access_key_id, ADMIN_KEY);
+
+    // The same without vending: anonymous S3 access is refused, nothing lands.
+    let without = make(false).await;
+    let results = without.run(&["bronze.customers"]).await.unwrap();
+    assert_eq!(results[0].status, RunStatus::Failed);
+    let table = format!("{}.bronze.customers", without.source.namespace);
+    assert_eq!(without.load(&table).await.main_snapshot_id(), None);
+}
+
+/// Credentials from a `credential_process` that assumes a role whose STS
+/// credentials live 6 s, through a run that lasts longer: the run renews
+/// them (storage, data file uploads, manifests, DuckDB's secret) and
+/// completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_that_expire_during_a_run_are_renewed() {
+    require_seaweedfs();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("fetches.log");
+    let script = dir.path().join("creds.py");
+    std::fs::write(
+        &script,
+        format!(
+            r#"
+import boto3, json, time
+sts = boto3.client("sts", endpoint_url="{S3_ENDPOINT}", region_name="us-east-1",
+    aws_access_key_id="{ADMIN_KEY}", aws_secret_access_key="{ADMIN_SECRET}")
+c = sts.assume_role(RoleArn="{RUNNER_ROLE}", RoleSessionName="rat-test")["Credentials"]
+with open("{log}", "a") as f:
+    f.write(f"{{time.time()}} {{c['AccessKeyId']}}\n")
+print(json.dumps({{"Version": 1, "AccessKeyId": c["AccessKeyId"], "SecretAccessKey": c["SecretAccessKey"],
+    "SessionToken": c["SessionToken"], "Expiration": c["Expiration"].isoformat()}}))
+"#,
+            log = log.display()
+        ),
+    )
+    .unwrap();
+    let process = CredentialsConfig::Process {
+        command: vec![
+            common::python_bin().to_string_lossy().into_owned(),
+            script.to_string_lossy().into_owned(),
+        ],
+    };
+    let catalog = rest_config(oauth2(dir.path()), false, process.clone());
+    let remote = remote_sample(dir, process, catalog).await;
+    // One row, many seconds of CPU and no S3 reads while it computes: the
+    // credentials of the run's start have expired when its files upload.
+    remote
+        .engine
+        .storage()
+        .put(
+            &remote
+                .source
+                .key("pipelines/silver/slow/pipeline.sql")
+                .unwrap(),
+            "SELECT count(DISTINCT md5(i::VARCHAR)) AS distinct_hashes FROM range(25000000) t(i)"
+                .into(),
+        )
+        .await
+        .unwrap();
+    remote
+        .engine
+        .storage()
+        .put(
+            &remote
+                .source
+                .key("pipelines/silver/slow/tests/quality/one_row.sql")
+                .unwrap(),
+            "SELECT * FROM {{ this }} WHERE distinct_hashes <> 25000000".into(),
+        )
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let result = remote.run(&["silver.slow"]).await.unwrap();
+    let took = started.elapsed();
+    assert_eq!(
+        result[0].status,
+        RunStatus::Success,
+        "{:?}",
+        result[0].error
+    );
+    assert!(
+        took > STS_LIFETIME,
+        "the run took {took:?}, less than the {STS_LIFETIME:?} credential lifetime: it proves nothing"
+    );
+    let fetches = std::fs::read_to_string(remote.path().join("fetches.log")).unwrap_or_default();
+    assert!(
+        fetches.lines().count() >= 2,
+        "credentials were fetched once in a {took:?} run:\n{fetches}"
+    );
+    let ns = remote.source.namespace.to_string();
+    assert_eq!(
+        remote
+            .scalar(&format!("SELECT distinct_hashes FROM {ns}.silver.slow"))
+            .await,
+        25_000_000
+    );
+}
