@@ -10,8 +10,13 @@ use anyhow::Result;
 use crate::report::{median, table};
 use crate::setup::BenchProject;
 
+/// The bronze table of `{rows}` generated rows.
+pub(crate) const BRONZE: &str = "SELECT i AS id, i % 10007 AS customer_id, ((i * 7919) % 100000) / 100.0 AS amount, \
+     'sku_' || (i % 5000) AS sku, TIMESTAMP '2024-01-01' + to_seconds(i) AS ts \
+     FROM range({rows}) t(i)";
+
 /// The transform: a silver table computed from a bronze table of N rows.
-const TRANSFORM: &str = "SELECT id, customer_id, amount * 1.19 AS gross, upper(sku) AS sku, \
+pub(crate) const TRANSFORM: &str = "SELECT id, customer_id, amount * 1.19 AS gross, upper(sku) AS sku, \
      CAST(ts AS DATE) AS day, amount > 500 AS large \
      FROM {source} WHERE id % 10 <> 0";
 
@@ -19,11 +24,7 @@ pub(crate) async fn run(rows: usize, repeat: usize) -> Result<()> {
     let project = BenchProject::new()?;
     project.write(
         "pipelines/bronze/events/pipeline.sql",
-        &format!(
-            "SELECT i AS id, i % 10007 AS customer_id, ((i * 7919) % 100000) / 100.0 AS amount, \
-             'sku_' || (i % 5000) AS sku, TIMESTAMP '2024-01-01' + to_seconds(i) AS ts \
-             FROM range({rows}) t(i)"
-        ),
+        &BRONZE.replace("{rows}", &rows.to_string()),
     )?;
     project.write(
         "pipelines/silver/events/pipeline.sql",

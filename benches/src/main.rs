@@ -6,10 +6,12 @@
 //! cargo run -p rat-benches -- full-refresh [--rows N] [--repeat K]
 //! cargo run -p rat-benches -- upsert [--rows N] [--repeat K]
 //! cargo run -p rat-benches -- executors [--runs N]
+//! cargo run -p rat-benches -- remote [--rows N] [--repeat K]   # needs scripts/test-services.sh start
 //! ```
 
 mod executors;
 mod full_refresh;
+mod remote;
 mod report;
 mod setup;
 mod upsert;
@@ -20,7 +22,7 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(name) = args.first() else {
         bail!(
-            "usage: rat-benches full-refresh|upsert [--rows N] [--repeat K] | executors [--runs N]"
+            "usage: rat-benches full-refresh|upsert|remote [--rows N] [--repeat K] | executors [--runs N]"
         );
     };
     let flag = |flag: &str, default: usize| -> Result<usize> {
@@ -44,6 +46,12 @@ fn main() -> Result<()> {
             flag("--repeat", 3)?,
         )),
         "executors" => runtime.block_on(executors::run(flag("--runs", 50)?)),
-        other => bail!("unknown benchmark '{other}' (known: full-refresh, upsert, executors)"),
+        "remote" => runtime.block_on(remote::run(
+            flag("--rows", 10_000_000)?,
+            flag("--repeat", 3)?,
+        )),
+        other => {
+            bail!("unknown benchmark '{other}' (known: full-refresh, upsert, executors, remote)")
+        }
     }
 }

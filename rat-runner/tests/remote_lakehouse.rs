@@ -1,6 +1,7 @@
 //! The engine on SeaweedFS: S3 storage, the Iceberg REST catalog, vended
 //! credentials and credentials that expire mid-run. Needs
 //! `scripts/test-services.sh start`.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
