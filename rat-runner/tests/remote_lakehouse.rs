@@ -28,14 +28,7 @@ async fn sample_project_on_seaweedfs_matches_the_embedded_run_and_gates_on_the_b
     let embedded = TestProject::sample().await;
     embedded.run_ok(&[]).await;
 
-    let dir = tempfile::tempdir().unwrap();
-    let catalog = rest_config(oauth2(dir.path()), true, admin_credentials(dir.path()));
-    let remote = remote_sample(
-        dir,
-        admin_credentials(tempfile::tempdir().unwrap().path()),
-        catalog,
-    )
-    .await;
+    let remote = admin_sample().await;
     let results = remote.run_ok(&[]).await;
     assert_eq!(results.len(), 5);
     let ns = remote.source.namespace.to_string();
@@ -76,14 +69,7 @@ async fn sample_project_on_seaweedfs_matches_the_embedded_run_and_gates_on_the_b
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_race_on_the_rest_catalog_is_a_retryable_conflict() {
-    let dir = tempfile::tempdir().unwrap();
-    let catalog = rest_config(oauth2(dir.path()), true, admin_credentials(dir.path()));
-    let remote = remote_sample(
-        dir,
-        admin_credentials(tempfile::tempdir().unwrap().path()),
-        catalog,
-    )
-    .await;
+    let remote = admin_sample().await;
     remote.run_ok(&["bronze.customers"]).await;
     let table = format!("{}.bronze.customers", remote.source.namespace);
     let loaded = remote.load(&table).await;
@@ -112,14 +98,7 @@ async fn a_lost_race_on_the_rest_catalog_is_a_retryable_conflict() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pyiceberg_and_rat_read_each_others_tables_over_rest() {
-    let dir = tempfile::tempdir().unwrap();
-    let catalog = rest_config(oauth2(dir.path()), true, admin_credentials(dir.path()));
-    let remote = remote_sample(
-        dir,
-        admin_credentials(tempfile::tempdir().unwrap().path()),
-        catalog,
-    )
-    .await;
+    let remote = admin_sample().await;
     remote.run_ok(&[]).await;
     let ns = remote.source.namespace.to_string();
 

@@ -145,6 +145,15 @@ pub async fn remote_sample(
     remote_project(dir, storage, catalog, source).await
 }
 
+/// The sample project on S3 with the admin keys, tables in the REST catalog
+/// through OAuth2, vending on.
+pub async fn admin_sample() -> TestProject {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = rest_config(oauth2(dir.path()), true, admin_credentials(dir.path()));
+    let storage = admin_credentials(dir.path());
+    remote_sample(dir, storage, catalog).await
+}
+
 /// A project over `storage` and the REST catalog `catalog`.
 pub async fn remote_project(
     dir: tempfile::TempDir,

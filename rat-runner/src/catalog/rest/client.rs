@@ -77,6 +77,60 @@ struct TokenResponse {
     expires_in: Option<u64>,
 }
 
+/// One catalog request: a method, path segments under the prefix, a query,
+/// a JSON body, and whether to ask for vended credentials.
+#[derive(Debug, Clone)]
+pub(super) struct Request<'a> {
+    method: Method,
+    path: &'a [&'a str],
+    query: &'a [(&'a str, &'a str)],
+    body: Option<&'a serde_json::Value>,
+    vended_credentials: bool,
+}
+
+impl<'a> Request<'a> {
+    /// `GET` of `path`.
+    pub(super) fn get(path: &'a [&'a str]) -> Self {
+        Self::new(Method::GET, path)
+    }
+
+    /// `POST` of `body` to `path`.
+    pub(super) fn post(path: &'a [&'a str], body: &'a serde_json::Value) -> Self {
+        Self {
+            body: Some(body),
+            ..Self::new(Method::POST, path)
+        }
+    }
+
+    /// `DELETE` of `path`.
+    pub(super) fn delete(path: &'a [&'a str]) -> Self {
+        Self::new(Method::DELETE, path)
+    }
+
+    fn new(method: Method, path: &'a [&'a str]) -> Self {
+        Self {
+            method,
+            path,
+            query: &[],
+            body: None,
+            vended_credentials: false,
+        }
+    }
+
+    /// With query parameters.
+    pub(super) fn query(self, query: &'a [(&'a str, &'a str)]) -> Self {
+        Self { query, ..self }
+    }
+
+    /// Asking for vended credentials (`X-Iceberg-Access-Delegation`) when `yes`.
+    pub(super) fn vended(self, yes: bool) -> Self {
+        Self {
+            vended_credentials: yes,
+            ..self
+        }
+    }
+}
+
 /// A request failure with the HTTP status it came with.
 #[derive(Debug)]
 pub(super) struct Failure {
@@ -129,7 +183,7 @@ impl RestClient {
             query.push(("warehouse", warehouse.as_str()));
         }
         let response: ConfigResponse = client
-            .json(Method::GET, &["config"], &query, None, false)
+            .json(Request::get(&["config"]).query(&query))
             .await
             .map_err(|f| f.error.with_context("uri", &config.uri))?;
         let mut properties = response.defaults;
@@ -156,15 +210,10 @@ impl RestClient {
     /// Sends a request under the prefix and decodes a JSON answer.
     pub(super) async fn json<T: DeserializeOwned>(
         &self,
-        method: Method,
-        path: &[&str],
-        query: &[(&str, &str)],
-        body: Option<&serde_json::Value>,
-        vended_credentials: bool,
+        request: Request<'_>,
     ) -> std::result::Result<T, Failure> {
-        let bytes = self
-            .send(method, path, query, body, vended_credentials)
-            .await?;
+        let path = request.path;
+        let bytes = self.send(request).await?;
         serde_json::from_slice(&bytes).map_err(|e| Failure {
             status: None,
             error: catalog_error(format!("unexpected answer from the catalog: {e}"))
@@ -177,12 +226,15 @@ impl RestClient {
     /// 401 renews an OAuth2 token once.
     pub(super) async fn send(
         &self,
-        method: Method,
-        path: &[&str],
-        query: &[(&str, &str)],
-        body: Option<&serde_json::Value>,
-        vended_credentials: bool,
+        request: Request<'_>,
     ) -> std::result::Result<bytes::Bytes, Failure> {
+        let Request {
+            method,
+            path,
+            query,
+            body,
+            vended_credentials,
+        } = request;
         let mut url = self.root.clone();
         {
             let mut segments = url.path_segments_mut().map_err(|_| Failure {

@@ -14,11 +14,10 @@ use rat_core::{
     Catalog, CredentialProvider, Error, ErrorKind, Identifier, Layer, LoadedTable, NewTable,
     Result, TableCommit, TableRef,
 };
-use reqwest::Method;
 use serde::Deserialize;
 use serde_json::json;
 
-use self::client::{NAMESPACE_SEPARATOR, RestClient, catalog_error};
+use self::client::{NAMESPACE_SEPARATOR, Request, RestClient, catalog_error};
 use self::vended::{StorageCredential, VendedSource, effective_config, table_access};
 use crate::s3::{credential_provider, file_io};
 
@@ -140,13 +139,7 @@ impl RestCatalog {
         let path = Self::table_path(table);
         let path: Vec<&str> = path.iter().map(String::as_str).collect();
         self.client
-            .json(
-                Method::GET,
-                &path,
-                &[],
-                None,
-                self.config.vended_credentials,
-            )
+            .json(Request::get(&path).vended(self.config.vended_credentials))
             .await
             .map_err(|f| with_table(f.error, table))
     }
@@ -155,7 +148,7 @@ impl RestCatalog {
         let body = json!({ "namespace": levels, "properties": {} });
         match self
             .client
-            .send(Method::POST, &["namespaces"], &[], Some(&body), false)
+            .send(Request::post(&["namespaces"], &body))
             .await
         {
             Ok(_) => Ok(()),
@@ -192,7 +185,7 @@ impl Catalog for RestCatalog {
                 .unwrap_or_default();
             let page: ListNamespacesResponse = self
                 .client
-                .json(Method::GET, &["namespaces"], &query, None, false)
+                .json(Request::get(&["namespaces"]).query(&query))
                 .await?;
             // Namespaces other tools made that are not rat names are skipped.
             out.extend(
@@ -234,13 +227,7 @@ impl Catalog for RestCatalog {
                     .unwrap_or_default();
                 let page: ListTablesResponse = match self
                     .client
-                    .json(
-                        Method::GET,
-                        &["namespaces", &segment, "tables"],
-                        &query,
-                        None,
-                        false,
-                    )
+                    .json(Request::get(&["namespaces", &segment, "tables"]).query(&query))
                     .await
                 {
                     Ok(page) => page,
@@ -279,31 +266,14 @@ impl Catalog for RestCatalog {
         });
         let segment = namespace_segment(&table.iceberg_namespace());
         let path = ["namespaces", segment.as_str(), "tables"];
-        let mut created = self
-            .client
-            .json::<LoadTableResponse>(
-                Method::POST,
-                &path,
-                &[],
-                Some(&body),
-                self.config.vended_credentials,
-            )
-            .await;
+        let request = Request::post(&path, &body).vended(self.config.vended_credentials);
+        let mut created = self.client.json::<LoadTableResponse>(request.clone()).await;
         if let Err(f) = &created
             && f.error.kind() == ErrorKind::NotFound
         {
             // The namespace does not exist yet: create its levels, then retry.
             self.create_namespace(&table.namespace).await?;
-            created = self
-                .client
-                .json(
-                    Method::POST,
-                    &path,
-                    &[],
-                    Some(&body),
-                    self.config.vended_credentials,
-                )
-                .await;
+            created = self.client.json(request).await;
         }
         let response = created.map_err(|f| {
             if f.error.kind() == ErrorKind::Conflict {
@@ -330,7 +300,7 @@ impl Catalog for RestCatalog {
         let path: Vec<&str> = path.iter().map(String::as_str).collect();
         let committed: LoadTableResponse = self
             .client
-            .json(Method::POST, &path, &[], Some(&body), false)
+            .json(Request::post(&path, &body))
             .await
             .map_err(|f| {
                 let error = match f.status.map(|s| s.as_u16()) {
@@ -364,13 +334,7 @@ impl Catalog for RestCatalog {
         let path = Self::table_path(table);
         let path: Vec<&str> = path.iter().map(String::as_str).collect();
         self.client
-            .send(
-                Method::DELETE,
-                &path,
-                &[("purgeRequested", "false")],
-                None,
-                false,
-            )
+            .send(Request::delete(&path).query(&[("purgeRequested", "false")]))
             .await
             .map_err(|f| with_table(f.error, table))?;
         Ok(())

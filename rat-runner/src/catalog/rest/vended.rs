@@ -9,10 +9,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rat_core::config::S3Settings;
 use rat_core::{CredentialProvider, Error, ErrorKind, Result, S3Access, StorageCredentials};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde::Deserialize;
 
-use super::client::RestClient;
+use super::client::{Request, RestClient};
 use crate::s3::{CredentialSource, RefreshingProvider};
 
 /// One entry of `storage-credentials`.
@@ -120,7 +120,7 @@ impl CredentialSource for VendedSource {
         path.push("credentials");
         let config = match self
             .client
-            .json::<CredentialsResponse>(Method::GET, &path, &[], None, true)
+            .json::<CredentialsResponse>(Request::get(&path).vended(true))
             .await
         {
             Ok(r) => effective_config(&self.location, &HashMap::new(), &r.storage_credentials),
@@ -136,10 +136,7 @@ impl CredentialSource for VendedSource {
                 ) =>
             {
                 path.pop();
-                let r: LoadResponse = self
-                    .client
-                    .json(Method::GET, &path, &[], None, true)
-                    .await?;
+                let r: LoadResponse = self.client.json(Request::get(&path).vended(true)).await?;
                 effective_config(&self.location, &r.config, &r.storage_credentials)
             }
             Err(f) => return Err(f.into()),
