@@ -11,7 +11,7 @@ use common::remote::*;
 use common::{TestProject, run_python};
 use iceberg::TableRequirement;
 use rat_core::config::{CredentialsConfig, RestAuth};
-use rat_core::{ErrorKind, RunStatus, StorageExt, TableCommit};
+use rat_core::{ErrorKind, RunStatus, TableCommit};
 use serde_json::Value;
 
 const GOLD: [&str; 2] = ["gold.revenue_by_country", "gold.top_customers"];
@@ -50,17 +50,11 @@ async fn sample_project_on_seaweedfs_matches_the_embedded_run_and_gates_on_the_b
     let table = format!("{ns}.gold.top_customers");
     let before = remote.load(&table).await.main_snapshot_id();
     remote
-        .engine
-        .storage()
-        .put(
-            &remote
-                .source
-                .key("pipelines/gold/top_customers/tests/quality/never.sql")
-                .unwrap(),
-            "SELECT * FROM {{ this }}".into(),
+        .put_file(
+            "pipelines/gold/top_customers/tests/quality/never.sql",
+            "SELECT * FROM {{ this }}",
         )
-        .await
-        .unwrap();
+        .await;
     let failed = remote.run_one(&table.parse().unwrap()).await;
     assert_eq!(failed.status, RunStatus::Failed);
     assert_eq!(remote.load(&table).await.main_snapshot_id(), before);
@@ -137,17 +131,11 @@ async fn pyiceberg_and_rat_read_each_others_tables_over_rest() {
         remote.path(),
     );
     remote
-        .engine
-        .storage()
-        .put(
-            &remote
-                .source
-                .key("pipelines/silver/from_python/pipeline.sql")
-                .unwrap(),
-            "SELECT kind, count(*) AS n FROM {{ ref('bronze.py_events') }} GROUP BY kind".into(),
+        .put_file(
+            "pipelines/silver/from_python/pipeline.sql",
+            "SELECT kind, count(*) AS n FROM {{ ref('bronze.py_events') }} GROUP BY kind",
         )
-        .await
-        .unwrap();
+        .await;
     remote.run_ok(&["silver.from_python"]).await;
     assert_eq!(
         remote
@@ -268,30 +256,17 @@ print(json.dumps({{"Version": 1, "AccessKeyId": c["AccessKeyId"], "SecretAccessK
     // One row, many seconds of CPU and no S3 reads while it computes: the
     // credentials of the run's start have expired when its files upload.
     remote
-        .engine
-        .storage()
-        .put(
-            &remote
-                .source
-                .key("pipelines/silver/slow/pipeline.sql")
-                .unwrap(),
-            "SELECT count(DISTINCT md5(i::VARCHAR)) AS distinct_hashes FROM range(25000000) t(i)"
-                .into(),
+        .put_file(
+            "pipelines/silver/slow/pipeline.sql",
+            "SELECT count(DISTINCT md5(i::VARCHAR)) AS distinct_hashes FROM range(25000000) t(i)",
         )
-        .await
-        .unwrap();
+        .await;
     remote
-        .engine
-        .storage()
-        .put(
-            &remote
-                .source
-                .key("pipelines/silver/slow/tests/quality/one_row.sql")
-                .unwrap(),
-            "SELECT * FROM {{ this }} WHERE distinct_hashes <> 25000000".into(),
+        .put_file(
+            "pipelines/silver/slow/tests/quality/one_row.sql",
+            "SELECT * FROM {{ this }} WHERE distinct_hashes <> 25000000",
         )
-        .await
-        .unwrap();
+        .await;
     let started = Instant::now();
     let result = remote.run(&["silver.slow"]).await.unwrap();
     let took = started.elapsed();

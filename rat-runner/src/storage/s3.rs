@@ -22,12 +22,17 @@ use crate::s3::{S3Buckets, credential_provider, s3_error};
 ///
 /// ```no_run
 /// # async fn demo() -> rat_core::Result<()> {
-/// use rat_core::config::S3StorageConfig;
+/// use rat_core::config::{CredentialsConfig, S3StorageConfig};
 /// use rat_runner::storage::S3Storage;
 ///
-/// let config: S3StorageConfig = serde_yaml_ng::from_str(
-///     "{bucket: lake, prefix: shop, endpoint: 'http://127.0.0.1:8333', path_style: true}",
-/// ).unwrap();
+/// let config = S3StorageConfig {
+///     bucket: "lake".into(),
+///     prefix: Some("shop".into()),
+///     endpoint: Some("http://127.0.0.1:8333".into()),
+///     region: "us-east-1".into(),
+///     path_style: true,
+///     credentials: CredentialsConfig::Env,
+/// };
 /// let storage = S3Storage::new(&config)?;
 /// # Ok(()) }
 /// ```

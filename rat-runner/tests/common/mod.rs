@@ -63,6 +63,17 @@ impl TestProject {
         std::fs::write(path, content).unwrap();
     }
 
+    /// Writes a project file through the engine's storage (local or S3).
+    pub async fn put_file(&self, relative: &str, content: &str) {
+        use rat_core::StorageExt;
+        let key = self.source.key(relative).unwrap();
+        self.engine
+            .storage()
+            .put(&key, content.to_owned().into())
+            .await
+            .unwrap();
+    }
+
     pub fn remove(&self, relative: &str) {
         std::fs::remove_file(self.path().join(relative)).unwrap();
     }

@@ -131,6 +131,12 @@ impl<'a> Request<'a> {
     }
 }
 
+/// A page of a listing.
+pub(super) trait Page {
+    /// The token of the next page, if there is one.
+    fn next_page_token(&self) -> Option<&str>;
+}
+
 /// A request failure with the HTTP status it came with.
 #[derive(Debug)]
 pub(super) struct Failure {
@@ -219,6 +225,26 @@ impl RestClient {
             error: catalog_error(format!("unexpected answer from the catalog: {e}"))
                 .with_context("path", path.join("/")),
         })
+    }
+
+    /// Every page of a paged listing (`pageToken` / `next-page-token`).
+    pub(super) async fn pages<T: DeserializeOwned + Page>(&self, path: &[&str]) -> Result<Vec<T>> {
+        let mut pages: Vec<T> = Vec::new();
+        loop {
+            let token = pages
+                .last()
+                .and_then(Page::next_page_token)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned);
+            if !pages.is_empty() && token.is_none() {
+                return Ok(pages);
+            }
+            let query: Vec<(&str, &str)> = token
+                .as_deref()
+                .map(|t| vec![("pageToken", t)])
+                .unwrap_or_default();
+            pages.push(self.json(Request::get(path).query(&query)).await?);
+        }
     }
 
     /// Sends a request under the prefix; a non-2xx answer is a [`Failure`].

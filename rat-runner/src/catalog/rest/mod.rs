@@ -17,7 +17,7 @@ use rat_core::{
 use serde::Deserialize;
 use serde_json::json;
 
-use self::client::{NAMESPACE_SEPARATOR, Request, RestClient, catalog_error};
+use self::client::{NAMESPACE_SEPARATOR, Page, Request, RestClient, catalog_error};
 use self::vended::{StorageCredential, VendedSource, effective_config, table_access};
 use crate::s3::{credential_provider, file_io};
 
@@ -32,13 +32,21 @@ use crate::s3::{credential_provider, file_io};
 ///
 /// ```no_run
 /// # async fn demo() -> rat_core::Result<()> {
-/// use rat_core::config::RestCatalogConfig;
+/// use rat_core::config::{RestAuth, RestCatalogConfig, S3Settings, SecretRef};
 /// use rat_runner::catalog::RestCatalog;
 ///
-/// let config: RestCatalogConfig = serde_yaml_ng::from_str(
-///     "{uri: 'http://127.0.0.1:8181', warehouse: 's3://warehouse',
-///       auth: {type: oauth2, client_id: admin, client_secret: {env: CATALOG_SECRET}}}",
-/// ).unwrap();
+/// let config = RestCatalogConfig {
+///     uri: "http://127.0.0.1:8181".into(),
+///     warehouse: Some("s3://warehouse".into()),
+///     auth: RestAuth::OAuth2 {
+///         client_id: "admin".into(),
+///         client_secret: SecretRef::Env("CATALOG_SECRET".into()),
+///         scope: None,
+///         token_uri: None,
+///     },
+///     vended_credentials: true,
+///     s3: S3Settings::default(),
+/// };
 /// let catalog = RestCatalog::connect(&config).await?;
 /// # Ok(()) }
 /// ```
@@ -74,6 +82,18 @@ struct ListTablesResponse {
     identifiers: Vec<TableIdentifier>,
     #[serde(rename = "next-page-token")]
     next_page_token: Option<String>,
+}
+
+impl Page for ListNamespacesResponse {
+    fn next_page_token(&self) -> Option<&str> {
+        self.next_page_token.as_deref()
+    }
+}
+
+impl Page for ListTablesResponse {
+    fn next_page_token(&self) -> Option<&str> {
+        self.next_page_token.as_deref()
+    }
 }
 
 #[derive(Deserialize)]
@@ -176,31 +196,16 @@ fn with_table(error: Error, table: &TableRef) -> Error {
 #[async_trait]
 impl Catalog for RestCatalog {
     async fn list_namespaces(&self) -> Result<Vec<Identifier>> {
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let query: Vec<(&str, &str)> = token
-                .as_deref()
-                .map(|t| vec![("pageToken", t)])
-                .unwrap_or_default();
-            let page: ListNamespacesResponse = self
-                .client
-                .json(Request::get(&["namespaces"]).query(&query))
-                .await?;
-            // Namespaces other tools made that are not rat names are skipped.
-            out.extend(
-                page.namespaces
-                    .iter()
-                    .filter_map(|levels| match levels.as_slice() {
-                        [name] => rat_core::ident::namespace(name).ok(),
-                        _ => None,
-                    }),
-            );
-            match page.next_page_token.filter(|t| !t.is_empty()) {
-                Some(next) => token = Some(next),
-                None => break,
-            }
-        }
+        let pages: Vec<ListNamespacesResponse> = self.client.pages(&["namespaces"]).await?;
+        // Namespaces other tools made that are not rat names are skipped.
+        let mut out: Vec<Identifier> = pages
+            .iter()
+            .flat_map(|p| &p.namespaces)
+            .filter_map(|levels| match levels.as_slice() {
+                [name] => rat_core::ident::namespace(name).ok(),
+                _ => None,
+            })
+            .collect();
         out.sort();
         out.dedup();
         Ok(out)
@@ -219,33 +224,19 @@ impl Catalog for RestCatalog {
         let mut out = Vec::new();
         for layer in Layer::ALL {
             let segment = namespace_segment(&[namespace.as_str(), layer.as_str()]);
-            let mut token: Option<String> = None;
-            loop {
-                let query: Vec<(&str, &str)> = token
-                    .as_deref()
-                    .map(|t| vec![("pageToken", t)])
-                    .unwrap_or_default();
-                let page: ListTablesResponse = match self
-                    .client
-                    .json(Request::get(&["namespaces", &segment, "tables"]).query(&query))
-                    .await
-                {
-                    Ok(page) => page,
-                    Err(f) if f.error.kind() == ErrorKind::NotFound => break,
-                    Err(f) => return Err(f.error.with_context("namespace", namespace)),
+            let pages: Vec<ListTablesResponse> =
+                match self.client.pages(&["namespaces", &segment, "tables"]).await {
+                    Ok(pages) => pages,
+                    Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e.with_context("namespace", namespace)),
                 };
-                out.extend(page.identifiers.iter().filter_map(|id| {
-                    Some(TableRef::new(
-                        namespace.clone(),
-                        layer,
-                        Identifier::new(id.name.as_str()).ok()?,
-                    ))
-                }));
-                match page.next_page_token.filter(|t| !t.is_empty()) {
-                    Some(next) => token = Some(next),
-                    None => break,
-                }
-            }
+            out.extend(pages.iter().flat_map(|p| &p.identifiers).filter_map(|id| {
+                Some(TableRef::new(
+                    namespace.clone(),
+                    layer,
+                    Identifier::new(id.name.as_str()).ok()?,
+                ))
+            }));
         }
         out.sort();
         Ok(out)
