@@ -20,6 +20,8 @@ dir="${RAT_SERVICES_DIR:-$RAT_CACHE/services}"
 moto_port="${RAT_MOTO_PORT:-5055}"
 weed_config="$here/services/seaweedfs-iam.json"
 vending_role="arn:aws:iam::000000000000:role/catalog-vending"
+# STS credentials of the IAM file's roles live 6 s (tokenDuration), so tests
+# prove runs outlive them; vended ones cannot be shorter than 900 s.
 
 alive() { # pid file
   [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null
@@ -38,6 +40,21 @@ wait_ready() { # name url seconds pidfile
       return 1
     fi
     sleep 0.2
+  done
+}
+
+port_free() { # port
+  ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+require_free_ports() { # name port...
+  local name="$1"
+  shift
+  for port in "$@"; do
+    if ! port_free "$port"; then
+      echo "test-services: port $port, needed by $name, is in use by a process this script did not start; stop it first" >&2
+      return 1
+    fi
   done
 }
 
@@ -66,6 +83,7 @@ start_seaweedfs() {
     wait_ready seaweedfs http://127.0.0.1:8181/v1/config 30 "$pidfile"
     return
   fi
+  require_free_ports seaweedfs 8333 8181 8888 9333
   # A fresh data folder per start: tests name their own prefixes, but stale
   # state from another version of the suite helps nobody.
   rm -rf "$dir/seaweedfs"
@@ -91,6 +109,7 @@ start_moto() {
     wait_ready moto "http://127.0.0.1:$moto_port/moto-api/" 30 "$pidfile"
     return
   fi
+  require_free_ports moto "$moto_port"
   "$RAT_VENV/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$dir/moto.log" 2>&1 &
   echo $! >"$pidfile"
   wait_ready moto "http://127.0.0.1:$moto_port/moto-api/" 60 "$pidfile"

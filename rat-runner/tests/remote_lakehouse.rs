@@ -201,6 +201,7 @@ async fn vended_credentials_alone_read_and_write_tables() {
     let loaded = with.load(&format!("{ns}.gold.top_customers")).await;
     let vended = loaded
         .s3
+        .clone()
         .unwrap()
         .credentials
         .unwrap()
@@ -209,6 +210,35 @@ async fn vended_credentials_alone_read_and_write_tables() {
         .unwrap();
     assert!(vended.session_token.is_some() && vended.expires_at.is_some());
     assert_ne!(vended.access_key_id, ADMIN_KEY);
+
+    // Renewal asks the catalog again (SeaweedFS has no /credentials
+    // endpoint: a reload) and gets new credentials that reach the files.
+    let catalog = rat_runner::catalog::RestCatalog::connect(&rest_config(
+        RestAuth::Bearer {
+            token: secret_file(with.path(), "token", &token),
+        },
+        true,
+        CredentialsConfig::Anonymous,
+    ))
+    .await
+    .unwrap();
+    let renewed = catalog
+        .table_credentials(&loaded.table)
+        .await
+        .unwrap()
+        .expect("vended");
+    assert_ne!(renewed.access_key_id, vended.access_key_id);
+    let access = rat_core::S3Access {
+        credentials: Some(std::sync::Arc::new(renewed)),
+        ..loaded.s3.clone().unwrap()
+    };
+    let metadata = rat_runner::s3::file_io(access)
+        .new_input(&loaded.metadata_location)
+        .unwrap()
+        .read()
+        .await
+        .unwrap();
+    assert!(!metadata.is_empty());
 
     // The same without vending: anonymous S3 access is refused, nothing lands.
     let without = make(false).await;

@@ -13,11 +13,11 @@ use rat_core::{CredentialProvider, Error, ErrorKind, Result, StorageCredentials}
 use secrecy::ExposeSecret;
 use tokio::sync::Mutex;
 
-/// Refresh at the latest this long before expiry...
-const MAX_MARGIN: Duration = Duration::from_secs(300);
-/// ...or after two thirds of the credentials' life, whichever comes first,
-/// so short-lived credentials (minutes) are renewed well before they lapse.
-const MARGIN_SHARE: f64 = 1.0 / 3.0;
+/// Credentials are replaced once half their life has passed. Request
+/// signers could wait longer, but DuckDB takes credentials per statement
+/// (a secret), so a statement must start with enough life left to finish:
+/// at least half, 30 minutes for one-hour credentials.
+const MARGIN_SHARE: f64 = 0.5;
 
 /// The provider a config names; `None` for anonymous access.
 pub fn provider(config: &CredentialsConfig) -> Result<Option<Arc<dyn CredentialProvider>>> {
@@ -56,7 +56,7 @@ pub trait CredentialSource: Send + Sync + fmt::Debug {
 }
 
 /// Caches a source's credentials and fetches new ones when the current
-/// ones near their expiry (see [`MAX_MARGIN`], [`MARGIN_SHARE`]).
+/// ones are past half their life (see [`MARGIN_SHARE`]).
 /// Credentials without expiry are fetched once.
 #[derive(Debug)]
 pub struct RefreshingProvider {
@@ -101,14 +101,14 @@ impl RefreshingProvider {
 /// use rat_runner::s3::refresh_time;
 ///
 /// let t0 = Utc.timestamp_opt(0, 0).unwrap();
-/// // One hour: renew five minutes before expiry.
-/// assert_eq!(refresh_time(t0, t0 + chrono::Duration::minutes(60)).timestamp(), 55 * 60);
-/// // Twenty seconds: renew after two thirds of their life.
-/// assert_eq!(refresh_time(t0, t0 + chrono::Duration::seconds(21)).timestamp(), 14);
+/// // One hour: renew after 30 minutes.
+/// assert_eq!(refresh_time(t0, t0 + chrono::Duration::minutes(60)).timestamp(), 30 * 60);
+/// // Six seconds: after three.
+/// assert_eq!(refresh_time(t0, t0 + chrono::Duration::seconds(6)).timestamp(), 3);
 /// ```
 pub fn refresh_time(fetched: DateTime<Utc>, expires: DateTime<Utc>) -> DateTime<Utc> {
     let life = (expires - fetched).to_std().unwrap_or_default();
-    let margin = life.mul_f64(MARGIN_SHARE).min(MAX_MARGIN);
+    let margin = life.mul_f64(MARGIN_SHARE);
     expires - chrono::Duration::from_std(margin).unwrap_or_default()
 }
 
@@ -322,8 +322,8 @@ mod tests {
         let provider = RefreshingProvider::new(source.clone());
         assert_eq!(provider.credentials().await.unwrap().access_key_id, "key0");
         assert_eq!(provider.credentials().await.unwrap().access_key_id, "key0");
-        // Past two thirds of 300 ms, before expiry: renewed.
-        tokio::time::sleep(Duration::from_millis(220)).await;
+        // Past half of 300 ms, before expiry: renewed.
+        tokio::time::sleep(Duration::from_millis(180)).await;
         assert_eq!(provider.credentials().await.unwrap().access_key_id, "key1");
         assert_eq!(source.calls.load(Ordering::SeqCst), 2);
     }

@@ -12,7 +12,7 @@ use iceberg::spec::TableMetadata;
 use rat_core::config::RestCatalogConfig;
 use rat_core::{
     Catalog, CredentialProvider, Error, ErrorKind, Identifier, Layer, LoadedTable, NewTable,
-    Result, TableCommit, TableRef,
+    Result, StorageCredentials, TableCommit, TableRef,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -112,6 +112,17 @@ impl RestCatalog {
             config: config.clone(),
             user_credentials: credential_provider(&config.s3.credentials)?,
         })
+    }
+
+    /// Fresh credentials the catalog vends for `table`'s files (the spec's
+    /// `.../credentials`, or a load where the catalog has no such endpoint);
+    /// `None` when it vends none. Loaded tables renew theirs through this
+    /// when they are past half their life.
+    pub async fn table_credentials(&self, table: &TableRef) -> Result<Option<StorageCredentials>> {
+        let location = self.load(table).await?.metadata.location().to_owned();
+        vended::fetch_vended(&self.client, &Self::table_path(table), &location)
+            .await
+            .map_err(|e| with_table(e, table))
     }
 
     /// A catalog property from `/v1/config` (defaults merged with overrides).

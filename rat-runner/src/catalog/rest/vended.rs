@@ -116,37 +116,49 @@ impl VendedSource {
 #[async_trait]
 impl CredentialSource for VendedSource {
     async fn fetch(&self) -> Result<StorageCredentials> {
-        let mut path: Vec<&str> = self.table_path.iter().map(String::as_str).collect();
-        path.push("credentials");
-        let config = match self
-            .client
-            .json::<CredentialsResponse>(Request::get(&path).vended(true))
-            .await
-        {
-            Ok(r) => effective_config(&self.location, &HashMap::new(), &r.storage_credentials),
-            Err(f)
-                if matches!(
-                    f.status,
-                    Some(
-                        StatusCode::NOT_FOUND
-                            | StatusCode::METHOD_NOT_ALLOWED
-                            | StatusCode::BAD_REQUEST
-                            | StatusCode::NOT_IMPLEMENTED
-                    )
-                ) =>
-            {
-                path.pop();
-                let r: LoadResponse = self.client.json(Request::get(&path).vended(true)).await?;
-                effective_config(&self.location, &r.config, &r.storage_credentials)
-            }
-            Err(f) => return Err(f.into()),
-        };
-        vended_credentials(&config).ok_or_else(|| {
-            Error::new(
-                ErrorKind::Catalog,
-                "the catalog stopped vending credentials for the table",
-            )
-            .with_context("location", &self.location)
-        })
+        fetch_vended(&self.client, &self.table_path, &self.location)
+            .await?
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Catalog,
+                    "the catalog stopped vending credentials for the table",
+                )
+                .with_context("location", &self.location)
+            })
     }
+}
+
+/// Fresh credentials the catalog vends for the table at `table_path` (files
+/// under `location`), if it vends any.
+pub(super) async fn fetch_vended(
+    client: &RestClient,
+    table_path: &[String],
+    location: &str,
+) -> Result<Option<StorageCredentials>> {
+    let mut path: Vec<&str> = table_path.iter().map(String::as_str).collect();
+    path.push("credentials");
+    let config = match client
+        .json::<CredentialsResponse>(Request::get(&path).vended(true))
+        .await
+    {
+        Ok(r) => effective_config(location, &HashMap::new(), &r.storage_credentials),
+        Err(f)
+            if matches!(
+                f.status,
+                Some(
+                    StatusCode::NOT_FOUND
+                        | StatusCode::METHOD_NOT_ALLOWED
+                        | StatusCode::BAD_REQUEST
+                        | StatusCode::NOT_IMPLEMENTED
+                )
+            ) =>
+        {
+            // No credentials endpoint (SeaweedFS 4.48 has none): load again.
+            path.pop();
+            let r: LoadResponse = client.json(Request::get(&path).vended(true)).await?;
+            effective_config(location, &r.config, &r.storage_credentials)
+        }
+        Err(f) => return Err(f.into()),
+    };
+    Ok(vended_credentials(&config))
 }
