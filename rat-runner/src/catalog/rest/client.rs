@@ -21,7 +21,6 @@ pub(super) const NAMESPACE_SEPARATOR: char = '\u{1f}';
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A catalog endpoint with authentication.
-#[derive(Debug)]
 pub(super) struct RestClient {
     http: reqwest::Client,
     /// `uri` + `/v1/` + prefix, with a trailing `/`.
@@ -29,6 +28,20 @@ pub(super) struct RestClient {
     auth: Auth,
     /// The merged catalog properties `/v1/config` returned.
     properties: HashMap<String, String>,
+}
+
+impl std::fmt::Debug for RestClient {
+    // The catalog's properties may carry credentials (some catalogs put
+    // storage keys in /v1/config defaults): only their names are shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut keys: Vec<&String> = self.properties.keys().collect();
+        keys.sort();
+        f.debug_struct("RestClient")
+            .field("root", &self.root.as_str())
+            .field("auth", &self.auth)
+            .field("property_keys", &keys)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug)]

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use backon::{ExponentialBuilder, Retryable};
 use iceberg::spec::TableMetadata;
 use rat_core::config::RestCatalogConfig;
 use rat_core::{
@@ -175,17 +176,33 @@ impl RestCatalog {
             .map_err(|f| with_table(f.error, table))
     }
 
+    /// Creates one namespace level; "already exists" is success, so the
+    /// create is idempotent and retried on server errors: concurrent runs
+    /// create the same namespace at once, and some catalogs (SeaweedFS 4.48)
+    /// answer 500 to the loser of that race.
     async fn create_level(&self, levels: &[&str]) -> Result<()> {
         let body = json!({ "namespace": levels, "properties": {} });
-        match self
-            .client
-            .send(Request::post(&["namespaces"], &body))
+        let create = || async {
+            match self
+                .client
+                .send(Request::post(&["namespaces"], &body))
+                .await
+            {
+                Ok(_) => Ok(()),
+                Err(f) if f.error.kind() == ErrorKind::Conflict => Ok(()),
+                Err(f) => Err(f),
+            }
+        };
+        create
+            .retry(
+                ExponentialBuilder::default()
+                    .with_min_delay(std::time::Duration::from_millis(50))
+                    .with_max_times(5)
+                    .with_jitter(),
+            )
+            .when(|f| f.status.is_some_and(|s| s.is_server_error()))
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(f) if f.error.kind() == ErrorKind::Conflict => Ok(()),
-            Err(f) => Err(f.error.with_context("namespace", levels.join("."))),
-        }
+            .map_err(|f| f.error.with_context("namespace", levels.join(".")))
     }
 }
 
