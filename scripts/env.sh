@@ -16,6 +16,7 @@ esac
 # once scripts/test-env.sh has made it.
 if [ -z "${RAT_DUCKDB_EXTENSION_DIR:-}" ]; then
   for d in "$RAT_VENV"/lib/python3*/site-packages/duckdb_extension_httpfs/extensions/v1.5.5; do
-    [ -f "$d/httpfs.duckdb_extension" ] && export RAT_DUCKDB_EXTENSION_DIR="$d"
+    if [ -f "$d/httpfs.duckdb_extension" ]; then export RAT_DUCKDB_EXTENSION_DIR="$d"; fi
   done
 fi
+true # sourced under `set -e`: a missing venv is not an error here

@@ -93,7 +93,8 @@ pub struct TableCommit {
 /// nothing. Branches are Iceberg snapshot refs.
 ///
 /// Implementations: `rat_runner::catalog::SqlCatalog` (embedded SQLite, the
-/// Iceberg JDBC/SQL catalog layout), an Iceberg REST client later.
+/// Iceberg JDBC/SQL catalog layout), `rat_runner::catalog::RestCatalog` (any
+/// Iceberg REST catalog).
 #[async_trait]
 pub trait Catalog: Send + Sync + fmt::Debug {
     /// The rat namespaces that exist.

@@ -101,7 +101,8 @@ pub type ByteStream = BoxStream<'static, Result<Bytes>>;
 /// Objects by key: pipeline sources, quality tests and landing files live here.
 ///
 /// The core is deliberately small; [`StorageExt`] adds conveniences on top.
-/// Implementations: `rat_runner::storage::LocalStorage` (a folder), S3 later.
+/// Implementations: `rat_runner::storage::LocalStorage` (a folder),
+/// `rat_runner::storage::S3Storage` (a bucket prefix on any S3 endpoint).
 #[async_trait]
 pub trait Storage: Send + Sync + fmt::Debug {
     /// Streams an object's bytes. A missing object is [`ErrorKind::NotFound`](crate::ErrorKind::NotFound).

@@ -3,9 +3,14 @@
 //! The engine of rat: it turns a pipeline's SQL into a published Iceberg
 //! snapshot, with nothing but local files by default.
 //!
-//! - [`storage`]: where pipelines and landing files live ([`storage::LocalStorage`]).
+//! - [`storage`]: where pipelines and landing files live ([`storage::LocalStorage`],
+//!   [`storage::S3Storage`]).
 //! - [`catalog`]: where tables live ([`catalog::SqlCatalog`], SQLite in the
-//!   Iceberg JDBC layout).
+//!   Iceberg JDBC layout; [`catalog::RestCatalog`], any Iceberg REST catalog
+//!   with vended credentials).
+//! - [`s3`]: credential providers that renew, per-bucket clients and an
+//!   Iceberg `FileIO` over them.
+//! - [`lakehouse`]: opening the storage and catalog a `rat.yaml` names.
 //! - [`template`] and [`dag`]: Jinja rendering, `ref()` discovery, run order.
 //! - [`duck`]: the per-run DuckDB session and type mapping.
 //! - [`table`]: data files, statistics, schema evolution, snapshots, branches.
