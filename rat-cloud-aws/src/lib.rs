@@ -1,7 +1,13 @@
 //! # rat-cloud-aws
 //!
-//! AWS implementations of rat's traits: an STS credential vendor (namespace-
-//! scoped session policies) and an ECS Fargate executor with CloudWatch log
-//! streaming.
+//! AWS implementations of rat's traits.
 //!
-//! Nothing is implemented here yet; the AWS issue fills this crate.
+//! - [`StsCredentialVendor`]: short-lived credentials confined to one
+//!   namespace's prefix by an inline session policy ([`session_policy`]).
+//! - The ECS Fargate executor and CloudWatch log streaming come next.
+
+mod policy;
+mod sts;
+
+pub use policy::{MAX_POLICY_CHARS, PolicyScope, session_policy};
+pub use sts::{StsCredentialVendor, StsVendorConfig};

@@ -1,0 +1,184 @@
+//! [`StsCredentialVendor`]: `AssumeRole` with an inline session policy per
+//! namespace, cached for half the credentials' remaining life.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use moka::Expiry;
+use moka::future::Cache;
+use rat_core::{
+    CredentialScope, CredentialVendor, Error, ErrorKind, Identifier, Result, StorageCredentials,
+};
+
+use crate::policy::{PolicyScope, session_policy};
+
+/// What a vendor assumes and for which bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StsVendorConfig {
+    /// The role to assume (its own policy bounds what any session can do).
+    pub role_arn: String,
+    /// The bucket whose `<namespace>/` prefixes sessions may touch.
+    pub bucket: String,
+    /// Lifetime asked for (STS allows 900 s to the role's maximum).
+    pub duration: Duration,
+    /// A KMS key sessions may use for SSE-KMS objects.
+    pub kms_key_arn: Option<String>,
+    /// External id the role's trust policy may require.
+    pub external_id: Option<String>,
+}
+
+impl StsVendorConfig {
+    /// One-hour sessions of `role_arn` on `bucket`.
+    pub fn new(role_arn: impl Into<String>, bucket: impl Into<String>) -> Self {
+        Self {
+            role_arn: role_arn.into(),
+            bucket: bucket.into(),
+            duration: Duration::from_secs(3600),
+            kms_key_arn: None,
+            external_id: None,
+        }
+    }
+}
+
+/// Vends credentials confined to one namespace: `AssumeRole` with a session
+/// policy allowing objects under `<bucket>/<namespace>/*`, listing with
+/// `s3:prefix` under it, and `s3:GetBucketLocation` (plus KMS when a key is
+/// configured).
+///
+/// Credentials are cached per namespace for half their remaining life;
+/// concurrent requests for one namespace make one STS call; failures are not
+/// cached. The STS client comes from an `aws_config::SdkConfig`, so the
+/// vendor's own identity is whatever the standard provider chain finds:
+/// keys, a profile, the ECS task role, or OIDC web identity
+/// (`AWS_WEB_IDENTITY_TOKEN_FILE` + `AWS_ROLE_ARN`, no long-lived keys).
+///
+/// ```no_run
+/// # async fn demo() -> rat_core::Result<()> {
+/// use rat_cloud_aws::{StsCredentialVendor, StsVendorConfig};
+/// use rat_core::{CredentialScope, CredentialVendor};
+///
+/// let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+/// let vendor = StsCredentialVendor::new(
+///     &sdk,
+///     StsVendorConfig::new("arn:aws:iam::123456789012:role/rat-runner", "lake"),
+/// );
+/// let scope = CredentialScope { namespace: rat_core::ident::namespace("shop")?, run_id: None };
+/// let credentials = vendor.vend(&scope).await?;
+/// println!("valid until {:?}", credentials.expires_at);
+/// # Ok(()) }
+/// ```
+pub struct StsCredentialVendor {
+    client: aws_sdk_sts::Client,
+    config: StsVendorConfig,
+    cache: Cache<Identifier, StorageCredentials>,
+}
+
+impl fmt::Debug for StsCredentialVendor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StsCredentialVendor")
+            .field("config", &self.config)
+            .field("cached", &self.cache.entry_count())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Cached credentials live for half of what remains of them.
+struct HalfLife;
+
+impl Expiry<Identifier, StorageCredentials> for HalfLife {
+    fn expire_after_create(
+        &self,
+        _key: &Identifier,
+        value: &StorageCredentials,
+        _created_at: Instant,
+    ) -> Option<Duration> {
+        value
+            .expires_at
+            .map(|at| (at - Utc::now()).to_std().unwrap_or_default().div_f64(2.0))
+    }
+}
+
+impl StsCredentialVendor {
+    /// A vendor using STS as `sdk` configures it (region, endpoint, the
+    /// vendor's own credentials).
+    pub fn new(sdk: &aws_types::SdkConfig, config: StsVendorConfig) -> Self {
+        Self {
+            client: aws_sdk_sts::Client::new(sdk),
+            config,
+            cache: Cache::builder()
+                .max_capacity(10_000)
+                .expire_after(HalfLife)
+                .build(),
+        }
+    }
+
+    async fn assume(&self, scope: &CredentialScope) -> Result<StorageCredentials> {
+        let policy = session_policy(&PolicyScope {
+            bucket: self.config.bucket.clone(),
+            namespace: scope.namespace.clone(),
+            kms_key_arn: self.config.kms_key_arn.clone(),
+        })?;
+        let duration = i32::try_from(self.config.duration.as_secs()).map_err(|_| {
+            Error::invalid("the session duration is too long").with_context("field", "duration")
+        })?;
+        let response = self
+            .client
+            .assume_role()
+            .role_arn(&self.config.role_arn)
+            .role_session_name(session_name(scope))
+            .policy(policy)
+            .duration_seconds(duration)
+            .set_external_id(self.config.external_id.clone())
+            .send()
+            .await
+            .map_err(|e| {
+                let e = aws_sdk_sts::error::DisplayErrorContext(e);
+                let text = e.to_string();
+                let throttled =
+                    text.contains("Throttling") || text.contains("RequestLimitExceeded");
+                Error::new(ErrorKind::Storage, format!("STS AssumeRole failed: {text}"))
+                    .with_context("role", &self.config.role_arn)
+                    .with_context("namespace", &scope.namespace)
+                    .with_retryable(throttled)
+            })?;
+        let c = response.credentials().ok_or_else(|| {
+            Error::new(ErrorKind::Storage, "STS AssumeRole returned no credentials")
+        })?;
+        let expires_at =
+            DateTime::<Utc>::from_timestamp(c.expiration().secs(), c.expiration().subsec_nanos());
+        Ok(StorageCredentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_owned()),
+            expires_at,
+        ))
+    }
+}
+
+/// `rat-<namespace>-<run>` cut to STS's 64 characters: which run asked
+/// shows in CloudTrail.
+fn session_name(scope: &CredentialScope) -> String {
+    let mut name = format!("rat-{}", scope.namespace);
+    if let Some(run) = &scope.run_id {
+        name.push('-');
+        name.push_str(run.as_str());
+    }
+    name.chars().take(64).collect()
+}
+
+#[async_trait]
+impl CredentialVendor for StsCredentialVendor {
+    async fn vend(&self, scope: &CredentialScope) -> Result<StorageCredentials> {
+        self.cache
+            .try_get_with(scope.namespace.clone(), self.assume(scope))
+            .await
+            .map_err(|e: Arc<Error>| {
+                Error::new(e.kind(), e.message().to_owned())
+                    .with_retryable(e.is_retryable())
+                    .with_context("namespace", &scope.namespace)
+            })
+    }
+}
