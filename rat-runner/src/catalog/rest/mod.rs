@@ -5,15 +5,16 @@ mod client;
 mod vended;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use backon::{ExponentialBuilder, Retryable};
+use iceberg::io::FileIO;
 use iceberg::spec::TableMetadata;
 use rat_core::config::RestCatalogConfig;
 use rat_core::{
     Catalog, CredentialProvider, Error, ErrorKind, Identifier, Layer, LoadedTable, NewTable,
-    Result, StorageCredentials, TableCommit, TableRef,
+    Result, S3Access, StorageCredentials, TableCommit, TableRef,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -57,6 +58,15 @@ pub struct RestCatalog {
     config: RestCatalogConfig,
     /// The user's S3 credentials, for tables the catalog vends none for.
     user_credentials: Option<Arc<dyn CredentialProvider>>,
+    /// Each table's I/O as its last load set it up (vended credentials renew
+    /// themselves), so a commit's answer, which carries none, reuses it.
+    table_io: Arc<Mutex<HashMap<TableRef, TableIo>>>,
+}
+
+#[derive(Debug, Clone)]
+struct TableIo {
+    file_io: FileIO,
+    s3: Option<S3Access>,
 }
 
 /// `LoadTableResult` of the spec (also the commit answer, without config).
@@ -112,6 +122,7 @@ impl RestCatalog {
             client: Arc::new(client),
             config: config.clone(),
             user_credentials: credential_provider(&config.s3.credentials)?,
+            table_io: Arc::default(),
         })
     }
 
@@ -158,12 +169,19 @@ impl RestCatalog {
             vended,
         );
         let remote = location.starts_with("s3://") || location.starts_with("s3a://");
+        let io = TableIo {
+            file_io: file_io(access.clone()),
+            s3: remote.then_some(access),
+        };
+        if let Ok(mut known) = self.table_io.lock() {
+            known.insert(table.clone(), io.clone());
+        }
         Ok(LoadedTable {
             table: table.clone(),
             metadata_location: response.metadata_location.unwrap_or_default(),
             metadata: Arc::new(response.metadata),
-            file_io: file_io(access.clone()),
-            s3: remote.then_some(access),
+            file_io: io.file_io,
+            s3: io.s3,
         })
     }
 
@@ -338,15 +356,26 @@ impl Catalog for RestCatalog {
                 };
                 with_table(error, table)
             })?;
-        // The commit answer carries no credentials: keep the table's I/O by
-        // loading it again (cheap next to a write, and it renews them).
-        let reloaded = self.load(table).await?;
-        let mut loaded = self.loaded(table, reloaded)?;
-        if let Some(location) = committed.metadata_location {
-            loaded.metadata_location = location;
-            loaded.metadata = Arc::new(committed.metadata);
+        // The commit answer carries no credentials: reuse the table's I/O,
+        // or load it when this catalog has not (a commit without a load).
+        let known = self
+            .table_io
+            .lock()
+            .ok()
+            .and_then(|m| m.get(table).cloned());
+        match (known, committed.metadata_location) {
+            (Some(io), Some(metadata_location)) => Ok(LoadedTable {
+                table: table.clone(),
+                metadata_location,
+                metadata: Arc::new(committed.metadata),
+                file_io: io.file_io,
+                s3: io.s3,
+            }),
+            _ => {
+                let reloaded = self.load(table).await?;
+                self.loaded(table, reloaded)
+            }
         }
-        Ok(loaded)
     }
 
     async fn drop_table(&self, table: &TableRef) -> Result<()> {
@@ -356,6 +385,9 @@ impl Catalog for RestCatalog {
             .send(Request::delete(&path).query(&[("purgeRequested", "false")]))
             .await
             .map_err(|f| with_table(f.error, table))?;
+        if let Ok(mut known) = self.table_io.lock() {
+            known.remove(table);
+        }
         Ok(())
     }
 }
