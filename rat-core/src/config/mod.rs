@@ -13,6 +13,7 @@ mod file;
 mod remote;
 
 pub use file::ENV_PREFIX;
+use remote::default_region;
 pub use remote::{CredentialsConfig, RestAuth, RestCatalogConfig, S3Settings, SecretRef};
 
 /// Where pipeline sources and landing files live.
@@ -61,10 +62,6 @@ impl S3StorageConfig {
             credentials: self.credentials.clone(),
         }
     }
-}
-
-fn default_region() -> String {
-    S3Settings::default().region
 }
 
 /// Where tables live.

@@ -153,7 +153,7 @@ impl Default for S3Settings {
     }
 }
 
-fn default_region() -> String {
+pub(super) fn default_region() -> String {
     "us-east-1".to_owned()
 }
 

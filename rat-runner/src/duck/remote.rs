@@ -51,6 +51,21 @@ pub(super) fn httpfs_missing(err: duckdb::Error) -> Error {
 }
 
 impl Grant {
+    /// Whether `access` is the one this grant already gives (same endpoint,
+    /// addressing and credential provider), so granting it again is a no-op.
+    pub(super) fn same_access(&self, access: &S3Access) -> bool {
+        let a = &self.access;
+        let same_provider = match (&a.credentials, &access.credentials) {
+            (Some(x), Some(y)) => std::sync::Arc::ptr_eq(x, y),
+            (None, None) => true,
+            _ => false,
+        };
+        same_provider
+            && a.endpoint == access.endpoint
+            && a.region == access.region
+            && a.path_style == access.path_style
+    }
+
     /// A fresh `CREATE OR REPLACE SECRET` for this grant, and when to renew
     /// it. The text holds credentials: it is executed, never logged.
     pub(super) async fn secret_sql(&self) -> Result<(String, Option<DateTime<Utc>>)> {

@@ -98,11 +98,18 @@ impl DuckSession {
 
     /// Lets statements read and write under `scope` (an `s3://bucket/prefix`)
     /// with `access`. Loads httpfs on first use; granting a scope again
-    /// replaces its access. The secret is renewed before each statement
-    /// that would otherwise start with credentials near expiry.
+    /// with other access replaces it, with the same access does nothing.
+    /// The secret is renewed before each statement that would otherwise
+    /// start with credentials near expiry.
     pub async fn grant_s3(&self, scope: &str, access: &S3Access) -> Result<()> {
         let scope = scope.trim_end_matches('/').to_owned();
         let mut grants = self.grants.lock().await;
+        if grants
+            .iter()
+            .any(|g| g.scope == scope && g.same_access(access))
+        {
+            return Ok(());
+        }
         let first = grants.is_empty();
         let index = grants
             .iter()
@@ -116,7 +123,8 @@ impl DuckSession {
         };
         let (sql, renew_at) = grant.secret_sql().await?;
         grant.renew_at = renew_at;
-        self.run_unrenewed(move |c| {
+        // Not `run`: renewing takes the grants this call holds.
+        self.run_statement(None, move |c| {
             if first {
                 c.execute_batch(&load_httpfs_sql())
                     .map_err(httpfs_missing)?;
@@ -170,15 +178,6 @@ impl DuckSession {
             f(c)
         })
         .await
-    }
-
-    /// Runs `f` without renewing secrets first (renewing uses it).
-    async fn run_unrenewed<T, F>(&self, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
-    {
-        self.run_statement(None, f).await
     }
 
     async fn run_statement<T, F>(&self, number: Option<Arc<AtomicU64>>, f: F) -> Result<T>
