@@ -34,6 +34,8 @@ pub enum ErrorKind {
     Catalog,
     /// A bounded queue is full; try again later (maps to HTTP 429).
     QueueFull,
+    /// The compute backend of an executor (ECS...) failed or refused.
+    Executor,
     /// A bug or an invariant violation inside rat.
     Internal,
 }
@@ -59,6 +61,7 @@ impl ErrorKind {
             ErrorKind::Storage => "storage",
             ErrorKind::Catalog => "catalog",
             ErrorKind::QueueFull => "queue_full",
+            ErrorKind::Executor => "executor",
             ErrorKind::Internal => "internal",
         }
     }

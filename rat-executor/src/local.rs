@@ -9,7 +9,9 @@ use rat_core::{
     Storage,
 };
 
-use crate::pool::{Launcher, LiveRun, Outcome, Pool, PoolConfig, forward_executor};
+use crate::forward_executor;
+use crate::live::LiveRun;
+use crate::pool::{Launcher, Outcome, Pool, PoolConfig};
 
 /// Runs pipelines on a fixed number of in-process workers behind a bounded
 /// queue. Records and logs go to the [`RunStore`]; a run whose process dies
@@ -57,7 +59,7 @@ impl Launcher for InProcess {
 
     async fn launch(&self, spec: RunSpec, live: Arc<LiveRun>, _: &Arc<dyn RunStore>) -> Outcome {
         let ctx = RunContext {
-            cancel: live.cancel.clone(),
+            cancel: live.cancellation().clone(),
             log: live,
         };
         Outcome::Finished(Box::new(self.engine.execute(spec, ctx).await))

@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,21 +13,23 @@ use chrono::Utc;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use rat_core::{
-    Error, ErrorKind, Executor, LogCursor, LogLevel, LogRecord, LogSink, Phase, Project, Result,
-    RunError, RunId, RunRecord, RunRequest, RunResult, RunSpec, RunStatus, RunStore, Storage,
-    Transition,
+    Error, ErrorKind, Executor, LogCursor, LogLevel, LogRecord, LogSink, Project, Result, RunError,
+    RunId, RunRecord, RunRequest, RunResult, RunSpec, RunStatus, RunStore, Storage, Transition,
 };
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 use crate::identity::ProcessId;
-use crate::logs::{DEFAULT_LOG_CAPACITY, LogBuffer};
+use crate::live::LiveRun;
+use crate::logs::DEFAULT_LOG_CAPACITY;
+use crate::queue::{JobQueue, Refused};
 
 /// Sizing and timing of an executor.
 #[derive(Debug, Clone)]
 pub struct PoolConfig {
     /// Runs executing at once.
     pub workers: usize,
+    /// Runs of one namespace executing at once (no cap when `None`); the
+    /// others wait in the queue without holding back other namespaces.
+    pub per_namespace: Option<usize>,
     /// Runs waiting beyond those; a submission past it is refused.
     pub queue: usize,
     /// Log lines kept in memory per run.
@@ -39,33 +40,57 @@ pub struct PoolConfig {
     /// How often logs are flushed to the store and cancel requests from
     /// other processes are checked.
     pub poll_interval: Duration,
+    /// The owner recorded on runs; this process (`pid:start`) when `None`.
+    /// At start, an executor takes over the unfinished runs of any owner
+    /// that is not a live process on this machine, so a custom name suits
+    /// one executor instance per run store (a server), not several.
+    pub owner: Option<String>,
 }
 
 impl Default for PoolConfig {
     fn default() -> Self {
         Self {
             workers: 4,
+            per_namespace: None,
             queue: 64,
             log_capacity: DEFAULT_LOG_CAPACITY,
             ttl: Duration::from_secs(600),
             poll_interval: Duration::from_millis(100),
+            owner: None,
         }
     }
 }
 
 /// How a run ended, as the launcher saw it.
 #[derive(Debug)]
-pub(crate) enum Outcome {
+pub enum Outcome {
     /// The engine reported a result.
     Finished(Box<RunResult>),
-    /// The run ended without one (a crashed process...).
-    Aborted { status: RunStatus, error: RunError },
+    /// The run ended without one (a crashed process, a stopped task...).
+    Aborted {
+        /// `failed` or `cancelled`.
+        status: RunStatus,
+        /// Why, for people.
+        error: RunError,
+    },
 }
 
-/// Runs one job to its end: in this process or in a child.
+impl Outcome {
+    /// A failure of kind `kind` with `message`.
+    pub fn failed(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self::Aborted {
+            status: RunStatus::Failed,
+            error: RunError::new(kind, message),
+        }
+    }
+}
+
+/// Runs one job to its end: in this process, in a child, in a container.
+/// A [`Pool`] does the rest: queueing, concurrency caps, records, logs to
+/// the store, cancellation from any process, and adoption after a crash.
 #[async_trait]
-pub(crate) trait Launcher: Send + Sync + fmt::Debug + 'static {
-    /// The executor name recorded on runs (`local`, `process`).
+pub trait Launcher: Send + Sync + fmt::Debug + 'static {
+    /// The executor name recorded on runs (`local`, `process`, `ecs`).
     const KIND: &'static str;
 
     /// Executes a run; `live` receives its logs and phases and carries its
@@ -86,89 +111,7 @@ pub(crate) trait Launcher: Send + Sync + fmt::Debug + 'static {
     ) -> Outcome;
 }
 
-/// A run this process is executing or recently executed.
 #[derive(Debug)]
-pub(crate) struct LiveRun {
-    pub(crate) record: Mutex<RunRecord>,
-    pub(crate) cancel: CancellationToken,
-    pub(crate) logs: Arc<LogBuffer>,
-    /// Log lines before this sequence number are in the store.
-    flushed: AtomicU64,
-    /// Last phase written to the store.
-    stored_phase: Mutex<Option<Phase>>,
-}
-
-impl LiveRun {
-    fn new(record: RunRecord, log_capacity: usize) -> Arc<Self> {
-        let stored_phase = record.phase;
-        Arc::new(Self {
-            record: Mutex::new(record),
-            cancel: CancellationToken::new(),
-            logs: LogBuffer::new(log_capacity),
-            flushed: AtomicU64::new(0),
-            stored_phase: Mutex::new(stored_phase),
-        })
-    }
-
-    pub(crate) fn snapshot(&self) -> RunRecord {
-        self.record
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    fn update(&self, f: impl FnOnce(&mut RunRecord)) {
-        f(&mut self.record.lock().unwrap_or_else(|p| p.into_inner()));
-    }
-
-    /// Records the executor's handle on the work, here and in the store.
-    pub(crate) async fn set_handle(&self, handle: String, store: &Arc<dyn RunStore>) {
-        self.update(|r| r.handle = Some(handle.clone()));
-        let run = self.run_id();
-        if let Err(e) = store.transition(&run, Transition::Handle(handle)).await {
-            tracing::warn!("cannot record the handle of run {run}: {e}");
-        }
-    }
-
-    pub(crate) fn run_id(&self) -> RunId {
-        self.snapshot().run_id
-    }
-
-    /// Writes new log lines and a changed phase to the store.
-    async fn flush(&self, store: &Arc<dyn RunStore>) {
-        let from = self.flushed.load(Ordering::SeqCst);
-        let (lines, _) = self.logs.since(from);
-        let run = self.run_id();
-        if let Some(last) = lines.last() {
-            let next = last.seq + 1;
-            match store.append_logs(&run, &lines).await {
-                Ok(()) => self.flushed.store(next, Ordering::SeqCst),
-                Err(e) => tracing::warn!("cannot store logs of run {run}: {e}"),
-            }
-        }
-        let phase = self.snapshot().phase;
-        let changed = {
-            let mut stored = self.stored_phase.lock().unwrap_or_else(|p| p.into_inner());
-            let changed = *stored != phase;
-            *stored = phase;
-            changed
-        };
-        if let (true, Some(phase)) = (changed, phase) {
-            let _ = store.transition(&run, Transition::Phase(phase)).await;
-        }
-    }
-}
-
-impl LogSink for LiveRun {
-    fn log(&self, level: LogLevel, message: String) {
-        self.logs.push(level, message);
-    }
-
-    fn phase(&self, phase: Phase) {
-        self.update(|r| r.phase = Some(phase));
-    }
-}
-
 struct Job {
     spec: RunSpec,
     live: Arc<LiveRun>,
@@ -182,50 +125,61 @@ struct Shared<L> {
     config: PoolConfig,
     owner: String,
     registry: Mutex<HashMap<RunId, Arc<LiveRun>>>,
+    queue: JobQueue<Job>,
 }
 
-/// A pool of workers running jobs with launcher `L`.
+/// An [`Executor`] made of a launcher `L` and a pool of workers: the
+/// executors of this crate and of `rat-cloud-aws` are pools.
 #[derive(Debug)]
-pub(crate) struct Pool<L> {
+pub struct Pool<L: Launcher> {
     shared: Arc<Shared<L>>,
     storage: Arc<dyn Storage>,
-    queue: mpsc::Sender<Job>,
+}
+
+impl<L: Launcher> Drop for Pool<L> {
+    /// Idle workers stop; runs under way go on to their end.
+    fn drop(&mut self) {
+        self.shared.queue.close();
+    }
 }
 
 impl<L: Launcher> Pool<L> {
     /// Starts the workers, then reconciles runs left by crashed processes.
-    pub(crate) async fn start(
+    /// `storage` holds the pipelines, so submissions are validated before
+    /// they are accepted.
+    pub async fn start(
         launcher: L,
         store: Arc<dyn RunStore>,
         storage: Arc<dyn Storage>,
         config: PoolConfig,
     ) -> Result<Self> {
-        let (queue, receiver) = mpsc::channel::<Job>(config.queue.max(1));
         let shared = Arc::new(Shared {
             launcher,
             store,
-            owner: ProcessId::current().to_string(),
+            owner: config
+                .owner
+                .clone()
+                .unwrap_or_else(|| ProcessId::current().to_string()),
             registry: Mutex::new(HashMap::new()),
+            queue: JobQueue::new(config.queue, config.per_namespace),
             config,
         });
-        let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
         for _ in 0..shared.config.workers.max(1) {
             let shared = Arc::clone(&shared);
-            let receiver = Arc::clone(&receiver);
             tokio::spawn(async move {
-                loop {
-                    let job = receiver.lock().await.recv().await;
-                    let Some(job) = job else { break };
+                while let Some((namespace, job)) = shared.queue.next().await {
                     shared.work(job).await;
+                    shared.queue.done(&namespace);
                 }
             });
         }
         shared.reconcile().await?;
-        Ok(Self {
-            shared,
-            storage,
-            queue,
-        })
+        Ok(Self { shared, storage })
+    }
+
+    /// The launcher.
+    pub fn launcher(&self) -> &L {
+        &self.shared.launcher
     }
 
     fn live(&self, run: &RunId) -> Option<Arc<LiveRun>> {
@@ -242,17 +196,8 @@ impl<L: Launcher> Shared<L> {
         let Job { spec, live } = job;
         let run = spec.run_id.clone();
         let asked_elsewhere = self.store.get(&run).await.is_ok_and(|r| r.cancel_requested);
-        if live.cancel.is_cancelled() || asked_elsewhere {
-            live.log(LogLevel::Info, "run cancelled before it started".into());
-            let error = RunError::new(ErrorKind::Cancelled, "cancelled before it started");
-            self.finish(
-                &live,
-                Outcome::Aborted {
-                    status: RunStatus::Cancelled,
-                    error,
-                },
-            )
-            .await;
+        if live.cancellation().is_cancelled() || asked_elsewhere {
+            self.finish_unstarted(&live).await;
             return;
         }
         let now = Utc::now();
@@ -279,6 +224,16 @@ impl<L: Launcher> Shared<L> {
         self.finish(&live, outcome).await;
     }
 
+    async fn finish_unstarted(self: &Arc<Self>, live: &Arc<LiveRun>) {
+        live.log(LogLevel::Info, "run cancelled before it started".into());
+        let error = RunError::new(ErrorKind::Cancelled, "cancelled before it started");
+        let outcome = Outcome::Aborted {
+            status: RunStatus::Cancelled,
+            error,
+        };
+        self.finish(live, outcome).await;
+    }
+
     /// While a run is live: flush its logs and phase, honour cancel requests
     /// made through the store by other processes.
     fn watch(self: &Arc<Self>, live: &Arc<LiveRun>) -> tokio::task::JoinHandle<()> {
@@ -289,7 +244,7 @@ impl<L: Launcher> Shared<L> {
             loop {
                 tokio::time::sleep(shared.config.poll_interval).await;
                 live.flush(&shared.store).await;
-                if !live.cancel.is_cancelled()
+                if !live.cancellation().is_cancelled()
                     && shared
                         .store
                         .get(&run)
@@ -297,7 +252,7 @@ impl<L: Launcher> Shared<L> {
                         .is_ok_and(|r| r.cancel_requested)
                 {
                     live.log(LogLevel::Info, "cancel requested".into());
-                    live.cancel.cancel();
+                    live.cancellation().cancel();
                 }
             }
         })
@@ -373,8 +328,7 @@ impl<L: Launcher> Shared<L> {
                 }
                 tracing::info!("adopting run {run}, whose executor is gone");
                 let live = LiveRun::new(record.clone(), self.config.log_capacity);
-                live.flushed
-                    .store(stored_log_end(&self.store, &run).await, Ordering::SeqCst);
+                live.mark_flushed(stored_log_end(&self.store, &run).await);
                 live.update(|r| r.owner = Some(self.owner.clone()));
                 self.registry().insert(run, Arc::clone(&live));
                 let shared = Arc::clone(self);
@@ -423,15 +377,15 @@ impl<L: Launcher> Executor for Pool<L> {
         spec.limits = request.limits;
         // Refuse what cannot run before accepting it.
         Project::load_pipeline(self.storage.as_ref(), &spec.project, &spec.table).await?;
-        let permit = self.queue.try_reserve().map_err(|e| match e {
-            mpsc::error::TrySendError::Full(()) => Error::new(
+        let permit = self.shared.queue.try_reserve().map_err(|e| match e {
+            Refused::Full => Error::new(
                 ErrorKind::QueueFull,
                 format!(
                     "the run queue is full ({} waiting); try again later",
                     self.shared.config.queue
                 ),
             ),
-            mpsc::error::TrySendError::Closed(()) => Error::internal("the executor has stopped"),
+            Refused::Closed => Error::internal("the executor has stopped"),
         })?;
         let mut record = RunRecord::pending(spec.run_id.clone(), spec.table.clone(), L::KIND);
         record.owner = Some(self.shared.owner.clone());
@@ -441,7 +395,7 @@ impl<L: Launcher> Executor for Pool<L> {
         self.shared
             .registry()
             .insert(run.clone(), Arc::clone(&live));
-        permit.send(Job { spec, live });
+        permit.send(spec.table.namespace.clone(), Job { spec, live });
         Ok(run)
     }
 
@@ -474,48 +428,64 @@ impl<L: Launcher> Executor for Pool<L> {
                     format!("run {run} already ended ({status})"),
                 ));
             }
-            live.cancel.cancel();
-            return match self.shared.store.request_cancel(run).await {
+            live.cancellation().cancel();
+            let requested = match self.shared.store.request_cancel(run).await {
                 Err(e) if e.kind() == ErrorKind::Conflict => Ok(()),
                 other => other,
             };
+            // A waiting run ends now rather than when a worker frees up.
+            if let Some(job) = self.shared.queue.remove(|j| &j.spec.run_id == run) {
+                self.shared.finish_unstarted(&job.live).await;
+            }
+            return requested;
         }
         self.shared.store.request_cancel(run).await
     }
 }
 
-/// Implements [`Executor`] for a public executor type by forwarding to its
-/// `pool` field.
+/// Implements [`Executor`] for an executor type by forwarding to its
+/// `pool` field (a [`Pool`]).
+#[macro_export]
 macro_rules! forward_executor {
     ($executor:ty) => {
-        #[async_trait::async_trait]
-        impl rat_core::Executor for $executor {
+        #[$crate::__private::async_trait]
+        impl $crate::__private::rat_core::Executor for $executor {
             async fn submit(
                 &self,
-                request: rat_core::RunRequest,
-            ) -> rat_core::Result<rat_core::RunId> {
+                request: $crate::__private::rat_core::RunRequest,
+            ) -> $crate::__private::rat_core::Result<$crate::__private::rat_core::RunId> {
                 self.pool.submit(request).await
             }
 
-            async fn status(&self, run: &rat_core::RunId) -> rat_core::Result<rat_core::RunRecord> {
+            async fn status(
+                &self,
+                run: &$crate::__private::rat_core::RunId,
+            ) -> $crate::__private::rat_core::Result<$crate::__private::rat_core::RunRecord> {
                 self.pool.status(run).await
             }
 
             async fn logs(
                 &self,
-                run: &rat_core::RunId,
-                cursor: rat_core::LogCursor,
-            ) -> rat_core::Result<futures::stream::BoxStream<'static, rat_core::LogRecord>> {
+                run: &$crate::__private::rat_core::RunId,
+                cursor: $crate::__private::rat_core::LogCursor,
+            ) -> $crate::__private::rat_core::Result<
+                $crate::__private::futures::stream::BoxStream<
+                    'static,
+                    $crate::__private::rat_core::LogRecord,
+                >,
+            > {
                 self.pool.logs(run, cursor).await
             }
 
-            async fn cancel(&self, run: &rat_core::RunId) -> rat_core::Result<()> {
+            async fn cancel(
+                &self,
+                run: &$crate::__private::rat_core::RunId,
+            ) -> $crate::__private::rat_core::Result<()> {
                 self.pool.cancel(run).await
             }
         }
     };
 }
-pub(crate) use forward_executor;
 
 /// Logs of a run read from a [`RunStore`] (for runs another process holds,
 /// or that ended): from `cursor.from_seq`, and when following, polled every

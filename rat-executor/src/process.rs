@@ -9,14 +9,16 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use rat_core::{
-    ErrorKind, LakehouseConfig, LogRecord, LogSink, Phase, Result, RunError, RunId, RunRecord,
-    RunResult, RunSpec, RunStatus, RunStore, RunnerInput, Storage,
+    ErrorKind, LakehouseConfig, Result, RunError, RunId, RunRecord, RunResult, RunSpec, RunStatus,
+    RunStore, RunnerInput, Storage,
 };
 use rustix::process::{Pid, Signal, kill_process};
-use serde::Deserialize;
 
+use crate::forward_executor;
 use crate::identity::ProcessId;
-use crate::pool::{Launcher, LiveRun, Outcome, Pool, PoolConfig, forward_executor};
+use crate::live::LiveRun;
+use crate::pool::{Launcher, Outcome, Pool, PoolConfig};
+use crate::runner_output::RunnerOutput;
 
 /// How to start runner processes.
 #[derive(Debug, Clone)]
@@ -145,7 +147,7 @@ impl Child {
                 break status;
             }
             let now = Instant::now();
-            let stop = live.cancel.is_cancelled() || deadline.is_some_and(|d| now > d);
+            let stop = live.cancellation().is_cancelled() || deadline.is_some_and(|d| now > d);
             match (stop, term_sent, pid) {
                 (true, None, Some(pid)) => {
                     signal(pid, Signal::TERM);
@@ -173,14 +175,15 @@ impl Child {
             Some(status) => describe_exit(status),
             None => "ended".to_owned(),
         };
-        let mut message = match &tail.error {
+        let mut message = match tail.output.error() {
             Some(e) => format!("the runner process {how} during {phase}: {e}"),
             None => format!("the runner process {how} during {phase} without reporting a result"),
         };
         if let Some(note) = self.remove_branch(dir).await {
             message.push_str(&format!("; {note}"));
         }
-        let cancelled = live.cancel.is_cancelled() && deadline.is_none_or(|d| Instant::now() <= d);
+        let cancelled =
+            live.cancellation().is_cancelled() && deadline.is_none_or(|d| Instant::now() <= d);
         let (status, kind) = if cancelled {
             (RunStatus::Cancelled, ErrorKind::Cancelled)
         } else {
@@ -236,20 +239,11 @@ fn read_result(path: &Path) -> Option<RunResult> {
     serde_json::from_str(text.lines().last()?).ok()
 }
 
-/// One line of a runner's stderr.
-#[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-enum RunnerLine {
-    Log(LogRecord),
-    Phase { phase: Phase },
-    Error { message: String },
-}
-
 /// Reads complete new lines of a runner's log file.
 struct Tail {
     path: PathBuf,
     offset: u64,
-    error: Option<String>,
+    output: RunnerOutput,
 }
 
 impl Tail {
@@ -257,7 +251,7 @@ impl Tail {
         Self {
             path,
             offset: 0,
-            error: None,
+            output: RunnerOutput::default(),
         }
     }
 
@@ -275,16 +269,7 @@ impl Tail {
                 break; // the rest is still being written
             }
             self.offset += line.len() as u64;
-            match serde_json::from_str::<RunnerLine>(line.trim_end()) {
-                Ok(RunnerLine::Log(record)) => live.logs.push_record(record),
-                Ok(RunnerLine::Phase { phase }) => live.phase(phase),
-                Ok(RunnerLine::Error { message }) => self.error = Some(message),
-                Err(_) => {
-                    let text = line.trim_end().to_owned();
-                    live.logs
-                        .push(rat_core::LogLevel::Warn, format!("runner: {text}"));
-                }
-            }
+            self.output.read_line(Some(live), &line);
             line.clear();
         }
     }
@@ -313,8 +298,13 @@ impl Launcher for Child {
                 };
             }
         };
-        if let Some(id) = child.id().and_then(ProcessId::of) {
-            live.set_handle(id.to_string(), store).await;
+        if let Some(id) = child.id().and_then(ProcessId::of)
+            && let Err(e) = live.set_handle(id.to_string(), store).await
+        {
+            tracing::warn!(
+                "cannot record the runner process of run {}: {e}",
+                spec.run_id
+            );
         }
         self.follow(spec.limits.timeout, &dir, &live, Exit::Own(child))
             .await

@@ -2,7 +2,8 @@
 //! process executor and of an ECS task.
 //!
 //! ```text
-//! rat-runner --spec FILE      (or --spec - for stdin): a RunnerInput as JSON
+//! rat-runner --spec FILE      (or --spec - for stdin, --spec env:NAME for
+//!                             an environment variable): a RunnerInput as JSON
 //! rat-runner --spec FILE --abandon
 //!                             remove the branch of that run, if left behind
 //! ```
@@ -46,7 +47,7 @@ fn main() {
 
 fn read_input() -> Result<(RunnerInput, bool), Error> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = || Error::invalid("usage: rat-runner --spec FILE|- [--abandon]");
+    let usage = || Error::invalid("usage: rat-runner --spec FILE|-|env:NAME [--abandon]");
     let spec_at = args.iter().position(|a| a == "--spec").ok_or_else(usage)?;
     let source = args.get(spec_at + 1).ok_or_else(usage)?;
     let abandon = args.iter().any(|a| a == "--abandon");
@@ -59,6 +60,11 @@ fn read_input() -> Result<(RunnerInput, bool), Error> {
     let mut text = String::new();
     if source == "-" {
         std::io::stdin().read_to_string(&mut text)?;
+    } else if let Some(name) = source.strip_prefix("env:") {
+        // How a container gets its run: an environment override.
+        text = std::env::var(name).map_err(|_| {
+            Error::invalid(format!("environment variable {name} holds no runner input"))
+        })?;
     } else {
         text = std::fs::read_to_string(source)
             .map_err(|e| Error::invalid(format!("cannot read spec file '{source}': {e}")))?;
