@@ -3,6 +3,7 @@
 //! whose value must never leave this process), and waiting helpers.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod fault_server;
 pub mod moto;
 
 use std::sync::Arc;
