@@ -165,3 +165,71 @@ async fn bad_namespaces_never_reach_sts_and_failures_are_not_cached() {
     }
     assert!(format!("{vendor:?}").contains("cached: 0"), "{vendor:?}");
 }
+
+/// Runs `rat-aws-credentials` as a task would, its own identity from the
+/// environment (here the admin keys, in ECS the task role).
+fn credentials_command(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_rat-aws-credentials"))
+        .args(args)
+        .env_clear()
+        .env("AWS_ACCESS_KEY_ID", ADMIN_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", ADMIN_SECRET)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", ENDPOINT)
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_credentials_command_prints_scoped_process_credentials() {
+    let _ = sdk().await; // checks SeaweedFS is up
+    let (ns1, ns2) = (unique("ns1c"), unique("ns2c"));
+    let out = credentials_command(&[
+        "--role-arn",
+        ROLE,
+        "--bucket",
+        "lake",
+        "--namespace",
+        &ns1,
+        "--duration-seconds",
+        "900",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed["Version"], 1);
+    assert!(printed["Expiration"].as_str().is_some());
+    let credentials = StorageCredentials::new(
+        printed["AccessKeyId"].as_str().unwrap(),
+        printed["SecretAccessKey"].as_str().unwrap(),
+        printed["SessionToken"].as_str().map(str::to_owned),
+        None,
+    );
+    assert_ne!(credentials.access_key_id, ADMIN_KEY);
+    let scoped = bucket(credentials);
+    let mine = Path::from(format!("{ns1}/mine.txt"));
+    scoped.put(&mine, PutPayload::from("mine")).await.unwrap();
+    let theirs = Path::from(format!("{ns2}/theirs.txt"));
+    assert!(
+        denied(scoped.put(&theirs, PutPayload::from("x")).await),
+        "put in ns2 allowed"
+    );
+
+    // Bad input: exit 2, the flag or value named, no STS call needed.
+    let bad = credentials_command(&[
+        "--role-arn",
+        ROLE,
+        "--bucket",
+        "lake",
+        "--namespace",
+        "ns1/*",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("ns1/*"));
+    let missing = credentials_command(&["--bucket", "lake", "--namespace", "ns1"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("--role-arn is required"));
+}
