@@ -16,7 +16,7 @@ use rat_core::{Error, LakehouseConfig, Result, TableRef};
 ///     TaskDefinitionSource::Existing("rat-runner:3".into()),
 ///     vec!["subnet-0abc".into()],
 ///     vec!["sg-0abc".into()],
-///     rat_core::LakehouseConfig::default(),
+///     rat_core::LakehouseConfig::embedded(std::path::Path::new(".")),
 /// )
 /// .with_capacity_providers(vec![
 ///     CapacityProvider::new("FARGATE_SPOT", 3),
