@@ -83,6 +83,14 @@ impl Outcome {
             error: RunError::new(kind, message),
         }
     }
+
+    /// Cancelled, with `message`.
+    pub fn cancelled(message: impl Into<String>) -> Self {
+        Self::Aborted {
+            status: RunStatus::Cancelled,
+            error: RunError::new(ErrorKind::Cancelled, message),
+        }
+    }
 }
 
 /// Runs one job to its end: in this process, in a child, in a container.
@@ -226,12 +234,8 @@ impl<L: Launcher> Shared<L> {
 
     async fn finish_unstarted(self: &Arc<Self>, live: &Arc<LiveRun>) {
         live.log(LogLevel::Info, "run cancelled before it started".into());
-        let error = RunError::new(ErrorKind::Cancelled, "cancelled before it started");
-        let outcome = Outcome::Aborted {
-            status: RunStatus::Cancelled,
-            error,
-        };
-        self.finish(live, outcome).await;
+        self.finish(live, Outcome::cancelled("cancelled before it started"))
+            .await;
     }
 
     /// While a run is live: flush its logs and phase, honour cancel requests

@@ -136,9 +136,9 @@ impl Following<'_> {
     /// New output lines go to the run; once they are in the store, the
     /// token after them is recorded with the handle, so a restarted
     /// executor resumes where the stored log ends.
-    async fn read_logs(&self, handle: &mut TaskHandle, output: &mut RunnerOutput) -> usize {
+    async fn read_logs(&self, handle: &mut TaskHandle, output: &mut RunnerOutput) {
         let (Some(group), Some(stream)) = (&handle.log_group, &handle.log_stream) else {
-            return 0;
+            return;
         };
         let page = match self
             .logs
@@ -148,7 +148,7 @@ impl Following<'_> {
             Ok(page) => page,
             Err(e) => {
                 tracing::warn!("run {}: {e}", self.live.run_id());
-                return 0;
+                return;
             }
         };
         for line in &page.lines {
@@ -164,7 +164,6 @@ impl Following<'_> {
                 );
             }
         }
-        page.lines.len()
     }
 
     /// Reads what arrived after the task stopped: until the runner's

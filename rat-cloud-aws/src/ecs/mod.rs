@@ -266,13 +266,7 @@ impl Launcher for EcsLauncher {
         let mut notes = Vec::new();
         for attempt in 1..=self.config.max_attempts {
             if live.cancellation().is_cancelled() {
-                return Outcome::Aborted {
-                    status: RunStatus::Cancelled,
-                    error: rat_core::RunError::new(
-                        ErrorKind::Cancelled,
-                        "cancelled before its task started",
-                    ),
-                };
+                return Outcome::cancelled("cancelled before its task started");
             }
             let arn = match self.start_task(&spec, attempt, &live).await {
                 Ok(arn) => arn,
