@@ -22,11 +22,13 @@
 //!    them.
 //! 2. Storage access is scoped to the run's namespace: the lakehouse
 //!    configuration's S3 credentials are a `credential_process` running
-//!    `rat-aws-credentials --role-arn ROLE --bucket BUCKET --namespace NS`
-//!    in the task. It calls [`StsCredentialVendor`] with the task role
-//!    (found by the standard provider chain), which assumes `ROLE` with a
-//!    session policy limited to `BUCKET/NS/*`; the runner renews them
-//!    before they expire. With a REST catalog that vends credentials, the
+//!    `rat-aws-credentials --role-arn ROLE --bucket BUCKET` in the task.
+//!    The task's environment names its run ([`NAMESPACE_VARIABLE`],
+//!    [`RUN_ID_VARIABLE`]), so one configuration serves every namespace.
+//!    The command calls [`StsCredentialVendor`] with the task role (found
+//!    by the standard provider chain), which assumes `ROLE` with a session
+//!    policy limited to `BUCKET/NS/*` and a session name carrying the run
+//!    id; the runner renews them before they expire. With a REST catalog that vends credentials, the
 //!    catalog scopes table access itself.
 
 mod cloudwatch;
@@ -35,7 +37,8 @@ mod policy;
 mod sts;
 
 pub use ecs::{
-    CapacityProvider, EcsConfig, EcsExecutor, TaskDefinitionSource, TaskDefinitionSpec, TaskSize,
+    CapacityProvider, EcsConfig, EcsExecutor, NAMESPACE_VARIABLE, RUN_ID_VARIABLE,
+    TaskDefinitionSource, TaskDefinitionSpec, TaskSize,
 };
 pub use policy::{MAX_POLICY_CHARS, PolicyScope, session_policy};
 pub use sts::{StsCredentialVendor, StsVendorConfig};

@@ -154,8 +154,15 @@ async fn a_run_is_one_task_with_its_spec_tags_and_logs() {
     assert_eq!(overrides.memory(), Some("4096"));
     let container = &overrides.container_overrides()[0];
     assert_eq!(container.command(), ["--spec", "env:RAT_RUNNER_INPUT"]);
-    let input = container.environment()[0].value().unwrap();
-    let input: RunnerInput = serde_json::from_str(input).unwrap();
+    let environment: BTreeMap<&str, &str> = container
+        .environment()
+        .iter()
+        .map(|v| (v.name().unwrap(), v.value().unwrap()))
+        .collect();
+    // The run is named for processes the runner starts (its credentials).
+    assert_eq!(environment["RAT_NAMESPACE"], pipeline.namespace.as_str());
+    assert_eq!(environment["RAT_RUN_ID"], run.as_str());
+    let input: RunnerInput = serde_json::from_str(environment["RAT_RUNNER_INPUT"]).unwrap();
     assert_eq!(input.spec.run_id, run);
     assert_eq!(input.spec.table, pipeline);
     // The secret travels as its reference, never as its value.

@@ -168,10 +168,11 @@ async fn bad_namespaces_never_reach_sts_and_failures_are_not_cached() {
 
 /// Runs `rat-aws-credentials` as a task would, its own identity from the
 /// environment (here the admin keys, in ECS the task role).
-fn credentials_command(args: &[&str]) -> std::process::Output {
+fn credentials_command(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_rat-aws-credentials"))
         .args(args)
         .env_clear()
+        .envs(env.iter().copied())
         .env("AWS_ACCESS_KEY_ID", ADMIN_KEY)
         .env("AWS_SECRET_ACCESS_KEY", ADMIN_SECRET)
         .env("AWS_REGION", "us-east-1")
@@ -184,16 +185,18 @@ fn credentials_command(args: &[&str]) -> std::process::Output {
 async fn the_credentials_command_prints_scoped_process_credentials() {
     let _ = sdk().await; // checks SeaweedFS is up
     let (ns1, ns2) = (unique("ns1c"), unique("ns2c"));
-    let out = credentials_command(&[
-        "--role-arn",
-        ROLE,
-        "--bucket",
-        "lake",
-        "--namespace",
-        &ns1,
-        "--duration-seconds",
-        "900",
-    ]);
+    // The namespace as an ECS task names it, in its environment.
+    let out = credentials_command(
+        &[
+            "--role-arn",
+            ROLE,
+            "--bucket",
+            "lake",
+            "--duration-seconds",
+            "900",
+        ],
+        &[("RAT_NAMESPACE", &ns1)],
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -219,17 +222,20 @@ async fn the_credentials_command_prints_scoped_process_credentials() {
     );
 
     // Bad input: exit 2, the flag or value named, no STS call needed.
-    let bad = credentials_command(&[
-        "--role-arn",
-        ROLE,
-        "--bucket",
-        "lake",
-        "--namespace",
-        "ns1/*",
-    ]);
+    let bad = credentials_command(
+        &[
+            "--role-arn",
+            ROLE,
+            "--bucket",
+            "lake",
+            "--namespace",
+            "ns1/*",
+        ],
+        &[],
+    );
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("ns1/*"));
-    let missing = credentials_command(&["--bucket", "lake", "--namespace", "ns1"]);
+    let missing = credentials_command(&["--bucket", "lake", "--namespace", "ns1"], &[]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("--role-arn is required"));
 }

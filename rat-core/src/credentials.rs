@@ -80,11 +80,57 @@ pub struct CredentialScope {
 /// Hands out storage credentials scoped to a namespace.
 ///
 /// Implementations: [`StaticCredentialVendor`] (embedded; the same keys for
-/// every namespace), STS AssumeRole with an inline session policy (later).
+/// every namespace), `rat_cloud_aws::StsCredentialVendor` (STS AssumeRole
+/// with an inline session policy). [`ScopedCredentials`] turns one scope
+/// into a [`CredentialProvider`] for storage clients.
 #[async_trait]
 pub trait CredentialVendor: Send + Sync + fmt::Debug {
     /// Credentials valid for `scope`, with their expiry.
     async fn vend(&self, scope: &CredentialScope) -> Result<StorageCredentials>;
+}
+
+/// The credentials of one scope of a vendor, as a [`CredentialProvider`]:
+/// storage, a catalog or DuckDB then ask for them whenever they sign a
+/// request, and the vendor decides when to fetch new ones (STS vendors
+/// cache them for half their life).
+///
+/// ```
+/// use std::sync::Arc;
+/// use rat_core::{CredentialProvider, CredentialScope, ScopedCredentials,
+///                StaticCredentialVendor, StorageCredentials};
+///
+/// # futures::executor::block_on(async {
+/// let vendor = Arc::new(StaticCredentialVendor::new(
+///     StorageCredentials::new("AKID", "secret", None, None),
+/// ));
+/// let scope = CredentialScope { namespace: rat_core::ident::namespace("shop")?, run_id: None };
+/// let shop = ScopedCredentials::new(vendor, scope);
+/// assert_eq!(shop.credentials().await?.access_key_id, "AKID");
+/// # Ok::<_, rat_core::Error>(()) }).unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct ScopedCredentials {
+    vendor: std::sync::Arc<dyn CredentialVendor>,
+    scope: CredentialScope,
+}
+
+impl ScopedCredentials {
+    /// Credentials `vendor` hands out for `scope`.
+    pub fn new(vendor: std::sync::Arc<dyn CredentialVendor>, scope: CredentialScope) -> Self {
+        Self { vendor, scope }
+    }
+
+    /// The scope asked for.
+    pub fn scope(&self) -> &CredentialScope {
+        &self.scope
+    }
+}
+
+#[async_trait]
+impl CredentialProvider for ScopedCredentials {
+    async fn credentials(&self) -> Result<StorageCredentials> {
+        self.vendor.vend(&self.scope).await
+    }
 }
 
 /// Returns the same credentials for every scope. For embedded use and tests,

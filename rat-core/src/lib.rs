@@ -37,8 +37,8 @@ pub mod store;
 pub use catalog::{Catalog, LoadedTable, MAIN_BRANCH, NewTable, SharedCatalog, TableCommit};
 pub use config::{LakehouseConfig, RunLimits, RunnerInput};
 pub use credentials::{
-    CredentialProvider, CredentialScope, CredentialVendor, S3Access, StaticCredentialVendor,
-    StorageCredentials,
+    CredentialProvider, CredentialScope, CredentialVendor, S3Access, ScopedCredentials,
+    StaticCredentialVendor, StorageCredentials,
 };
 pub use engine::{RunContext, RunEngine};
 pub use error::{Error, ErrorKind, Result};

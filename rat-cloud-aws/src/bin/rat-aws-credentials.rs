@@ -3,31 +3,36 @@
 //! ECS task gets its access without any secret in the task's request.
 //!
 //! ```text
-//! rat-aws-credentials --role-arn ARN --bucket BUCKET --namespace NS
+//! rat-aws-credentials --role-arn ARN --bucket BUCKET [--namespace NS]
 //!                     [--run-id ID] [--duration-seconds N] [--external-id ID]
 //! ```
+//!
+//! `--namespace` and `--run-id` default to `RAT_NAMESPACE` and `RAT_RUN_ID`,
+//! which the ECS executor sets in every task, so one command line serves
+//! every namespace.
 //!
 //! Its own identity is whatever the standard AWS provider chain finds (the
 //! ECS task role, web identity, a profile); it assumes `--role-arn` with a
 //! session policy limited to `BUCKET/NS/*` ([`rat_cloud_aws::StsCredentialVendor`]).
 //! Use it as the runner's S3 credentials:
-//! `credentials: {type: process, command: [rat-aws-credentials, --role-arn, ..., --namespace, shop]}`.
+//! `credentials: {type: process, command: [rat-aws-credentials, --role-arn, ..., --bucket, lake]}`.
 //! Exit codes: 0 printed, 1 STS refused, 2 bad arguments.
 
 use std::time::Duration;
 
-use rat_cloud_aws::{StsCredentialVendor, StsVendorConfig};
+use rat_cloud_aws::{NAMESPACE_VARIABLE, RUN_ID_VARIABLE, StsCredentialVendor, StsVendorConfig};
 use rat_core::{CredentialScope, CredentialVendor, Error};
 
-const USAGE: &str = "usage: rat-aws-credentials --role-arn ARN --bucket BUCKET --namespace NS \
-                     [--run-id ID] [--duration-seconds N] [--external-id ID]";
+const USAGE: &str = "usage: rat-aws-credentials --role-arn ARN --bucket BUCKET [--namespace NS] \
+                     [--run-id ID] [--duration-seconds N] [--external-id ID] \
+                     (--namespace and --run-id default to $RAT_NAMESPACE and $RAT_RUN_ID)";
 
 struct Args {
     config: StsVendorConfig,
     scope: CredentialScope,
 }
 
-fn parse(args: &[String]) -> Result<Args, Error> {
+fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Args, Error> {
     let mut values = std::collections::HashMap::new();
     let mut iter = args.iter();
     while let Some(flag) = iter.next() {
@@ -49,13 +54,20 @@ fn parse(args: &[String]) -> Result<Args, Error> {
             .ok_or_else(|| Error::invalid(format!("{flag} needs a value; {USAGE}")))?;
         values.insert(flag.as_str(), value.clone());
     }
-    let required = |name: &str| {
+    let flag_or_env = |name: &str, variable: Option<&str>| {
         values
             .get(name)
             .cloned()
-            .ok_or_else(|| Error::invalid(format!("{name} is required; {USAGE}")))
+            .or_else(|| variable.and_then(&env).filter(|v| !v.is_empty()))
     };
-    let mut config = StsVendorConfig::new(required("--role-arn")?, required("--bucket")?);
+    let required = |name: &str, variable: Option<&str>| {
+        flag_or_env(name, variable).ok_or_else(|| {
+            let or = variable.map(|v| format!(" (or ${v})")).unwrap_or_default();
+            Error::invalid(format!("{name}{or} is required; {USAGE}"))
+        })
+    };
+    let mut config =
+        StsVendorConfig::new(required("--role-arn", None)?, required("--bucket", None)?);
     if let Some(secs) = values.get("--duration-seconds") {
         let secs: u64 = secs
             .parse()
@@ -63,8 +75,9 @@ fn parse(args: &[String]) -> Result<Args, Error> {
         config.duration = Duration::from_secs(secs);
     }
     config.external_id = values.get("--external-id").cloned();
-    let namespace = rat_core::ident::namespace(&required("--namespace")?)?;
-    let run_id = match values.get("--run-id") {
+    let namespace =
+        rat_core::ident::namespace(&required("--namespace", Some(NAMESPACE_VARIABLE))?)?;
+    let run_id = match flag_or_env("--run-id", Some(RUN_ID_VARIABLE)) {
         Some(id) => Some(id.parse()?),
         None => None,
     };
@@ -76,7 +89,7 @@ fn parse(args: &[String]) -> Result<Args, Error> {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let args = match parse(&args) {
+    let args = match parse(&args, |name| std::env::var(name).ok()) {
         Ok(args) => args,
         Err(e) => {
             eprintln!("rat-aws-credentials: {e}");
@@ -112,5 +125,49 @@ fn main() {
             eprintln!("rat-aws-credentials: {e}");
             std::process::exit(1);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn task_env(name: &str) -> Option<String> {
+        match name {
+            "RAT_NAMESPACE" => Some("shop".into()),
+            "RAT_RUN_ID" => Some("0195f3a27c1e7b409d2a3c4f5e6a7b8c".into()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn the_run_comes_from_the_task_environment_unless_flags_name_it() {
+        let base = args(&["--role-arn", "arn:aws:iam::1:role/r", "--bucket", "lake"]);
+        let parsed = parse(&base, task_env).unwrap();
+        assert_eq!(parsed.scope.namespace.as_str(), "shop");
+        assert!(parsed.scope.run_id.is_some());
+
+        let mut flagged = base.clone();
+        flagged.extend(args(&["--namespace", "finance"]));
+        assert_eq!(
+            parse(&flagged, task_env).unwrap().scope.namespace.as_str(),
+            "finance"
+        );
+
+        let err = parse(&base, |_| None).err().unwrap().to_string();
+        assert!(
+            err.contains("--namespace (or $RAT_NAMESPACE) is required"),
+            "{err}"
+        );
+        let bad = parse(&base, |_| Some("ns1/*".into()))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(bad.contains("ns1/*"), "{bad}");
     }
 }

@@ -15,6 +15,14 @@ use super::task::client_token;
 /// The environment variable carrying the runner input in the overrides.
 pub(crate) const INPUT_VARIABLE: &str = "RAT_RUNNER_INPUT";
 
+/// Name the run's namespace and id in the task's environment, where
+/// processes the runner starts (a `credential_process` such as
+/// `rat-aws-credentials`) find them: one lakehouse configuration serves
+/// every namespace, each task's credentials scoped to its own.
+pub const NAMESPACE_VARIABLE: &str = "RAT_NAMESPACE";
+/// See [`NAMESPACE_VARIABLE`].
+pub const RUN_ID_VARIABLE: &str = "RAT_RUN_ID";
+
 /// ECS refuses overrides above 8 KiB.
 const MAX_OVERRIDES_BYTES: usize = 8192;
 
@@ -40,12 +48,12 @@ pub(crate) fn overrides(config: &EcsConfig, spec: &RunSpec) -> Result<TaskOverri
         .name(&config.container_name)
         .command("--spec")
         .command(format!("env:{INPUT_VARIABLE}"))
-        .environment(
-            KeyValuePair::builder()
-                .name(INPUT_VARIABLE)
-                .value(input)
-                .build(),
-        )
+        .environment(variable(INPUT_VARIABLE, input))
+        .environment(variable(
+            NAMESPACE_VARIABLE,
+            spec.table.namespace.to_string(),
+        ))
+        .environment(variable(RUN_ID_VARIABLE, spec.run_id.to_string()))
         .set_memory(size.and_then(|s| i32::try_from(s.memory).ok()))
         .build();
     Ok(TaskOverride::builder()
@@ -53,6 +61,10 @@ pub(crate) fn overrides(config: &EcsConfig, spec: &RunSpec) -> Result<TaskOverri
         .set_cpu(size.map(|s| s.cpu.to_string()))
         .set_memory(size.map(|s| s.memory.to_string()))
         .build())
+}
+
+fn variable(name: &str, value: String) -> KeyValuePair {
+    KeyValuePair::builder().name(name).value(value).build()
 }
 
 /// rat's tags on a run's task, then the configured ones.

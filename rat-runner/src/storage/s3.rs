@@ -47,12 +47,22 @@ pub struct S3Storage {
 impl S3Storage {
     /// Storage for `config`: credentials are resolved on first use, not here.
     pub fn new(config: &S3StorageConfig) -> Result<Self> {
+        Self::with_credentials(config, credential_provider(&config.credentials)?)
+    }
+
+    /// Storage for `config` signing with `credentials` instead of the ones
+    /// `config` names, e.g. a vendor's credentials for one namespace
+    /// ([`rat_core::ScopedCredentials`]); `None` sends unsigned requests.
+    pub fn with_credentials(
+        config: &S3StorageConfig,
+        credentials: Option<Arc<dyn rat_core::CredentialProvider>>,
+    ) -> Result<Self> {
         let settings = config.settings();
         let access = S3Access {
             endpoint: settings.endpoint.clone(),
             region: settings.region.clone(),
             path_style: settings.path_style,
-            credentials: credential_provider(&settings.credentials)?,
+            credentials,
         };
         let client = S3Buckets::new(access.clone()).bucket(&config.bucket)?;
         Ok(Self {
