@@ -31,13 +31,12 @@ struct Outcome {
     logs: Vec<String>,
 }
 
-async fn run(
-    script: Vec<RunTaskAnswer>,
-    then: RunTaskAnswer,
-    tune: impl FnOnce(&mut EcsConfig),
-) -> Outcome {
-    let server = FaultyEcs::start(script, then).await;
-    let project = Project::new().await;
+/// An executor on `server`, fast timings, then `tune`d.
+async fn start(
+    server: &FaultyEcs,
+    project: &Project,
+    tune: impl FnOnce(&mut EcsConfig, &mut PoolConfig),
+) -> EcsExecutor {
     let mut config = EcsConfig::new(
         "rat",
         TaskDefinitionSource::Existing("rat".into()),
@@ -48,12 +47,12 @@ async fn run(
     .with_poll_interval(Duration::from_millis(30))
     .with_retries(3, Duration::from_millis(10), Duration::from_millis(40));
     config.log_drain = Duration::from_millis(100);
-    tune(&mut config);
-    let pool = PoolConfig {
+    let mut pool = PoolConfig {
         poll_interval: Duration::from_millis(30),
         ..PoolConfig::default()
     };
-    let executor = EcsExecutor::start(
+    tune(&mut config, &mut pool);
+    EcsExecutor::start(
         &server.sdk().await,
         config,
         project.store(),
@@ -61,7 +60,17 @@ async fn run(
         pool,
     )
     .await
-    .unwrap();
+    .unwrap()
+}
+
+async fn run(
+    script: Vec<RunTaskAnswer>,
+    then: RunTaskAnswer,
+    tune: impl FnOnce(&mut EcsConfig),
+) -> Outcome {
+    let server = FaultyEcs::start(script, then).await;
+    let project = Project::new().await;
+    let executor = start(&server, &project, |config, _| tune(config)).await;
     let pipeline = table("silver.orders");
     let run = executor
         .submit(RunRequest::pipeline(pipeline))
@@ -229,4 +238,49 @@ async fn a_refusal_is_not_retried() {
         "{}",
         message(&out.record)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_live_tasks_are_described_a_hundred_per_call() {
+    let server = FaultyEcs::start(Vec::new(), RunTaskAnswer::Start(vec![TaskState::Running])).await;
+    let project = Project::new().await;
+    let runs = 130;
+    let executor = start(&server, &project, |config, pool| {
+        config.poll_interval = Duration::from_millis(100);
+        pool.workers = runs;
+        pool.queue = runs;
+    })
+    .await;
+    let mut ids = Vec::new();
+    for _ in 0..runs {
+        let request = RunRequest::pipeline(table("silver.orders"));
+        ids.push(executor.submit(request).await.unwrap());
+    }
+    let sizes = |server: &FaultyEcs| -> Vec<usize> {
+        server
+            .requests("DescribeTasks")
+            .iter()
+            .map(|r| r["tasks"].as_array().unwrap().len())
+            .collect()
+    };
+    // Once all are running, each poll is one call of 100 and one of 30.
+    common::wait_for("a poll of every task", Duration::from_secs(60), || async {
+        let sizes = sizes(&server);
+        let full = sizes.iter().position(|n| *n == 100)?;
+        sizes[full..].contains(&30).then_some(())
+    })
+    .await;
+    for run in &ids {
+        executor.cancel(run).await.unwrap();
+    }
+    for run in &ids {
+        assert_eq!(
+            common::wait_for_end(&executor, run).await.status,
+            RunStatus::Cancelled
+        );
+    }
+    let sizes = sizes(&server);
+    assert!(sizes.iter().all(|n| *n <= 100), "{sizes:?}");
+    assert_eq!(server.requests("RunTask").len(), runs);
+    assert_eq!(server.requests("StopTask").len(), runs);
 }
