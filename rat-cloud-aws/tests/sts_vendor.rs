@@ -10,31 +10,10 @@ use rat_cloud_aws::{StsCredentialVendor, StsVendorConfig};
 use rat_core::{CredentialScope, CredentialVendor, ErrorKind, S3Access, StorageCredentials};
 use rat_runner::s3::S3Buckets;
 
-const ENDPOINT: &str = "http://127.0.0.1:8333";
-/// Test-only keys of the loopback server (scripts/services/seaweedfs-iam.json).
-const ADMIN_KEY: &str = "rat-test-admin";
-const ADMIN_SECRET: &str = "rat-test-admin-secret";
-const ROLE: &str = "arn:aws:iam::000000000000:role/runner";
+#[path = "common/seaweedfs.rs"]
+mod seaweedfs;
 
-async fn sdk() -> aws_types::SdkConfig {
-    let addr = "127.0.0.1:8333".parse().unwrap();
-    assert!(
-        std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2)).is_ok(),
-        "SeaweedFS is not running: scripts/test-services.sh start"
-    );
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(ENDPOINT)
-        .credentials_provider(aws_sdk_sts::config::Credentials::new(
-            ADMIN_KEY,
-            ADMIN_SECRET,
-            None,
-            None,
-            "rat-tests",
-        ))
-        .load()
-        .await
-}
+use seaweedfs::{ADMIN_KEY, ADMIN_SECRET, ENDPOINT, ROLE, sdk};
 
 fn vendor(sdk: &aws_types::SdkConfig) -> StsCredentialVendor {
     let mut config = StsVendorConfig::new(ROLE, "lake");

@@ -8,6 +8,8 @@
 
 #[path = "../../../rat-cloud-aws/tests/common/moto.rs"]
 mod moto;
+#[path = "../../../rat-cloud-aws/tests/common/seaweedfs.rs"]
+mod seaweedfs;
 #[path = "common/task_player.rs"]
 mod task_player;
 
@@ -18,49 +20,9 @@ use rat_core::config::{CredentialsConfig, RestAuth, RestCatalogConfig, S3Setting
 use rat_example_aws_fargate::{Aws, Fargate, Settings};
 use rat_runner::query::{QueryOptions, query};
 
-const S3_ENDPOINT: &str = "http://127.0.0.1:8333";
-const CATALOG_URI: &str = "http://127.0.0.1:8181";
-/// Test-only keys of the loopback SeaweedFS (scripts/services/seaweedfs-iam.json).
-const ADMIN_KEY: &str = "rat-test-admin";
-const ADMIN_SECRET: &str = "rat-test-admin-secret";
-const VENDING_ROLE: &str = "arn:aws:iam::000000000000:role/runner";
-
-async fn seaweedfs() -> aws_types::SdkConfig {
-    let addr = "127.0.0.1:8333".parse().unwrap();
-    assert!(
-        std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2)).is_ok(),
-        "SeaweedFS is not running: scripts/test-services.sh start"
-    );
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(S3_ENDPOINT)
-        .credentials_provider(aws_sdk_sts::config::Credentials::new(
-            ADMIN_KEY,
-            ADMIN_SECRET,
-            None,
-            None,
-            "launcher",
-        ))
-        .load()
-        .await
-}
-
-async fn catalog_token() -> String {
-    let response: serde_json::Value = reqwest::Client::new()
-        .post(format!("{CATALOG_URI}/v1/oauth/tokens"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", ADMIN_KEY),
-            ("client_secret", ADMIN_SECRET),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    response["access_token"].as_str().unwrap().to_owned()
-}
+use seaweedfs::{
+    ADMIN_KEY, ADMIN_SECRET, CATALOG_URI, ENDPOINT as S3_ENDPOINT, ROLE as VENDING_ROLE,
+};
 
 fn namespace() -> String {
     format!("fg{}", &rat_core::RunId::generate().as_str()[20..])
@@ -69,13 +31,13 @@ fn namespace() -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sample_project_runs_as_fargate_tasks_with_scoped_credentials() {
     let ecs_sdk = moto::sdk().await;
-    let sts_sdk = seaweedfs().await;
+    let sts_sdk = seaweedfs::sdk().await;
     let network = moto::setup();
     moto::hold_tasks(true).await;
     let dir = tempfile::tempdir().unwrap();
 
     // The catalog token lives in Secrets Manager; only its ARN is configured.
-    let token = catalog_token().await;
+    let token = seaweedfs::catalog_token().await;
     let created = task_player::secrets_manager(
         &moto::endpoint(),
         "CreateSecret",

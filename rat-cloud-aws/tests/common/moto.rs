@@ -100,7 +100,9 @@ pub async fn hold_tasks(hold: bool) {
     assert!(response.status().is_success());
 }
 
-/// Writes lines to a stream as the awslogs driver of a container would.
+/// Writes lines to a stream of the test log group as the awslogs driver
+/// of a container would, all with one timestamp (a reader keyed on time
+/// would drop lines).
 pub async fn put_lines(sdk: &aws_types::SdkConfig, stream: &str, lines: &[String]) {
     let logs = aws_sdk_cloudwatchlogs::Client::new(sdk);
     let _ = logs
@@ -109,7 +111,11 @@ pub async fn put_lines(sdk: &aws_types::SdkConfig, stream: &str, lines: &[String
         .log_stream_name(stream)
         .send()
         .await;
-    // One timestamp for all: a reader keyed on time would drop lines.
+    put_events(sdk, LOG_GROUP, stream, lines).await;
+}
+
+/// One PutLogEvents of `lines`, stamped now, to an existing stream.
+pub async fn put_events(sdk: &aws_types::SdkConfig, group: &str, stream: &str, lines: &[String]) {
     let at = chrono::Utc::now().timestamp_millis();
     let events: Vec<InputLogEvent> = lines
         .iter()
@@ -121,8 +127,9 @@ pub async fn put_lines(sdk: &aws_types::SdkConfig, stream: &str, lines: &[String
                 .unwrap()
         })
         .collect();
-    logs.put_log_events()
-        .log_group_name(LOG_GROUP)
+    aws_sdk_cloudwatchlogs::Client::new(sdk)
+        .put_log_events()
+        .log_group_name(group)
         .log_stream_name(stream)
         .set_log_events(Some(events))
         .send()

@@ -11,7 +11,6 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use aws_sdk_ecs::types::{DesiredStatus, Task};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::mpsc;
@@ -187,24 +186,7 @@ async fn run_task(sdk: aws_types::SdkConfig, cluster: String, task: Task, role: 
         if batch.is_empty() {
             continue;
         }
-        let at = chrono::Utc::now().timestamp_millis();
-        let events = batch
-            .iter()
-            .map(|l| {
-                InputLogEvent::builder()
-                    .timestamp(at)
-                    .message(l)
-                    .build()
-                    .unwrap()
-            })
-            .collect();
-        logs.put_log_events()
-            .log_group_name(&group)
-            .log_stream_name(&stream)
-            .set_log_events(Some(events))
-            .send()
-            .await
-            .unwrap();
+        crate::moto::put_events(&sdk, &group, &stream, &batch).await;
     }
     child.wait().await.unwrap();
     ecs.stop_task()
