@@ -53,6 +53,32 @@ impl fmt::Display for RunStatus {
     }
 }
 
+/// ```
+/// use rat_core::RunStatus;
+/// assert_eq!("failed".parse::<RunStatus>().unwrap(), RunStatus::Failed);
+/// assert!("done".parse::<RunStatus>().unwrap_err().to_string().contains("'done'"));
+/// ```
+impl std::str::FromStr for RunStatus {
+    type Err = Error;
+    fn from_str(s: &str) -> std::result::Result<Self, Error> {
+        [
+            RunStatus::Pending,
+            RunStatus::Running,
+            RunStatus::Success,
+            RunStatus::Failed,
+            RunStatus::Cancelled,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == s)
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "unknown status '{}': expected pending, running, success, failed or cancelled",
+                s.escape_default()
+            ))
+        })
+    }
+}
+
 /// The phases of a run, in order (ARCHITECTURE.md, "A run, phase by phase").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -112,12 +138,7 @@ impl RunSpec {
     /// A spec for `table` with a fresh run id, in the embedded layout when
     /// the table is in the `default` namespace, the namespaced one otherwise.
     pub fn new(table: TableRef) -> Self {
-        let project = if table.namespace.as_str() == crate::ident::DEFAULT_NAMESPACE {
-            ProjectSource::embedded()
-        } else {
-            ProjectSource::namespaced(table.namespace.as_str())
-                .expect("a TableRef's namespace is valid")
-        };
+        let project = ProjectSource::of(&table.namespace);
         Self {
             run_id: RunId::generate(),
             table,

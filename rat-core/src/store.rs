@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::executor::RunRecord;
-use crate::ident::{RunId, TableRef};
+use crate::ident::{Identifier, Layer, RunId, TableRef};
 use crate::run::{LogRecord, Phase, RunError, RunResult, RunStatus};
 
 /// Which runs to list.
@@ -17,12 +17,35 @@ use crate::run::{LogRecord, Phase, RunError, RunResult, RunStatus};
 pub struct RunFilter {
     /// Only this table.
     pub table: Option<TableRef>,
+    /// Only tables of this namespace.
+    pub namespace: Option<Identifier>,
+    /// Only tables of this layer.
+    pub layer: Option<Layer>,
     /// Only these statuses (any when empty).
     pub statuses: Vec<RunStatus>,
     /// At most this many, newest first (a store default when `None`).
     pub limit: Option<u32>,
     /// Skip this many of the newest.
     pub offset: u32,
+}
+
+impl RunFilter {
+    /// A SQL `LIKE` pattern (escape character: backslash) matching the
+    /// `namespace.layer.name` of the tables the namespace and layer
+    /// filters admit; `None` when neither is set. Identifiers hold no `.`,
+    /// so `%.layer.%` can only match the layer.
+    pub fn table_pattern(&self) -> Option<String> {
+        if self.namespace.is_none() && self.layer.is_none() {
+            return None;
+        }
+        let escape = |s: &str| s.replace('_', "\\_");
+        let namespace = self
+            .namespace
+            .as_ref()
+            .map_or("%".to_owned(), |n| escape(n.as_str()));
+        let layer = self.layer.map_or("%".to_owned(), |l| escape(l.as_str()));
+        Some(format!("{namespace}.{layer}.%"))
+    }
 }
 
 /// A status change, with what changes along with it.

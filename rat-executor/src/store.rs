@@ -234,6 +234,11 @@ impl RunStore for SqliteRunStore {
             q.push(" AND table_ref = ");
             q.push_bind(table.to_string());
         }
+        if let Some(pattern) = filter.table_pattern() {
+            q.push(" AND table_ref LIKE ");
+            q.push_bind(pattern);
+            q.push(" ESCAPE '\\'");
+        }
         if !filter.statuses.is_empty() {
             q.push(" AND status IN (");
             let mut list = q.separated(", ");
@@ -466,6 +471,40 @@ mod tests {
         );
         assert_eq!(logs[0].level, LogLevel::Warn);
         assert_eq!(s.logs(&run, 6, 1).await.unwrap()[0].seq, 6);
+    }
+
+    #[tokio::test]
+    async fn lists_filter_by_namespace_and_layer() {
+        let (_dir, s) = store().await;
+        for table in ["a_b.bronze.x", "axb.bronze.y", "a_b.silver.z", "c.bronze.w"] {
+            let r = RunRecord::pending(RunId::generate(), table.parse().unwrap(), "local");
+            s.insert(&r).await.unwrap();
+        }
+        let tables = |filter: RunFilter| {
+            let s = s.clone();
+            async move {
+                let mut t: Vec<String> = s
+                    .list(&filter)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|r| r.table.to_string())
+                    .collect();
+                t.sort();
+                t
+            }
+        };
+        // `_` in a name is not a wildcard.
+        let ns = RunFilter {
+            namespace: Some(rat_core::ident::namespace("a_b").unwrap()),
+            ..RunFilter::default()
+        };
+        assert_eq!(tables(ns.clone()).await, ["a_b.bronze.x", "a_b.silver.z"]);
+        let layer = RunFilter {
+            layer: Some(rat_core::Layer::Bronze),
+            ..ns
+        };
+        assert_eq!(tables(layer).await, ["a_b.bronze.x"]);
     }
 
     #[tokio::test]

@@ -2,7 +2,7 @@
 
 use crate::workspace::Place;
 
-use rat_core::{Error, Result, RunFilter, RunStatus, RunStore, TableRef};
+use rat_core::{Result, RunFilter, RunStatus, RunStore, TableRef};
 
 use crate::output::{EXIT_OK, print_json, print_table};
 use crate::workspace::Workspace;
@@ -14,20 +14,12 @@ pub(crate) async fn runs(
     limit: u32,
     json: bool,
 ) -> Result<u8> {
-    let status = status
-        .map(|s| {
-            serde_json::from_value::<RunStatus>(serde_json::Value::String(s.clone())).map_err(|_| {
-                Error::invalid(format!(
-                    "unknown status '{s}': expected pending, running, success, failed or cancelled"
-                ))
-            })
-        })
-        .transpose()?;
+    let status = status.map(|s| s.parse::<RunStatus>()).transpose()?;
     let filter = RunFilter {
         table: table.map(|t| t.parse::<TableRef>()).transpose()?,
         statuses: status.into_iter().collect(),
         limit: Some(limit),
-        offset: 0,
+        ..RunFilter::default()
     };
     let ws = Workspace::open(place).await?;
     let records = ws.store.list(&filter).await?;

@@ -46,6 +46,19 @@ impl ProjectSource {
         }
     }
 
+    /// Where `namespace` lives: the storage root for `default` (the
+    /// embedded layout), `{namespace}/` otherwise.
+    pub fn of(namespace: &Identifier) -> Self {
+        if namespace.as_str() == DEFAULT_NAMESPACE {
+            Self::embedded()
+        } else {
+            Self {
+                namespace: namespace.clone(),
+                prefix: format!("{namespace}/"),
+            }
+        }
+    }
+
     /// One namespace under `{namespace}/` of a shared store.
     pub fn namespaced(namespace: &str) -> Result<Self> {
         let namespace = ident::namespace(namespace)?;

@@ -4,11 +4,11 @@
 
 use std::collections::BTreeSet;
 
-use rat_core::{Error, ErrorKind, Project, ProjectSource, Result, TableRef};
+use rat_core::{Error, ErrorKind, Pipeline, Project, ProjectSource, Result, TableRef};
 
 use super::Engine;
 use super::relations::check_select;
-use crate::dag::Dag;
+use crate::dag::{Dag, Discovered, discover};
 use crate::duck::DuckSession;
 
 /// Pipelines to run, in dependency order, from a validated project.
@@ -36,6 +36,17 @@ impl RunPlan {
 }
 
 impl Engine {
+    /// Checks one pipeline as it would be saved: settings, templates and
+    /// the SQL syntax of the pipeline and its tests, without touching the
+    /// catalog (its upstream tables may not exist yet). The tables it
+    /// `ref()`s are in the result.
+    pub async fn check_pipeline(&self, pipeline: &Pipeline) -> Result<Discovered> {
+        let found = discover(pipeline)?;
+        let session = DuckSession::open(&self.config.limits)?;
+        check_rendered(&session, pipeline, &found).await?;
+        Ok(found)
+    }
+
     /// Loads `source`, builds its DAG and checks the selected pipelines
     /// (`targets`; all when empty). Nothing is written; the first problem is
     /// returned with the file it is in.
@@ -62,10 +73,7 @@ impl Engine {
         for table in &order {
             let pipeline = &project.pipelines[table];
             let found = &discovered[table];
-            check_select(&session, &found.first_run.sql, &pipeline.sql_file).await?;
-            for (file, rendered) in &found.tests {
-                check_select(&session, &rendered.sql, file).await?;
-            }
+            check_rendered(&session, pipeline, found).await?;
             for dep in found.refs.iter().filter(|d| *d != table) {
                 if will_exist.contains(dep) {
                     continue;
@@ -95,4 +103,16 @@ impl Engine {
             order,
         })
     }
+}
+
+async fn check_rendered(
+    session: &DuckSession,
+    pipeline: &Pipeline,
+    found: &Discovered,
+) -> Result<()> {
+    check_select(session, &found.first_run.sql, &pipeline.sql_file).await?;
+    for (file, rendered) in &found.tests {
+        check_select(session, &rendered.sql, file).await?;
+    }
+    Ok(())
 }
