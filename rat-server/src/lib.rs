@@ -1,6 +1,20 @@
 //! # rat-server
 //!
-//! The reference HTTP server: a REST API over pipelines, runs, logs, tables
-//! and schedules, wiring the library crates together.
+//! The reference HTTP server: a thin wiring of the library crates that a
+//! team runs to share one rat.
 //!
-//! Nothing is implemented here yet; the server issue fills this crate.
+//! - [`api`]: the JSON bodies (shared with the remote CLI).
+//! - [`Platform`]: what each endpoint does, over storage, catalog,
+//!   engine, executor and run store.
+//! - [`http`]: the axum router — `/health`, everything else under
+//!   `/api/v1`, one error envelope ([`error`]).
+//! - [`ServerSetup`]: the components a server is built from.
+
+pub mod api;
+mod compose;
+pub mod error;
+pub mod http;
+mod platform;
+
+pub use compose::ServerSetup;
+pub use platform::{MAX_LOG_PAGE, MAX_QUERY_ROWS, MAX_QUERY_TIME, Platform};

@@ -1,0 +1,263 @@
+//! The JSON bodies of the HTTP API, shared by the server, its client and
+//! the CLI (which prints the same values in local and remote mode).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use rat_core::{Pipeline, RunId, RunLimits, RunStatus, TableRef};
+
+/// The error envelope every failed request gets.
+///
+/// ```json
+/// {"error": {"code": "not_found", "message": "no run 0195..."}}
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorEnvelope {
+    /// What went wrong.
+    pub error: ErrorBody,
+}
+
+/// The inside of [`ErrorEnvelope`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// A stable code (`invalid_input`, `not_found`, `queue_full`...).
+    pub code: String,
+    /// A sentence for people, naming the field, file or value at fault.
+    pub message: String,
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// The page size asked for (at most [`MAX_PAGE`]).
+    pub limit: u32,
+    /// Items skipped.
+    pub offset: u32,
+    /// Whether more items may follow.
+    pub has_more: bool,
+}
+
+/// Largest page a list returns.
+pub const MAX_PAGE: u32 = 200;
+/// Page size when none is asked for.
+pub const DEFAULT_PAGE: u32 = 50;
+
+impl<T> Page<T> {
+    /// Cuts `items` (fetched with one extra to learn whether more follow)
+    /// to `limit`.
+    pub fn of(mut items: Vec<T>, limit: u32, offset: u32) -> Self {
+        let has_more = items.len() > limit as usize;
+        items.truncate(limit as usize);
+        Self {
+            items,
+            limit,
+            offset,
+            has_more,
+        }
+    }
+}
+
+/// `GET /health`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
+    /// The server's version.
+    pub version: String,
+}
+
+/// `GET /api/v1/features`: which implementations this server runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Features {
+    /// `local` or `s3`.
+    pub storage: String,
+    /// `sql` or `rest`.
+    pub catalog: String,
+    /// `local`, `process` or `ecs`.
+    pub executor: String,
+    /// `sqlite` or `postgres`.
+    pub run_store: String,
+    /// `none`, `api_key` or `oidc`.
+    pub auth: String,
+    /// Whether schedules fire on this instance (it holds leadership).
+    pub scheduler: bool,
+}
+
+/// A namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Namespace {
+    /// Its name.
+    pub name: String,
+}
+
+/// `POST /api/v1/namespaces`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewNamespace {
+    /// The name: lowercase letters, digits and `_`, starting with a letter.
+    pub name: String,
+}
+
+/// A pipeline in a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PipelineSummary {
+    /// Its table, `namespace.layer.name`.
+    pub table: TableRef,
+    /// Namespace.
+    pub namespace: String,
+    /// Layer.
+    pub layer: String,
+    /// Name.
+    pub name: String,
+}
+
+impl From<TableRef> for PipelineSummary {
+    fn from(table: TableRef) -> Self {
+        Self {
+            namespace: table.namespace.to_string(),
+            layer: table.layer.to_string(),
+            name: table.name.to_string(),
+            table,
+        }
+    }
+}
+
+/// `GET /api/v1/pipelines/{ns}/{layer}/{name}`: the files and what rat
+/// makes of them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PipelineDetail {
+    /// SQL, effective settings, parsed quality tests, warnings.
+    #[serde(flatten)]
+    pub pipeline: Pipeline,
+    /// The text of `config.yaml`, when there is one.
+    pub config: Option<String>,
+}
+
+/// `POST /api/v1/pipelines` (create) and `PUT .../{ns}/{layer}/{name}`
+/// (replace): the pipeline's files. A replace writes exactly these files:
+/// a config or test left out is removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineFiles {
+    /// `pipeline.sql`.
+    pub sql: String,
+    /// `config.yaml`.
+    #[serde(default)]
+    pub config: Option<String>,
+    /// `tests/quality/<name>.sql`, by name.
+    #[serde(default)]
+    pub tests: BTreeMap<String, String>,
+}
+
+/// `POST /api/v1/pipelines`: where, and the files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPipeline {
+    /// Namespace (`default` when absent).
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// `bronze`, `silver` or `gold`.
+    pub layer: String,
+    /// Name.
+    pub name: String,
+    /// The files.
+    #[serde(flatten)]
+    pub files: PipelineFiles,
+}
+
+/// `GET /api/v1/lineage`: pipelines and the `ref()`s between them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lineage {
+    /// Every pipeline, upstream first.
+    pub nodes: Vec<TableRef>,
+    /// `from` is read by `to`.
+    pub edges: Vec<LineageEdge>,
+}
+
+/// One edge of [`Lineage`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineageEdge {
+    /// The upstream table.
+    pub from: TableRef,
+    /// The pipeline reading it.
+    pub to: TableRef,
+}
+
+/// `POST /api/v1/runs`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitRun {
+    /// The pipeline: `namespace.layer.name`, or `layer.name` in `default`.
+    pub pipeline: String,
+    /// Limits of the run.
+    #[serde(default)]
+    pub limits: RunLimits,
+}
+
+/// `202 Accepted` for a submitted run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunAccepted {
+    /// The run's id.
+    pub run_id: RunId,
+    /// The pipeline's table.
+    pub table: TableRef,
+    /// `pending`.
+    pub status: RunStatus,
+}
+
+/// A table in a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableSummary {
+    /// `namespace.layer.name`.
+    pub table: TableRef,
+    /// Current snapshot of `main`.
+    pub snapshot_id: Option<i64>,
+    /// Rows in that snapshot.
+    pub records: Option<u64>,
+    /// Data files in that snapshot.
+    pub data_files: Option<u64>,
+    /// When that snapshot was committed (RFC 3339).
+    pub updated_at: Option<String>,
+}
+
+/// `GET /api/v1/tables/{ns}/{layer}/{name}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableDetail {
+    /// The summary.
+    #[serde(flatten)]
+    pub summary: TableSummary,
+    /// Where the table's metadata lives.
+    pub metadata_location: String,
+    /// Current schema, as the Iceberg spec writes it.
+    pub schema: serde_json::Value,
+    /// Default partition spec, as the Iceberg spec writes it.
+    pub partition_spec: serde_json::Value,
+    /// Snapshots, oldest first, as the Iceberg spec writes them.
+    pub snapshots: Vec<serde_json::Value>,
+    /// Table properties.
+    pub properties: BTreeMap<String, String>,
+}
+
+/// `POST /api/v1/query`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryRequest {
+    /// One SELECT; tables are `namespace.layer.name` (or `layer.name` in
+    /// `namespace`).
+    pub sql: String,
+    /// Namespace of two-part names (`default` when absent).
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Most rows returned (at most 10,000; 1,000 when absent).
+    #[serde(default)]
+    pub limit: Option<u32>,
+    /// Time limit in milliseconds (at most 300,000; 30,000 when absent).
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+}
+
+/// A query's rows.
+pub use rat_runner::query::QueryOutput;

@@ -1,0 +1,71 @@
+//! Building a [`Platform`] from configuration: the lakehouse, the run
+//! store and the executor a server uses.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rat_core::config::{CatalogConfig, StorageConfig};
+use rat_core::{Executor, LakehouseConfig, Result, RunStore};
+use rat_executor::{LocalExecutor, PoolConfig, SqliteRunStore};
+use rat_runner::{Engine, EngineConfig};
+
+use crate::Platform;
+use crate::api::Features;
+
+/// What a server is made of.
+#[derive(Debug, Clone)]
+pub struct ServerSetup {
+    /// Storage and catalog.
+    pub lakehouse: LakehouseConfig,
+    /// The SQLite run store's file.
+    pub run_store: PathBuf,
+    /// Runs executing at once, and queued beyond them.
+    pub pool: PoolConfig,
+}
+
+impl ServerSetup {
+    /// The embedded layout of a project folder: the folder is the storage,
+    /// catalog, warehouse and run records live under its `.rat/`.
+    pub fn embedded(project: &Path) -> Self {
+        Self {
+            lakehouse: LakehouseConfig::embedded(project),
+            run_store: project.join(".rat").join("runs.db"),
+            pool: PoolConfig::default(),
+        }
+    }
+
+    /// Opens everything: the lakehouse, the run store, the executor (which
+    /// adopts runs a previous instance left).
+    pub async fn open(&self) -> Result<Platform> {
+        let store: Arc<dyn RunStore> = Arc::new(SqliteRunStore::open(&self.run_store).await?);
+        let engine = Engine::open(&self.lakehouse, EngineConfig::default())
+            .await?
+            .with_run_store(store.clone());
+        let executor: Arc<dyn Executor> = Arc::new(
+            LocalExecutor::start(
+                Arc::new(engine.clone()),
+                store.clone(),
+                engine.storage().clone(),
+                self.pool.clone(),
+            )
+            .await?,
+        );
+        let features = Features {
+            storage: match &self.lakehouse.storage {
+                StorageConfig::Local { .. } => "local",
+                StorageConfig::S3(_) => "s3",
+            }
+            .into(),
+            catalog: match &self.lakehouse.catalog {
+                CatalogConfig::Sql { .. } => "sql",
+                CatalogConfig::Rest(_) => "rest",
+            }
+            .into(),
+            executor: "local".into(),
+            run_store: "sqlite".into(),
+            auth: "none".into(),
+            scheduler: false,
+        };
+        Ok(Platform::new(engine, executor, store, features))
+    }
+}

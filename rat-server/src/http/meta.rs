@@ -1,0 +1,35 @@
+//! Health, features, namespaces.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+
+use super::Paging;
+use crate::Platform;
+use crate::api::{Features, Health, Namespace, NewNamespace, Page};
+use crate::error::{ApiResult, Json, Query};
+
+pub(super) async fn health() -> axum::Json<Health> {
+    axum::Json(Health {
+        status: "ok".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    })
+}
+
+pub(super) async fn features(State(platform): State<Platform>) -> axum::Json<Features> {
+    axum::Json(platform.features())
+}
+
+pub(super) async fn namespaces(
+    State(platform): State<Platform>,
+    Query(paging): Query<Paging>,
+) -> ApiResult<axum::Json<Page<Namespace>>> {
+    Ok(axum::Json(paging.page(platform.namespaces().await?)?))
+}
+
+pub(super) async fn create_namespace(
+    State(platform): State<Platform>,
+    Json(body): Json<NewNamespace>,
+) -> ApiResult<(StatusCode, axum::Json<Namespace>)> {
+    let created = platform.create_namespace(&body.name).await?;
+    Ok((StatusCode::CREATED, axum::Json(created)))
+}

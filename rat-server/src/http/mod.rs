@@ -1,0 +1,112 @@
+//! The HTTP API: routes under `/api/v1`, `/health` outside it, the error
+//! envelope for everything that fails (unknown routes included).
+
+mod meta;
+mod pipelines;
+mod runs;
+mod tables;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use crate::Platform;
+use crate::api::{DEFAULT_PAGE, MAX_PAGE, Page};
+use crate::error::{ApiError, ApiResult};
+
+/// Largest request body accepted; larger ones get `413`.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The API over `platform`.
+///
+/// ```no_run
+/// # async fn demo(platform: rat_server::Platform) -> std::io::Result<()> {
+/// let app = rat_server::http::router(platform);
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+/// axum::serve(listener, app).await
+/// # }
+/// ```
+pub fn router(platform: Platform) -> Router {
+    let api = Router::new()
+        .route("/features", get(meta::features))
+        .route(
+            "/namespaces",
+            get(meta::namespaces).post(meta::create_namespace),
+        )
+        .route("/pipelines", get(pipelines::list).post(pipelines::create))
+        .route(
+            "/pipelines/{namespace}/{layer}/{name}",
+            get(pipelines::get)
+                .put(pipelines::replace)
+                .delete(pipelines::delete),
+        )
+        .route("/lineage", get(pipelines::lineage))
+        .route("/runs", get(runs::list).post(runs::submit))
+        .route("/runs/{id}", get(runs::get))
+        .route("/runs/{id}/cancel", post(runs::cancel))
+        .route("/runs/{id}/logs", get(runs::logs))
+        .route("/tables", get(tables::list))
+        .route("/tables/{namespace}/{layer}/{name}", get(tables::get))
+        .route(
+            "/tables/{namespace}/{layer}/{name}/preview",
+            get(tables::preview),
+        )
+        .route("/query", post(tables::query));
+    Router::new()
+        .route("/health", get(meta::health))
+        .nest("/api/v1", api)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(platform)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not accept that method",
+    )
+}
+
+/// `?limit=&offset=` of a list.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub(crate) struct Paging {
+    limit: Option<u32>,
+    #[serde(default)]
+    offset: u32,
+}
+
+impl Paging {
+    /// The page size; `limit` above [`MAX_PAGE`] or zero is refused.
+    pub(crate) fn limit(&self) -> ApiResult<u32> {
+        match self.limit {
+            None => Ok(DEFAULT_PAGE),
+            Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+            Some(n) => Err(ApiError::bad_request(format!(
+                "limit {n} is out of range: 1 to {MAX_PAGE}"
+            ))),
+        }
+    }
+
+    pub(crate) fn offset(&self) -> u32 {
+        self.offset
+    }
+
+    /// One page of a list held in memory.
+    pub(crate) fn page<T>(&self, items: Vec<T>) -> ApiResult<Page<T>> {
+        let limit = self.limit()?;
+        let rest: Vec<T> = items
+            .into_iter()
+            .skip(self.offset as usize)
+            .take(limit as usize + 1)
+            .collect();
+        Ok(Page::of(rest, limit, self.offset))
+    }
+}

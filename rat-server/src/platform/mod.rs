@@ -1,0 +1,137 @@
+//! [`Platform`]: what the API does, independent of HTTP — the server's
+//! handlers call it, and so can any program holding the components.
+
+mod pipelines;
+mod runs;
+mod tables;
+
+pub(crate) use pipelines::pipeline_table;
+pub use runs::MAX_LOG_PAGE;
+pub use tables::{MAX_QUERY_ROWS, MAX_QUERY_TIME};
+
+use std::fmt;
+use std::sync::Arc;
+
+use rat_core::{Catalog, Error, ErrorKind, Executor, Identifier, Result, RunStore, Storage};
+use rat_runner::Engine;
+
+use crate::api::{Features, Namespace};
+
+/// The components one server shares: storage (pipelines), catalog
+/// (tables), an engine (validation and read-only queries), an executor
+/// (runs) and the run store (records and logs).
+///
+/// ```no_run
+/// # async fn demo(engine: rat_runner::Engine,
+/// #               executor: std::sync::Arc<dyn rat_core::Executor>,
+/// #               store: std::sync::Arc<dyn rat_core::RunStore>,
+/// #               features: rat_server::api::Features) -> rat_core::Result<()> {
+/// use rat_server::Platform;
+///
+/// let platform = Platform::new(engine, executor, store, features);
+/// for ns in platform.namespaces().await? {
+///     println!("{}", ns.name);
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Platform {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    executor: Arc<dyn Executor>,
+    store: Arc<dyn RunStore>,
+    features: Features,
+}
+
+impl fmt::Debug for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Platform")
+            .field("features", &self.inner.features)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Platform {
+    /// A platform over these components; `features` says which they are.
+    pub fn new(
+        engine: Engine,
+        executor: Arc<dyn Executor>,
+        store: Arc<dyn RunStore>,
+        features: Features,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                engine,
+                executor,
+                store,
+                features,
+            }),
+        }
+    }
+
+    fn storage(&self) -> &Arc<dyn Storage> {
+        self.inner.engine.storage()
+    }
+
+    fn catalog(&self) -> &Arc<dyn Catalog> {
+        self.inner.engine.catalog()
+    }
+
+    /// The executor runs go to.
+    pub fn executor(&self) -> &Arc<dyn Executor> {
+        &self.inner.executor
+    }
+
+    /// The run store.
+    pub fn store(&self) -> &Arc<dyn RunStore> {
+        &self.inner.store
+    }
+
+    /// Which implementations are active.
+    pub fn features(&self) -> Features {
+        self.inner.features.clone()
+    }
+
+    /// Every namespace: `default`, and those the catalog knows.
+    pub async fn namespaces(&self) -> Result<Vec<Namespace>> {
+        let mut names: Vec<String> = self
+            .catalog()
+            .list_namespaces()
+            .await?
+            .into_iter()
+            .map(|n| n.to_string())
+            .collect();
+        names.push(rat_core::DEFAULT_NAMESPACE.to_owned());
+        names.sort();
+        names.dedup();
+        Ok(names.into_iter().map(|name| Namespace { name }).collect())
+    }
+
+    /// Creates a namespace in the catalog; `already_exists` if it is there.
+    pub async fn create_namespace(&self, name: &str) -> Result<Namespace> {
+        let namespace = parse_namespace(name)?;
+        if self.namespace_exists(&namespace).await? {
+            return Err(Error::new(
+                ErrorKind::AlreadyExists,
+                format!("namespace '{namespace}' already exists"),
+            ));
+        }
+        self.catalog().create_namespace(&namespace).await?;
+        Ok(Namespace {
+            name: namespace.to_string(),
+        })
+    }
+
+    async fn namespace_exists(&self, namespace: &Identifier) -> Result<bool> {
+        Ok(namespace.as_str() == rat_core::DEFAULT_NAMESPACE
+            || self.catalog().list_namespaces().await?.contains(namespace))
+    }
+}
+
+/// A namespace name from a request; the error names the value.
+pub(crate) fn parse_namespace(name: &str) -> Result<Identifier> {
+    rat_core::ident::namespace(name).map_err(|e| e.with_context("field", "namespace"))
+}

@@ -1,0 +1,226 @@
+//! Pipelines as files in storage: list, read, validate-then-write, delete,
+//! and the lineage their `ref()`s draw.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rat_core::{
+    Error, ErrorKind, Identifier, Layer, ObjectKey, Pipeline, Project, ProjectSource, Result,
+    StorageExt, TableRef,
+};
+use rat_runner::dag::Dag;
+
+use super::{Platform, parse_namespace};
+use crate::api::{Lineage, LineageEdge, PipelineDetail, PipelineFiles, PipelineSummary};
+
+/// A pipeline's table from its three path parts; errors name the part.
+pub(crate) fn pipeline_table(namespace: &str, layer: &str, name: &str) -> Result<TableRef> {
+    let namespace = parse_namespace(namespace)?;
+    let layer: Layer = layer
+        .parse()
+        .map_err(|e: Error| e.with_context("field", "layer"))?;
+    let name = Identifier::new(name).map_err(|e| e.with_context("field", "name"))?;
+    Ok(TableRef::new(namespace, layer, name))
+}
+
+impl Platform {
+    /// Pipelines of `namespace` (every namespace when `None`), optionally
+    /// of one layer, by table name.
+    pub async fn pipelines(
+        &self,
+        namespace: Option<&str>,
+        layer: Option<&str>,
+    ) -> Result<Vec<PipelineSummary>> {
+        let layer: Option<Layer> = layer
+            .map(|l| {
+                l.parse()
+                    .map_err(|e: Error| e.with_context("field", "layer"))
+            })
+            .transpose()?;
+        let namespaces = match namespace {
+            Some(ns) => vec![parse_namespace(ns)?],
+            None => self
+                .namespaces()
+                .await?
+                .into_iter()
+                .map(|n| Identifier::new(n.name))
+                .collect::<Result<_>>()?,
+        };
+        let mut found = BTreeSet::new();
+        for namespace in namespaces {
+            found.extend(self.pipeline_tables(&namespace).await?);
+        }
+        Ok(found
+            .into_iter()
+            .filter(|t| layer.is_none_or(|l| t.layer == l))
+            .map(PipelineSummary::from)
+            .collect())
+    }
+
+    /// The tables of the pipeline folders of one namespace (the folders
+    /// holding a `pipeline.sql`; contents are not validated here).
+    async fn pipeline_tables(&self, namespace: &Identifier) -> Result<Vec<TableRef>> {
+        let source = ProjectSource::of(namespace);
+        let root = format!("{}pipelines/", source.prefix);
+        let mut tables = Vec::new();
+        for meta in self.storage().list_all(&root).await? {
+            let rest = &meta.key.as_str()[root.len()..];
+            let parts: Vec<&str> = rest.split('/').collect();
+            if let [layer, name, "pipeline.sql"] = parts.as_slice()
+                && let (Ok(layer), Ok(name)) = (layer.parse::<Layer>(), Identifier::new(*name))
+            {
+                tables.push(TableRef::new(namespace.clone(), layer, name));
+            }
+        }
+        Ok(tables)
+    }
+
+    /// One pipeline: its files and what rat makes of them.
+    pub async fn pipeline(&self, table: &TableRef) -> Result<PipelineDetail> {
+        let source = ProjectSource::of(&table.namespace);
+        let pipeline = Project::load_pipeline(self.storage().as_ref(), &source, table).await?;
+        let config = match &pipeline.config_file {
+            Some(file) => Some(self.storage().get_string(&ObjectKey::new(file)?).await?),
+            None => None,
+        };
+        Ok(PipelineDetail { pipeline, config })
+    }
+
+    /// Creates a pipeline; `already_exists` when its folder has one.
+    pub async fn create_pipeline(
+        &self,
+        table: &TableRef,
+        files: &PipelineFiles,
+    ) -> Result<PipelineDetail> {
+        if self.pipeline_exists(table).await? {
+            return Err(Error::new(
+                ErrorKind::AlreadyExists,
+                format!("pipeline '{table}' already exists; replace it with PUT"),
+            ));
+        }
+        self.save_pipeline(table, files).await
+    }
+
+    /// Replaces an existing pipeline's files with `files` (a config or test
+    /// left out is removed); `not_found` when there is none.
+    pub async fn replace_pipeline(
+        &self,
+        table: &TableRef,
+        files: &PipelineFiles,
+    ) -> Result<PipelineDetail> {
+        if !self.pipeline_exists(table).await? {
+            return Err(no_pipeline(table));
+        }
+        self.save_pipeline(table, files).await
+    }
+
+    /// Deletes a pipeline's files (its table stays).
+    pub async fn delete_pipeline(&self, table: &TableRef) -> Result<()> {
+        let dir = ProjectSource::of(&table.namespace).pipeline_dir(table);
+        let objects = self.storage().list_all(&dir).await?;
+        if !objects
+            .iter()
+            .any(|m| m.key.as_str().ends_with("/pipeline.sql"))
+        {
+            return Err(no_pipeline(table));
+        }
+        // pipeline.sql last: until it goes, the pipeline is still listed.
+        let (sql, rest): (Vec<_>, Vec<_>) = objects
+            .into_iter()
+            .partition(|m| m.key.as_str() == format!("{dir}pipeline.sql"));
+        for meta in rest.into_iter().chain(sql) {
+            self.storage().delete(&meta.key).await?;
+        }
+        Ok(())
+    }
+
+    /// The DAG of one namespace's pipelines (every namespace when `None`).
+    pub async fn lineage(&self, namespace: Option<&str>) -> Result<Lineage> {
+        let namespaces = match namespace {
+            Some(ns) => vec![parse_namespace(ns)?],
+            None => self
+                .namespaces()
+                .await?
+                .into_iter()
+                .map(|n| Identifier::new(n.name))
+                .collect::<Result<_>>()?,
+        };
+        let mut lineage = Lineage {
+            nodes: Vec::new(),
+            edges: Vec::new(),
+        };
+        for namespace in namespaces {
+            let source = ProjectSource::of(&namespace);
+            let project = Project::load(self.storage().as_ref(), &source).await?;
+            let (dag, _) = Dag::build(&project)?;
+            for (to, froms) in &dag.deps {
+                for from in froms {
+                    lineage.edges.push(LineageEdge {
+                        from: from.clone(),
+                        to: to.clone(),
+                    });
+                }
+            }
+            lineage.nodes.extend(dag.order);
+        }
+        Ok(lineage)
+    }
+
+    async fn pipeline_exists(&self, table: &TableRef) -> Result<bool> {
+        let dir = ProjectSource::of(&table.namespace).pipeline_dir(table);
+        self.storage()
+            .exists(&ObjectKey::new(format!("{dir}pipeline.sql"))?)
+            .await
+    }
+
+    /// Validates everything first (settings, templates, SQL syntax of the
+    /// pipeline and its tests), then writes; a refused save changes nothing.
+    async fn save_pipeline(
+        &self,
+        table: &TableRef,
+        files: &PipelineFiles,
+    ) -> Result<PipelineDetail> {
+        let dir = ProjectSource::of(&table.namespace).pipeline_dir(table);
+        let sql_file = format!("{dir}pipeline.sql");
+        let config_file = format!("{dir}config.yaml");
+        let mut tests = Vec::new();
+        for (name, sql) in &files.tests {
+            Identifier::new(name.as_str())
+                .map_err(|e| e.with_context("field", format!("tests.{name}")))?;
+            tests.push((format!("{dir}tests/quality/{name}.sql"), sql.clone()));
+        }
+        let config = files.config.as_deref().map(|c| (config_file.as_str(), c));
+        let pipeline =
+            Pipeline::from_sources(table.clone(), &sql_file, &files.sql, config, &tests)?;
+        self.inner.engine.check_pipeline(&pipeline).await?;
+
+        let mut keep: BTreeMap<String, String> = tests.into_iter().collect();
+        if let Some(config) = &files.config {
+            keep.insert(config_file, config.clone());
+        }
+        // pipeline.sql last, so a reader never sees a new SQL with stale tests.
+        for (key, text) in keep.iter().chain([(&sql_file, &files.sql)]) {
+            self.storage()
+                .put(&ObjectKey::new(key.as_str())?, text.clone().into())
+                .await?;
+        }
+        for meta in self.storage().list_all(&dir).await? {
+            let key = meta.key.as_str();
+            if key != sql_file && !keep.contains_key(key) && is_pipeline_file(&key[dir.len()..]) {
+                self.storage().delete(&meta.key).await?;
+            }
+        }
+        self.pipeline(table).await
+    }
+}
+
+/// Files rat reads from a pipeline folder (others are left alone).
+fn is_pipeline_file(relative: &str) -> bool {
+    matches!(relative, "config.yaml" | "config.yml")
+        || (relative.starts_with("tests/quality/")
+            && relative.ends_with(".sql")
+            && relative.split('/').count() == 3)
+}
+
+fn no_pipeline(table: &TableRef) -> Error {
+    Error::new(ErrorKind::NotFound, format!("no pipeline '{table}'"))
+}

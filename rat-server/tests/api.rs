@@ -1,0 +1,505 @@
+//! Every endpoint of the API against a real server on loopback, with its
+//! error cases: bad identifiers, invalid YAML/SQL on save (nothing
+//! written), unknown and malformed ids, cancel of a finished run,
+//! oversized bodies, unknown routes and methods.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{Server, assert_error, read_events};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_features_and_namespaces() {
+    let server = Server::sample().await;
+    let (status, health) = server.get("/health").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(health["status"], "ok");
+    let (_, features) = server.get("/api/v1/features").await;
+    assert_eq!(features["storage"], "local");
+    assert_eq!(features["catalog"], "sql");
+    assert_eq!(features["executor"], "local");
+
+    let (_, list) = server.get("/api/v1/namespaces").await;
+    assert_eq!(list["items"], json!([{"name": "default"}]));
+    let (status, created) = server
+        .post("/api/v1/namespaces", json!({"name": "finance"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (_, list) = server.get("/api/v1/namespaces").await;
+    assert_eq!(
+        list["items"],
+        json!([{"name": "default"}, {"name": "finance"}])
+    );
+    assert_error(
+        &server
+            .post("/api/v1/namespaces", json!({"name": "finance"}))
+            .await,
+        StatusCode::CONFLICT,
+        "already_exists",
+        &["finance"],
+    );
+    for bad in ["Finance", "../x", "a b", "*", ""] {
+        assert_error(
+            &server
+                .post("/api/v1/namespaces", json!({"name": bad}))
+                .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_input",
+            &[],
+        );
+    }
+    let (_, page) = server.get("/api/v1/namespaces?limit=1&offset=1").await;
+    assert_eq!(page["items"], json!([{"name": "finance"}]));
+    assert_eq!(page["has_more"], false);
+    assert_error(
+        &server.get("/api/v1/namespaces?limit=201").await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        &["limit 201", "200"],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelines_are_validated_before_anything_is_written() {
+    let server = Server::sample().await;
+    let (_, list) = server.get("/api/v1/pipelines").await;
+    let tables: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["table"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        tables,
+        [
+            "default.bronze.customers",
+            "default.bronze.orders",
+            "default.silver.orders_enriched",
+            "default.gold.revenue_by_country",
+            "default.gold.top_customers"
+        ]
+    );
+    let (_, bronze) = server.get("/api/v1/pipelines?layer=bronze&limit=1").await;
+    assert_eq!(bronze["items"].as_array().unwrap().len(), 1);
+    assert_eq!(bronze["has_more"], true);
+
+    let (status, detail) = server
+        .get("/api/v1/pipelines/default/bronze/customers")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    assert!(detail["sql"].as_str().unwrap().contains("customer_id"));
+    assert!(detail["config"].as_str().unwrap().contains("full_refresh"));
+    assert_eq!(detail["settings"]["merge_strategy"], "full_refresh");
+    assert_eq!(detail["tests"][0]["name"], "unique_customer_id");
+
+    // Create, then the same again.
+    let new = json!({"layer": "gold", "name": "big_orders",
+        "sql": "SELECT * FROM {{ ref('silver.orders_enriched') }} WHERE amount > 100",
+        "tests": {"positive": "SELECT * FROM {{ this }} WHERE amount <= 0"}});
+    let (status, created) = server.post("/api/v1/pipelines", new.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["table"], "default.gold.big_orders");
+    assert_error(
+        &server.post("/api/v1/pipelines", new).await,
+        StatusCode::CONFLICT,
+        "already_exists",
+        &["big_orders"],
+    );
+    let big = "pipelines/gold/big_orders";
+    assert!(
+        server
+            .dir
+            .path()
+            .join(big)
+            .join("tests/quality/positive.sql")
+            .is_file()
+    );
+
+    // Invalid YAML, SQL, template or settings: 422 naming the file, and the
+    // pipeline on disk is untouched.
+    let path = "/api/v1/pipelines/default/gold/big_orders";
+    let before = std::fs::read_to_string(server.dir.path().join(big).join("pipeline.sql")).unwrap();
+    let cases = [
+        (
+            json!({"sql": "SELECT 1 AS x", "config": "merge_strategy: [unclosed"}),
+            "config.yaml",
+        ),
+        (json!({"sql": "SELEC 1"}), "pipeline.sql"),
+        (json!({"sql": "SELECT {{ nope( }}"}), "pipeline.sql"),
+        (
+            json!({"sql": "SELECT 1 AS x", "config": "merge_strategy: sideways"}),
+            "sideways",
+        ),
+        (
+            json!({"sql": "SELECT 1 AS x", "tests": {"Bad Name": "SELECT 1"}}),
+            "Bad Name",
+        ),
+        (json!({"sql": "DELETE FROM t"}), "pipeline.sql"),
+    ];
+    for (body, named) in cases {
+        let got = server.call(Method::PUT, path, Some(body.clone())).await;
+        assert_error(
+            &got,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_input",
+            &[named],
+        );
+    }
+    let after = std::fs::read_to_string(server.dir.path().join(big).join("pipeline.sql")).unwrap();
+    assert_eq!(before, after);
+    assert!(
+        server
+            .dir
+            .path()
+            .join(big)
+            .join("tests/quality/positive.sql")
+            .is_file()
+    );
+
+    // A replace writes exactly the files given: the test goes.
+    let (status, replaced) = server
+        .call(
+            Method::PUT,
+            path,
+            Some(json!({"sql": "SELECT 2 AS x", "config": "description: two"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{replaced}");
+    assert_eq!(replaced["tests"], json!([]));
+    assert!(
+        !server
+            .dir
+            .path()
+            .join(big)
+            .join("tests/quality/positive.sql")
+            .exists()
+    );
+    assert_eq!(replaced["config"], "description: two");
+
+    let (status, _) = server.call(Method::DELETE, path, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_error(
+        &server.get(path).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+        &["big_orders"],
+    );
+    assert_error(
+        &server.call(Method::DELETE, path, None).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+        &[],
+    );
+    assert_error(
+        &server
+            .call(Method::PUT, path, Some(json!({"sql": "SELECT 1"})))
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+        &[],
+    );
+    // Bad identifiers in the path.
+    for bad in [
+        "/api/v1/pipelines/default/platinum/customers",
+        "/api/v1/pipelines/default/bronze/Customers",
+        "/api/v1/pipelines/BAD/bronze/customers",
+    ] {
+        assert_error(
+            &server.get(bad).await,
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            &[],
+        );
+    }
+
+    let (_, lineage) = server.get("/api/v1/lineage?namespace=default").await;
+    assert_eq!(lineage["nodes"].as_array().unwrap().len(), 5);
+    assert!(lineage["edges"].as_array().unwrap().contains(&json!({
+        "from": "default.bronze.orders", "to": "default.silver.orders_enriched"
+    })));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_are_submitted_listed_cancelled_and_logged() {
+    let server = Server::sample().await;
+    let record = server.run_to_end("bronze.customers").await;
+    assert_eq!(record["status"], "success", "{record}");
+    assert_eq!(record["result"]["rows_written"], 200);
+    assert!(record["result"]["quality"].as_array().unwrap().len() == 1);
+    let id = record["run_id"].as_str().unwrap();
+
+    let (_, listed) = server
+        .get("/api/v1/runs?namespace=default&layer=bronze&status=success,failed")
+        .await;
+    assert_eq!(listed["items"][0]["run_id"], id);
+    let (_, none) = server.get("/api/v1/runs?layer=gold").await;
+    assert_eq!(none["items"], json!([]));
+    let (_, by_pipeline) = server.get("/api/v1/runs?pipeline=bronze.customers").await;
+    assert_eq!(by_pipeline["items"].as_array().unwrap().len(), 1);
+    assert_error(
+        &server.get("/api/v1/runs?status=done").await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        &["'done'"],
+    );
+
+    // Logs as JSON pages.
+    let (_, logs) = server.get(&format!("/api/v1/runs/{id}/logs?limit=2")).await;
+    assert_eq!(logs["items"].as_array().unwrap().len(), 2);
+    assert_eq!(logs["next_seq"], 2);
+
+    // Cancel of a finished run, unknown and malformed ids.
+    assert_error(
+        &server
+            .post(&format!("/api/v1/runs/{id}/cancel"), json!({}))
+            .await,
+        StatusCode::CONFLICT,
+        "conflict",
+        &[],
+    );
+    let unknown = rat_core::RunId::generate();
+    assert_error(
+        &server.get(&format!("/api/v1/runs/{unknown}")).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+        &[],
+    );
+    assert_error(
+        &server
+            .post(&format!("/api/v1/runs/{unknown}/cancel"), json!({}))
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+        &[],
+    );
+    assert_error(
+        &server.get("/api/v1/runs/not-a-run/logs").await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        &["not-a-run"],
+    );
+    // Unknown pipelines and bad requests.
+    assert_error(
+        &server
+            .post("/api/v1/runs", json!({"pipeline": "gold.nothing"}))
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+        &["gold.nothing"],
+    );
+    assert_error(
+        &server
+            .post("/api/v1/runs", json!({"pipeline": "gold/../x"}))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_input",
+        &[],
+    );
+    assert_error(
+        &server
+            .post("/api/v1/runs", json!({"pipelin": "bronze.orders"}))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_input",
+        &["pipelin"],
+    );
+    assert_error(
+        &server
+            .post(
+                "/api/v1/runs",
+                json!({"pipeline": "bronze.orders", "limits": {"memory_limit": "lots"}}),
+            )
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_input",
+        &["lots"],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_logs_are_pushed_and_resume_after_the_last_event() {
+    let server = Server::sample().await;
+    let (_, accepted) = server
+        .post("/api/v1/runs", json!({"pipeline": "bronze.orders"}))
+        .await;
+    let id = accepted["run_id"].as_str().unwrap().to_owned();
+    let url = server.url(&format!("/api/v1/runs/{id}/logs"));
+    let response = server
+        .http
+        .get(&url)
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let events = read_events(response, |e| e.event == "end").await;
+    let end = events.last().unwrap();
+    assert_eq!(end.event, "end");
+    assert_eq!(end.data["status"], "success", "{:?}", end.data);
+    let seqs: Vec<u64> = events
+        .iter()
+        .filter(|e| e.event == "log")
+        .map(|e| {
+            assert_eq!(e.id.as_deref().unwrap(), e.data["seq"].to_string());
+            e.data["seq"].as_u64().unwrap()
+        })
+        .collect();
+    assert!(seqs.len() >= 3, "{seqs:?}");
+    assert_eq!(seqs, (0..seqs.len() as u64).collect::<Vec<_>>(), "no gap");
+
+    // Reconnecting after the second line: the rest, no gap, no duplicate.
+    let response = server
+        .http
+        .get(&url)
+        .header("accept", "text/event-stream")
+        .header("last-event-id", "1")
+        .send()
+        .await
+        .unwrap();
+    let resumed: Vec<u64> = read_events(response, |e| e.event == "end")
+        .await
+        .iter()
+        .filter(|e| e.event == "log")
+        .map(|e| e.data["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(resumed, seqs[2..]);
+    let bad = server
+        .http
+        .get(&url)
+        .header("accept", "text/event-stream")
+        .header("last-event-id", "x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tables_preview_and_read_only_queries() {
+    let server = Server::sample().await;
+    for pipeline in ["bronze.customers", "bronze.orders"] {
+        assert_eq!(server.run_to_end(pipeline).await["status"], "success");
+    }
+    let (_, tables) = server.get("/api/v1/tables").await;
+    let customers = &tables["items"][0];
+    assert_eq!(customers["table"], "default.bronze.customers");
+    assert_eq!(customers["records"], 200);
+
+    let (status, detail) = server.get("/api/v1/tables/default/bronze/customers").await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    let fields: Vec<&str> = detail["schema"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["customer_id", "name", "country", "signed_up_on"]);
+    assert_eq!(detail["snapshots"].as_array().unwrap().len(), 1);
+    assert_eq!(detail["snapshots"][0]["summary"]["operation"], "append");
+    assert!(detail["partition_spec"]["fields"].is_array());
+
+    let (_, preview) = server
+        .get("/api/v1/tables/default/bronze/customers/preview?rows=3")
+        .await;
+    assert_eq!(
+        preview["rows"].as_array().map(Vec::len),
+        Some(3),
+        "{preview}"
+    );
+    assert_eq!(preview["truncated"], true);
+    assert_error(
+        &server
+            .get("/api/v1/tables/default/gold/top_customers")
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+        &[],
+    );
+    assert_error(
+        &server
+            .get("/api/v1/tables/default/bronze/customers/preview?rows=0")
+            .await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        &["rows 0"],
+    );
+
+    let (status, out) = server
+        .post(
+            "/api/v1/query",
+            json!({"sql": "SELECT country, count(*) AS n FROM bronze.customers GROUP BY 1 ORDER BY 1", "limit": 2}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{out}");
+    assert_eq!(out["columns"], json!(["country", "n"]));
+    assert_eq!(out["rows"].as_array().unwrap().len(), 2);
+    assert_eq!(out["truncated"], true);
+    for write in [
+        "DELETE FROM bronze.customers",
+        "CREATE TABLE x AS SELECT 1",
+        "COPY bronze.customers TO '/tmp/x.csv'",
+        "SELECT 1; DROP TABLE bronze.customers",
+    ] {
+        let got = server.post("/api/v1/query", json!({"sql": write})).await;
+        assert_eq!(
+            got.0,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{write}: {}",
+            got.1
+        );
+    }
+    let (_, still) = server.get("/api/v1/tables").await;
+    assert_eq!(still["items"][0]["records"], 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_requests_get_the_envelope() {
+    let server = Server::sample().await;
+    assert_error(
+        &server.get("/api/v1/nothing").await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+        &[],
+    );
+    assert_error(
+        &server.call(Method::DELETE, "/api/v1/runs", None).await,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        &[],
+    );
+    let response = server
+        .http
+        .post(server.url("/api/v1/runs"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "bad_request");
+    let response = server
+        .http
+        .post(server.url("/api/v1/runs"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    // Last: the server closes a connection whose body it did not read.
+    let big = "x".repeat(2 * 1024 * 1024);
+    assert_error(
+        &server.post("/api/v1/query", json!({"sql": big})).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        &[],
+    );
+}

@@ -1,0 +1,188 @@
+//! A real server on a loopback port over a copy of the sample project, and
+//! a small client for it.
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+pub struct Server {
+    pub base: String,
+    pub dir: tempfile::TempDir,
+    pub http: reqwest::Client,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == ".rat" {
+            continue;
+        }
+        let target = to.join(&name);
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+impl Server {
+    /// The sample project, embedded layout, a local executor.
+    pub async fn sample() -> Self {
+        Self::sample_with(|_| {}).await
+    }
+
+    pub async fn sample_with(tune: impl FnOnce(&mut rat_server::ServerSetup)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/sample-project");
+        copy_tree(&sample, dir.path());
+        let mut setup = rat_server::ServerSetup::embedded(dir.path());
+        tune(&mut setup);
+        let platform = setup.open().await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, rat_server::http::router(platform))
+                .await
+                .unwrap();
+        });
+        Self {
+            base,
+            dir,
+            http: reqwest::Client::new(),
+            task,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A request with an optional JSON body: status and JSON (Null when
+    /// the body is empty).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+        };
+        (status, value)
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    /// Submits a run and waits for it to end; its record.
+    pub async fn run_to_end(&self, pipeline: &str) -> Value {
+        let (status, accepted) = self
+            .post("/api/v1/runs", serde_json::json!({"pipeline": pipeline}))
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+        let id = accepted["run_id"].as_str().unwrap().to_owned();
+        self.wait_for_end(&id).await
+    }
+
+    pub async fn wait_for_end(&self, id: &str) -> Value {
+        let start = Instant::now();
+        loop {
+            let (status, record) = self.get(&format!("/api/v1/runs/{id}")).await;
+            assert_eq!(status, StatusCode::OK, "{record}");
+            if ["success", "failed", "cancelled"].contains(&record["status"].as_str().unwrap()) {
+                return record;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "run {id} never ended"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// Asserts the error envelope: status, code, and words of the message.
+pub fn assert_error(got: &(StatusCode, Value), status: StatusCode, code: &str, words: &[&str]) {
+    let (got_status, body) = got;
+    assert_eq!(*got_status, status, "{body}");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    for word in words {
+        assert!(message.contains(word), "'{word}' not in: {message}");
+    }
+}
+
+/// One server-sent event.
+#[derive(Debug, Clone)]
+pub struct Sse {
+    pub id: Option<String>,
+    pub event: String,
+    pub data: Value,
+}
+
+/// Reads events from a `text/event-stream` response until `stop` says so.
+pub async fn read_events(
+    mut response: reqwest::Response,
+    mut stop: impl FnMut(&Sse) -> bool,
+) -> Vec<Sse> {
+    let mut buffer = String::new();
+    let mut events = Vec::new();
+    while let Some(chunk) = response.chunk().await.unwrap() {
+        buffer.push_str(std::str::from_utf8(&chunk).unwrap());
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let mut event = Sse {
+                id: None,
+                event: "message".into(),
+                data: Value::Null,
+            };
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("id:") {
+                    event.id = Some(v.trim().to_owned());
+                } else if let Some(v) = line.strip_prefix("event:") {
+                    event.event = v.trim().to_owned();
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    data.push_str(v.trim_start());
+                }
+            }
+            if data.is_empty() {
+                continue; // a keep-alive comment
+            }
+            event.data = serde_json::from_str(&data).unwrap();
+            let done = stop(&event);
+            events.push(event);
+            if done {
+                return events;
+            }
+        }
+    }
+    events
+}
