@@ -11,6 +11,7 @@ use rat_runner::{Engine, EngineConfig};
 
 use crate::Platform;
 use crate::api::Features;
+use crate::auth::{AuthConfig, Authenticator};
 
 /// What a server is made of.
 #[derive(Debug, Clone)]
@@ -21,6 +22,24 @@ pub struct ServerSetup {
     pub run_store: PathBuf,
     /// Runs executing at once, and queued beyond them.
     pub pool: PoolConfig,
+    /// Who may call the API.
+    pub auth: AuthConfig,
+}
+
+/// A composed server: what it does and who may ask.
+#[derive(Debug, Clone)]
+pub struct Server {
+    /// The components.
+    pub platform: Platform,
+    /// The request check.
+    pub auth: Authenticator,
+}
+
+impl Server {
+    /// The HTTP routes.
+    pub fn router(&self) -> axum::Router {
+        crate::http::router(self.platform.clone(), self.auth.clone())
+    }
 }
 
 impl ServerSetup {
@@ -31,12 +50,15 @@ impl ServerSetup {
             lakehouse: LakehouseConfig::embedded(project),
             run_store: project.join(".rat").join("runs.db"),
             pool: PoolConfig::default(),
+            auth: AuthConfig::None,
         }
     }
 
-    /// Opens everything: the lakehouse, the run store, the executor (which
-    /// adopts runs a previous instance left).
-    pub async fn open(&self) -> Result<Platform> {
+    /// Opens everything: auth first (a half-configured one stops here),
+    /// the lakehouse, the run store, the executor (which adopts runs a
+    /// previous instance left).
+    pub async fn open(&self) -> Result<Server> {
+        let auth = Authenticator::from_config(&self.auth)?;
         let store: Arc<dyn RunStore> = Arc::new(SqliteRunStore::open(&self.run_store).await?);
         let engine = Engine::open(&self.lakehouse, EngineConfig::default())
             .await?
@@ -63,9 +85,12 @@ impl ServerSetup {
             .into(),
             executor: "local".into(),
             run_store: "sqlite".into(),
-            auth: "none".into(),
+            auth: self.auth.kind().into(),
             scheduler: false,
         };
-        Ok(Platform::new(engine, executor, store, features))
+        Ok(Server {
+            platform: Platform::new(engine, executor, store, features),
+            auth,
+        })
     }
 }

@@ -8,13 +8,15 @@
 //!   engine, executor and run store.
 //! - [`http`]: the axum router — `/health`, everything else under
 //!   `/api/v1`, one error envelope ([`error`]).
+//! - [`auth`]: none, a static API key, or OIDC bearer tokens.
 //! - [`ServerSetup`]: the components a server is built from.
 
 pub mod api;
+pub mod auth;
 mod compose;
 pub mod error;
 pub mod http;
 mod platform;
 
-pub use compose::ServerSetup;
+pub use compose::{Server, ServerSetup};
 pub use platform::{MAX_LOG_PAGE, MAX_QUERY_ROWS, MAX_QUERY_TIME, Platform};

@@ -71,10 +71,10 @@ async fn main() {
 }
 
 async fn serve(setup: ServerSetup, listen: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
-    let platform = setup.open().await?;
+    let server = setup.open().await?;
     let listener = tokio::net::TcpListener::bind(listen).await?;
     eprintln!("rat-server: listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, rat_server::http::router(platform))
+    axum::serve(listener, server.router())
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

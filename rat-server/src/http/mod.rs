@@ -9,26 +9,30 @@ mod tables;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
+use axum::middleware;
 use axum::routing::{get, post};
 use serde::Deserialize;
 
 use crate::Platform;
 use crate::api::{DEFAULT_PAGE, MAX_PAGE, Page};
+use crate::auth::{self, Authenticator};
 use crate::error::{ApiError, ApiResult};
 
 /// Largest request body accepted; larger ones get `413`.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// The API over `platform`.
+/// The API over `platform`, every route but `/health` checked by `auth`.
 ///
 /// ```no_run
 /// # async fn demo(platform: rat_server::Platform) -> std::io::Result<()> {
-/// let app = rat_server::http::router(platform);
+/// use rat_server::auth::Authenticator;
+///
+/// let app = rat_server::http::router(platform, Authenticator::none());
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 /// axum::serve(listener, app).await
 /// # }
 /// ```
-pub fn router(platform: Platform) -> Router {
+pub fn router(platform: Platform, auth: Authenticator) -> Router {
     let api = Router::new()
         .route("/features", get(meta::features))
         .route(
@@ -53,7 +57,8 @@ pub fn router(platform: Platform) -> Router {
             "/tables/{namespace}/{layer}/{name}/preview",
             get(tables::preview),
         )
-        .route("/query", post(tables::query));
+        .route("/query", post(tables::query))
+        .route_layer(middleware::from_fn_with_state(auth, auth::require));
     Router::new()
         .route("/health", get(meta::health))
         .nest("/api/v1", api)

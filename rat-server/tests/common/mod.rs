@@ -50,13 +50,12 @@ impl Server {
         copy_tree(&sample, dir.path());
         let mut setup = rat_server::ServerSetup::embedded(dir.path());
         tune(&mut setup);
-        let platform = setup.open().await.unwrap();
+        let server = setup.open().await.unwrap();
+        let router = server.router();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let task = tokio::spawn(async move {
-            axum::serve(listener, rat_server::http::router(platform))
-                .await
-                .unwrap();
+            axum::serve(listener, router).await.unwrap();
         });
         Self {
             base,
