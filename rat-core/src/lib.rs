@@ -31,6 +31,7 @@ pub mod executor;
 pub mod ident;
 pub mod project;
 pub mod run;
+pub mod schedule;
 pub mod storage;
 pub mod store;
 
@@ -49,5 +50,6 @@ pub use run::{
     LogLevel, LogRecord, LogSink, Phase, QualityResult, RunError, RunResult, RunSpec, RunStatus,
     SharedLogSink, TestOutcome, TracingLogSink,
 };
+pub use schedule::{Firing, Schedule, ScheduleStore, Trigger};
 pub use storage::{ObjectKey, ObjectMeta, Storage, StorageExt};
 pub use store::{RunFilter, RunStore, Transition};

@@ -32,6 +32,7 @@ mod pool;
 mod process;
 mod queue;
 mod runner_output;
+mod schedules;
 mod store;
 
 pub use identity::ProcessId;

@@ -38,6 +38,22 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status);
 CREATE INDEX IF NOT EXISTS runs_by_table ON runs (table_ref, run_id);
+CREATE TABLE IF NOT EXISTS schedules (
+    id TEXT PRIMARY KEY,
+    pipeline TEXT NOT NULL,
+    trigger TEXT NOT NULL,
+    enabled INTEGER NOT NULL,
+    next_fire_at TEXT,
+    last_fired_at TEXT,
+    last_run_id TEXT,
+    last_upstream_run TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS scheduler_lease (
+    name TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS run_logs (
     run_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
@@ -59,7 +75,7 @@ const NOT_TERMINAL: &str = "status IN ('pending', 'running')";
 /// ```
 #[derive(Debug, Clone)]
 pub struct SqliteRunStore {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
     max_log_lines: u64,
 }
 
@@ -367,15 +383,15 @@ fn from_json<T: serde::de::DeserializeOwned>(text: Option<String>) -> Result<Opt
         .transpose()
 }
 
-fn json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String> {
+pub(crate) fn json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| Error::internal(format!("cannot encode: {e}")))
 }
 
-fn time(t: DateTime<Utc>) -> String {
+pub(crate) fn time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
-fn parse_time(text: String) -> Result<DateTime<Utc>> {
+pub(crate) fn parse_time(text: String) -> Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(&text)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| corrupt("time", e))
@@ -388,11 +404,11 @@ fn level_name(level: rat_core::LogLevel) -> String {
         .unwrap_or_else(|| "info".into())
 }
 
-fn corrupt(what: &str, err: impl std::fmt::Display) -> Error {
+pub(crate) fn corrupt(what: &str, err: impl std::fmt::Display) -> Error {
     Error::internal(format!("the run store holds an invalid {what}: {err}"))
 }
 
-fn db_error(message: &str, err: sqlx::Error) -> Error {
+pub(crate) fn db_error(message: &str, err: sqlx::Error) -> Error {
     Error::new(ErrorKind::Storage, message).with_source(err)
 }
 

@@ -261,3 +261,29 @@ pub struct QueryRequest {
 
 /// A query's rows.
 pub use rat_runner::query::QueryOutput;
+
+/// `POST /api/v1/schedules` and `PUT /api/v1/schedules/{id}`: exactly one
+/// of `cron` and `after`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleRequest {
+    /// The pipeline to run: `namespace.layer.name`, or `layer.name` in `default`.
+    pub pipeline: String,
+    /// A 5-field cron expression, in UTC (`0 6 * * 1-5`).
+    #[serde(default)]
+    pub cron: Option<String>,
+    /// Run after each success of this pipeline (`layer.name` is in the
+    /// scheduled pipeline's namespace).
+    #[serde(default)]
+    pub after: Option<String>,
+    /// Whether it fires (default true).
+    #[serde(default = "enabled")]
+    pub enabled: bool,
+}
+
+fn enabled() -> bool {
+    true
+}
+
+/// A schedule with its firing state.
+pub use rat_core::Schedule;

@@ -12,6 +12,7 @@ use rat_runner::{Engine, EngineConfig};
 use crate::Platform;
 use crate::api::Features;
 use crate::auth::{AuthConfig, Authenticator};
+use crate::scheduler::{self, SchedulerConfig};
 
 /// What a server is made of.
 #[derive(Debug, Clone)]
@@ -24,6 +25,8 @@ pub struct ServerSetup {
     pub pool: PoolConfig,
     /// Who may call the API.
     pub auth: AuthConfig,
+    /// The scheduler (`None`: this instance never fires schedules).
+    pub scheduler: Option<SchedulerConfig>,
 }
 
 /// A composed server: what it does and who may ask.
@@ -33,6 +36,18 @@ pub struct Server {
     pub platform: Platform,
     /// The request check.
     pub auth: Authenticator,
+    scheduler: Option<Arc<tokio::task::JoinHandle<()>>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // The last clone stops the scheduler.
+        if let Some(handle) = self.scheduler.take()
+            && let Ok(handle) = Arc::try_unwrap(handle)
+        {
+            handle.abort();
+        }
+    }
 }
 
 impl Server {
@@ -51,6 +66,7 @@ impl ServerSetup {
             run_store: project.join(".rat").join("runs.db"),
             pool: PoolConfig::default(),
             auth: AuthConfig::None,
+            scheduler: Some(SchedulerConfig::default()),
         }
     }
 
@@ -59,7 +75,8 @@ impl ServerSetup {
     /// previous instance left).
     pub async fn open(&self) -> Result<Server> {
         let auth = Authenticator::from_config(&self.auth)?;
-        let store: Arc<dyn RunStore> = Arc::new(SqliteRunStore::open(&self.run_store).await?);
+        let sqlite = Arc::new(SqliteRunStore::open(&self.run_store).await?);
+        let store: Arc<dyn RunStore> = sqlite.clone();
         let engine = Engine::open(&self.lakehouse, EngineConfig::default())
             .await?
             .with_run_store(store.clone());
@@ -88,9 +105,15 @@ impl ServerSetup {
             auth: self.auth.kind().into(),
             scheduler: false,
         };
+        let platform = Platform::new(engine, executor, store, sqlite, features);
+        let scheduler = self
+            .scheduler
+            .clone()
+            .map(|config| Arc::new(scheduler::spawn(platform.clone(), config)));
         Ok(Server {
-            platform: Platform::new(engine, executor, store, features),
+            platform,
             auth,
+            scheduler,
         })
     }
 }

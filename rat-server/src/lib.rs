@@ -9,6 +9,7 @@
 //! - [`http`]: the axum router — `/health`, everything else under
 //!   `/api/v1`, one error envelope ([`error`]).
 //! - [`auth`]: none, a static API key, or OIDC bearer tokens.
+//! - [`scheduler`]: fires due schedules on the instance holding the lease.
 //! - [`ServerSetup`]: the components a server is built from.
 
 pub mod api;
@@ -17,6 +18,7 @@ mod compose;
 pub mod error;
 pub mod http;
 mod platform;
+pub mod scheduler;
 
 pub use compose::{Server, ServerSetup};
-pub use platform::{MAX_LOG_PAGE, MAX_QUERY_ROWS, MAX_QUERY_TIME, Platform};
+pub use platform::{MAX_LOG_PAGE, MAX_QUERY_ROWS, MAX_QUERY_TIME, Platform, next_cron_time};

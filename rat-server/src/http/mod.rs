@@ -4,6 +4,7 @@
 mod meta;
 mod pipelines;
 mod runs;
+mod schedules;
 mod tables;
 
 use axum::Router;
@@ -58,6 +59,13 @@ pub fn router(platform: Platform, auth: Authenticator) -> Router {
             get(tables::preview),
         )
         .route("/query", post(tables::query))
+        .route("/schedules", get(schedules::list).post(schedules::create))
+        .route(
+            "/schedules/{id}",
+            get(schedules::get)
+                .put(schedules::replace)
+                .delete(schedules::delete),
+        )
         .route_layer(middleware::from_fn_with_state(auth, auth::require));
     Router::new()
         .route("/health", get(meta::health))

@@ -3,32 +3,37 @@
 
 mod pipelines;
 mod runs;
+mod schedules;
 mod tables;
 
 pub(crate) use pipelines::pipeline_table;
 pub use runs::MAX_LOG_PAGE;
+pub use schedules::next_cron_time;
 pub use tables::{MAX_QUERY_ROWS, MAX_QUERY_TIME};
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use rat_core::{Catalog, Error, ErrorKind, Executor, Identifier, Result, RunStore, Storage};
+use rat_core::{
+    Catalog, Error, ErrorKind, Executor, Identifier, Result, RunStore, ScheduleStore, Storage,
+};
 use rat_runner::Engine;
 
 use crate::api::{Features, Namespace};
 
 /// The components one server shares: storage (pipelines), catalog
 /// (tables), an engine (validation and read-only queries), an executor
-/// (runs) and the run store (records and logs).
+/// (runs), the run store (records and logs) and the schedule store.
 ///
 /// ```no_run
 /// # async fn demo(engine: rat_runner::Engine,
 /// #               executor: std::sync::Arc<dyn rat_core::Executor>,
-/// #               store: std::sync::Arc<dyn rat_core::RunStore>,
+/// #               store: std::sync::Arc<rat_executor::SqliteRunStore>,
 /// #               features: rat_server::api::Features) -> rat_core::Result<()> {
 /// use rat_server::Platform;
 ///
-/// let platform = Platform::new(engine, executor, store, features);
+/// let platform = Platform::new(engine, executor, store.clone(), store, features);
 /// for ns in platform.namespaces().await? {
 ///     println!("{}", ns.name);
 /// }
@@ -43,7 +48,10 @@ struct Inner {
     engine: Engine,
     executor: Arc<dyn Executor>,
     store: Arc<dyn RunStore>,
+    schedules: Arc<dyn ScheduleStore>,
     features: Features,
+    /// Whether this instance's scheduler holds the lease.
+    leading: AtomicBool,
 }
 
 impl fmt::Debug for Platform {
@@ -60,6 +68,7 @@ impl Platform {
         engine: Engine,
         executor: Arc<dyn Executor>,
         store: Arc<dyn RunStore>,
+        schedules: Arc<dyn ScheduleStore>,
         features: Features,
     ) -> Self {
         Self {
@@ -67,9 +76,21 @@ impl Platform {
                 engine,
                 executor,
                 store,
+                schedules,
                 features,
+                leading: AtomicBool::new(false),
             }),
         }
+    }
+
+    /// The schedule store (with the scheduler lease).
+    pub fn schedule_store(&self) -> &Arc<dyn ScheduleStore> {
+        &self.inner.schedules
+    }
+
+    /// Records whether this instance's scheduler leads.
+    pub(crate) fn set_leading(&self, leading: bool) {
+        self.inner.leading.store(leading, Ordering::Relaxed);
     }
 
     fn storage(&self) -> &Arc<dyn Storage> {
@@ -90,9 +111,13 @@ impl Platform {
         &self.inner.store
     }
 
-    /// Which implementations are active.
+    /// Which implementations are active, and whether this instance fires
+    /// schedules.
     pub fn features(&self) -> Features {
-        self.inner.features.clone()
+        Features {
+            scheduler: self.inner.leading.load(Ordering::Relaxed),
+            ..self.inner.features.clone()
+        }
     }
 
     /// Every namespace: `default`, and those the catalog knows.

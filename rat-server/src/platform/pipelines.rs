@@ -165,7 +165,7 @@ impl Platform {
         Ok(lineage)
     }
 
-    async fn pipeline_exists(&self, table: &TableRef) -> Result<bool> {
+    pub(super) async fn pipeline_exists(&self, table: &TableRef) -> Result<bool> {
         let dir = ProjectSource::of(&table.namespace).pipeline_dir(table);
         self.storage()
             .exists(&ObjectKey::new(format!("{dir}pipeline.sql"))?)

@@ -12,6 +12,8 @@ pub struct Server {
     pub base: String,
     pub dir: tempfile::TempDir,
     pub http: reqwest::Client,
+    /// The composed server (its scheduler runs while it lives).
+    pub server: rat_server::Server,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -48,8 +50,21 @@ impl Server {
         let dir = tempfile::tempdir().unwrap();
         let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/sample-project");
         copy_tree(&sample, dir.path());
+        Self::start_in(dir, tune).await
+    }
+
+    /// A server over the project in `dir` (which may hold state from an
+    /// earlier server).
+    pub async fn start_in(
+        dir: tempfile::TempDir,
+        tune: impl FnOnce(&mut rat_server::ServerSetup),
+    ) -> Self {
         let mut setup = rat_server::ServerSetup::embedded(dir.path());
         tune(&mut setup);
+        Self::serve(setup, dir).await
+    }
+
+    async fn serve(setup: rat_server::ServerSetup, dir: tempfile::TempDir) -> Self {
         let server = setup.open().await.unwrap();
         let router = server.router();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -61,8 +76,22 @@ impl Server {
             base,
             dir,
             http: reqwest::Client::new(),
+            server,
             task,
         }
+    }
+
+    /// Stops this server, keeping its project folder for the next one.
+    pub fn stop(mut self) -> tempfile::TempDir {
+        self.task.abort();
+        std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap())
+    }
+
+    /// A second server over the same project folder and run store.
+    pub async fn beside(other: &Server, tune: impl FnOnce(&mut rat_server::ServerSetup)) -> Self {
+        let mut setup = rat_server::ServerSetup::embedded(other.dir.path());
+        tune(&mut setup);
+        Self::serve(setup, tempfile::tempdir().unwrap()).await
     }
 
     pub fn url(&self, path: &str) -> String {
