@@ -2,7 +2,9 @@
 # Starts, stops and reports the real servers the tests talk to, on loopback:
 #   SeaweedFS 4.48 (`weed mini`): S3 on 8333, STS, Iceberg REST catalog on 8181
 #   moto 5.2.5: AWS APIs (ECS, CloudWatch Logs, STS shapes) on $RAT_MOTO_PORT
-# Both install into the test venv (scripts/test-env.sh). State, logs and PID
+#   PostgreSQL (Debian's postgresql package, 15+): a throwaway cluster on
+#   $RAT_PG_PORT, trust auth on loopback only, for the server's run store
+# SeaweedFS and moto install into the test venv (scripts/test-env.sh). State, logs and PID
 # files live under $RAT_SERVICES_DIR; every wait is bounded; stop goes by PID.
 #
 #   scripts/test-services.sh start    # idempotent: leaves running servers alone
@@ -18,6 +20,14 @@ here="$(cd "$(dirname "$0")" && pwd)"
 
 dir="${RAT_SERVICES_DIR:-$RAT_CACHE/services}"
 moto_port="${RAT_MOTO_PORT:-5055}"
+pg_port="${RAT_PG_PORT:-5433}"
+# The postgres user cannot enter root's home: as root the cluster lives
+# outside it.
+if [ "$(id -u)" = 0 ]; then
+  pg_data="${RAT_PG_DIR:-/var/tmp/rat-test-postgres}"
+else
+  pg_data="${RAT_PG_DIR:-$dir/postgres}"
+fi
 weed_config="$here/services/seaweedfs-iam.json"
 vending_role="arn:aws:iam::000000000000:role/catalog-vending"
 # STS credentials of the IAM file's roles live 6 s (tokenDuration), so tests
@@ -115,6 +125,58 @@ start_moto() {
   wait_ready moto "http://127.0.0.1:$moto_port/moto-api/" 60 "$pidfile"
 }
 
+# Debian's server binaries (initdb, pg_ctl), newest version first.
+pg_bin() {
+  local bin
+  bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+  if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      echo "test-services: installing PostgreSQL (apt-get install postgresql)" >&2
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >&2 || true
+      bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+    fi
+  fi
+  if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
+    echo "test-services: PostgreSQL server binaries not found under /usr/lib/postgresql (install Debian's postgresql package)" >&2
+    return 1
+  fi
+  echo "$bin"
+}
+
+# initdb refuses to run as root: as root, the cluster belongs to postgres.
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+start_postgres() {
+  local data="$pg_data" bin
+  bin="$(pg_bin)"
+  if [ -f "$data/postmaster.pid" ] && as_pg "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+    return
+  fi
+  require_free_ports postgres "$pg_port"
+  rm -rf "$data"
+  mkdir -p "$data"
+  [ "$(id -u)" = 0 ] && chown postgres: "$data"
+  as_pg "$bin/initdb" -D "$data" -U postgres --auth=trust --no-sync >"$dir/postgres-init.log" 2>&1 || {
+    echo "test-services: initdb failed; see $dir/postgres-init.log" >&2
+    return 1
+  }
+  as_pg "$bin/pg_ctl" -D "$data" -w -t 60 -l "$data/server.log" \
+    -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $data -c fsync=off -c max_connections=200" start >/dev/null || {
+    echo "test-services: PostgreSQL did not start; last log lines:" >&2
+    tail -n 20 "$data/server.log" >&2 || true
+    return 1
+  }
+}
+
+stop_postgres() {
+  local data="$pg_data" bin
+  [ -f "$data/postmaster.pid" ] || return 0
+  bin="$(pg_bin)" || return 0
+  as_pg "$bin/pg_ctl" -D "$data" -m fast -w -t 30 stop >/dev/null 2>&1 || true
+}
+
 print_env() {
   cat <<EOF
 export RAT_TEST_S3_ENDPOINT=http://127.0.0.1:8333
@@ -125,6 +187,7 @@ export RAT_TEST_REST_URI=http://127.0.0.1:8181
 export RAT_TEST_REST_WAREHOUSE=s3://warehouse
 export RAT_TEST_STS_ROLE=arn:aws:iam::000000000000:role/runner
 export RAT_TEST_MOTO_ENDPOINT=http://127.0.0.1:$moto_port
+export RAT_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:$pg_port/postgres
 EOF
 }
 
@@ -134,11 +197,13 @@ case "${1:-}" in
     mkdir -p "$dir"
     start_seaweedfs
     start_moto
-    echo "test-services: seaweedfs (S3 :8333, Iceberg REST :8181) and moto (:$moto_port) ready" >&2
+    start_postgres
+    echo "test-services: seaweedfs (S3 :8333, Iceberg REST :8181), moto (:$moto_port) and PostgreSQL (:$pg_port) ready" >&2
     ;;
   stop)
     stop_one moto
     stop_one seaweedfs
+    stop_postgres
     ;;
   status)
     status=0
@@ -150,6 +215,12 @@ case "${1:-}" in
         status=3
       fi
     done
+    if [ -f "$pg_data/postmaster.pid" ]; then
+      echo "postgres: running (pid $(head -n 1 "$pg_data/postmaster.pid"))"
+    else
+      echo "postgres: stopped"
+      status=3
+    fi
     exit "$status"
     ;;
   env) print_env ;;

@@ -103,4 +103,8 @@ pub trait ScheduleStore: Send + Sync + fmt::Debug {
     /// Takes or keeps the scheduler lease for `ttl` as `owner`; whether
     /// `owner` holds it now. Only the holder fires schedules.
     async fn lead(&self, owner: &str, ttl: Duration) -> Result<bool>;
+
+    /// Gives the lease up if `owner` holds it, so another instance takes
+    /// over at once (an orderly shutdown; a crash lets it expire).
+    async fn resign(&self, owner: &str) -> Result<()>;
 }

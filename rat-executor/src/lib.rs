@@ -32,8 +32,7 @@ mod pool;
 mod process;
 mod queue;
 mod runner_output;
-mod schedules;
-mod store;
+mod sql;
 
 pub use identity::ProcessId;
 pub use live::LiveRun;
@@ -42,7 +41,9 @@ pub use logs::{DEFAULT_LOG_CAPACITY, LogBuffer};
 pub use pool::{Launcher, Outcome, Pool, PoolConfig, stored_logs};
 pub use process::{ProcessConfig, ProcessExecutor};
 pub use runner_output::RunnerOutput;
-pub use store::{DEFAULT_STORED_LOG_LINES, SqliteRunStore};
+#[cfg(feature = "postgres")]
+pub use sql::PostgresRunStore;
+pub use sql::{DEFAULT_STORED_LOG_LINES, SqliteRunStore};
 
 #[doc(hidden)]
 pub mod __private {

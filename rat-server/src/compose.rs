@@ -4,10 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rat_core::config::{CatalogConfig, StorageConfig};
-use rat_core::{Executor, LakehouseConfig, Result, RunStore};
-use rat_executor::{LocalExecutor, PoolConfig, SqliteRunStore};
+use rat_core::config::{CatalogConfig, SecretRef, StorageConfig};
+use rat_core::{Executor, LakehouseConfig, Result, RunStore, ScheduleStore};
+use rat_executor::{LocalExecutor, PoolConfig, PostgresRunStore, SqliteRunStore};
 use rat_runner::{Engine, EngineConfig};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
 
 use crate::Platform;
 use crate::api::Features;
@@ -19,14 +21,57 @@ use crate::scheduler::{self, SchedulerConfig};
 pub struct ServerSetup {
     /// Storage and catalog.
     pub lakehouse: LakehouseConfig,
-    /// The SQLite run store's file.
-    pub run_store: PathBuf,
+    /// Where run records, logs and schedules live.
+    pub run_store: RunStoreConfig,
     /// Runs executing at once, and queued beyond them.
     pub pool: PoolConfig,
     /// Who may call the API.
     pub auth: AuthConfig,
     /// The scheduler (`None`: this instance never fires schedules).
     pub scheduler: Option<SchedulerConfig>,
+}
+
+/// Where run records, logs and schedules live.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum RunStoreConfig {
+    /// A SQLite file: one machine.
+    Sqlite {
+        /// The file.
+        path: PathBuf,
+    },
+    /// PostgreSQL: several server instances share records and schedules,
+    /// one of them fires schedules (advisory lock).
+    Postgres {
+        /// `postgres://user:password@host/database`, read from a variable
+        /// or file since it may hold a password.
+        url: SecretRef,
+    },
+}
+
+impl RunStoreConfig {
+    /// The name `GET /api/v1/features` reports.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RunStoreConfig::Sqlite { .. } => "sqlite",
+            RunStoreConfig::Postgres { .. } => "postgres",
+        }
+    }
+
+    /// Opens the store (applying its migrations).
+    pub async fn open(&self) -> Result<(Arc<dyn RunStore>, Arc<dyn ScheduleStore>)> {
+        match self {
+            RunStoreConfig::Sqlite { path } => {
+                let store = Arc::new(SqliteRunStore::open(path).await?);
+                Ok((store.clone(), store))
+            }
+            RunStoreConfig::Postgres { url } => {
+                let url = url.resolve()?;
+                let store = Arc::new(PostgresRunStore::connect(url.expose_secret()).await?);
+                Ok((store.clone(), store))
+            }
+        }
+    }
 }
 
 /// A composed server: what it does and who may ask.
@@ -36,14 +81,29 @@ pub struct Server {
     pub platform: Platform,
     /// The request check.
     pub auth: Authenticator,
-    scheduler: Option<Arc<tokio::task::JoinHandle<()>>>,
+    scheduler: Option<Arc<(tokio::task::JoinHandle<()>, String)>>,
+}
+
+impl Server {
+    /// Stops this instance's scheduler and gives up its lease, so another
+    /// instance fires schedules from its next tick.
+    pub async fn shutdown(&self) {
+        if let Some(scheduler) = &self.scheduler {
+            let (handle, owner) = scheduler.as_ref();
+            handle.abort();
+            if let Err(e) = self.platform.schedule_store().resign(owner).await {
+                tracing::warn!("scheduler lease: {e}");
+            }
+            self.platform.set_leading(false);
+        }
+    }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         // The last clone stops the scheduler.
-        if let Some(handle) = self.scheduler.take()
-            && let Ok(handle) = Arc::try_unwrap(handle)
+        if let Some(scheduler) = self.scheduler.take()
+            && let Ok((handle, _)) = Arc::try_unwrap(scheduler)
         {
             handle.abort();
         }
@@ -63,7 +123,9 @@ impl ServerSetup {
     pub fn embedded(project: &Path) -> Self {
         Self {
             lakehouse: LakehouseConfig::embedded(project),
-            run_store: project.join(".rat").join("runs.db"),
+            run_store: RunStoreConfig::Sqlite {
+                path: project.join(".rat").join("runs.db"),
+            },
             pool: PoolConfig::default(),
             auth: AuthConfig::None,
             scheduler: Some(SchedulerConfig::default()),
@@ -75,8 +137,7 @@ impl ServerSetup {
     /// previous instance left).
     pub async fn open(&self) -> Result<Server> {
         let auth = Authenticator::from_config(&self.auth)?;
-        let sqlite = Arc::new(SqliteRunStore::open(&self.run_store).await?);
-        let store: Arc<dyn RunStore> = sqlite.clone();
+        let (store, schedules) = self.run_store.open().await?;
         let engine = Engine::open(&self.lakehouse, EngineConfig::default())
             .await?
             .with_run_store(store.clone());
@@ -101,15 +162,15 @@ impl ServerSetup {
             }
             .into(),
             executor: "local".into(),
-            run_store: "sqlite".into(),
+            run_store: self.run_store.kind().into(),
             auth: self.auth.kind().into(),
             scheduler: false,
         };
-        let platform = Platform::new(engine, executor, store, sqlite, features);
-        let scheduler = self
-            .scheduler
-            .clone()
-            .map(|config| Arc::new(scheduler::spawn(platform.clone(), config)));
+        let platform = Platform::new(engine, executor, store, schedules, features);
+        let scheduler = self.scheduler.clone().map(|config| {
+            let owner = config.owner.clone();
+            Arc::new((scheduler::spawn(platform.clone(), config), owner))
+        });
         Ok(Server {
             platform,
             auth,

@@ -20,5 +20,5 @@ pub mod http;
 mod platform;
 pub mod scheduler;
 
-pub use compose::{Server, ServerSetup};
+pub use compose::{RunStoreConfig, Server, ServerSetup};
 pub use platform::{MAX_LOG_PAGE, MAX_QUERY_ROWS, MAX_QUERY_TIME, Platform, next_cron_time};

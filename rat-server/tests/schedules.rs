@@ -9,7 +9,6 @@ mod common;
 use std::time::Duration;
 
 use common::{Server, assert_error};
-use futures::StreamExt;
 use rat_server::scheduler::SchedulerConfig;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -160,7 +159,7 @@ async fn a_missed_time_fires_once_at_start_up_then_advances() {
     schedule.next_fire_at = Some(missed);
     store.replace_schedule(&schedule).await.unwrap();
     drop(store);
-    let dir = first.stop();
+    let dir = first.stop().await;
 
     let second = Server::start_in(dir, |s| s.scheduler = fast("second")).await;
     let runs = wait_for_runs(&second, "bronze.customers", 1).await;
@@ -215,18 +214,63 @@ async fn an_upstream_success_runs_its_downstream_once() {
     assert_eq!(after_ticks(&server, "bronze.customers", 5).await.len(), 1);
 }
 
+/// Whether each server reports that it fires schedules.
+async fn leaders(servers: &[&Server]) -> Vec<bool> {
+    let mut leading = Vec::new();
+    for server in servers {
+        leading.push(server.get("/api/v1/features").await.1["scheduler"] == true);
+    }
+    leading
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn of_two_instances_only_the_lease_holder_fires() {
     let a = Server::sample_with(|s| s.scheduler = fast("a")).await;
     let b = Server::beside(&a, |s| s.scheduler = fast("b")).await;
+    two_instances_fire_once(&a, &b).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_two_instances_share_runs_and_one_fires() {
+    let keep = tempfile::tempdir().unwrap();
+    let store = common::fresh_postgres(keep.path()).await;
+    let a = Server::sample_with(|s| {
+        s.run_store = store.clone();
+        s.scheduler = fast("a");
+    })
+    .await;
+    let b = Server::beside(&a, |s| {
+        s.run_store = store.clone();
+        s.scheduler = fast("b");
+    })
+    .await;
+    let (_, features) = a.get("/api/v1/features").await;
+    assert_eq!(features["run_store"], "postgres");
+    // A run submitted to one instance is visible from the other.
+    let record = a.run_to_end("bronze.orders").await;
+    let id = record["run_id"].as_str().unwrap();
+    let (status, seen) = b.get(&format!("/api/v1/runs/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(seen["status"], "success");
+    two_instances_fire_once(&a, &b).await;
+
+    // The leader goes away: the other takes over.
+    let leading = leaders(&[&a, &b]).await;
+    let (gone, stays) = if leading[0] { (a, b) } else { (b, a) };
+    drop(gone.stop().await);
+    for _ in 0..100 {
+        if leaders(&[&stays]).await == [true] {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no instance took over the scheduler");
+}
+
+async fn two_instances_fire_once(a: &Server, b: &Server) {
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let leaders: Vec<bool> = [&a, &b]
-        .iter()
-        .map(|s| async move { s.get("/api/v1/features").await.1["scheduler"] == true })
-        .collect::<futures::stream::FuturesOrdered<_>>()
-        .collect::<Vec<_>>()
-        .await;
-    assert_eq!(leaders.iter().filter(|l| **l).count(), 1, "{leaders:?}");
+    let leading = leaders(&[a, b]).await;
+    assert_eq!(leading.iter().filter(|l| **l).count(), 1, "{leading:?}");
 
     // Both serve the API; a due schedule runs once.
     let (_, created) = b
@@ -242,6 +286,6 @@ async fn of_two_instances_only_the_lease_holder_fires() {
         .unwrap();
     schedule.next_fire_at = Some(chrono::Utc::now() - chrono::Duration::minutes(1));
     store.replace_schedule(&schedule).await.unwrap();
-    wait_for_runs(&a, "bronze.customers", 1).await;
-    assert_eq!(after_ticks(&b, "bronze.customers", 10).await.len(), 1);
+    wait_for_runs(a, "bronze.customers", 1).await;
+    assert_eq!(after_ticks(b, "bronze.customers", 10).await.len(), 1);
 }

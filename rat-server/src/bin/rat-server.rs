@@ -79,6 +79,7 @@ async fn serve(setup: ServerSetup, listen: SocketAddr) -> Result<(), Box<dyn std
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
+    server.shutdown().await;
     Ok(())
 }
 

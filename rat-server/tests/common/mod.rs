@@ -81,9 +81,11 @@ impl Server {
         }
     }
 
-    /// Stops this server, keeping its project folder for the next one.
-    pub fn stop(mut self) -> tempfile::TempDir {
+    /// Stops this server (its scheduler gives up the lease), keeping its
+    /// project folder for the next one.
+    pub async fn stop(mut self) -> tempfile::TempDir {
         self.task.abort();
+        self.server.shutdown().await;
         std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap())
     }
 
@@ -213,4 +215,25 @@ pub async fn read_events(
         }
     }
     events
+}
+
+/// A fresh database on the PostgreSQL of scripts/test-services.sh, as a
+/// run store configuration (its URL in a file, as a secret would be).
+pub async fn fresh_postgres(dir: &Path) -> rat_server::RunStoreConfig {
+    let admin = std::env::var("RAT_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5433/postgres".into());
+    let pool = sqlx::PgPool::connect(&admin)
+        .await
+        .expect("PostgreSQL is not running: scripts/test-services.sh start");
+    let name = format!("rat_server_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (base, _) = admin.rsplit_once('/').unwrap();
+    let file = dir.join(format!("{name}.url"));
+    std::fs::write(&file, format!("{base}/{name}")).unwrap();
+    rat_server::RunStoreConfig::Postgres {
+        url: rat_core::config::SecretRef::File(file),
+    }
 }

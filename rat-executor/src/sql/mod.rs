@@ -1,0 +1,466 @@
+//! Run records, logs and schedules in SQL. One migration, one set of
+//! statements and row mappings ([`sql_store!`]) serve both backends:
+//! SQLite for a project on one machine, PostgreSQL for servers that share
+//! state. They differ only in how placeholders are written and how one
+//! scheduler is elected.
+
+mod common;
+#[cfg(feature = "postgres")]
+mod postgres;
+mod sqlite;
+#[cfg(test)]
+mod tests;
+
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresRunStore;
+pub use sqlite::SqliteRunStore;
+
+/// Default number of log lines kept per run.
+pub const DEFAULT_STORED_LOG_LINES: u64 = 10_000;
+
+/// The schema, embedded; applied (and recorded) when a store opens.
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Implements [`RunStore`](rat_core::RunStore) and
+/// [`ScheduleStore`](rat_core::ScheduleStore) for `$store`, a struct with
+/// `pool: sqlx::Pool<$db>` and `max_log_lines: u64`, which also provides
+/// `fn statement(&'static str) -> Cow<str>` (placeholders in the
+/// backend's style) and `async fn take_lead(&self, &str, Duration)` and
+/// `async fn give_up_lead(&self, &str)`.
+macro_rules! sql_store {
+    ($store:ident, $db:ty, $row:ty) => {
+        use std::time::Duration;
+
+        use async_trait::async_trait;
+        use rat_core::{
+            Error, ErrorKind, Firing, LogRecord, Result, RunError, RunFilter, RunId, RunRecord,
+            RunStore, Schedule, ScheduleStore, TableRef, Transition,
+        };
+        use sqlx::{QueryBuilder, Row};
+
+        use $crate::sql::common::{
+            NOT_TERMINAL, corrupt, db_error, from_json, json, level_name, opt_text, parse_time,
+            time,
+        };
+
+        impl $store {
+            /// Runs an UPDATE guarded by "not terminal"; no row means the
+            /// run is unknown (NotFound) or already ended (Conflict).
+            async fn guarded<'a>(
+                &self,
+                run: &'a RunId,
+                mut query: QueryBuilder<'a, $db>,
+            ) -> Result<()> {
+                query.push(" WHERE run_id = ");
+                query.push_bind(run.as_str());
+                query.push(" AND ");
+                query.push(NOT_TERMINAL);
+                let updated = query
+                    .build()
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| db_error("cannot update the run", e))?
+                    .rows_affected();
+                if updated == 1 {
+                    return Ok(());
+                }
+                let record = self.get(run).await?;
+                Err(Error::new(
+                    ErrorKind::Conflict,
+                    format!("run {run} already ended ({})", record.status),
+                )
+                .with_retryable(false))
+            }
+        }
+
+        fn record(row: &$row) -> Result<RunRecord> {
+            let opt_time = |name: &str| {
+                row.get::<Option<String>, _>(name)
+                    .map(parse_time)
+                    .transpose()
+            };
+            let status: String = row.get("status");
+            Ok(RunRecord {
+                run_id: row.get::<String, _>("run_id").parse()?,
+                table: row.get::<String, _>("table_ref").parse::<TableRef>()?,
+                status: status.parse()?,
+                phase: row
+                    .get::<Option<String>, _>("phase")
+                    .map(|p| {
+                        serde_json::from_value(serde_json::Value::String(p))
+                            .map_err(|e| corrupt("phase", e))
+                    })
+                    .transpose()?,
+                submitted_at: parse_time(row.get("submitted_at"))?,
+                started_at: opt_time("started_at")?,
+                finished_at: opt_time("finished_at")?,
+                executor: row.get("executor"),
+                owner: row.get("owner"),
+                handle: row.get("handle"),
+                cancel_requested: row.get::<i64, _>("cancel_requested") != 0,
+                error: from_json::<RunError>(row.get("error"))?,
+                result: from_json(row.get("result"))?,
+            })
+        }
+
+        fn schedule(row: &$row) -> Result<Schedule> {
+            let opt_time = |name: &str| {
+                row.get::<Option<String>, _>(name)
+                    .map(parse_time)
+                    .transpose()
+            };
+            let opt_run = |name: &str| {
+                row.get::<Option<String>, _>(name)
+                    .map(|s| s.parse::<RunId>())
+                    .transpose()
+            };
+            Ok(Schedule {
+                id: row.get("id"),
+                pipeline: row.get::<String, _>("pipeline").parse::<TableRef>()?,
+                trigger: serde_json::from_str(&row.get::<String, _>("trigger"))
+                    .map_err(|e| corrupt("schedule trigger", e))?,
+                enabled: row.get::<i64, _>("enabled") != 0,
+                next_fire_at: opt_time("next_fire_at")?,
+                last_fired_at: opt_time("last_fired_at")?,
+                last_run_id: opt_run("last_run_id")?,
+                last_upstream_run: opt_run("last_upstream_run")?,
+                created_at: parse_time(row.get("created_at"))?,
+            })
+        }
+
+        fn no_schedule(id: &str) -> Error {
+            Error::new(ErrorKind::NotFound, format!("no schedule '{id}'"))
+        }
+
+        #[async_trait]
+        impl RunStore for $store {
+            async fn insert(&self, r: &RunRecord) -> Result<()> {
+                let statement = Self::statement(
+                    "INSERT INTO runs (run_id, table_ref, status, phase, submitted_at, started_at, \
+                     finished_at, executor, owner, handle, cancel_requested, error, result) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                );
+                sqlx::query(&statement)
+                    .bind(r.run_id.as_str())
+                    .bind(r.table.to_string())
+                    .bind(r.status.as_str())
+                    .bind(r.phase.map(|p| p.to_string()))
+                    .bind(time(r.submitted_at))
+                    .bind(r.started_at.map(time))
+                    .bind(r.finished_at.map(time))
+                    .bind(&r.executor)
+                    .bind(&r.owner)
+                    .bind(&r.handle)
+                    .bind(i64::from(r.cancel_requested))
+                    .bind(r.error.as_ref().map(json).transpose()?)
+                    .bind(r.result.as_ref().map(json).transpose()?)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| db_error("cannot record the run", e))?;
+                Ok(())
+            }
+
+            async fn transition(&self, run: &RunId, transition: Transition) -> Result<()> {
+                let mut q = QueryBuilder::<$db>::new("UPDATE runs SET ");
+                match transition {
+                    Transition::Started { at, owner } => {
+                        q.push("status = 'running', started_at = ");
+                        q.push_bind(time(at));
+                        q.push(", owner = ");
+                        q.push_bind(owner);
+                    }
+                    Transition::Phase(phase) => {
+                        q.push("phase = ");
+                        q.push_bind(phase.to_string());
+                    }
+                    Transition::Handle(handle) => {
+                        q.push("handle = ");
+                        q.push_bind(handle);
+                    }
+                    Transition::Adopted { owner } => {
+                        q.push("owner = ");
+                        q.push_bind(owner);
+                    }
+                    Transition::Finished(result) => {
+                        q.push("status = ");
+                        q.push_bind(result.status.as_str());
+                        q.push(", phase = ");
+                        q.push_bind(result.phase.to_string());
+                        q.push(", started_at = COALESCE(started_at, ");
+                        q.push_bind(time(result.started_at));
+                        q.push("), finished_at = ");
+                        q.push_bind(time(result.finished_at));
+                        q.push(", error = ");
+                        q.push_bind(result.error.as_ref().map(json).transpose()?);
+                        q.push(", result = ");
+                        q.push_bind(json(&*result)?);
+                    }
+                    Transition::Aborted { status, error, at } => {
+                        if !status.is_terminal() {
+                            return Err(Error::internal(
+                                "an aborted run must end failed or cancelled",
+                            ));
+                        }
+                        q.push("status = ");
+                        q.push_bind(status.as_str());
+                        q.push(", finished_at = ");
+                        q.push_bind(time(at));
+                        q.push(", error = ");
+                        q.push_bind(json(&error)?);
+                    }
+                }
+                self.guarded(run, q).await
+            }
+
+            async fn request_cancel(&self, run: &RunId) -> Result<()> {
+                self.guarded(run, QueryBuilder::new("UPDATE runs SET cancel_requested = 1"))
+                    .await
+            }
+
+            async fn forget(&self, run: &RunId) -> Result<()> {
+                let statement =
+                    Self::statement("DELETE FROM runs WHERE run_id = ? AND status = 'pending'");
+                sqlx::query(&statement)
+                    .bind(run.as_str())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| db_error("cannot delete the run", e))?;
+                Ok(())
+            }
+
+            async fn get(&self, run: &RunId) -> Result<RunRecord> {
+                let statement = Self::statement("SELECT * FROM runs WHERE run_id = ?");
+                let row = sqlx::query(&statement)
+                    .bind(run.as_str())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(|e| db_error("cannot read the run", e))?
+                    .ok_or_else(|| Error::not_found(format!("no run {run}")))?;
+                record(&row)
+            }
+
+            async fn list(&self, filter: &RunFilter) -> Result<Vec<RunRecord>> {
+                let mut q = QueryBuilder::<$db>::new("SELECT * FROM runs WHERE 1 = 1");
+                if let Some(table) = &filter.table {
+                    q.push(" AND table_ref = ");
+                    q.push_bind(table.to_string());
+                }
+                if let Some(pattern) = filter.table_pattern() {
+                    q.push(" AND table_ref LIKE ");
+                    q.push_bind(pattern);
+                    q.push(" ESCAPE '\\'");
+                }
+                if !filter.statuses.is_empty() {
+                    q.push(" AND status IN (");
+                    let mut list = q.separated(", ");
+                    for s in &filter.statuses {
+                        list.push_bind(s.as_str());
+                    }
+                    q.push(")");
+                }
+                // Run ids are time-ordered (UUIDv7): newest first.
+                q.push(" ORDER BY run_id DESC LIMIT ");
+                q.push_bind(i64::from(filter.limit.unwrap_or(100)));
+                q.push(" OFFSET ");
+                q.push_bind(i64::from(filter.offset));
+                let rows = q
+                    .build()
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| db_error("cannot list runs", e))?;
+                rows.iter().map(record).collect()
+            }
+
+            async fn unfinished(&self) -> Result<Vec<RunRecord>> {
+                let statement = format!("SELECT * FROM runs WHERE {NOT_TERMINAL} ORDER BY run_id");
+                let rows = sqlx::query(&statement)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| db_error("cannot list runs", e))?;
+                rows.iter().map(record).collect()
+            }
+
+            async fn append_logs(&self, run: &RunId, records: &[LogRecord]) -> Result<()> {
+                if records.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = self
+                    .pool
+                    .begin()
+                    .await
+                    .map_err(|e| db_error("cannot store logs", e))?;
+                for chunk in records.chunks(200) {
+                    let mut q = QueryBuilder::<$db>::new(
+                        "INSERT INTO run_logs (run_id, seq, at, level, message) ",
+                    );
+                    q.push_values(chunk, |mut row, r| {
+                        row.push_bind(run.as_str())
+                            .push_bind(r.seq as i64)
+                            .push_bind(time(r.at))
+                            .push_bind(level_name(r.level))
+                            .push_bind(&r.message);
+                    });
+                    q.push(" ON CONFLICT (run_id, seq) DO NOTHING");
+                    q.build()
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| db_error("cannot store logs", e))?;
+                }
+                let newest = records.iter().map(|r| r.seq).max().unwrap_or(0);
+                let statement = Self::statement("DELETE FROM run_logs WHERE run_id = ? AND seq < ?");
+                sqlx::query(&statement)
+                    .bind(run.as_str())
+                    .bind(newest.saturating_sub(self.max_log_lines - 1) as i64)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| db_error("cannot trim logs", e))?;
+                tx.commit()
+                    .await
+                    .map_err(|e| db_error("cannot store logs", e))
+            }
+
+            async fn logs(&self, run: &RunId, from_seq: u64, limit: u32) -> Result<Vec<LogRecord>> {
+                let statement = Self::statement(
+                    "SELECT seq, at, level, message FROM run_logs \
+                     WHERE run_id = ? AND seq >= ? ORDER BY seq LIMIT ?",
+                );
+                let rows = sqlx::query(&statement)
+                    .bind(run.as_str())
+                    .bind(from_seq as i64)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| db_error("cannot read logs", e))?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(LogRecord {
+                            seq: row.get::<i64, _>("seq").max(0) as u64,
+                            at: parse_time(row.get("at"))?,
+                            level: serde_json::from_value(serde_json::Value::String(
+                                row.get("level"),
+                            ))
+                            .map_err(|e| corrupt("level", e))?,
+                            message: row.get("message"),
+                        })
+                    })
+                    .collect()
+            }
+        }
+
+        #[async_trait]
+        impl ScheduleStore for $store {
+            async fn insert_schedule(&self, s: &Schedule) -> Result<()> {
+                let statement = Self::statement(
+                    "INSERT INTO schedules (id, pipeline, trigger, enabled, next_fire_at, \
+                     last_fired_at, last_run_id, last_upstream_run, created_at) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                );
+                sqlx::query(&statement)
+                    .bind(&s.id)
+                    .bind(s.pipeline.to_string())
+                    .bind(json(&s.trigger)?)
+                    .bind(i64::from(s.enabled))
+                    .bind(s.next_fire_at.map(time))
+                    .bind(s.last_fired_at.map(time))
+                    .bind(opt_text(&s.last_run_id))
+                    .bind(opt_text(&s.last_upstream_run))
+                    .bind(time(s.created_at))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| db_error("cannot insert the schedule", e))?;
+                Ok(())
+            }
+
+            async fn schedule(&self, id: &str) -> Result<Schedule> {
+                let statement = Self::statement("SELECT * FROM schedules WHERE id = ?");
+                let row = sqlx::query(&statement)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(|e| db_error("cannot read the schedule", e))?;
+                schedule(&row.ok_or_else(|| no_schedule(id))?)
+            }
+
+            async fn schedules(&self) -> Result<Vec<Schedule>> {
+                sqlx::query("SELECT * FROM schedules ORDER BY created_at, id")
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| db_error("cannot list schedules", e))?
+                    .iter()
+                    .map(schedule)
+                    .collect()
+            }
+
+            async fn replace_schedule(&self, s: &Schedule) -> Result<()> {
+                let statement = Self::statement(
+                    "UPDATE schedules SET pipeline = ?, trigger = ?, enabled = ?, next_fire_at = ?, \
+                     last_fired_at = ?, last_run_id = ?, last_upstream_run = ? WHERE id = ?",
+                );
+                let updated = sqlx::query(&statement)
+                    .bind(s.pipeline.to_string())
+                    .bind(json(&s.trigger)?)
+                    .bind(i64::from(s.enabled))
+                    .bind(s.next_fire_at.map(time))
+                    .bind(s.last_fired_at.map(time))
+                    .bind(opt_text(&s.last_run_id))
+                    .bind(opt_text(&s.last_upstream_run))
+                    .bind(&s.id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| db_error("cannot update the schedule", e))?
+                    .rows_affected();
+                if updated == 0 {
+                    return Err(no_schedule(&s.id));
+                }
+                Ok(())
+            }
+
+            async fn delete_schedule(&self, id: &str) -> Result<()> {
+                let statement = Self::statement("DELETE FROM schedules WHERE id = ?");
+                let deleted = sqlx::query(&statement)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| db_error("cannot delete the schedule", e))?
+                    .rows_affected();
+                if deleted == 0 {
+                    return Err(no_schedule(id));
+                }
+                Ok(())
+            }
+
+            async fn record_firing(&self, f: &Firing) -> Result<bool> {
+                let statement = Self::statement(
+                    "UPDATE schedules SET next_fire_at = ?, last_fired_at = ?, \
+                     last_run_id = COALESCE(?, last_run_id), \
+                     last_upstream_run = COALESCE(?, last_upstream_run) \
+                     WHERE id = ? AND next_fire_at IS NOT DISTINCT FROM ? \
+                     AND last_upstream_run IS NOT DISTINCT FROM ?",
+                );
+                let updated = sqlx::query(&statement)
+                    .bind(f.next_fire_at.map(time))
+                    .bind(time(f.at))
+                    .bind(opt_text(&f.run_id))
+                    .bind(opt_text(&f.upstream_run))
+                    .bind(&f.id)
+                    .bind(f.expected_next.map(time))
+                    .bind(opt_text(&f.expected_upstream))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| db_error("cannot record the firing", e))?
+                    .rows_affected();
+                Ok(updated == 1)
+            }
+
+            async fn lead(&self, owner: &str, ttl: Duration) -> Result<bool> {
+                self.take_lead(owner, ttl).await
+            }
+
+            async fn resign(&self, owner: &str) -> Result<()> {
+                self.give_up_lead(owner).await
+            }
+        }
+    };
+}
+
+pub(crate) use sql_store;

@@ -1,0 +1,134 @@
+//! [`SqliteRunStore`]: run records, logs and schedules in an embedded
+//! SQLite file (separate from the Iceberg catalog), safe for several
+//! processes (WAL mode); one scheduler is elected by a lease row.
+
+use std::borrow::Cow;
+use std::path::Path;
+
+use sqlx::Sqlite;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+
+use super::{DEFAULT_STORED_LOG_LINES, MIGRATOR};
+
+/// Run records, logs and schedules in SQLite.
+///
+/// ```no_run
+/// # async fn demo() -> rat_core::Result<()> {
+/// let store = rat_executor::SqliteRunStore::open(".rat/runs.db").await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct SqliteRunStore {
+    pool: SqlitePool,
+    max_log_lines: u64,
+}
+
+impl SqliteRunStore {
+    /// Opens (creating if needed) the store at `path`.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(30));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|e| db_error("cannot open the run store", e))?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| db_error("cannot create the run store tables", e))?;
+        Ok(Self {
+            pool,
+            max_log_lines: DEFAULT_STORED_LOG_LINES,
+        })
+    }
+
+    /// Keeps at most `lines` log lines per run.
+    pub fn with_max_log_lines(mut self, lines: u64) -> Self {
+        self.max_log_lines = lines.max(1);
+        self
+    }
+
+    /// SQLite takes `?` placeholders as written.
+    fn statement(text: &'static str) -> Cow<'static, str> {
+        Cow::Borrowed(text)
+    }
+
+    /// Takes the lease row if it is free, expired or already `owner`'s.
+    async fn take_lead(&self, owner: &str, ttl: Duration) -> Result<bool> {
+        let now = chrono::Utc::now();
+        let expires = now + chrono::Duration::from_std(ttl).unwrap_or_default();
+        sqlx::query(
+            "INSERT INTO scheduler_lease (name, owner, expires_at) VALUES ('scheduler', ?, ?) \
+             ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at \
+             WHERE scheduler_lease.owner = excluded.owner OR scheduler_lease.expires_at < ?",
+        )
+        .bind(owner)
+        .bind(time(expires))
+        .bind(time(now))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| db_error("cannot take the scheduler lease", e))?;
+        let holder: String =
+            sqlx::query("SELECT owner FROM scheduler_lease WHERE name = 'scheduler'")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(|e| db_error("cannot read the scheduler lease", e))?
+                .get("owner");
+        Ok(holder == owner)
+    }
+
+    async fn give_up_lead(&self, owner: &str) -> Result<()> {
+        sqlx::query("DELETE FROM scheduler_lease WHERE name = 'scheduler' AND owner = ?")
+            .bind(owner)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| db_error("cannot give up the scheduler lease", e))?;
+        Ok(())
+    }
+}
+
+super::sql_store!(SqliteRunStore, Sqlite, SqliteRow);
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    async fn open_store() -> (tempfile::TempDir, SqliteRunStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteRunStore::open(dir.path().join("runs.db"))
+            .await
+            .unwrap();
+        (dir, store.with_max_log_lines(5))
+    }
+
+    crate::sql::tests::store_tests!(open_store);
+
+    #[tokio::test]
+    async fn one_owner_holds_the_lease_until_it_expires() {
+        let (_dir, s) = store().await;
+        let ttl = Duration::from_millis(300);
+        assert!(s.lead("a", ttl).await.unwrap());
+        assert!(!s.lead("b", ttl).await.unwrap());
+        assert!(s.lead("a", ttl).await.unwrap(), "renewed by its holder");
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert!(s.lead("b", ttl).await.unwrap(), "taken over once expired");
+        assert!(!s.lead("a", ttl).await.unwrap());
+        s.resign("a").await.unwrap();
+        assert!(!s.lead("a", ttl).await.unwrap(), "only the holder resigns");
+        s.resign("b").await.unwrap();
+        assert!(s.lead("a", ttl).await.unwrap());
+    }
+}

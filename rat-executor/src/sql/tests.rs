@@ -1,0 +1,186 @@
+//! The behaviour every SQL backend must show, as tests each backend's
+//! module instantiates with its own store.
+
+/// Tests over `$make`, an async fn returning `(guard, store)` whose store
+/// keeps 5 log lines per run.
+macro_rules! store_tests {
+    ($make:ident) => {
+        use chrono::Utc;
+        use rat_core::{LogLevel, Phase, RunStatus, Trigger};
+
+        async fn store() -> (impl Sized, impl RunStore + ScheduleStore + Clone) {
+            $make().await
+        }
+
+        fn daily() -> Schedule {
+            Schedule {
+                id: "s1".into(),
+                pipeline: "bronze.orders".parse().unwrap(),
+                trigger: Trigger::Cron {
+                    expression: "0 6 * * *".into(),
+                },
+                enabled: true,
+                next_fire_at: Some(Utc::now()),
+                last_fired_at: None,
+                last_run_id: None,
+                last_upstream_run: None,
+                created_at: Utc::now(),
+            }
+        }
+
+        #[tokio::test]
+        async fn a_firing_is_recorded_once_however_many_schedulers_try() {
+            let (_guard, s) = store().await;
+            let schedule = daily();
+            s.insert_schedule(&schedule).await.unwrap();
+            let firing = |run: RunId| Firing {
+                id: "s1".into(),
+                expected_next: schedule.next_fire_at,
+                expected_upstream: None,
+                next_fire_at: Some(Utc::now() + chrono::Duration::days(1)),
+                upstream_run: None,
+                run_id: Some(run),
+                at: Utc::now(),
+            };
+            assert!(s.record_firing(&firing(RunId::generate())).await.unwrap());
+            assert!(!s.record_firing(&firing(RunId::generate())).await.unwrap());
+            let stored = s.schedule("s1").await.unwrap();
+            assert!(stored.last_fired_at.is_some() && stored.last_run_id.is_some());
+            assert!(stored.next_fire_at > schedule.next_fire_at);
+
+            let mut paused = stored.clone();
+            paused.enabled = false;
+            s.replace_schedule(&paused).await.unwrap();
+            assert_eq!(s.schedules().await.unwrap(), [paused]);
+            s.delete_schedule("s1").await.unwrap();
+            assert_eq!(
+                s.delete_schedule("s1").await.unwrap_err().kind(),
+                ErrorKind::NotFound
+            );
+        }
+
+        #[tokio::test]
+        async fn a_run_ends_once() {
+            let (_guard, s) = store().await;
+            let r = RunRecord::pending(RunId::generate(), "bronze.a".parse().unwrap(), "local");
+            s.insert(&r).await.unwrap();
+            s.transition(
+                &r.run_id,
+                Transition::Started {
+                    at: Utc::now(),
+                    owner: "pid:1:1".into(),
+                },
+            )
+            .await
+            .unwrap();
+            s.transition(&r.run_id, Transition::Phase(Phase::Execute))
+                .await
+                .unwrap();
+            let aborted = Transition::Aborted {
+                status: RunStatus::Failed,
+                error: RunError::new(ErrorKind::Internal, "boom"),
+                at: Utc::now(),
+            };
+            s.transition(&r.run_id, aborted.clone()).await.unwrap();
+            let err = s.transition(&r.run_id, aborted).await.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Conflict);
+            assert_eq!(
+                s.request_cancel(&r.run_id).await.unwrap_err().kind(),
+                ErrorKind::Conflict
+            );
+            let got = s.get(&r.run_id).await.unwrap();
+            assert_eq!(got.status, RunStatus::Failed);
+            assert_eq!(got.phase, Some(Phase::Execute));
+            assert_eq!(got.error.unwrap().message, "boom");
+            assert!(s.unfinished().await.unwrap().is_empty());
+            let missing = s.get(&RunId::generate()).await.unwrap_err();
+            assert_eq!(missing.kind(), ErrorKind::NotFound);
+        }
+
+        #[tokio::test]
+        async fn logs_are_bounded_and_deduplicated() {
+            let (_guard, s) = store().await;
+            let run = RunId::generate();
+            let line = |seq| LogRecord {
+                seq,
+                at: Utc::now(),
+                level: LogLevel::Warn,
+                message: format!("line {seq}"),
+            };
+            s.append_logs(&run, &(0..4).map(line).collect::<Vec<_>>())
+                .await
+                .unwrap();
+            s.append_logs(&run, &(2..8).map(line).collect::<Vec<_>>())
+                .await
+                .unwrap();
+            let logs = s.logs(&run, 0, 100).await.unwrap();
+            assert_eq!(
+                logs.iter().map(|l| l.seq).collect::<Vec<_>>(),
+                [3, 4, 5, 6, 7]
+            );
+            assert_eq!(logs[0].level, LogLevel::Warn);
+            assert_eq!(s.logs(&run, 6, 1).await.unwrap()[0].seq, 6);
+        }
+
+        #[tokio::test]
+        async fn lists_filter_by_namespace_and_layer() {
+            let (_guard, s) = store().await;
+            for table in ["a_b.bronze.x", "axb.bronze.y", "a_b.silver.z", "c.bronze.w"] {
+                let r = RunRecord::pending(RunId::generate(), table.parse().unwrap(), "local");
+                s.insert(&r).await.unwrap();
+            }
+            let tables = |filter: RunFilter| {
+                let s = s.clone();
+                async move {
+                    let mut t: Vec<String> = s
+                        .list(&filter)
+                        .await
+                        .unwrap()
+                        .into_iter()
+                        .map(|r| r.table.to_string())
+                        .collect();
+                    t.sort();
+                    t
+                }
+            };
+            // `_` in a name is not a wildcard.
+            let ns = RunFilter {
+                namespace: Some(rat_core::ident::namespace("a_b").unwrap()),
+                ..RunFilter::default()
+            };
+            assert_eq!(tables(ns.clone()).await, ["a_b.bronze.x", "a_b.silver.z"]);
+            let layer = RunFilter {
+                layer: Some(rat_core::Layer::Bronze),
+                ..ns
+            };
+            assert_eq!(tables(layer).await, ["a_b.bronze.x"]);
+        }
+
+        #[tokio::test]
+        async fn lists_filter_by_table_and_status_newest_first() {
+            let (_guard, s) = store().await;
+            let mut ids = Vec::new();
+            for table in ["bronze.a", "bronze.b", "bronze.a"] {
+                let r = RunRecord::pending(RunId::generate(), table.parse().unwrap(), "local");
+                s.insert(&r).await.unwrap();
+                ids.push(r.run_id);
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            let filter = RunFilter {
+                table: Some("bronze.a".parse().unwrap()),
+                statuses: vec![RunStatus::Pending],
+                ..RunFilter::default()
+            };
+            let got: Vec<RunId> = s
+                .list(&filter)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.run_id)
+                .collect();
+            assert_eq!(got, [ids[2].clone(), ids[0].clone()]);
+        }
+    };
+}
+
+pub(crate) use store_tests;
