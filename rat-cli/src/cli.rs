@@ -116,4 +116,11 @@ pub(crate) enum Command {
         #[arg(long)]
         to: i64,
     },
+    /// Serve the HTTP API over this project (the `server:` section of the
+    /// config says how: run store, executor, auth, scheduler).
+    Serve {
+        /// Address to listen on (overrides server.listen, 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
 }

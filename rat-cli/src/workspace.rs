@@ -86,7 +86,7 @@ impl Workspace {
         let storage = self.engine.storage().clone();
         if isolate {
             let process = ProcessConfig::new(
-                runner_binary()?,
+                rat_executor::locate_runner("--isolate runs each pipeline with it; build it")?,
                 self.lakehouse.clone(),
                 self.state.join("runs"),
             );
@@ -100,22 +100,4 @@ impl Workspace {
             ))
         }
     }
-}
-
-/// The `rat-runner` binary: `$RAT_RUNNER`, or next to this executable.
-fn runner_binary() -> Result<PathBuf> {
-    if let Some(path) = std::env::var_os("RAT_RUNNER") {
-        return Ok(PathBuf::from(path));
-    }
-    let beside = std::env::current_exe()?.with_file_name("rat-runner");
-    if beside.is_file() {
-        return Ok(beside);
-    }
-    Err(Error::new(
-        ErrorKind::NotFound,
-        format!(
-            "--isolate needs the rat-runner binary, not found at {} (build it, or set RAT_RUNNER)",
-            beside.display()
-        ),
-    ))
 }

@@ -37,6 +37,26 @@ pub struct ProcessConfig {
     pub tail_interval: Duration,
 }
 
+/// The `rat-runner` binary: `$RAT_RUNNER`, else the one beside the running
+/// executable (how `cargo build` and packages lay them out). `hint` says
+/// how the caller lets users point elsewhere.
+pub fn locate_runner(hint: &str) -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os("RAT_RUNNER") {
+        return Ok(PathBuf::from(path));
+    }
+    let beside = std::env::current_exe()?.with_file_name("rat-runner");
+    if beside.is_file() {
+        return Ok(beside);
+    }
+    Err(rat_core::Error::new(
+        rat_core::ErrorKind::NotFound,
+        format!(
+            "the rat-runner binary is not at {} ({hint}, or set RAT_RUNNER)",
+            beside.display()
+        ),
+    ))
+}
+
 impl ProcessConfig {
     /// Defaults for a runner binary and lakehouse: runs under `runs_dir`,
     /// 5 s grace, 20 ms log polling.

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use rat_core::config::{CatalogConfig, SecretRef, StorageConfig};
 use rat_core::{Executor, LakehouseConfig, Result, RunStore, ScheduleStore};
-use rat_executor::{LocalExecutor, PoolConfig, PostgresRunStore, SqliteRunStore};
+use rat_executor::{
+    LocalExecutor, PoolConfig, PostgresRunStore, ProcessConfig, ProcessExecutor, SqliteRunStore,
+};
 use rat_runner::{Engine, EngineConfig};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
@@ -14,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::Platform;
 use crate::api::Features;
 use crate::auth::{AuthConfig, Authenticator};
+use crate::config::ExecutorConfig;
 use crate::scheduler::{self, SchedulerConfig};
 
 /// What a server is made of.
@@ -23,8 +26,11 @@ pub struct ServerSetup {
     pub lakehouse: LakehouseConfig,
     /// Where run records, logs and schedules live.
     pub run_store: RunStoreConfig,
-    /// Runs executing at once, and queued beyond them.
-    pub pool: PoolConfig,
+    /// Where runs execute.
+    pub executor: ExecutorConfig,
+    /// The folder of per-run files of process runners (`.rat/` of the
+    /// project).
+    pub state_dir: PathBuf,
     /// Who may call the API.
     pub auth: AuthConfig,
     /// The scheduler (`None`: this instance never fires schedules).
@@ -126,7 +132,8 @@ impl ServerSetup {
             run_store: RunStoreConfig::Sqlite {
                 path: project.join(".rat").join("runs.db"),
             },
-            pool: PoolConfig::default(),
+            executor: ExecutorConfig::default(),
+            state_dir: project.join(".rat"),
             auth: AuthConfig::None,
             scheduler: Some(SchedulerConfig::default()),
         }
@@ -141,15 +148,32 @@ impl ServerSetup {
         let engine = Engine::open(&self.lakehouse, EngineConfig::default())
             .await?
             .with_run_store(store.clone());
-        let executor: Arc<dyn Executor> = Arc::new(
-            LocalExecutor::start(
-                Arc::new(engine.clone()),
-                store.clone(),
-                engine.storage().clone(),
-                self.pool.clone(),
-            )
-            .await?,
-        );
+        let storage = engine.storage().clone();
+        let (executor, kind): (Arc<dyn Executor>, &str) = match &self.executor {
+            ExecutorConfig::Local { workers, queue } => {
+                let pool = pool_config(*workers, *queue);
+                let local =
+                    LocalExecutor::start(Arc::new(engine.clone()), store.clone(), storage, pool)
+                        .await?;
+                (Arc::new(local), "local")
+            }
+            ExecutorConfig::Process {
+                workers,
+                queue,
+                runner,
+            } => {
+                let runner = match runner {
+                    Some(path) => path.clone(),
+                    None => rat_executor::locate_runner("set server.executor.runner")?,
+                };
+                let process =
+                    ProcessConfig::new(runner, self.lakehouse.clone(), self.state_dir.join("runs"));
+                let pool = pool_config(*workers, *queue);
+                let executor =
+                    ProcessExecutor::start(process, store.clone(), storage, pool).await?;
+                (Arc::new(executor), "process")
+            }
+        };
         let features = Features {
             storage: match &self.lakehouse.storage {
                 StorageConfig::Local { .. } => "local",
@@ -161,7 +185,7 @@ impl ServerSetup {
                 CatalogConfig::Rest(_) => "rest",
             }
             .into(),
-            executor: "local".into(),
+            executor: kind.into(),
             run_store: self.run_store.kind().into(),
             auth: self.auth.kind().into(),
             scheduler: false,
@@ -177,4 +201,32 @@ impl ServerSetup {
             scheduler,
         })
     }
+}
+
+fn pool_config(workers: usize, queue: usize) -> PoolConfig {
+    PoolConfig {
+        workers,
+        queue,
+        ..PoolConfig::default()
+    }
+}
+
+/// Opens `setup`, serves it on `listen` until `shutdown` completes, then
+/// gives up the scheduler lease. Prints the address it listens on.
+pub async fn serve(
+    setup: ServerSetup,
+    listen: std::net::SocketAddr,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let server = setup.open().await?;
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+        rat_core::Error::invalid(format!("cannot listen on {listen}: {e}"))
+            .with_context("field", "listen")
+    })?;
+    eprintln!("rat-server: listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, server.router())
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    server.shutdown().await;
+    Ok(())
 }

@@ -10,15 +10,17 @@
 //!   `/api/v1`, one error envelope ([`error`]).
 //! - [`auth`]: none, a static API key, or OIDC bearer tokens.
 //! - [`scheduler`]: fires due schedules on the instance holding the lease.
-//! - [`ServerSetup`]: the components a server is built from.
+//! - [`ServerSetup`]: the components a server is built from, in code or
+//!   from `rat.yaml` ([`config`]).
 
 pub mod api;
 pub mod auth;
 mod compose;
+pub mod config;
 pub mod error;
 pub mod http;
 mod platform;
 pub mod scheduler;
 
-pub use compose::{RunStoreConfig, Server, ServerSetup};
+pub use compose::{RunStoreConfig, Server, ServerSetup, serve};
 pub use platform::{MAX_LOG_PAGE, MAX_QUERY_ROWS, MAX_QUERY_TIME, Platform, next_cron_time};

@@ -9,6 +9,7 @@ mod query;
 mod rollback;
 mod run;
 mod runs;
+mod serve;
 mod tables;
 
 use rat_core::Result;
@@ -62,5 +63,6 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<u8> {
         Command::Query { sql, max_rows } => query::query(place, &sql, max_rows, cli.json).await,
         Command::History { table } => history::history(place, &table, cli.json).await,
         Command::Rollback { table, to } => rollback::rollback(place, &table, to, cli.json).await,
+        Command::Serve { listen } => serve::serve(place, listen).await,
     }
 }

@@ -63,19 +63,13 @@ impl LakehouseConfig {
         base: &Path,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self> {
-        let mut tree: Value = serde_yaml_ng::from_str(text)
-            .map_err(|e| Error::invalid(format!("invalid YAML: {e}")))?;
-        if tree.is_null() {
-            tree = Value::Mapping(Mapping::new());
-        }
-        let mut overrides: Vec<(String, String)> = env
-            .into_iter()
-            .filter(|(name, _)| name.starts_with(ENV_PREFIX))
-            .collect();
-        overrides.sort();
-        for (name, value) in overrides {
-            apply_override(&mut tree, &name, &value)?;
-        }
+        Self::from_tree(config_tree(text, env)?, base)
+    }
+
+    /// The lakehouse sections of a parsed config ([`config_tree`]), with
+    /// relative local paths resolved against `base`, validated. Sections
+    /// other parts of rat read (`server`) must be taken out first.
+    pub fn from_tree(tree: Value, base: &Path) -> Result<Self> {
         let mut config: LakehouseConfig = serde_yaml_ng::from_value(tree)
             .map_err(|e| Error::invalid(format!("invalid config: {e}")))?;
         config.resolve_paths(base);
@@ -130,6 +124,33 @@ impl LakehouseConfig {
             absolute(warehouse);
         }
     }
+}
+
+/// Parses a config file's text and applies the `RAT__*` overrides among
+/// `env` (`(name, value)` pairs; other names are ignored), in name order.
+///
+/// ```
+/// let tree = rat_core::config::config_tree(
+///     "server: {listen: 127.0.0.1:8080}",
+///     [("RAT__SERVER__LISTEN".to_owned(), "0.0.0.0:80".to_owned())],
+/// ).unwrap();
+/// assert_eq!(tree["server"]["listen"].as_str(), Some("0.0.0.0:80"));
+/// ```
+pub fn config_tree(text: &str, env: impl IntoIterator<Item = (String, String)>) -> Result<Value> {
+    let mut tree: Value =
+        serde_yaml_ng::from_str(text).map_err(|e| Error::invalid(format!("invalid YAML: {e}")))?;
+    if tree.is_null() {
+        tree = Value::Mapping(Mapping::new());
+    }
+    let mut overrides: Vec<(String, String)> = env
+        .into_iter()
+        .filter(|(name, _)| name.starts_with(ENV_PREFIX))
+        .collect();
+    overrides.sort();
+    for (name, value) in overrides {
+        apply_override(&mut tree, &name, &value)?;
+    }
+    Ok(tree)
 }
 
 /// Sets the field `RAT__A__B__C` names (`a.b.c`) to `value`: a YAML flow

@@ -12,7 +12,7 @@ use crate::run::RunSpec;
 mod file;
 mod remote;
 
-pub use file::ENV_PREFIX;
+pub use file::{ENV_PREFIX, config_tree};
 use remote::default_region;
 pub use remote::{CredentialsConfig, RestAuth, RestCatalogConfig, S3Settings, SecretRef};
 

@@ -1,90 +1,54 @@
-//! `rat-server`: the reference HTTP server over a project folder.
+//! `rat-server`: the reference HTTP server, composed from `rat.yaml`.
 //!
 //! ```text
-//! rat-server --project examples/sample-project --listen 127.0.0.1:8080
+//! rat-server --project examples/sample-project [--config rat.yaml] [--listen 127.0.0.1:8080]
 //! ```
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use clap::Parser;
 use rat_server::ServerSetup;
 
-const USAGE: &str = "usage: rat-server [--project DIR] [--listen ADDR] [--workers N]";
-
+/// The rat HTTP server: pipelines, runs, live logs, tables, schedules.
+#[derive(Debug, Parser)]
+#[command(name = "rat-server", version)]
 struct Args {
+    /// The project folder (run records and process runner files in its .rat/).
+    #[arg(long, short = 'p', env = "RAT_PROJECT", default_value = ".")]
     project: PathBuf,
-    listen: SocketAddr,
-    workers: Option<usize>,
-}
-
-fn parse(args: &[String]) -> Result<Args, String> {
-    let mut parsed = Args {
-        project: PathBuf::from("."),
-        listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-        workers: None,
-    };
-    let mut iter = args.iter();
-    while let Some(flag) = iter.next() {
-        let value = iter
-            .next()
-            .ok_or_else(|| format!("{flag} needs a value; {USAGE}"))?;
-        match flag.as_str() {
-            "--project" => parsed.project = PathBuf::from(value),
-            "--listen" => {
-                parsed.listen = value.parse().map_err(|_| {
-                    format!("--listen: '{value}' is not an address like 127.0.0.1:8080")
-                })?;
-            }
-            "--workers" => {
-                parsed.workers =
-                    Some(
-                        value.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-                            format!("--workers: '{value}' is not a positive number")
-                        })?,
-                    );
-            }
-            _ => return Err(format!("unknown argument '{flag}'; {USAGE}")),
-        }
-    }
-    Ok(parsed)
+    /// rat.yaml: storage, catalog and the server: section; embedded
+    /// defaults over the project folder without it.
+    #[arg(long, short = 'c', env = "RAT_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on (overrides server.listen).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
 }
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber_init();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let args = match parse(&args) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("rat-server: {e}");
-            std::process::exit(2);
-        }
-    };
-    let mut setup = ServerSetup::embedded(&args.project);
-    if let Some(workers) = args.workers {
-        setup.pool.workers = workers;
-    }
-    if let Err(e) = serve(setup, args.listen).await {
+    init_logging();
+    let args = Args::parse();
+    if let Err(e) = run(args).await {
         eprintln!("rat-server: {e}");
         std::process::exit(1);
     }
 }
 
-async fn serve(setup: ServerSetup, listen: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
-    let server = setup.open().await?;
-    let listener = tokio::net::TcpListener::bind(listen).await?;
-    eprintln!("rat-server: listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, server.router())
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
-    server.shutdown().await;
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let (setup, listen) =
+        ServerSetup::load(&args.project, args.config.as_deref(), std::env::vars())?;
+    rat_server::serve(setup, args.listen.unwrap_or(listen), shutdown_signal()).await?;
     Ok(())
 }
 
+async fn shutdown_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
 /// Logs to stderr, filtered by `RUST_LOG` (warnings by default).
-fn tracing_subscriber_init() {
+fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt()

@@ -1,0 +1,22 @@
+//! `rat serve`: the reference HTTP server over the project.
+
+use std::net::SocketAddr;
+
+use rat_core::Result;
+use rat_server::ServerSetup;
+
+use crate::output::EXIT_OK;
+use crate::workspace::Place;
+
+pub(crate) async fn serve(place: &Place, listen: Option<SocketAddr>) -> Result<u8> {
+    let project = std::fs::canonicalize(&place.project).map_err(|e| {
+        rat_core::Error::invalid(format!("project folder '{}': {e}", place.project.display()))
+    })?;
+    let (setup, configured) =
+        ServerSetup::load(&project, place.config.as_deref(), std::env::vars())?;
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    rat_server::serve(setup, listen.unwrap_or(configured), shutdown).await?;
+    Ok(EXIT_OK)
+}
