@@ -33,3 +33,16 @@ pub(super) async fn create_namespace(
     let created = platform.create_namespace(&body.name).await?;
     Ok((StatusCode::CREATED, axum::Json(created)))
 }
+
+/// The OpenAPI document of this API (`openapi.yaml` in the crate), as JSON.
+pub fn openapi_document() -> &'static serde_json::Value {
+    static DOCUMENT: std::sync::LazyLock<serde_json::Value> = std::sync::LazyLock::new(|| {
+        serde_yaml_ng::from_str(include_str!("../../openapi.yaml"))
+            .expect("openapi.yaml is valid YAML (checked by a test)")
+    });
+    &DOCUMENT
+}
+
+pub(super) async fn openapi() -> axum::Json<serde_json::Value> {
+    axum::Json(openapi_document().clone())
+}

@@ -2,6 +2,8 @@
 //! envelope for everything that fails (unknown routes included).
 
 mod meta;
+
+pub use meta::openapi_document;
 mod pipelines;
 mod runs;
 mod schedules;
@@ -66,7 +68,9 @@ pub fn router(platform: Platform, auth: Authenticator) -> Router {
                 .put(schedules::replace)
                 .delete(schedules::delete),
         )
-        .route_layer(middleware::from_fn_with_state(auth, auth::require));
+        .route_layer(middleware::from_fn_with_state(auth, auth::require))
+        // Public, like /health: it describes, it reveals nothing.
+        .route("/openapi.json", get(meta::openapi));
     Router::new()
         .route("/health", get(meta::health))
         .nest("/api/v1", api)
