@@ -64,6 +64,8 @@ async fn schemathesis_finds_no_server_error() {
         .args(["--report-dir"])
         .arg(server.dir.path().join("schemathesis"))
         .env("NO_COLOR", "1")
+        // Its caches (.schemathesis, .hypothesis) go with the test's folder.
+        .current_dir(server.dir.path())
         .output()
         .await
         .unwrap();
