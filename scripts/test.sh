@@ -41,4 +41,5 @@ timeout 300 "$CARGO_TARGET_DIR/debug/rat-benches" full-refresh --rows 200000 --r
 timeout 300 "$CARGO_TARGET_DIR/debug/rat-benches" upsert --rows 200000 --repeat 1
 timeout 300 "$CARGO_TARGET_DIR/debug/rat-benches" executors --runs 10
 timeout 300 "$CARGO_TARGET_DIR/debug/rat-benches" remote --rows 200000 --repeat 1
+timeout 300 "$CARGO_TARGET_DIR/debug/rat-benches" server --submissions 100
 step "ok"

@@ -11,7 +11,7 @@ use rat_core::{Executor, LakehouseConfig, RunRequest, RunStatus, RunStore};
 use rat_executor::{LocalExecutor, PoolConfig, ProcessConfig, ProcessExecutor, SqliteRunStore};
 use rat_runner::{Engine, EngineConfig};
 
-use crate::report::table;
+use crate::report::{percentiles, table};
 use crate::setup::BenchProject;
 
 pub(crate) async fn run(runs: usize) -> Result<()> {
@@ -110,10 +110,4 @@ async fn measure(executor: &dyn Executor, store: &dyn RunStore) -> Result<(f64, 
     let started = store.get(&run).await?.started_at.context("no start time")?;
     let to_running = (started - called).num_microseconds().context("overflow")? as f64 / 1000.0;
     Ok((to_running.max(0.0), end_to_end.as_secs_f64() * 1000.0))
-}
-
-fn percentiles(samples: &mut [f64]) -> (f64, f64) {
-    samples.sort_by(f64::total_cmp);
-    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
-    (at(0.5), at(0.99))
 }

@@ -7,12 +7,14 @@
 //! cargo run -p rat-benches -- upsert [--rows N] [--repeat K]
 //! cargo run -p rat-benches -- executors [--runs N]
 //! cargo run -p rat-benches -- remote [--rows N] [--repeat K]   # needs scripts/test-services.sh start
+//! cargo run -p rat-benches -- server [--submissions N]
 //! ```
 
 mod executors;
 mod full_refresh;
 mod remote;
 mod report;
+mod server;
 mod setup;
 mod upsert;
 
@@ -22,7 +24,7 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(name) = args.first() else {
         bail!(
-            "usage: rat-benches full-refresh|upsert|remote [--rows N] [--repeat K] | executors [--runs N]"
+            "usage: rat-benches full-refresh|upsert|remote [--rows N] [--repeat K] | executors [--runs N] | server [--submissions N]"
         );
     };
     let flag = |flag: &str, default: usize| -> Result<usize> {
@@ -50,8 +52,11 @@ fn main() -> Result<()> {
             flag("--rows", 10_000_000)?,
             flag("--repeat", 3)?,
         )),
+        "server" => runtime.block_on(server::run(flag("--submissions", 500)?)),
         other => {
-            bail!("unknown benchmark '{other}' (known: full-refresh, upsert, executors, remote)")
+            bail!(
+                "unknown benchmark '{other}' (known: full-refresh, upsert, executors, remote, server)"
+            )
         }
     }
 }

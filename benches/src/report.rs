@@ -9,6 +9,13 @@ pub(crate) fn median(samples: &[Duration]) -> Duration {
     sorted[sorted.len() / 2]
 }
 
+/// The 50th and 99th percentiles of `samples` (sorted in place).
+pub(crate) fn percentiles(samples: &mut [f64]) -> (f64, f64) {
+    samples.sort_by(f64::total_cmp);
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    (at(0.5), at(0.99))
+}
+
 /// Prints `rows` under `headers`, aligned.
 pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
