@@ -27,6 +27,11 @@ pub(crate) struct Cli {
     #[arg(long, short = 'c', global = true, env = "RAT_CONFIG")]
     pub(crate) config: Option<PathBuf>,
 
+    /// A rat server to work against (`http://host:8080`) instead of the
+    /// local project; its token, if it needs one, comes from $RAT_TOKEN.
+    #[arg(long, global = true, env = "RAT_SERVER")]
+    pub(crate) server: Option<String>,
+
     /// Print machine-readable JSON on stdout instead of text.
     #[arg(long, global = true)]
     pub(crate) json: bool,
@@ -116,11 +121,42 @@ pub(crate) enum Command {
         #[arg(long)]
         to: i64,
     },
+    /// List the pipelines of a namespace.
+    Pipelines {
+        /// The namespace (`default` when absent).
+        #[arg(long)]
+        namespace: Option<String>,
+    },
+    /// Schedules of a server (with --server): list, add, delete.
+    Schedules {
+        #[command(subcommand)]
+        action: Option<ScheduleAction>,
+    },
     /// Serve the HTTP API over this project (the `server:` section of the
     /// config says how: run store, executor, auth, scheduler).
     Serve {
         /// Address to listen on (overrides server.listen, 127.0.0.1:8080).
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ScheduleAction {
+    /// Run PIPELINE on a cron expression or after another pipeline succeeds.
+    Add {
+        /// The pipeline, `layer.name` or `namespace.layer.name`.
+        pipeline: String,
+        /// A 5-field cron expression, in UTC (e.g. "0 6 * * 1-5").
+        #[arg(long, conflicts_with = "after", required_unless_present = "after")]
+        cron: Option<String>,
+        /// Run after each success of this pipeline.
+        #[arg(long)]
+        after: Option<String>,
+    },
+    /// Delete a schedule by id.
+    Delete {
+        /// The schedule's id.
+        id: String,
     },
 }

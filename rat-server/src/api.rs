@@ -223,6 +223,27 @@ pub struct TableSummary {
     pub updated_at: Option<String>,
 }
 
+impl TableSummary {
+    /// The summary of a loaded table's `main`.
+    pub fn of(loaded: &rat_core::LoadedTable) -> Self {
+        let snapshot = loaded
+            .main_snapshot_id()
+            .and_then(|id| loaded.metadata.snapshot_by_id(id));
+        let number = |key: &str| {
+            snapshot.and_then(|s| s.summary().additional_properties.get(key)?.parse().ok())
+        };
+        Self {
+            table: loaded.table.clone(),
+            snapshot_id: snapshot.map(|s| s.snapshot_id()),
+            records: number("total-records"),
+            data_files: number("total-data-files"),
+            updated_at: snapshot
+                .and_then(|s| s.timestamp().ok())
+                .map(|t| t.to_rfc3339()),
+        }
+    }
+}
+
 /// `GET /api/v1/tables/{ns}/{layer}/{name}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TableDetail {

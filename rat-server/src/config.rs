@@ -18,7 +18,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use rat_core::config::config_tree;
+use rat_core::config::{SecretRef, config_tree};
 use rat_core::{Error, LakehouseConfig, Result};
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -199,16 +199,31 @@ impl ServerSetup {
         setup.lakehouse = lakehouse;
         if let Some(store) = section.run_store {
             setup.run_store = match store {
-                RunStoreConfig::Sqlite { path } if path.is_relative() => RunStoreConfig::Sqlite {
+                RunStoreConfig::Sqlite { path } => RunStoreConfig::Sqlite {
                     path: base.join(path),
                 },
-                other => other,
+                RunStoreConfig::Postgres { url } => RunStoreConfig::Postgres {
+                    url: relative_to(url, base),
+                },
             };
         }
         setup.executor = section.executor;
-        setup.auth = section.auth;
+        setup.auth = match section.auth {
+            AuthConfig::ApiKey { key } => AuthConfig::ApiKey {
+                key: relative_to(key, base),
+            },
+            other => other,
+        };
         setup.scheduler = section.scheduler.then(SchedulerConfig::default);
         Ok((setup, section.listen))
+    }
+}
+
+/// Secret files named relative to the config file are found beside it.
+fn relative_to(secret: SecretRef, base: &Path) -> SecretRef {
+    match secret {
+        SecretRef::File(path) => SecretRef::File(base.join(path)),
+        env => env,
     }
 }
 

@@ -1,19 +1,32 @@
 //! `rat query "<SQL>"`.
 
-use crate::workspace::Place;
-
 use rat_core::Result;
 use rat_runner::query::{QueryOptions, query as run_query};
+use rat_server::api::QueryRequest;
 
+use super::Target;
 use crate::output::{EXIT_OK, print_json, print_table};
 
-pub(crate) async fn query(place: &Place, sql: &str, max_rows: usize, json: bool) -> Result<u8> {
-    let engine = crate::workspace::Workspace::open(place).await?.engine;
-    let options = QueryOptions {
-        max_rows,
-        ..QueryOptions::default()
+pub(crate) async fn query(target: &Target, sql: &str, max_rows: usize, json: bool) -> Result<u8> {
+    let out = match target {
+        Target::Local(place) => {
+            let engine = crate::workspace::Workspace::open(place).await?.engine;
+            let options = QueryOptions {
+                max_rows,
+                ..QueryOptions::default()
+            };
+            run_query(engine.catalog().as_ref(), sql, &options).await?
+        }
+        Target::Remote(client) => {
+            let request = QueryRequest {
+                sql: sql.to_owned(),
+                namespace: None,
+                limit: Some(u32::try_from(max_rows).unwrap_or(u32::MAX)),
+                timeout_ms: None,
+            };
+            client.query(&request).await?
+        }
     };
-    let out = run_query(engine.catalog().as_ref(), sql, &options).await?;
     if json {
         print_json(&out);
         return Ok(EXIT_OK);

@@ -2,8 +2,7 @@
 //! executor in DAG order — independent pipelines at once, up to the number
 //! of workers; a failure skips what depends on it.
 
-use crate::workspace::Place;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,8 +16,48 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::Target;
 use crate::output::{EXIT_FAILURE, EXIT_OK, interactive, print_json};
 use crate::workspace::Workspace;
+
+/// What to run, upstream first, and what each depends on among them.
+type Planned = (Vec<TableRef>, BTreeMap<TableRef, BTreeSet<TableRef>>);
+
+/// The plan from a server's lineage: `targets` (all when empty) in its
+/// order, each with its upstream (transitively) among them.
+fn remote_plan(lineage: rat_server::api::Lineage, targets: &[TableRef]) -> Result<Planned> {
+    for t in targets {
+        if !lineage.nodes.contains(t) {
+            return Err(rat_core::Error::not_found(format!(
+                "no pipeline '{t}' on the server"
+            )));
+        }
+    }
+    let order: Vec<TableRef> = lineage
+        .nodes
+        .iter()
+        .filter(|n| targets.is_empty() || targets.contains(n))
+        .cloned()
+        .collect();
+    let mut direct: BTreeMap<&TableRef, Vec<&TableRef>> = BTreeMap::new();
+    for edge in &lineage.edges {
+        direct.entry(&edge.to).or_default().push(&edge.from);
+    }
+    let planned: BTreeSet<&TableRef> = order.iter().collect();
+    let mut upstream = BTreeMap::new();
+    for table in &order {
+        let mut seen = BTreeSet::new();
+        let mut stack: Vec<&TableRef> = direct.get(table).cloned().unwrap_or_default();
+        while let Some(t) = stack.pop() {
+            if seen.insert(t.clone()) {
+                stack.extend(direct.get(t).cloned().unwrap_or_default());
+            }
+        }
+        seen.retain(|t| planned.contains(t));
+        upstream.insert(table.clone(), seen);
+    }
+    Ok((order, upstream))
+}
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -37,8 +76,12 @@ struct RunReport {
     skipped: Vec<TableRef>,
 }
 
-pub(crate) async fn run(place: &Place, options: RunOptions, json: bool, verbose: u8) -> Result<u8> {
-    let ws = Workspace::open(place).await?;
+pub(crate) async fn run(
+    target: &Target,
+    options: RunOptions,
+    json: bool,
+    verbose: u8,
+) -> Result<u8> {
     let source = ProjectSource::embedded();
     let targets = options
         .pipelines
@@ -46,8 +89,32 @@ pub(crate) async fn run(place: &Place, options: RunOptions, json: bool, verbose:
         .map(|p| TableRef::parse(p, source.namespace.as_str()))
         .collect::<Result<Vec<_>>>()?;
     options.limits.validate()?;
-    let plan = ws.engine.plan(&source, &targets).await?;
-    let executor = ws.executor(options.isolate, options.workers).await?;
+    let ((order, upstream), executor): (Planned, Arc<dyn Executor>) = match target {
+        Target::Local(place) => {
+            let ws = Workspace::open(place).await?;
+            let plan = ws.engine.plan(&source, &targets).await?;
+            let upstream = plan
+                .order
+                .iter()
+                .map(|t| (t.clone(), plan.upstream_in_plan(t)))
+                .collect();
+            let executor = ws.executor(options.isolate, options.workers).await?;
+            ((plan.order.clone(), upstream), executor)
+        }
+        Target::Remote(client) => {
+            if options.isolate {
+                return Err(rat_core::Error::invalid(
+                    "--isolate chooses a local executor; a server runs pipelines its own way",
+                )
+                .with_context("field", "--isolate"));
+            }
+            let namespace = targets
+                .first()
+                .map_or(source.namespace.to_string(), |t| t.namespace.to_string());
+            let lineage = client.lineage(&namespace).await?;
+            (remote_plan(lineage, &targets)?, Arc::new(client.clone()))
+        }
+    };
 
     let cancel = CancellationToken::new();
     let on_ctrl_c = {
@@ -66,7 +133,7 @@ pub(crate) async fn run(place: &Place, options: RunOptions, json: bool, verbose:
 
     let started = Instant::now();
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(TableRef, RunId)>();
-    let mut waiting: Vec<TableRef> = plan.order.clone();
+    let mut waiting: Vec<TableRef> = order.clone();
     let mut running: HashMap<TableRef, RunId> = HashMap::new();
     let mut finished: BTreeSet<TableRef> = BTreeSet::new();
     let mut failed: BTreeSet<TableRef> = BTreeSet::new();
@@ -78,7 +145,7 @@ pub(crate) async fn run(place: &Place, options: RunOptions, json: bool, verbose:
         let mut i = 0;
         while i < waiting.len() {
             let table = waiting[i].clone();
-            let upstream = plan.upstream_in_plan(&table);
+            let upstream = upstream.get(&table).cloned().unwrap_or_default();
             let blocked = upstream.iter().find(|u| failed.contains(*u)).cloned();
             if cancel.is_cancelled() || blocked.is_some() {
                 if !json {
@@ -144,7 +211,7 @@ pub(crate) async fn run(place: &Place, options: RunOptions, json: bool, verbose:
 
     let all_ok = failed.is_empty();
     // Runs finish in any order; report them in plan order.
-    let position = |t: &TableRef| plan.order.iter().position(|o| o == t);
+    let position = |t: &TableRef| order.iter().position(|o| o == t);
     records.sort_by_key(|r| position(&r.table));
     if json {
         print_json(&RunReport {

@@ -1,14 +1,13 @@
 //! `rat runs`.
 
-use crate::workspace::Place;
-
 use rat_core::{Result, RunFilter, RunStatus, RunStore, TableRef};
 
+use super::Target;
 use crate::output::{EXIT_OK, print_json, print_table};
 use crate::workspace::Workspace;
 
 pub(crate) async fn runs(
-    place: &Place,
+    target: &Target,
     table: Option<String>,
     status: Option<String>,
     limit: u32,
@@ -21,8 +20,10 @@ pub(crate) async fn runs(
         limit: Some(limit),
         ..RunFilter::default()
     };
-    let ws = Workspace::open(place).await?;
-    let records = ws.store.list(&filter).await?;
+    let records = match target {
+        Target::Local(place) => Workspace::open(place).await?.store.list(&filter).await?,
+        Target::Remote(client) => client.runs(&filter).await?,
+    };
     if json {
         print_json(&records);
         return Ok(EXIT_OK);

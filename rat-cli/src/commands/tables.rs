@@ -1,45 +1,27 @@
 //! `rat tables`.
 
-use crate::workspace::Place;
-
 use rat_core::Result;
-use serde::Serialize;
+use rat_server::api::TableSummary;
 
+use super::Target;
 use crate::output::{EXIT_OK, print_json, print_table};
 
-#[derive(Serialize)]
-struct TableRow {
-    table: String,
-    snapshot_id: Option<i64>,
-    records: Option<u64>,
-    data_files: Option<u64>,
-    updated_at: Option<String>,
-}
-
-pub(crate) async fn tables(place: &Place, json: bool) -> Result<u8> {
-    let engine = crate::workspace::Workspace::open(place).await?.engine;
-    let catalog = engine.catalog();
-    let mut rows = Vec::new();
-    for ns in catalog.list_namespaces().await? {
-        for table in catalog.list_tables(&ns).await? {
-            let loaded = catalog.load_table(&table).await?;
-            let snapshot = loaded
-                .main_snapshot_id()
-                .and_then(|id| loaded.metadata.snapshot_by_id(id));
-            let num = |key: &str| {
-                snapshot.and_then(|s| s.summary().additional_properties.get(key)?.parse().ok())
-            };
-            rows.push(TableRow {
-                table: table.to_string(),
-                snapshot_id: snapshot.map(|s| s.snapshot_id()),
-                records: num("total-records"),
-                data_files: num("total-data-files"),
-                updated_at: snapshot
-                    .and_then(|s| s.timestamp().ok())
-                    .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()),
-            });
+pub(crate) async fn tables(target: &Target, json: bool) -> Result<u8> {
+    let rows = match target {
+        Target::Local(place) => {
+            let engine = crate::workspace::Workspace::open(place).await?.engine;
+            let catalog = engine.catalog();
+            let mut rows = Vec::new();
+            for ns in catalog.list_namespaces().await? {
+                for table in catalog.list_tables(&ns).await? {
+                    rows.push(TableSummary::of(&catalog.load_table(&table).await?));
+                }
+            }
+            rows.sort_by(|a, b| a.table.cmp(&b.table));
+            rows
         }
-    }
+        Target::Remote(client) => client.tables(None).await?,
+    };
     if json {
         print_json(&rows);
     } else if rows.is_empty() {
@@ -49,12 +31,17 @@ pub(crate) async fn tables(place: &Place, json: bool) -> Result<u8> {
         let cells: Vec<Vec<String>> = rows
             .iter()
             .map(|r| {
+                let updated = r.updated_at.as_deref().and_then(|t| {
+                    chrono::DateTime::parse_from_rfc3339(t)
+                        .ok()
+                        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                });
                 vec![
-                    r.table.clone(),
+                    r.table.to_string(),
                     show(r.records.map(|n| n.to_string())),
                     show(r.data_files.map(|n| n.to_string())),
                     show(r.snapshot_id.map(|n| n.to_string())),
-                    show(r.updated_at.clone()),
+                    show(updated),
                 ]
             })
             .collect();

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use rat_core::{Error, LoadedTable, Result, TableRef};
+use rat_core::{Error, Result, TableRef};
 use rat_runner::query::{QueryOptions, QueryOutput, query};
 
 use super::{Platform, parse_namespace};
@@ -12,23 +12,6 @@ use crate::api::{QueryRequest, TableDetail, TableSummary};
 pub const MAX_QUERY_ROWS: u32 = 10_000;
 /// Longest a query may run.
 pub const MAX_QUERY_TIME: Duration = Duration::from_secs(300);
-
-fn summary(loaded: &LoadedTable) -> TableSummary {
-    let snapshot = loaded
-        .main_snapshot_id()
-        .and_then(|id| loaded.metadata.snapshot_by_id(id));
-    let number =
-        |key: &str| snapshot.and_then(|s| s.summary().additional_properties.get(key)?.parse().ok());
-    TableSummary {
-        table: loaded.table.clone(),
-        snapshot_id: snapshot.map(|s| s.snapshot_id()),
-        records: number("total-records"),
-        data_files: number("total-data-files"),
-        updated_at: snapshot
-            .and_then(|s| s.timestamp().ok())
-            .map(|t| t.to_rfc3339()),
-    }
-}
 
 fn json(value: impl serde::Serialize, what: &str) -> Result<serde_json::Value> {
     serde_json::to_value(value)
@@ -45,7 +28,7 @@ impl Platform {
         let mut tables = Vec::new();
         for namespace in namespaces {
             for table in self.catalog().list_tables(&namespace).await? {
-                tables.push(summary(&self.catalog().load_table(&table).await?));
+                tables.push(TableSummary::of(&self.catalog().load_table(&table).await?));
             }
         }
         tables.sort_by(|a, b| a.table.cmp(&b.table));
@@ -59,7 +42,7 @@ impl Platform {
         let mut snapshots: Vec<_> = metadata.snapshots().collect();
         snapshots.sort_by_key(|s| s.timestamp_ms());
         Ok(TableDetail {
-            summary: summary(&loaded),
+            summary: TableSummary::of(&loaded),
             metadata_location: loaded.metadata_location.clone(),
             schema: json(metadata.current_schema(), "schema")?,
             partition_spec: json(metadata.default_partition_spec(), "partition spec")?,
