@@ -173,6 +173,21 @@ impl ServerSetup {
                     ProcessExecutor::start(process, store.clone(), storage, pool).await?;
                 (Arc::new(executor), "process")
             }
+            #[cfg(feature = "aws")]
+            ExecutorConfig::Ecs(settings) => {
+                let executor = settings
+                    .start(&self.lakehouse, store.clone(), storage)
+                    .await?;
+                (Arc::new(executor), "ecs")
+            }
+            #[cfg(not(feature = "aws"))]
+            ExecutorConfig::Ecs(_) => {
+                return Err(rat_core::Error::new(
+                    rat_core::ErrorKind::Unsupported,
+                    "this build has no ECS executor (rat-server feature 'aws')",
+                )
+                .with_context("field", "server.executor"));
+            }
         };
         let features = Features {
             storage: match &self.lakehouse.storage {

@@ -93,6 +93,8 @@ pub enum ExecutorConfig {
         #[serde(default)]
         runner: Option<PathBuf>,
     },
+    /// An ECS Fargate task per run (feature `aws`).
+    Ecs(Box<crate::ecs::EcsSettings>),
 }
 
 impl Default for ExecutorConfig {
@@ -123,7 +125,7 @@ fn address<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<SocketAddr, D
 }
 
 /// A positive count, as a number or (from an environment override) text.
-fn count<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<usize, D::Error> {
+pub(crate) fn count<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<usize, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Form {

@@ -19,6 +19,7 @@ pub mod auth;
 pub mod client;
 mod compose;
 pub mod config;
+pub mod ecs;
 pub mod error;
 pub mod http;
 mod platform;

@@ -1,0 +1,138 @@
+//! `rat serve` with `server.executor: {type: ecs}` against moto: a run
+//! submitted over HTTP becomes a task started by its run id, and a cancel
+//! stops it. moto runs no container (the executor's own tests cover logs
+//! and results); its task state machine is global, so this test is in the
+//! moto-ecs nextest group.
+#![allow(clippy::unwrap_used)]
+
+#[path = "../../rat-cloud-aws/tests/common/moto.rs"]
+mod moto;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_composes_the_ecs_executor_from_the_config() {
+    let sdk = moto::sdk().await;
+    let network = moto::setup();
+    moto::hold_tasks(true).await;
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path();
+    std::fs::create_dir_all(project.join("pipelines/bronze/numbers")).unwrap();
+    std::fs::write(
+        project.join("pipelines/bronze/numbers/pipeline.sql"),
+        "SELECT 1 AS n",
+    )
+    .unwrap();
+    let config = format!(
+        "storage: {{type: local, root: .}}\n\
+         catalog: {{type: sql, path: .rat/catalog.db, warehouse: .rat/warehouse}}\n\
+         server:\n  listen: 127.0.0.1:0\n  executor:\n    type: ecs\n    workers: 2\n    \
+         cluster: {cluster}\n    subnets: [{subnet}]\n    security_groups: [{sg}]\n    \
+         capacity_providers: [{{name: FARGATE_SPOT, weight: 1}}]\n    task_definition:\n      \
+         family: rat-serve-test\n      image: rat/runner:serve\n      cpu: 512\n      memory: 1024\n      \
+         log_group: {group}\n",
+        cluster = moto::CLUSTER,
+        subnet = network.subnet,
+        sg = network.security_group,
+        group = moto::LOG_GROUP,
+    );
+    std::fs::write(project.join("rat.yaml"), config).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rat"))
+        .arg("--project")
+        .arg(project)
+        .arg("--config")
+        .arg(project.join("rat.yaml"))
+        .arg("serve")
+        .env("AWS_ENDPOINT_URL", moto::endpoint())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("rat-server: listening on ")
+        .unwrap_or_else(|| panic!("unexpected: {line}"))
+        .to_owned();
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        let http = http.clone();
+        async move {
+            http.get(path)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let features = get(format!("{base}/api/v1/features")).await;
+    assert_eq!(features["executor"], "ecs");
+
+    let accepted: Value = http
+        .post(format!("{base}/api/v1/runs"))
+        .json(&serde_json::json!({"pipeline": "bronze.numbers"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let run = accepted["run_id"].as_str().unwrap().to_owned();
+    let ecs = aws_sdk_ecs::Client::new(&sdk);
+    let start = Instant::now();
+    let task = loop {
+        let listed = ecs
+            .list_tasks()
+            .cluster(moto::CLUSTER)
+            .started_by(&run)
+            .send()
+            .await
+            .unwrap();
+        if let Some(arn) = listed.task_arns().first() {
+            break arn.clone();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no task started for {run}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+
+    let cancelled = http
+        .post(format!("{base}/api/v1/runs/{run}/cancel"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), 202);
+    let start = Instant::now();
+    loop {
+        let record = get(format!("{base}/api/v1/runs/{run}")).await;
+        if record["status"] == "cancelled" {
+            assert_eq!(record["executor"], "ecs");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{record}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let described = ecs
+        .describe_tasks()
+        .cluster(moto::CLUSTER)
+        .tasks(&task)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(described.tasks()[0].last_status(), Some("STOPPED"));
+    let _ = child.kill();
+    let _ = child.wait();
+}
