@@ -5,25 +5,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 
+use common::Served;
 use serde_json::Value;
 
 const KEY: &str = "rat-remote-cli-test-key-42";
-
-struct Served {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn copy_tree(from: &Path, to: &Path) {
     for entry in std::fs::read_dir(from).unwrap() {
@@ -50,25 +38,7 @@ fn serve(project: &Path) -> Served {
          server:\n  listen: 127.0.0.1:0\n  auth: {type: api_key, key: {file: api-key}}\n",
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rat"))
-        .arg("--project")
-        .arg(project)
-        .arg("--config")
-        .arg(project.join("rat.yaml"))
-        .arg("serve")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stderr.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("rat-server: listening on ")
-        .unwrap_or_else(|| panic!("unexpected: {line}"))
-        .to_owned();
-    Served { child, url }
+    common::serve(project, &[])
 }
 
 /// `rat --server URL <args>` with the token in the environment.

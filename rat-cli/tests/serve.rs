@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::write;
@@ -27,27 +25,9 @@ fn serve_builds_the_server_from_the_config_and_stops_on_ctrl_c() {
          catalog: {type: sql, path: .rat/catalog.db, warehouse: .rat/warehouse}\n\
          server:\n  listen: 127.0.0.1:0\n  executor: {type: process, workers: 2}\n",
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rat"))
-        .args(["--project"])
-        .arg(project)
-        .args(["--config"])
-        .arg(project.join("rat.yaml"))
-        .arg("serve")
-        .env(
-            "RAT_RUNNER",
-            std::path::Path::new(env!("CARGO_BIN_EXE_rat")).with_file_name("rat-runner"),
-        )
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("rat-server: listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
-        .to_owned();
+    let runner = std::path::Path::new(env!("CARGO_BIN_EXE_rat")).with_file_name("rat-runner");
+    let mut served = common::serve(project, &[("RAT_RUNNER", runner.to_str().unwrap())]);
+    let base = served.url.clone();
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
@@ -94,11 +74,11 @@ fn serve_builds_the_server_from_the_config_and_stops_on_ctrl_c() {
     });
 
     rustix::process::kill_process(
-        rustix::process::Pid::from_child(&child),
+        rustix::process::Pid::from_child(&served.child),
         rustix::process::Signal::INT,
     )
     .unwrap();
-    let status = child.wait().unwrap();
+    let status = served.child.wait().unwrap();
     assert!(status.success(), "{status:?}");
 }
 

@@ -5,11 +5,10 @@
 //! moto-ecs nextest group.
 #![allow(clippy::unwrap_used)]
 
+mod common;
 #[path = "../../rat-cloud-aws/tests/common/moto.rs"]
 mod moto;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -41,28 +40,16 @@ async fn serve_composes_the_ecs_executor_from_the_config() {
         group = moto::LOG_GROUP,
     );
     std::fs::write(project.join("rat.yaml"), config).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rat"))
-        .arg("--project")
-        .arg(project)
-        .arg("--config")
-        .arg(project.join("rat.yaml"))
-        .arg("serve")
-        .env("AWS_ENDPOINT_URL", moto::endpoint())
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stderr.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("rat-server: listening on ")
-        .unwrap_or_else(|| panic!("unexpected: {line}"))
-        .to_owned();
+    let served = common::serve(
+        project,
+        &[
+            ("AWS_ENDPOINT_URL", &moto::endpoint()),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_REGION", "us-east-1"),
+        ],
+    );
+    let base = served.url.clone();
     let http = reqwest::Client::new();
     let get = |path: String| {
         let http = http.clone();
@@ -133,6 +120,4 @@ async fn serve_composes_the_ecs_executor_from_the_config() {
         .await
         .unwrap();
     assert_eq!(described.tasks()[0].last_status(), Some("STOPPED"));
-    let _ = child.kill();
-    let _ = child.wait();
 }

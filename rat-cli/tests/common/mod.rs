@@ -38,3 +38,40 @@ pub fn write(project: &Path, relative: &str, text: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, text).unwrap();
 }
+
+/// A `rat serve` in the background; killed when dropped.
+pub struct Served {
+    pub child: Child,
+    /// `http://127.0.0.1:PORT` it listens on.
+    pub url: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `rat --project <project> --config <project>/rat.yaml serve` (the
+/// config listening on port 0) with `env`, and reads the address it prints.
+pub fn serve(project: &Path, env: &[(&str, &str)]) -> Served {
+    use std::io::{BufRead, BufReader};
+    let mut child = command(project, &["--config"])
+        .arg(project.join("rat.yaml"))
+        .arg("serve")
+        .envs(env.iter().copied())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("rat-server: listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line of rat serve: {line}"))
+        .to_owned();
+    Served { child, url }
+}

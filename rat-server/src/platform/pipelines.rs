@@ -36,15 +36,7 @@ impl Platform {
                     .map_err(|e: Error| e.with_context("field", "layer"))
             })
             .transpose()?;
-        let namespaces = match namespace {
-            Some(ns) => vec![parse_namespace(ns)?],
-            None => self
-                .namespaces()
-                .await?
-                .into_iter()
-                .map(|n| Identifier::new(n.name))
-                .collect::<Result<_>>()?,
-        };
+        let namespaces = self.namespaces_or_all(namespace).await?;
         let mut found = BTreeSet::new();
         for namespace in namespaces {
             found.extend(self.pipeline_tables(&namespace).await?);
@@ -135,15 +127,7 @@ impl Platform {
 
     /// The DAG of one namespace's pipelines (every namespace when `None`).
     pub async fn lineage(&self, namespace: Option<&str>) -> Result<Lineage> {
-        let namespaces = match namespace {
-            Some(ns) => vec![parse_namespace(ns)?],
-            None => self
-                .namespaces()
-                .await?
-                .into_iter()
-                .map(|n| Identifier::new(n.name))
-                .collect::<Result<_>>()?,
-        };
+        let namespaces = self.namespaces_or_all(namespace).await?;
         let mut lineage = Lineage {
             nodes: Vec::new(),
             edges: Vec::new(),
@@ -163,6 +147,19 @@ impl Platform {
             lineage.nodes.extend(dag.order);
         }
         Ok(lineage)
+    }
+
+    /// `namespace`, validated, or every namespace when `None`.
+    async fn namespaces_or_all(&self, namespace: Option<&str>) -> Result<Vec<Identifier>> {
+        match namespace {
+            Some(ns) => Ok(vec![parse_namespace(ns)?]),
+            None => self
+                .namespaces()
+                .await?
+                .into_iter()
+                .map(|n| Identifier::new(n.name))
+                .collect(),
+        }
     }
 
     pub(super) async fn pipeline_exists(&self, table: &TableRef) -> Result<bool> {
