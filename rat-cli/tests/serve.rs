@@ -5,9 +5,8 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use common::write;
+use rat_core::{Executor, RunRequest, RunStatus};
 
 #[test]
 fn serve_builds_the_server_from_the_config_and_stops_on_ctrl_c() {
@@ -27,50 +26,20 @@ fn serve_builds_the_server_from_the_config_and_stops_on_ctrl_c() {
     );
     let runner = std::path::Path::new(env!("CARGO_BIN_EXE_rat")).with_file_name("rat-runner");
     let mut served = common::serve(project, &[("RAT_RUNNER", runner.to_str().unwrap())]);
-    let base = served.url.clone();
-
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let http = reqwest::Client::new();
-        let features: serde_json::Value = http
-            .get(format!("{base}/api/v1/features"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(features["executor"], "process");
-        assert_eq!(features["run_store"], "sqlite");
-        let accepted: serde_json::Value = http
-            .post(format!("{base}/api/v1/runs"))
-            .json(&serde_json::json!({"pipeline": "bronze.numbers"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
+        let client = served.client();
+        let features = client.features().await.unwrap();
+        assert_eq!(features.executor, "process");
+        assert_eq!(features.run_store, "sqlite");
+        let run = client
+            .submit(RunRequest::pipeline("bronze.numbers".parse().unwrap()))
             .await
             .unwrap();
-        let id = accepted["run_id"].as_str().unwrap().to_owned();
-        let start = Instant::now();
-        loop {
-            let record: serde_json::Value = http
-                .get(format!("{base}/api/v1/runs/{id}"))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            if record["status"] == "success" {
-                assert_eq!(record["executor"], "process");
-                assert_eq!(record["result"]["rows_written"], 5);
-                break;
-            }
-            assert_ne!(record["status"], "failed", "{record}");
-            assert!(start.elapsed() < Duration::from_secs(60), "{record}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let record = common::wait_for_end(&client, &run).await;
+        assert_eq!(record.status, RunStatus::Success, "{:?}", record.error);
+        assert_eq!(record.executor, "process");
+        assert_eq!(record.result.unwrap().rows_written, 5);
     });
 
     rustix::process::kill_process(

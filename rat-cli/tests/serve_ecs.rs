@@ -11,7 +11,7 @@ mod moto;
 
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use rat_core::{Executor, RunRequest, RunStatus};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_composes_the_ecs_executor_from_the_config() {
@@ -49,40 +49,19 @@ async fn serve_composes_the_ecs_executor_from_the_config() {
             ("AWS_REGION", "us-east-1"),
         ],
     );
-    let base = served.url.clone();
-    let http = reqwest::Client::new();
-    let get = |path: String| {
-        let http = http.clone();
-        async move {
-            http.get(path)
-                .send()
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()
-        }
-    };
-    let features = get(format!("{base}/api/v1/features")).await;
-    assert_eq!(features["executor"], "ecs");
-
-    let accepted: Value = http
-        .post(format!("{base}/api/v1/runs"))
-        .json(&serde_json::json!({"pipeline": "bronze.numbers"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
+    let client = served.client();
+    assert_eq!(client.features().await.unwrap().executor, "ecs");
+    let run = client
+        .submit(RunRequest::pipeline("bronze.numbers".parse().unwrap()))
         .await
         .unwrap();
-    let run = accepted["run_id"].as_str().unwrap().to_owned();
     let ecs = aws_sdk_ecs::Client::new(&sdk);
     let start = Instant::now();
     let task = loop {
         let listed = ecs
             .list_tasks()
             .cluster(moto::CLUSTER)
-            .started_by(&run)
+            .started_by(run.as_str())
             .send()
             .await
             .unwrap();
@@ -96,22 +75,10 @@ async fn serve_composes_the_ecs_executor_from_the_config() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
 
-    let cancelled = http
-        .post(format!("{base}/api/v1/runs/{run}/cancel"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(cancelled.status(), 202);
-    let start = Instant::now();
-    loop {
-        let record = get(format!("{base}/api/v1/runs/{run}")).await;
-        if record["status"] == "cancelled" {
-            assert_eq!(record["executor"], "ecs");
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(30), "{record}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    client.cancel(&run).await.unwrap();
+    let record = common::wait_for_end(&client, &run).await;
+    assert_eq!(record.status, RunStatus::Cancelled);
+    assert_eq!(record.executor, "ecs");
     let described = ecs
         .describe_tasks()
         .cluster(moto::CLUSTER)

@@ -75,3 +75,30 @@ pub fn serve(project: &Path, env: &[(&str, &str)]) -> Served {
         .to_owned();
     Served { child, url }
 }
+
+impl Served {
+    /// The project's own API client for this server.
+    pub fn client(&self) -> rat_server::client::Client {
+        rat_server::client::Client::new(&self.url, None).unwrap()
+    }
+}
+
+/// Polls `run` through `client` until it ends; its record.
+pub async fn wait_for_end(
+    client: &rat_server::client::Client,
+    run: &rat_core::RunId,
+) -> rat_core::RunRecord {
+    use rat_core::Executor;
+    let start = std::time::Instant::now();
+    loop {
+        let record = client.status(run).await.unwrap();
+        if record.status.is_terminal() {
+            return record;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "{record:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
