@@ -135,14 +135,23 @@ impl StsCredentialVendor {
             .send()
             .await
             .map_err(|e| {
-                let e = aws_sdk_sts::error::DisplayErrorContext(e);
-                let text = e.to_string();
+                use aws_sdk_sts::error::ProvideErrorMetadata;
+                // A service's refusal is its code and message; the rest of
+                // the SDK's error (raw response, headers) is noise here.
+                let text = match (e.code(), e.message()) {
+                    (Some(code), Some(message)) => format!("{code}: {message}"),
+                    (Some(code), None) => code.to_owned(),
+                    _ => aws_sdk_sts::error::DisplayErrorContext(&e).to_string(),
+                };
                 let throttled =
                     text.contains("Throttling") || text.contains("RequestLimitExceeded");
-                Error::new(ErrorKind::Storage, format!("STS AssumeRole failed: {text}"))
-                    .with_context("role", &self.config.role_arn)
-                    .with_context("namespace", &scope.namespace)
-                    .with_retryable(throttled)
+                Error::new(
+                    ErrorKind::Storage,
+                    format!("STS refused AssumeRole of {}: {text}", self.config.role_arn),
+                )
+                .with_context("role", &self.config.role_arn)
+                .with_context("namespace", &scope.namespace)
+                .with_retryable(throttled)
             })?;
         let c = response.credentials().ok_or_else(|| {
             Error::new(ErrorKind::Storage, "STS AssumeRole returned no credentials")

@@ -272,6 +272,28 @@ pub struct RunResult {
 }
 
 impl RunResult {
+    /// The result of a run that failed before its pipeline loaded (its
+    /// engine could not be set up): `err`, nothing written.
+    pub fn not_started(spec: &RunSpec, err: &Error) -> Self {
+        let now = Utc::now();
+        Self {
+            run_id: spec.run_id.clone(),
+            table: spec.table.clone(),
+            status: Self::status_for(err),
+            phase: Phase::Load,
+            strategy: None,
+            started_at: now,
+            finished_at: now,
+            timings: Vec::new(),
+            rows_written: 0,
+            base_snapshot_id: None,
+            snapshot_id: None,
+            quality: Vec::new(),
+            warnings: Vec::new(),
+            error: Some(err.into()),
+        }
+    }
+
     /// Wall-clock milliseconds from start to end.
     pub fn millis(&self) -> u64 {
         (self.finished_at - self.started_at)

@@ -39,7 +39,7 @@ pub use live::LiveRun;
 pub use local::LocalExecutor;
 pub use logs::{DEFAULT_LOG_CAPACITY, LogBuffer};
 pub use pool::{Launcher, Outcome, Pool, PoolConfig, stored_logs};
-pub use process::{ProcessConfig, ProcessExecutor, locate_runner};
+pub use process::{ProcessConfig, ProcessExecutor, locate_binary, locate_runner};
 pub use runner_output::RunnerOutput;
 #[cfg(feature = "postgres")]
 pub use sql::PostgresRunStore;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use rat_core::credentials::{NAMESPACE_VARIABLE, RUN_ID_VARIABLE};
 use rat_core::{
     ErrorKind, LakehouseConfig, Result, RunError, RunId, RunRecord, RunResult, RunSpec, RunStatus,
     RunStore, RunnerInput, Storage,
@@ -41,17 +42,23 @@ pub struct ProcessConfig {
 /// executable (how `cargo build` and packages lay them out). `hint` says
 /// how the caller lets users point elsewhere.
 pub fn locate_runner(hint: &str) -> Result<PathBuf> {
-    if let Some(path) = std::env::var_os("RAT_RUNNER") {
+    locate_binary("rat-runner", "RAT_RUNNER", hint)
+}
+
+/// A companion binary of rat's: `$variable` when set, else `name` beside
+/// the running executable; the error names both and `hint`.
+pub fn locate_binary(name: &str, variable: &str, hint: &str) -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os(variable) {
         return Ok(PathBuf::from(path));
     }
-    let beside = std::env::current_exe()?.with_file_name("rat-runner");
+    let beside = std::env::current_exe()?.with_file_name(name);
     if beside.is_file() {
         return Ok(beside);
     }
     Err(rat_core::Error::new(
         rat_core::ErrorKind::NotFound,
         format!(
-            "the rat-runner binary is not at {} ({hint}, or set RAT_RUNNER)",
+            "the {name} binary is not at {} ({hint}, or set {variable})",
             beside.display()
         ),
     ))
@@ -127,6 +134,9 @@ impl Child {
         tokio::process::Command::new(&self.config.runner)
             .arg("--spec")
             .arg(dir.join("input.json"))
+            // For a credentials command scoping storage to the run.
+            .env(NAMESPACE_VARIABLE, spec.table.namespace.as_str())
+            .env(RUN_ID_VARIABLE, spec.run_id.as_str())
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr)

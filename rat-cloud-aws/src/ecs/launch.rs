@@ -15,13 +15,7 @@ use super::task::client_token;
 /// The environment variable carrying the runner input in the overrides.
 pub(crate) const INPUT_VARIABLE: &str = "RAT_RUNNER_INPUT";
 
-/// Name the run's namespace and id in the task's environment, where
-/// processes the runner starts (a `credential_process` such as
-/// `rat-aws-credentials`) find them: one lakehouse configuration serves
-/// every namespace, each task's credentials scoped to its own.
-pub const NAMESPACE_VARIABLE: &str = "RAT_NAMESPACE";
-/// See [`NAMESPACE_VARIABLE`].
-pub const RUN_ID_VARIABLE: &str = "RAT_RUN_ID";
+pub use rat_core::credentials::{NAMESPACE_VARIABLE, RUN_ID_VARIABLE};
 
 /// ECS refuses overrides above 8 KiB.
 const MAX_OVERRIDES_BYTES: usize = 8192;

@@ -102,6 +102,17 @@ impl Engine {
         self
     }
 
+    /// The same engine (settings, run store) over other storage and
+    /// catalog, e.g. ones signing with one namespace's credentials.
+    pub fn with_lakehouse(&self, storage: Arc<dyn Storage>, catalog: Arc<dyn Catalog>) -> Self {
+        Self {
+            storage,
+            catalog,
+            config: self.config.clone(),
+            run_store: self.run_store.clone(),
+        }
+    }
+
     /// The pipeline storage.
     pub fn storage(&self) -> &Arc<dyn Storage> {
         &self.storage

@@ -116,12 +116,23 @@ impl RestCatalog {
     /// Connects to the catalog `config` names: authenticates and reads
     /// `/v1/config`.
     pub async fn connect(config: &RestCatalogConfig) -> Result<Self> {
+        Self::connect_with_credentials(config, credential_provider(&config.s3.credentials)?).await
+    }
+
+    /// [`RestCatalog::connect`], with `credentials` for the files of tables
+    /// the catalog vends none for instead of those `config.s3` names, e.g.
+    /// a vendor's credentials for one namespace
+    /// ([`rat_core::ScopedCredentials`]).
+    pub async fn connect_with_credentials(
+        config: &RestCatalogConfig,
+        credentials: Option<Arc<dyn CredentialProvider>>,
+    ) -> Result<Self> {
         config.validate()?;
         let client = RestClient::connect(config).await?;
         Ok(Self {
             client: Arc::new(client),
             config: config.clone(),
-            user_credentials: credential_provider(&config.s3.credentials)?,
+            user_credentials: credentials,
             table_io: Arc::default(),
         })
     }
