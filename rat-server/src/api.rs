@@ -82,6 +82,8 @@ pub struct Features {
     pub run_store: String,
     /// `none`, `api_key` or `oidc`.
     pub auth: String,
+    /// `static` or `sts`: whether each namespace's storage access is scoped.
+    pub credential_vendor: String,
     /// Whether schedules fire on this instance (it holds leadership).
     pub scheduler: bool,
 }

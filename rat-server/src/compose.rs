@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rat_core::config::{CatalogConfig, SecretRef, StorageConfig};
-use rat_core::{Executor, LakehouseConfig, Result, RunStore, ScheduleStore};
+use rat_core::{Executor, LakehouseConfig, Result, RunEngine, RunStore, ScheduleStore};
 use rat_executor::{
     LocalExecutor, PoolConfig, PostgresRunStore, ProcessConfig, ProcessExecutor, SqliteRunStore,
 };
@@ -14,6 +14,7 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
 use crate::Platform;
+use crate::access::{CredentialVendorConfig, ScopedEngine};
 use crate::api::Features;
 use crate::auth::{AuthConfig, Authenticator};
 use crate::config::ExecutorConfig;
@@ -33,6 +34,8 @@ pub struct ServerSetup {
     pub state_dir: PathBuf,
     /// Who may call the API.
     pub auth: AuthConfig,
+    /// Storage credentials per namespace.
+    pub credential_vendor: CredentialVendorConfig,
     /// The scheduler (`None`: this instance never fires schedules).
     pub scheduler: Option<SchedulerConfig>,
 }
@@ -135,6 +138,7 @@ impl ServerSetup {
             executor: ExecutorConfig::default(),
             state_dir: project.join(".rat"),
             auth: AuthConfig::None,
+            credential_vendor: CredentialVendorConfig::Static,
             scheduler: Some(SchedulerConfig::default()),
         }
     }
@@ -149,12 +153,15 @@ impl ServerSetup {
             .await?
             .with_run_store(store.clone());
         let storage = engine.storage().clone();
+        let access = self.credential_vendor.open(&self.lakehouse).await?;
         let (executor, kind): (Arc<dyn Executor>, &str) = match &self.executor {
             ExecutorConfig::Local { workers, queue } => {
                 let pool = pool_config(*workers, *queue);
-                let local =
-                    LocalExecutor::start(Arc::new(engine.clone()), store.clone(), storage, pool)
-                        .await?;
+                let runs: Arc<dyn RunEngine> = match &access {
+                    Some(access) => Arc::new(ScopedEngine::new(engine.clone(), access.clone())),
+                    None => Arc::new(engine.clone()),
+                };
+                let local = LocalExecutor::start(runs, store.clone(), storage, pool).await?;
                 (Arc::new(local), "local")
             }
             ExecutorConfig::Process {
@@ -166,8 +173,10 @@ impl ServerSetup {
                     Some(path) => path.clone(),
                     None => rat_executor::locate_runner("set server.executor.runner")?,
                 };
-                let process =
-                    ProcessConfig::new(runner, self.lakehouse.clone(), self.state_dir.join("runs"));
+                let lakehouse = self
+                    .credential_vendor
+                    .runner_lakehouse(&self.lakehouse, locate_credentials_command)?;
+                let process = ProcessConfig::new(runner, lakehouse, self.state_dir.join("runs"));
                 let pool = pool_config(*workers, *queue);
                 let executor =
                     ProcessExecutor::start(process, store.clone(), storage, pool).await?;
@@ -175,9 +184,11 @@ impl ServerSetup {
             }
             #[cfg(feature = "aws")]
             ExecutorConfig::Ecs(settings) => {
-                let executor = settings
-                    .start(&self.lakehouse, store.clone(), storage)
-                    .await?;
+                // Tasks find the command on their image's PATH.
+                let lakehouse = self
+                    .credential_vendor
+                    .runner_lakehouse(&self.lakehouse, || Ok(CREDENTIALS_COMMAND.to_owned()))?;
+                let executor = settings.start(&lakehouse, store.clone(), storage).await?;
                 (Arc::new(executor), "ecs")
             }
             #[cfg(not(feature = "aws"))]
@@ -203,9 +214,13 @@ impl ServerSetup {
             executor: kind.into(),
             run_store: self.run_store.kind().into(),
             auth: self.auth.kind().into(),
+            credential_vendor: self.credential_vendor.kind().into(),
             scheduler: false,
         };
-        let platform = Platform::new(engine, executor, store, schedules, features);
+        let mut platform = Platform::new(engine, executor, store, schedules, features);
+        if let Some(access) = access {
+            platform = platform.with_namespace_access(access);
+        }
         let scheduler = self.scheduler.clone().map(|config| {
             let owner = config.owner.clone();
             Arc::new((scheduler::spawn(platform.clone(), config), owner))
@@ -216,6 +231,20 @@ impl ServerSetup {
             scheduler,
         })
     }
+}
+
+/// The program printing a namespace's credentials for runners.
+const CREDENTIALS_COMMAND: &str = "rat-aws-credentials";
+
+/// `rat-aws-credentials` beside the server (or `$RAT_AWS_CREDENTIALS`), for
+/// runner processes on this machine.
+fn locate_credentials_command() -> Result<String> {
+    rat_executor::locate_binary(
+        CREDENTIALS_COMMAND,
+        "RAT_AWS_CREDENTIALS",
+        "set server.credential_vendor.credentials_command",
+    )
+    .map(|path| path.display().to_string())
 }
 
 fn pool_config(workers: usize, queue: usize) -> PoolConfig {

@@ -9,6 +9,7 @@
 //!   run_store: {type: postgres, url: {env: RAT_DATABASE_URL}}   # default: sqlite in .rat/
 //!   executor: {type: process, workers: 8}                       # local (default) | process
 //!   auth: {type: api_key, key: {file: /run/secrets/rat-api-key}}
+//!   credential_vendor: {type: sts, role_arn: arn:aws:iam::123456789012:role/rat-ns}  # static (default)
 //!   scheduler: true
 //! ```
 //!
@@ -22,6 +23,7 @@ use rat_core::config::{SecretRef, config_tree};
 use rat_core::{Error, LakehouseConfig, Result};
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::access::CredentialVendorConfig;
 use crate::auth::AuthConfig;
 use crate::compose::{RunStoreConfig, ServerSetup};
 use crate::scheduler::SchedulerConfig;
@@ -43,6 +45,9 @@ pub struct ServerSection {
     /// Who may call the API.
     #[serde(default)]
     pub auth: AuthConfig,
+    /// Storage credentials per namespace.
+    #[serde(default)]
+    pub credential_vendor: CredentialVendorConfig,
     /// Whether this instance competes to fire schedules.
     #[serde(default = "yes")]
     pub scheduler: bool,
@@ -55,6 +60,7 @@ impl Default for ServerSection {
             run_store: None,
             executor: ExecutorConfig::default(),
             auth: AuthConfig::None,
+            credential_vendor: CredentialVendorConfig::Static,
             scheduler: true,
         }
     }
@@ -216,6 +222,7 @@ impl ServerSetup {
             },
             other => other,
         };
+        setup.credential_vendor = section.credential_vendor;
         setup.scheduler = section.scheduler.then(SchedulerConfig::default);
         Ok((setup, section.listen))
     }

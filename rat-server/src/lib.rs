@@ -9,11 +9,14 @@
 //! - [`http`]: the axum router — `/health`, everything else under
 //!   `/api/v1`, one error envelope ([`error`]).
 //! - [`auth`]: none, a static API key, or OIDC bearer tokens.
+//! - [`access`]: a credential vendor scoping each namespace's storage
+//!   access (the API's and its runs').
 //! - [`client`]: the API from Rust, also as an `Executor` (the remote CLI).
 //! - [`scheduler`]: fires due schedules on the instance holding the lease.
 //! - [`ServerSetup`]: the components a server is built from, in code or
 //!   from `rat.yaml` ([`config`]).
 
+pub mod access;
 pub mod api;
 pub mod auth;
 pub mod client;

@@ -44,6 +44,9 @@ pub struct Served {
     pub child: Child,
     /// `http://127.0.0.1:PORT` it listens on.
     pub url: String,
+    /// What it printed to stderr after that address (read all along, so
+    /// its writes never meet a closed pipe).
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Drop for Served {
@@ -65,15 +68,30 @@ pub fn serve(project: &Path, env: &[(&str, &str)]) -> Served {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stderr.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let mut reader = BufReader::new(child.stderr.take().unwrap());
+    reader.read_line(&mut line).unwrap();
     let url = line
         .trim()
         .strip_prefix("rat-server: listening on ")
         .unwrap_or_else(|| panic!("unexpected first line of rat serve: {line}"))
         .to_owned();
-    Served { child, url }
+    let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = stderr.clone();
+    std::thread::spawn(move || {
+        for line in reader.lines().map_while(Result::ok) {
+            let mut all = sink.lock().unwrap();
+            all.push_str(&line);
+            all.push('\n');
+        }
+    });
+    Served { child, url, stderr }
+}
+
+impl Served {
+    /// What the server has printed to stderr so far (after its address).
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
 }
 
 impl Served {

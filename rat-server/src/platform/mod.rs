@@ -20,6 +20,7 @@ use rat_core::{
 };
 use rat_runner::Engine;
 
+use crate::access::NamespaceAccess;
 use crate::api::{Features, Namespace};
 
 /// The components one server shares: storage (pipelines), catalog
@@ -50,6 +51,8 @@ struct Inner {
     store: Arc<dyn RunStore>,
     schedules: Arc<dyn ScheduleStore>,
     features: Features,
+    /// Storage per namespace when a credential vendor scopes it.
+    access: Option<Arc<NamespaceAccess>>,
     /// Whether this instance's scheduler holds the lease.
     leading: AtomicBool,
 }
@@ -78,7 +81,26 @@ impl Platform {
                 store,
                 schedules,
                 features,
+                access: None,
                 leading: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// The same platform reaching each namespace's pipelines with storage
+    /// `access` scopes to it (`default`, the storage root, is then out of
+    /// reach and not listed).
+    pub fn with_namespace_access(self, access: Arc<NamespaceAccess>) -> Self {
+        let inner = &self.inner;
+        Self {
+            inner: Arc::new(Inner {
+                engine: inner.engine.clone(),
+                executor: inner.executor.clone(),
+                store: inner.store.clone(),
+                schedules: inner.schedules.clone(),
+                features: inner.features.clone(),
+                access: Some(access),
+                leading: AtomicBool::new(inner.leading.load(Ordering::Relaxed)),
             }),
         }
     }
@@ -93,8 +115,12 @@ impl Platform {
         self.inner.leading.store(leading, Ordering::Relaxed);
     }
 
-    fn storage(&self) -> &Arc<dyn Storage> {
-        self.inner.engine.storage()
+    /// The storage `namespace`'s pipelines are reached with.
+    fn storage(&self, namespace: &Identifier) -> Result<Arc<dyn Storage>> {
+        match &self.inner.access {
+            Some(access) => access.storage(namespace),
+            None => Ok(self.inner.engine.storage().clone()),
+        }
     }
 
     fn catalog(&self) -> &Arc<dyn Catalog> {
@@ -120,7 +146,8 @@ impl Platform {
         }
     }
 
-    /// Every namespace: `default`, and those the catalog knows.
+    /// Every namespace: `default` (unless storage is scoped per
+    /// namespace), and those the catalog knows.
     pub async fn namespaces(&self) -> Result<Vec<Namespace>> {
         let mut names: Vec<String> = self
             .catalog()
@@ -129,7 +156,11 @@ impl Platform {
             .into_iter()
             .map(|n| n.to_string())
             .collect();
-        names.push(rat_core::DEFAULT_NAMESPACE.to_owned());
+        match self.inner.access {
+            None => names.push(rat_core::DEFAULT_NAMESPACE.to_owned()),
+            // Even when the catalog has one: its files would be the root.
+            Some(_) => names.retain(|n| n != rat_core::DEFAULT_NAMESPACE),
+        }
         names.sort();
         names.dedup();
         Ok(names.into_iter().map(|name| Namespace { name }).collect())

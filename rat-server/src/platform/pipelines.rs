@@ -54,7 +54,7 @@ impl Platform {
         let source = ProjectSource::of(namespace);
         let root = format!("{}pipelines/", source.prefix);
         let mut tables = Vec::new();
-        for meta in self.storage().list_all(&root).await? {
+        for meta in self.storage(namespace)?.list_all(&root).await? {
             let rest = &meta.key.as_str()[root.len()..];
             let parts: Vec<&str> = rest.split('/').collect();
             if let [layer, name, "pipeline.sql"] = parts.as_slice()
@@ -69,9 +69,10 @@ impl Platform {
     /// One pipeline: its files and what rat makes of them.
     pub async fn pipeline(&self, table: &TableRef) -> Result<PipelineDetail> {
         let source = ProjectSource::of(&table.namespace);
-        let pipeline = Project::load_pipeline(self.storage().as_ref(), &source, table).await?;
+        let storage = self.storage(&table.namespace)?;
+        let pipeline = Project::load_pipeline(storage.as_ref(), &source, table).await?;
         let config = match &pipeline.config_file {
-            Some(file) => Some(self.storage().get_string(&ObjectKey::new(file)?).await?),
+            Some(file) => Some(storage.get_string(&ObjectKey::new(file)?).await?),
             None => None,
         };
         Ok(PipelineDetail { pipeline, config })
@@ -108,7 +109,8 @@ impl Platform {
     /// Deletes a pipeline's files (its table stays).
     pub async fn delete_pipeline(&self, table: &TableRef) -> Result<()> {
         let dir = ProjectSource::of(&table.namespace).pipeline_dir(table);
-        let objects = self.storage().list_all(&dir).await?;
+        let storage = self.storage(&table.namespace)?;
+        let objects = storage.list_all(&dir).await?;
         if !objects
             .iter()
             .any(|m| m.key.as_str().ends_with("/pipeline.sql"))
@@ -120,7 +122,7 @@ impl Platform {
             .into_iter()
             .partition(|m| m.key.as_str() == format!("{dir}pipeline.sql"));
         for meta in rest.into_iter().chain(sql) {
-            self.storage().delete(&meta.key).await?;
+            storage.delete(&meta.key).await?;
         }
         Ok(())
     }
@@ -134,7 +136,7 @@ impl Platform {
         };
         for namespace in namespaces {
             let source = ProjectSource::of(&namespace);
-            let project = Project::load(self.storage().as_ref(), &source).await?;
+            let project = Project::load(self.storage(&namespace)?.as_ref(), &source).await?;
             let (dag, _) = Dag::build(&project)?;
             for (to, froms) in &dag.deps {
                 for from in froms {
@@ -164,7 +166,7 @@ impl Platform {
 
     pub(super) async fn pipeline_exists(&self, table: &TableRef) -> Result<bool> {
         let dir = ProjectSource::of(&table.namespace).pipeline_dir(table);
-        self.storage()
+        self.storage(&table.namespace)?
             .exists(&ObjectKey::new(format!("{dir}pipeline.sql"))?)
             .await
     }
@@ -189,6 +191,7 @@ impl Platform {
         let pipeline =
             Pipeline::from_sources(table.clone(), &sql_file, &files.sql, config, &tests)?;
         self.inner.engine.check_pipeline(&pipeline).await?;
+        let storage = self.storage(&table.namespace)?;
 
         let mut keep: BTreeMap<String, String> = tests.into_iter().collect();
         if let Some(config) = &files.config {
@@ -196,14 +199,14 @@ impl Platform {
         }
         // pipeline.sql last, so a reader never sees a new SQL with stale tests.
         for (key, text) in keep.iter().chain([(&sql_file, &files.sql)]) {
-            self.storage()
+            storage
                 .put(&ObjectKey::new(key.as_str())?, text.clone().into())
                 .await?;
         }
-        for meta in self.storage().list_all(&dir).await? {
+        for meta in storage.list_all(&dir).await? {
             let key = meta.key.as_str();
             if key != sql_file && !keep.contains_key(key) && is_pipeline_file(&key[dir.len()..]) {
-                self.storage().delete(&meta.key).await?;
+                storage.delete(&meta.key).await?;
             }
         }
         self.pipeline(table).await

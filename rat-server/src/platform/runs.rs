@@ -2,8 +2,8 @@
 
 use futures::stream::BoxStream;
 use rat_core::{
-    Error, ErrorKind, LogCursor, LogRecord, ObjectKey, ProjectSource, Result, RunFilter, RunId,
-    RunRecord, RunRequest, TableRef,
+    Error, ErrorKind, LogCursor, LogRecord, Result, RunFilter, RunId, RunRecord, RunRequest,
+    TableRef,
 };
 
 use super::Platform;
@@ -22,12 +22,7 @@ impl Platform {
             .limits
             .validate()
             .map_err(|e| e.with_context("field", "limits"))?;
-        let dir = ProjectSource::of(&table.namespace).pipeline_dir(&table);
-        if !self
-            .storage()
-            .exists(&ObjectKey::new(format!("{dir}pipeline.sql"))?)
-            .await?
-        {
+        if !self.pipeline_exists(&table).await? {
             return Err(Error::new(
                 ErrorKind::NotFound,
                 format!("no pipeline '{table}'"),
