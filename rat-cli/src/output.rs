@@ -25,6 +25,8 @@ pub(crate) fn init_tracing(verbose: u8) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
+        // A closed stderr drops log lines; reporting that would panic.
+        .log_internal_errors(false)
         .try_init();
 }
 

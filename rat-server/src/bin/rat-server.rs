@@ -54,5 +54,7 @@ fn init_logging() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // A closed stderr drops log lines; reporting that would panic.
+        .log_internal_errors(false)
         .init();
 }
