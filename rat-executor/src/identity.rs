@@ -1,5 +1,6 @@
 //! Who owns a run: a process identified by its pid and start time, so a
-//! reused pid is not mistaken for the process that crashed.
+//! reused pid is not mistaken for the process that crashed, on a named
+//! host, so one machine never judges another's processes.
 
 use std::fmt;
 use std::str::FromStr;
@@ -59,9 +60,90 @@ impl FromStr for ProcessId {
     }
 }
 
+/// Who owns a run: an executor's process and the host it runs on,
+/// `pid:PID:START@HOST`. Executors sharing a run store across machines
+/// (servers on one PostgreSQL) judge only owners on their own host: a
+/// process id means nothing elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Owner {
+    /// The executor's process.
+    pub process: ProcessId,
+    /// Its host name; `None` in records written before hosts were noted,
+    /// which are taken as local.
+    pub host: Option<String>,
+}
+
+impl Owner {
+    /// This process on this host.
+    pub fn current() -> Self {
+        Self {
+            process: ProcessId::current(),
+            host: this_host(),
+        }
+    }
+
+    /// Whether this machine can tell if the owner still runs.
+    pub fn is_here(&self) -> bool {
+        match &self.host {
+            None => true,
+            Some(host) => this_host().as_deref() == Some(host.as_str()),
+        }
+    }
+}
+
+/// The kernel's host name (a container's own, so two containers on one
+/// machine are two hosts, as their pid namespaces are).
+fn this_host() -> Option<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+    let name = name.trim();
+    (!name.is_empty()).then(|| name.to_owned())
+}
+
+impl fmt::Display for Owner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.host {
+            Some(host) => write!(f, "{}@{host}", self.process),
+            None => write!(f, "{}", self.process),
+        }
+    }
+}
+
+impl FromStr for Owner {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        let (process, host) = match s.split_once('@') {
+            Some((process, host)) if !host.is_empty() => (process, Some(host.to_owned())),
+            Some(_) => return Err(()),
+            None => (s, None),
+        };
+        Ok(Self {
+            process: process.parse()?,
+            host,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn owners_name_their_host_and_only_local_ones_are_judged() {
+        let me = Owner::current();
+        assert!(me.host.is_some());
+        assert_eq!(me.to_string().parse::<Owner>(), Ok(me.clone()));
+        assert!(me.is_here());
+        let elsewhere = Owner {
+            host: Some("another-machine".into()),
+            ..me.clone()
+        };
+        assert!(!elsewhere.is_here());
+        // A record from before hosts were noted is local.
+        let legacy: Owner = me.process.to_string().parse().unwrap();
+        assert_eq!(legacy.host, None);
+        assert!(legacy.is_here());
+        assert!("pid:1:2@".parse::<Owner>().is_err());
+    }
 
     #[test]
     fn the_current_process_is_alive_and_round_trips() {

@@ -34,7 +34,7 @@ mod queue;
 mod runner_output;
 mod sql;
 
-pub use identity::ProcessId;
+pub use identity::{Owner, ProcessId};
 pub use live::LiveRun;
 pub use local::LocalExecutor;
 pub use logs::{DEFAULT_LOG_CAPACITY, LogBuffer};

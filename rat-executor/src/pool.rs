@@ -17,7 +17,7 @@ use rat_core::{
     RunId, RunRecord, RunRequest, RunResult, RunSpec, RunStatus, RunStore, Storage, Transition,
 };
 
-use crate::identity::ProcessId;
+use crate::identity::Owner;
 use crate::live::LiveRun;
 use crate::logs::DEFAULT_LOG_CAPACITY;
 use crate::queue::{JobQueue, Refused};
@@ -40,10 +40,12 @@ pub struct PoolConfig {
     /// How often logs are flushed to the store and cancel requests from
     /// other processes are checked.
     pub poll_interval: Duration,
-    /// The owner recorded on runs; this process (`pid:start`) when `None`.
-    /// At start, an executor takes over the unfinished runs of any owner
-    /// that is not a live process on this machine, so a custom name suits
-    /// one executor instance per run store (a server), not several.
+    /// The owner recorded on runs; this process on this host
+    /// (`pid:PID:START@HOST`, [`crate::Owner`]) when `None`. At start, an
+    /// executor takes over the unfinished runs of owners on its own host
+    /// that are no longer running, and of names it cannot parse, so a
+    /// custom name suits one executor instance per run store, not several.
+    /// Runs of owners on other hosts are left to them.
     pub owner: Option<String>,
 }
 
@@ -167,7 +169,7 @@ impl<L: Launcher> Pool<L> {
             owner: config
                 .owner
                 .clone()
-                .unwrap_or_else(|| ProcessId::current().to_string()),
+                .unwrap_or_else(|| Owner::current().to_string()),
             registry: Mutex::new(HashMap::new()),
             queue: JobQueue::new(config.queue, config.per_namespace),
             config,
@@ -314,13 +316,15 @@ impl<L: Launcher> Shared<L> {
             if record.executor != L::KIND {
                 continue;
             }
-            let owner_alive = record
+            let owner = record
                 .owner
                 .as_deref()
-                .and_then(|o| o.parse::<ProcessId>().ok())
-                .is_some_and(|o| o.is_alive());
-            if owner_alive {
-                continue;
+                .and_then(|o| o.parse::<Owner>().ok());
+            match &owner {
+                // Another machine's executor: only it can tell.
+                Some(owner) if !owner.is_here() => continue,
+                Some(owner) if owner.process.is_alive() => continue,
+                _ => {}
             }
             let run = record.run_id.clone();
             if self.launcher.can_adopt(&record) {

@@ -15,7 +15,7 @@ use rat_core::{
     ErrorKind, Executor, Phase, RunError, RunId, RunLimits, RunRecord, RunRequest, RunStatus,
     RunStore, Transition,
 };
-use rat_executor::{PoolConfig, ProcessId};
+use rat_executor::{Owner, PoolConfig, ProcessId};
 
 fn pool(workers: usize, queue: usize) -> PoolConfig {
     PoolConfig {
@@ -300,6 +300,20 @@ async fn runs_of_a_crashed_local_owner_are_marked_failed_on_start() {
     let mut other = RunRecord::pending(RunId::generate(), "bronze.a".parse().unwrap(), "process");
     other.owner = Some(dead.to_string());
     h.store.insert(&other).await.unwrap();
+    // A dead process id means nothing on another host: its executor there
+    // may well be running it (servers sharing one PostgreSQL).
+    let mut remote = RunRecord::pending(RunId::generate(), "bronze.a".parse().unwrap(), "local");
+    remote.owner = Some(format!("{dead}@another-machine"));
+    h.store.insert(&remote).await.unwrap();
+    // The same dead process named on this host is judged like before.
+    let here = Owner {
+        process: dead,
+        host: Owner::current().host,
+    };
+    let mut local_dead =
+        RunRecord::pending(RunId::generate(), "bronze.a".parse().unwrap(), "local");
+    local_dead.owner = Some(here.to_string());
+    h.store.insert(&local_dead).await.unwrap();
 
     let _executor = h.local(PoolConfig::default()).await;
     let got = h.store.get(&record.run_id).await.unwrap();
@@ -313,5 +327,13 @@ async fn runs_of_a_crashed_local_owner_are_marked_failed_on_start() {
     assert_eq!(
         h.store.get(&other.run_id).await.unwrap().status,
         RunStatus::Pending
+    );
+    assert_eq!(
+        h.store.get(&remote.run_id).await.unwrap().status,
+        RunStatus::Pending
+    );
+    assert_eq!(
+        h.store.get(&local_dead.run_id).await.unwrap().status,
+        RunStatus::Failed
     );
 }

@@ -231,7 +231,7 @@ async fn a_restarted_executor_adopts_a_live_runner_and_completes_its_log() {
     assert!(succeeded(&record), "{:?}", record.error);
     assert_eq!(
         h.store.get(&run).await.unwrap().owner,
-        Some(ProcessId::current().to_string())
+        Some(rat_executor::Owner::current().to_string())
     );
     let logs = h.stored_logs(&run).await;
     assert_contiguous(&logs);
