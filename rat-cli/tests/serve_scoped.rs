@@ -95,6 +95,21 @@ async fn api(
     (status, response.json().await.unwrap_or_default())
 }
 
+/// Runs `pipeline` on the server; its id and successful record.
+async fn run_to_success(
+    served: &common::Served,
+    pipeline: &str,
+) -> (rat_core::RunId, rat_core::RunRecord) {
+    let client = served.client();
+    let run = client
+        .submit(RunRequest::pipeline(pipeline.parse().unwrap()))
+        .await
+        .unwrap();
+    let record = common::wait_for_end(&client, &run).await;
+    assert_eq!(record.status, RunStatus::Success, "{:?}", record.error);
+    (run, record)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_scopes_each_namespace_s_storage_to_vended_credentials() {
     let dir = tempfile::tempdir().unwrap();
@@ -146,13 +161,7 @@ async fn serve_scopes_each_namespace_s_storage_to_vended_credentials() {
     assert_eq!(status, 422, "{body}");
     assert!(body.to_string().contains("storage root"), "{body}");
 
-    let client = served.client();
-    let run = client
-        .submit(RunRequest::pipeline(pipeline.parse().unwrap()))
-        .await
-        .unwrap();
-    let record = common::wait_for_end(&client, &run).await;
-    assert_eq!(record.status, RunStatus::Success, "{:?}", record.error);
+    let (run, record) = run_to_success(&served, &pipeline).await;
     assert_eq!(record.result.unwrap().rows_written, 3);
     // The runner was given a command printing alpha's credentials, never keys.
     let input =
@@ -185,13 +194,7 @@ async fn serve_scopes_each_namespace_s_storage_to_vended_credentials() {
     // In-process runs (the local executor) use alpha's credentials too.
     write_config(project, "local", ROLE);
     let served = serve(project);
-    let client = served.client();
-    let run = client
-        .submit(RunRequest::pipeline(pipeline.parse().unwrap()))
-        .await
-        .unwrap();
-    let record = common::wait_for_end(&client, &run).await;
-    assert_eq!(record.status, RunStatus::Success, "{:?}", record.error);
+    run_to_success(&served, &pipeline).await;
     drop(served);
 
     // A role STS will not hand out: the API fails although the server's
