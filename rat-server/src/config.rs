@@ -19,7 +19,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use rat_core::config::{SecretRef, config_tree};
+use rat_core::config::config_tree;
 use rat_core::{Error, LakehouseConfig, Result};
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -211,28 +211,20 @@ impl ServerSetup {
                     path: base.join(path),
                 },
                 RunStoreConfig::Postgres { url } => RunStoreConfig::Postgres {
-                    url: relative_to(url, base),
+                    url: url.relative_to(base),
                 },
             };
         }
         setup.executor = section.executor;
         setup.auth = match section.auth {
             AuthConfig::ApiKey { key } => AuthConfig::ApiKey {
-                key: relative_to(key, base),
+                key: key.relative_to(base),
             },
             other => other,
         };
         setup.credential_vendor = section.credential_vendor;
         setup.scheduler = section.scheduler.then(SchedulerConfig::default);
         Ok((setup, section.listen))
-    }
-}
-
-/// Secret files named relative to the config file are found beside it.
-fn relative_to(secret: SecretRef, base: &Path) -> SecretRef {
-    match secret {
-        SecretRef::File(path) => SecretRef::File(base.join(path)),
-        env => env,
     }
 }
 

@@ -25,7 +25,9 @@ use std::path::{Path, PathBuf};
 
 use serde_yaml_ng::{Mapping, Value};
 
-use super::{CatalogConfig, LakehouseConfig, StorageConfig};
+use super::{
+    CatalogConfig, CredentialsConfig, LakehouseConfig, RestAuth, SecretRef, StorageConfig,
+};
 use crate::error::{Error, Result};
 
 /// Prefix of override variables.
@@ -122,6 +124,29 @@ impl LakehouseConfig {
         if let CatalogConfig::Sql { path, warehouse } = &mut self.catalog {
             absolute(path);
             absolute(warehouse);
+        }
+        let secret = |s: &mut SecretRef| *s = s.clone().relative_to(base);
+        let credentials = |c: &mut CredentialsConfig| {
+            if let CredentialsConfig::Static {
+                secret_access_key,
+                session_token,
+                ..
+            } = c
+            {
+                secret(secret_access_key);
+                session_token.iter_mut().for_each(secret);
+            }
+        };
+        if let StorageConfig::S3(s3) = &mut self.storage {
+            credentials(&mut s3.credentials);
+        }
+        if let CatalogConfig::Rest(rest) = &mut self.catalog {
+            credentials(&mut rest.s3.credentials);
+            match &mut rest.auth {
+                RestAuth::OAuth2 { client_secret, .. } => secret(client_secret),
+                RestAuth::Bearer { token } => secret(token),
+                RestAuth::None => {}
+            }
         }
     }
 }
@@ -268,7 +293,7 @@ catalog:
         assert!(rest.vended_credentials);
         assert!(matches!(
             &rest.auth,
-            RestAuth::OAuth2 { client_secret: SecretRef::File(p), .. } if p == Path::new("secret.txt")
+            RestAuth::OAuth2 { client_secret: SecretRef::File(p), .. } if p == Path::new("/p/secret.txt")
         ));
     }
 
@@ -312,5 +337,42 @@ catalog:
         };
         assert_eq!(path, Path::new("/base/c.db"));
         assert_eq!(warehouse, Path::new("/abs"));
+    }
+
+    #[test]
+    fn relative_secret_files_follow_the_file() {
+        let yaml = "storage: {type: s3, bucket: lake, credentials: {type: static, access_key_id: A, secret_access_key: {file: s3.key}, session_token: {file: /run/token}}}\n\
+                    catalog: {type: rest, uri: http://c, auth: {type: bearer, token: {file: keys/catalog}}, s3: {credentials: {type: static, access_key_id: A, secret_access_key: {env: S}}}}\n";
+        let config = LakehouseConfig::from_yaml(yaml, Path::new("/etc/rat"), []).unwrap();
+        let (StorageConfig::S3(s3), CatalogConfig::Rest(rest)) = (&config.storage, &config.catalog)
+        else {
+            panic!("{config:?}")
+        };
+        let CredentialsConfig::Static {
+            secret_access_key,
+            session_token,
+            ..
+        } = &s3.credentials
+        else {
+            panic!()
+        };
+        assert_eq!(
+            *secret_access_key,
+            SecretRef::File("/etc/rat/s3.key".into())
+        );
+        assert_eq!(*session_token, Some(SecretRef::File("/run/token".into())));
+        assert_eq!(
+            rest.auth,
+            RestAuth::Bearer {
+                token: SecretRef::File("/etc/rat/keys/catalog".into())
+            }
+        );
+        let CredentialsConfig::Static {
+            secret_access_key, ..
+        } = &rest.s3.credentials
+        else {
+            panic!()
+        };
+        assert_eq!(*secret_access_key, SecretRef::Env("S".into()));
     }
 }

@@ -34,6 +34,16 @@ pub enum SecretRef {
 }
 
 impl SecretRef {
+    /// A relative file path is taken relative to `base` (the folder of the
+    /// config file naming it), so the secret is found from any working
+    /// directory, a runner's included.
+    pub fn relative_to(self, base: &std::path::Path) -> Self {
+        match self {
+            SecretRef::File(path) if path.is_relative() => SecretRef::File(base.join(path)),
+            other => other,
+        }
+    }
+
     /// Reads the secret; the error names the variable or file, never a value.
     pub fn resolve(&self) -> Result<SecretString> {
         match self {
