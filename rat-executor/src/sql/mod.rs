@@ -44,6 +44,20 @@ macro_rules! sql_store {
         };
 
         impl $store {
+            /// Keeps at most `lines` log lines per run.
+            pub fn with_max_log_lines(mut self, lines: u64) -> Self {
+                self.max_log_lines = lines.max(1);
+                self
+            }
+
+            /// Creates or updates the tables (the embedded migrations).
+            async fn migrate(pool: &sqlx::Pool<$db>) -> Result<()> {
+                $crate::sql::MIGRATOR
+                    .run(pool)
+                    .await
+                    .map_err(|e| db_error("cannot create the run store tables", e))
+            }
+
             /// Runs an UPDATE guarded by "not terminal"; no row means the
             /// run is unknown (NotFound) or already ended (Conflict).
             async fn guarded<'a>(

@@ -10,7 +10,7 @@ use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection, Postgres};
 use tokio::sync::Mutex;
 
-use super::{DEFAULT_STORED_LOG_LINES, MIGRATOR};
+use super::DEFAULT_STORED_LOG_LINES;
 
 /// The advisory lock key of rat's scheduler (`rat-schd` in ASCII).
 const SCHEDULER_LOCK: i64 = 0x7261_742d_7363_6864;
@@ -54,21 +54,12 @@ impl PostgresRunStore {
                     format!("cannot connect to PostgreSQL: {}", redact(&e)),
                 )
             })?;
-        MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(|e| db_error("cannot create the run store tables", e))?;
+        Self::migrate(&pool).await?;
         Ok(Self {
             pool,
             max_log_lines: DEFAULT_STORED_LOG_LINES,
             leader: Default::default(),
         })
-    }
-
-    /// Keeps at most `lines` log lines per run.
-    pub fn with_max_log_lines(mut self, lines: u64) -> Self {
-        self.max_log_lines = lines.max(1);
-        self
     }
 
     /// PostgreSQL numbers its placeholders: `?` becomes `$1`, `$2`...

@@ -11,7 +11,7 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 
-use super::{DEFAULT_STORED_LOG_LINES, MIGRATOR};
+use super::DEFAULT_STORED_LOG_LINES;
 
 /// Run records, logs and schedules in SQLite.
 ///
@@ -44,20 +44,11 @@ impl SqliteRunStore {
             .connect_with(options)
             .await
             .map_err(|e| db_error("cannot open the run store", e))?;
-        MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(|e| db_error("cannot create the run store tables", e))?;
+        Self::migrate(&pool).await?;
         Ok(Self {
             pool,
             max_log_lines: DEFAULT_STORED_LOG_LINES,
         })
-    }
-
-    /// Keeps at most `lines` log lines per run.
-    pub fn with_max_log_lines(mut self, lines: u64) -> Self {
-        self.max_log_lines = lines.max(1);
-        self
     }
 
     /// SQLite takes `?` placeholders as written.
