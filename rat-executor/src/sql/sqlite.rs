@@ -3,7 +3,7 @@
 //! processes (WAL mode); one scheduler is elected by a lease row.
 
 use std::borrow::Cow;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use sqlx::Sqlite;
 use sqlx::sqlite::{
@@ -44,6 +44,7 @@ impl SqliteRunStore {
             .connect_with(options)
             .await
             .map_err(|e| db_error("cannot open the run store", e))?;
+        let _lock = MigrationLock::take(path).await?;
         Self::migrate(&pool).await?;
         Ok(Self {
             pool,
@@ -92,6 +93,43 @@ impl SqliteRunStore {
 
 super::sql_store!(SqliteRunStore, Sqlite, SqliteRow);
 
+/// An exclusive lock on `<store>.lock`, held while migrations run.
+///
+/// SQLite has no advisory lock for sqlx's migrator to take (PostgreSQL
+/// has), so two processes opening a new store at once would both apply
+/// the first migration: the later one's transaction started before the
+/// earlier committed, and it fails (`rat run` and `rat runs` started
+/// together on a fresh project; a test opening the store while its child
+/// did). Holding this lock makes the second find the migration applied.
+struct MigrationLock(std::fs::File);
+
+impl MigrationLock {
+    async fn take(store: &Path) -> Result<Self> {
+        let mut name = store.as_os_str().to_owned();
+        name.push(".lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&name)?;
+        tokio::task::spawn_blocking(move || file.lock().map(|()| Self(file)))
+            .await
+            .map_err(|e| Error::internal(format!("waiting for the run store's lock: {e}")))?
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Internal,
+                    format!("cannot lock {}: {e}", PathBuf::from(name).display()),
+                )
+            })
+    }
+}
+
+impl Drop for MigrationLock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -106,6 +144,21 @@ mod tests {
     }
 
     crate::sql::tests::store_tests!(open_store);
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn stores_opened_at_once_on_a_new_file_all_open() {
+        // Each open is its own pool, as in separate processes.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runs.db");
+        let opens = (0..8).map(|_| {
+            let path = path.clone();
+            tokio::spawn(async move { SqliteRunStore::open(path).await })
+        });
+        for open in futures::future::join_all(opens).await {
+            let store = open.unwrap().unwrap();
+            assert!(store.unfinished().await.unwrap().is_empty());
+        }
+    }
 
     #[tokio::test]
     async fn one_owner_holds_the_lease_until_it_expires() {
