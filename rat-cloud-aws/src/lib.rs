@@ -37,8 +37,8 @@ mod policy;
 mod sts;
 
 pub use ecs::{
-    CapacityProvider, EcsConfig, EcsExecutor, NAMESPACE_VARIABLE, RUN_ID_VARIABLE,
-    TaskDefinitionSource, TaskDefinitionSpec, TaskSize,
+    CapacityProvider, EcsConfig, EcsExecutor, TaskDefinitionSource, TaskDefinitionSpec, TaskSize,
 };
 pub use policy::{MAX_POLICY_CHARS, PolicyScope, session_policy};
+pub use rat_core::runner::{NAMESPACE_VARIABLE, RUN_ID_VARIABLE};
 pub use sts::{StsCredentialVendor, StsVendorConfig};

@@ -10,15 +10,6 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::error::Result;
 use crate::ident::{Identifier, RunId};
 
-/// The variable naming a run's namespace in the environment of the
-/// processes executors start for it (a runner; a task), where a
-/// `credential_process` such as `rat-aws-credentials` finds it: one
-/// lakehouse configuration then serves every namespace, each run's
-/// credentials scoped to its own.
-pub const NAMESPACE_VARIABLE: &str = "RAT_NAMESPACE";
-/// The variable naming the run id beside [`NAMESPACE_VARIABLE`].
-pub const RUN_ID_VARIABLE: &str = "RAT_RUN_ID";
-
 /// Storage credentials. Secret parts never show in `Debug` output.
 ///
 /// ```

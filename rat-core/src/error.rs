@@ -67,6 +67,35 @@ impl ErrorKind {
     }
 }
 
+impl ErrorKind {
+    /// The kind [`ErrorKind::as_str`] names.
+    ///
+    /// ```
+    /// use rat_core::ErrorKind;
+    /// assert_eq!(ErrorKind::from_name("queue_full"), Some(ErrorKind::QueueFull));
+    /// assert_eq!(ErrorKind::from_name("oops"), None);
+    /// ```
+    pub fn from_name(name: &str) -> Option<Self> {
+        const ALL: [ErrorKind; 14] = [
+            ErrorKind::InvalidInput,
+            ErrorKind::NotFound,
+            ErrorKind::AlreadyExists,
+            ErrorKind::Conflict,
+            ErrorKind::Unsupported,
+            ErrorKind::Query,
+            ErrorKind::QualityGate,
+            ErrorKind::Cancelled,
+            ErrorKind::Timeout,
+            ErrorKind::Storage,
+            ErrorKind::Catalog,
+            ErrorKind::QueueFull,
+            ErrorKind::Executor,
+            ErrorKind::Internal,
+        ];
+        ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
 impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

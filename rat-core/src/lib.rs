@@ -31,12 +31,13 @@ pub mod executor;
 pub mod ident;
 pub mod project;
 pub mod run;
+pub mod runner;
 pub mod schedule;
 pub mod storage;
 pub mod store;
 
 pub use catalog::{Catalog, LoadedTable, MAIN_BRANCH, NewTable, SharedCatalog, TableCommit};
-pub use config::{LakehouseConfig, RunLimits, RunnerInput};
+pub use config::{LakehouseConfig, RunLimits};
 pub use credentials::{
     CredentialProvider, CredentialScope, CredentialVendor, S3Access, ScopedCredentials,
     StaticCredentialVendor, StorageCredentials,
@@ -50,6 +51,7 @@ pub use run::{
     LogLevel, LogRecord, LogSink, Phase, QualityResult, RunError, RunResult, RunSpec, RunStatus,
     SharedLogSink, TestOutcome, TracingLogSink,
 };
+pub use runner::RunnerInput;
 pub use schedule::{Firing, Schedule, ScheduleStore, Trigger};
 pub use storage::{ObjectKey, ObjectMeta, Storage, StorageExt};
 pub use store::{RunFilter, RunStore, Transition};

@@ -226,6 +226,12 @@ impl RunError {
             file: None,
         }
     }
+
+    /// The kind it names ([`ErrorKind::Internal`] for a name this version
+    /// does not know).
+    pub fn error_kind(&self) -> ErrorKind {
+        ErrorKind::from_name(&self.kind).unwrap_or(ErrorKind::Internal)
+    }
 }
 
 impl From<&Error> for RunError {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use rat_core::credentials::{NAMESPACE_VARIABLE, RUN_ID_VARIABLE};
+use rat_core::runner::{NAMESPACE_VARIABLE, RUN_ID_VARIABLE};
 use rat_core::{
     ErrorKind, LakehouseConfig, Result, RunError, RunId, RunRecord, RunResult, RunSpec, RunStatus,
     RunStore, RunnerInput, Storage,
@@ -205,8 +205,9 @@ impl Child {
             Some(status) => describe_exit(status),
             None => "ended".to_owned(),
         };
-        let mut message = match tail.output.error() {
-            Some(e) => format!("the runner process {how} during {phase}: {e}"),
+        let reported = tail.output.error();
+        let mut message = match reported {
+            Some(e) => format!("the runner process {how} during {phase}: {}", e.message),
             None => format!("the runner process {how} during {phase} without reporting a result"),
         };
         if let Some(note) = self.remove_branch(dir).await {
@@ -217,7 +218,12 @@ impl Child {
         let (status, kind) = if cancelled {
             (RunStatus::Cancelled, ErrorKind::Cancelled)
         } else {
-            (RunStatus::Failed, ErrorKind::Internal)
+            // What the runner said went wrong (invalid input, a storage
+            // it could not reach...), else a crash.
+            (
+                RunStatus::Failed,
+                reported.map_or(ErrorKind::Internal, RunError::error_kind),
+            )
         };
         Outcome::Aborted {
             status,

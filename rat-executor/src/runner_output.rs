@@ -1,35 +1,29 @@
-//! [`RunnerOutput`]: what a `rat-runner` prints, read back line by line —
-//! from a file next to a child process or from a container's log stream.
+//! [`RunnerOutput`]: what a `rat-runner` prints ([`rat_core::runner`]),
+//! read back line by line — from a file next to a child process or from a
+//! container's log stream.
 
-use rat_core::{LogLevel, LogRecord, LogSink, Phase, RunResult};
-use serde::Deserialize;
+use rat_core::runner::{RunnerEvent, RunnerLine};
+use rat_core::{LogLevel, LogSink, RunError, RunResult};
 
 use crate::live::LiveRun;
-
-/// One line of a runner's stderr.
-#[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-enum RunnerLine {
-    Log(LogRecord),
-    Phase { phase: Phase },
-    Error { message: String },
-}
 
 /// The state gathered from a runner's output lines: log lines and phases
 /// go to the live run as they are read; the error it reported and its
 /// result are kept.
 ///
 /// ```
+/// use rat_core::ErrorKind;
 /// use rat_executor::RunnerOutput;
 ///
 /// let mut output = RunnerOutput::default();
-/// output.read_line(None, r#"{"type":"error","message":"invalid runner input"}"#);
-/// assert_eq!(output.error(), Some("invalid runner input"));
+/// output.read_line(None, r#"{"type":"error","kind":"invalid_input","message":"invalid runner input"}"#);
+/// let error = output.error().unwrap();
+/// assert_eq!((error.error_kind(), error.message.as_str()), (ErrorKind::InvalidInput, "invalid runner input"));
 /// assert!(output.result().is_none());
 /// ```
 #[derive(Debug, Default)]
 pub struct RunnerOutput {
-    error: Option<String>,
+    error: Option<RunError>,
     result: Option<RunResult>,
 }
 
@@ -37,36 +31,31 @@ impl RunnerOutput {
     /// Reads one line (without its newline). Lines that are not the
     /// runner's protocol are kept as warnings, so nothing printed is lost.
     pub fn read_line(&mut self, live: Option<&LiveRun>, line: &str) {
-        let line = line.trim_end();
-        if line.is_empty() {
-            return;
-        }
-        match serde_json::from_str::<RunnerLine>(line) {
-            Ok(RunnerLine::Log(record)) => {
+        match RunnerLine::parse(line) {
+            None => {}
+            Some(RunnerLine::Event(RunnerEvent::Log(record))) => {
                 if let Some(live) = live {
                     live.push_record(record);
                 }
             }
-            Ok(RunnerLine::Phase { phase }) => {
+            Some(RunnerLine::Event(RunnerEvent::Phase { phase })) => {
                 if let Some(live) = live {
                     live.phase(phase);
                 }
             }
-            Ok(RunnerLine::Error { message }) => self.error = Some(message),
-            Err(_) => match serde_json::from_str::<RunResult>(line) {
-                Ok(result) => self.result = Some(result),
-                Err(_) => {
-                    if let Some(live) = live {
-                        live.log(LogLevel::Warn, format!("runner: {line}"));
-                    }
+            Some(RunnerLine::Event(RunnerEvent::Error(error))) => self.error = Some(error),
+            Some(RunnerLine::Result(result)) => self.result = Some(*result),
+            Some(RunnerLine::Other(text)) => {
+                if let Some(live) = live {
+                    live.log(LogLevel::Warn, format!("runner: {text}"));
                 }
-            },
+            }
         }
     }
 
     /// The error the runner reported when it could not run.
-    pub fn error(&self) -> Option<&str> {
-        self.error.as_deref()
+    pub fn error(&self) -> Option<&RunError> {
+        self.error.as_ref()
     }
 
     /// The run's result, once printed.

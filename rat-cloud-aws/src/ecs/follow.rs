@@ -232,10 +232,12 @@ fn outcome(
         ),
         None => {
             let mut message = format!("the task stopped without a run result ({how})");
+            let mut kind = ErrorKind::Executor;
             if let Some(error) = output.error() {
-                message.push_str(&format!(": {error}"));
+                message.push_str(&format!(": {}", error.message));
+                kind = error.error_kind();
             }
-            (RunStatus::Failed, ErrorKind::Executor, message)
+            (RunStatus::Failed, kind, message)
         }
     };
     Outcome::Aborted {
@@ -304,7 +306,7 @@ mod tests {
         let mut output = RunnerOutput::default();
         output.read_line(
             None,
-            r#"{"type":"error","message":"invalid runner input: eof"}"#,
+            r#"{"type":"error","kind":"invalid_input","message":"invalid runner input: eof"}"#,
         );
         let (status, message) = aborted(outcome(
             output,

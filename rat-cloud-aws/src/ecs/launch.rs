@@ -12,10 +12,7 @@ use super::api::{Fault, capacity_text, classify, sdk_error};
 use super::config::EcsConfig;
 use super::task::client_token;
 
-/// The environment variable carrying the runner input in the overrides.
-pub(crate) const INPUT_VARIABLE: &str = "RAT_RUNNER_INPUT";
-
-pub use rat_core::credentials::{NAMESPACE_VARIABLE, RUN_ID_VARIABLE};
+use rat_core::runner::{INPUT_VARIABLE, NAMESPACE_VARIABLE, RUN_ID_VARIABLE};
 
 /// ECS refuses overrides above 8 KiB.
 const MAX_OVERRIDES_BYTES: usize = 8192;

@@ -18,7 +18,6 @@ use rat_executor::{Launcher, LiveRun, Outcome, Pool, PoolConfig, forward_executo
 use crate::cloudwatch::CloudWatchLogs;
 pub use config::{CapacityProvider, EcsConfig, TaskDefinitionSource, TaskDefinitionSpec, TaskSize};
 use follow::{Followed, Following};
-pub use launch::{NAMESPACE_VARIABLE, RUN_ID_VARIABLE};
 use task::TaskHandle;
 use taskdef::ResolvedTaskDefinition;
 use tracker::Tracker;

@@ -7,7 +7,6 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::run::RunSpec;
 
 mod file;
 mod remote;
@@ -141,17 +140,6 @@ impl RunLimits {
     pub fn memory_limit_bytes(&self) -> Result<Option<u64>> {
         self.memory_limit.as_deref().map(parse_size).transpose()
     }
-}
-
-/// What a `rat-runner` process reads: one run (with its limits) and where
-/// the lakehouse is.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RunnerInput {
-    /// The run.
-    pub spec: RunSpec,
-    /// Storage and catalog.
-    pub lakehouse: LakehouseConfig,
 }
 
 /// Parses `512MB`, `2GiB`, `1.5 GB`, `1000000` (bytes) into bytes.

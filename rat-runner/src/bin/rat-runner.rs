@@ -3,17 +3,20 @@
 //!
 //! ```text
 //! rat-runner --spec FILE      (or --spec - for stdin, --spec env:NAME for
-//!                             an environment variable): a RunnerInput as JSON
+//!                             an environment variable, RAT_RUNNER_INPUT in
+//!                             a container): a RunnerInput as JSON
 //! rat-runner --spec FILE --abandon
 //!                             remove the branch of that run, if left behind
 //! ```
 //!
-//! Protocol: one JSON object per line on stderr while running —
-//! `{"type":"log","seq":0,"at":"…","level":"info","message":"…"}` or
-//! `{"type":"phase","phase":"execute"}`; the [`RunResult`] as one JSON line on
-//! stdout at the end. Exit codes: 0 the run succeeded; 1 it failed or was
-//! cancelled (the result says why); 2 the input was invalid or the runner
-//! could not start (no result). SIGTERM and SIGINT cancel the run: the
+//! Protocol ([`rat_core::runner`]): one JSON object per line on stderr
+//! while running —
+//! `{"type":"log","seq":0,"at":"…","level":"info","message":"…"}`,
+//! `{"type":"phase","phase":"execute"}` or `{"type":"error",...}`; the
+//! `RunResult` as one JSON line on stdout at the end. Exit codes: 0 the run
+//! succeeded; 1 it failed or was cancelled (the result says why); 2 the
+//! input was invalid or the runner could not start (no result). SIGTERM
+//! and SIGINT cancel the run: the
 //! engine stops its query, removes the branch and still reports a result.
 //! With `limits.memory_limit`, DuckDB gets that limit and the process an
 //! address-space limit above it, so runaway memory ends the run, not the host.
@@ -23,26 +26,22 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use rat_core::runner::{RunnerEvent, RunnerExit, RunnerLine};
 use rat_core::{
-    Error, ErrorKind, LogLevel, LogSink, Phase, RunContext, RunEngine, RunStatus, RunnerInput,
+    Error, ErrorKind, LogLevel, LogRecord, LogSink, Phase, RunContext, RunEngine, RunnerInput,
 };
 use rat_runner::{Engine, EngineConfig};
-use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-const EXIT_SUCCESS: i32 = 0;
-const EXIT_FAILED: i32 = 1;
-const EXIT_INVALID: i32 = 2;
-
 fn main() {
-    let code = match read_input() {
+    let exit = match read_input() {
         Ok((input, abandon)) => run(input, abandon),
         Err(e) => {
             emit_error(&e);
-            EXIT_INVALID
+            RunnerExit::Invalid
         }
     };
-    std::process::exit(code);
+    std::process::exit(exit.code());
 }
 
 fn read_input() -> Result<(RunnerInput, bool), Error> {
@@ -75,10 +74,10 @@ fn read_input() -> Result<(RunnerInput, bool), Error> {
     Ok((input, abandon))
 }
 
-fn run(input: RunnerInput, abandon: bool) -> i32 {
+fn run(input: RunnerInput, abandon: bool) -> RunnerExit {
     if let Err(e) = limit_memory(&input) {
         emit_error(&e);
-        return EXIT_INVALID;
+        return RunnerExit::Invalid;
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -87,7 +86,7 @@ fn run(input: RunnerInput, abandon: bool) -> i32 {
         Ok(rt) => rt,
         Err(e) => {
             emit_error(&Error::internal(format!("cannot start runtime: {e}")));
-            return EXIT_INVALID;
+            return RunnerExit::Invalid;
         }
     };
     runtime.block_on(async move {
@@ -95,17 +94,17 @@ fn run(input: RunnerInput, abandon: bool) -> i32 {
             Ok(e) => e,
             Err(e) => {
                 emit_error(&e);
-                return EXIT_INVALID;
+                return RunnerExit::Invalid;
             }
         };
         if abandon {
             return match rat_runner::table::abandon_run(engine.catalog().as_ref(), &input.spec)
                 .await
             {
-                Ok(()) => EXIT_SUCCESS,
+                Ok(()) => RunnerExit::Succeeded,
                 Err(e) => {
                     emit_error(&e);
-                    EXIT_FAILED
+                    RunnerExit::Failed
                 }
             };
         }
@@ -116,16 +115,10 @@ fn run(input: RunnerInput, abandon: bool) -> i32 {
             log: Arc::new(StderrLog::default()),
         };
         let result = engine.execute(input.spec, ctx).await;
-        let line = serde_json::to_string(&result)
-            .unwrap_or_else(|e| json!({"error": e.to_string()}).to_string());
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{line}");
+        let _ = writeln!(out, "{}", RunnerLine::result_line(&result));
         let _ = out.flush();
-        if result.status == RunStatus::Success {
-            EXIT_SUCCESS
-        } else {
-            EXIT_FAILED
-        }
+        RunnerExit::of(result.status)
     })
 }
 
@@ -168,31 +161,29 @@ struct StderrLog {
 }
 
 impl StderrLog {
-    fn write(&self, value: serde_json::Value) {
+    fn write(&self, event: &RunnerEvent) {
         let _guard = self.lock.lock();
         let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "{value}");
+        let _ = writeln!(err, "{}", event.to_line());
     }
 }
 
 impl LogSink for StderrLog {
     fn log(&self, level: LogLevel, message: String) {
         let seq = self.seq.fetch_add(1, Ordering::SeqCst);
-        self.write(json!({
-            "type": "log",
-            "seq": seq,
-            "at": chrono::Utc::now(),
-            "level": level,
-            "message": message,
+        self.write(&RunnerEvent::Log(LogRecord {
+            seq,
+            at: chrono::Utc::now(),
+            level,
+            message,
         }));
     }
 
     fn phase(&self, phase: Phase) {
-        self.write(json!({"type": "phase", "phase": phase}));
+        self.write(&RunnerEvent::Phase { phase });
     }
 }
 
 fn emit_error(err: &Error) {
-    let line = json!({"type": "error", "kind": err.kind().as_str(), "message": err.to_string()});
-    eprintln!("{line}");
+    eprintln!("{}", RunnerEvent::error(err).to_line());
 }
