@@ -7,6 +7,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here/.."
 . scripts/env.sh
+NEXTEST_VERSION=0.9.143
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -16,15 +17,18 @@ step "python test venv";       timeout 900 scripts/test-env.sh
 step "test servers (SeaweedFS, moto)"
 trap 'scripts/test-services.sh stop' EXIT
 timeout 300 scripts/test-services.sh start
+step "test runner (cargo-nextest)"
+# The suite runs under nextest (a process per test, a hung test killed:
+# .config/nextest.toml); installed from crates.io where it is missing.
+# The tests pass under plain `cargo test` too: none relies on its process.
+if ! cargo nextest --version >/dev/null 2>&1; then
+  timeout 1800 cargo install --locked cargo-nextest --version "$NEXTEST_VERSION"
+fi
 step "prune stale test binaries"; scripts/prune-target.sh
 step "cargo fmt";              cargo fmt --all -- --check
 step "build";                  cargo build --workspace --all-targets --locked
 step "tests"
-if cargo nextest --version >/dev/null 2>&1; then
-  timeout 1800 cargo nextest run --workspace --locked --no-fail-fast
-else
-  timeout 1800 cargo test --workspace --locked --no-fail-fast
-fi
+timeout 1800 cargo nextest run --workspace --locked --no-fail-fast
 step "doc tests";              timeout 900 cargo test --workspace --locked --doc
 step "clippy";                 cargo clippy --workspace --all-targets --locked -- -D warnings
 step "one arrow major (cargo tree -d)"

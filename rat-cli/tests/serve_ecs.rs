@@ -1,8 +1,7 @@
 //! `rat serve` with `server.executor: {type: ecs}` against moto: a run
 //! submitted over HTTP becomes a task started by its run id, and a cancel
 //! stops it. moto runs no container (the executor's own tests cover logs
-//! and results); its task state machine is global, so this test is in the
-//! moto-ecs nextest group.
+//! and results); tasks are held (moto::hold_tasks) until the cancel.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -17,7 +16,7 @@ use rat_core::{Executor, RunRequest, RunStatus};
 async fn serve_composes_the_ecs_executor_from_the_config() {
     let sdk = moto::sdk().await;
     let network = moto::setup();
-    moto::hold_tasks(true).await;
+    moto::hold_tasks().await;
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path();
     std::fs::create_dir_all(project.join("pipelines/bronze/numbers")).unwrap();

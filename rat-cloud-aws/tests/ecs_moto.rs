@@ -2,8 +2,10 @@
 //! reuse, the RunTask request, tracking to STOPPED, logs paged from
 //! CloudWatch, cancel, time limits, and adoption by a restarted executor.
 //! moto runs no container: the tests write the runner's output to the log
-//! stream themselves and move tasks with moto's state manager, which is
-//! global, so these tests run one at a time (.config/nextest.toml).
+//! stream themselves and stop their tasks as an exiting container would.
+//! Each test owns what it creates on the shared server (its task
+//! definition family, its runs' tasks), so they run at once, as threads of
+//! one process (`cargo test`) or as processes (nextest).
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -21,9 +23,11 @@ use rat_cloud_aws::{
 use rat_core::{Executor, RunId, RunRequest, RunStatus, RunStore, RunnerInput};
 use rat_executor::PoolConfig;
 
-fn task_definition(image: &str) -> TaskDefinitionSource {
+/// A task definition of `family` (one per test: revisions of a family
+/// are what its test asserts on).
+fn task_definition(family: &str, image: &str) -> TaskDefinitionSource {
     TaskDefinitionSource::Register(Box::new(TaskDefinitionSpec {
-        family: "rat-runner-test".into(),
+        family: family.into(),
         image: image.into(),
         container_name: "rat-runner".into(),
         size: TaskSize::new(512, 1024),
@@ -40,10 +44,10 @@ fn task_definition(image: &str) -> TaskDefinitionSource {
     }))
 }
 
-fn config(network: &Network, project: &Project) -> EcsConfig {
+fn config(family: &str, network: &Network, project: &Project) -> EcsConfig {
     let mut config = EcsConfig::new(
         CLUSTER,
-        task_definition("rat/runner:1"),
+        task_definition(family, "rat/runner:1"),
         vec![network.subnet.clone()],
         vec![network.security_group.clone()],
         project.lakehouse.clone(),
@@ -99,10 +103,11 @@ async fn stored_lines(project: &Project, run: &RunId, count: usize) {
 async fn a_run_is_one_task_with_its_spec_tags_and_logs() {
     let sdk = moto::sdk().await;
     let network = moto::setup();
-    moto::hold_tasks(true).await;
+    moto::hold_tasks().await;
     let project = Project::new().await;
     let pipeline = table("silver.orders");
-    let config = config(&network, &project)
+    let family = "rat-test-one-task";
+    let config = config(family, &network, &project)
         .with_capacity_providers(vec![
             CapacityProvider::new("FARGATE_SPOT", 3),
             CapacityProvider::new("FARGATE", 1).with_base(1),
@@ -115,7 +120,7 @@ async fn a_run_is_one_task_with_its_spec_tags_and_logs() {
     let same = start(&project, config.clone(), pool()).await;
     assert_eq!(same.task_definition_arn(), executor.task_definition_arn());
     let mut changed = config.clone();
-    changed.task_definition = task_definition("rat/runner:2");
+    changed.task_definition = task_definition(family, "rat/runner:2");
     let newer = start(&project, changed, pool()).await;
     assert_ne!(newer.task_definition_arn(), executor.task_definition_arn());
     drop((same, newer));
@@ -179,7 +184,7 @@ async fn a_run_is_one_task_with_its_spec_tags_and_logs() {
         executor.status(&run).await.unwrap().status,
         RunStatus::Running
     );
-    moto::hold_tasks(false).await;
+    moto::stop_task(&sdk, &task_arn).await;
     let record = common::wait_for_end(&executor, &run).await;
     assert_eq!(record.status, RunStatus::Success, "{:?}", record.error);
     assert_eq!(record.result.unwrap().rows_written, 1);
@@ -192,11 +197,11 @@ async fn a_run_is_one_task_with_its_spec_tags_and_logs() {
 async fn cancel_stops_the_task_and_a_queued_run_never_launches() {
     let sdk = moto::sdk().await;
     let network = moto::setup();
-    moto::hold_tasks(true).await;
+    moto::hold_tasks().await;
     let project = Project::new().await;
     let executor = start(
         &project,
-        config(&network, &project),
+        config("rat-test-cancel", &network, &project),
         PoolConfig {
             workers: 1,
             ..pool()
@@ -252,9 +257,14 @@ async fn cancel_stops_the_task_and_a_queued_run_never_launches() {
 #[tokio::test]
 async fn a_run_past_its_time_limit_is_stopped_and_fails() {
     let network = moto::setup();
-    moto::hold_tasks(true).await;
+    moto::hold_tasks().await;
     let project = Project::new().await;
-    let executor = start(&project, config(&network, &project), pool()).await;
+    let executor = start(
+        &project,
+        config("rat-test-time-limit", &network, &project),
+        pool(),
+    )
+    .await;
     let limits = rat_core::config::RunLimits {
         timeout: Some(Duration::from_secs(1)),
         ..Default::default()
@@ -278,7 +288,7 @@ async fn a_run_past_its_time_limit_is_stopped_and_fails() {
 async fn a_restarted_executor_adopts_the_run_and_its_logs_stay_whole() {
     let sdk = moto::sdk().await;
     let network = moto::setup();
-    moto::hold_tasks(true).await;
+    moto::hold_tasks().await;
     let project = Project::new().await;
     let pipeline = table("silver.orders");
 
@@ -286,7 +296,8 @@ async fn a_restarted_executor_adopts_the_run_and_its_logs_stay_whole() {
     // shutting the runtime down drops its tasks mid-flight.
     let first = tokio::runtime::Runtime::new().unwrap();
     let (sender, receiver) = tokio::sync::oneshot::channel();
-    let config_a = config(&network, &project);
+    let family = "rat-test-adoption";
+    let config_a = config(family, &network, &project);
     let (store_a, storage_a, table_a) =
         (project.store(), project.storage.clone(), pipeline.clone());
     first.spawn(async move {
@@ -308,18 +319,18 @@ async fn a_restarted_executor_adopts_the_run_and_its_logs_stay_whole() {
     });
     let run = receiver.await.unwrap();
     let store = project.store();
-    let (_, stream) = task_of(&store, &run).await;
+    let (task_arn, stream) = task_of(&store, &run).await;
     moto::put_lines(&sdk, &stream, &runner_lines(0, 10)).await;
     stored_lines(&project, &run, 10).await;
     moto::put_lines(&sdk, &stream, &runner_lines(10, 10)).await;
     tokio::time::sleep(Duration::from_millis(150)).await;
     first.shutdown_background();
 
-    let second = start(&project, config(&network, &project), pool()).await;
+    let second = start(&project, config(family, &network, &project), pool()).await;
     moto::put_lines(&sdk, &stream, &runner_lines(20, 5)).await;
     moto::put_lines(&sdk, &stream, &[result_line(&run, &pipeline)]).await;
     stored_lines(&project, &run, 25).await;
-    moto::hold_tasks(false).await;
+    moto::stop_task(&sdk, &task_arn).await;
     let record = common::wait_for_end(&second, &run).await;
     assert_eq!(record.status, RunStatus::Success, "{:?}", record.error);
     common::assert_lines(&project.logs(&run).await, 25);

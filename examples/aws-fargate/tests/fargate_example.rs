@@ -2,8 +2,8 @@
 //! ECS, CloudWatch Logs and Secrets Manager on moto, S3, STS and the REST
 //! catalog on SeaweedFS. moto runs no container, so a task player
 //! (tests/common/task_player.rs) runs the real `rat-runner` for each task as
-//! Fargate would. moto's task state machine is global: this test shares a
-//! nextest group with the other moto ECS tests (.config/nextest.toml).
+//! Fargate would, and stops it when the runner exits. Tasks are held
+//! (moto::hold_tasks), the one setting every moto test shares.
 #![allow(clippy::unwrap_used)]
 
 #[path = "../../../rat-cloud-aws/tests/common/moto.rs"]
@@ -33,7 +33,7 @@ async fn the_sample_project_runs_as_fargate_tasks_with_scoped_credentials() {
     let ecs_sdk = moto::sdk().await;
     let sts_sdk = seaweedfs::sdk().await;
     let network = moto::setup();
-    moto::hold_tasks(true).await;
+    moto::hold_tasks().await;
     let dir = tempfile::tempdir().unwrap();
 
     // The catalog token lives in Secrets Manager; only its ARN is configured.

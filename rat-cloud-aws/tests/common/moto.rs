@@ -79,14 +79,13 @@ print(json.dumps({{"subnet": subnet, "sg": sg}}))
     }
 }
 
-/// Tasks stay as they are (`hold = true`) or go straight to STOPPED on
-/// their next description.
-pub async fn hold_tasks(hold: bool) {
-    let transition = if hold {
-        serde_json::json!({"progression": "manual", "times": 1_000_000})
-    } else {
-        serde_json::json!({"progression": "immediate"})
-    };
+/// Tasks stay as they are until stopped: moto otherwise advances a task
+/// towards STOPPED on each DescribeTasks. The setting is global to the
+/// server, so every test sets this same value and ends its own tasks
+/// with [`stop_task`], as a container exiting would: tests sharing the
+/// server never change each other's tasks.
+pub async fn hold_tasks() {
+    let transition = serde_json::json!({"progression": "manual", "times": 1_000_000});
     let body = serde_json::json!({"model_name": "ecs::task", "transition": transition});
     let response = reqwest::Client::new()
         .post(format!(
@@ -98,6 +97,18 @@ pub async fn hold_tasks(hold: bool) {
         .await
         .unwrap();
     assert!(response.status().is_success());
+}
+
+/// Stops `task` as its container exiting would (ECS records the stop).
+pub async fn stop_task(sdk: &aws_types::SdkConfig, task: &str) {
+    aws_sdk_ecs::Client::new(sdk)
+        .stop_task()
+        .cluster(CLUSTER)
+        .task(task)
+        .reason("Essential container in task exited")
+        .send()
+        .await
+        .unwrap();
 }
 
 /// Writes lines to a stream of the test log group as the awslogs driver
