@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use rat_core::config::SqlAccess;
 use rat_core::{Error, ErrorKind, Executor, LakehouseConfig, Result, RunStore};
 use rat_executor::{LocalExecutor, PoolConfig, ProcessConfig, ProcessExecutor, SqliteRunStore};
 use rat_runner::{Engine, EngineConfig};
@@ -57,7 +58,12 @@ impl Workspace {
         let state = project.join(STATE_DIR);
         let lakehouse = place.lakehouse(&project)?;
         let store = Arc::new(SqliteRunStore::open(state.join("runs.db")).await?);
-        let engine = Engine::open(&lakehouse, EngineConfig::default())
+        // Embedded: one user's own project, whose files pipelines may read.
+        let config = EngineConfig {
+            sql_access: SqlAccess::ProjectFiles,
+            ..EngineConfig::default()
+        };
+        let engine = Engine::open(&lakehouse, config)
             .await?
             .with_run_store(store.clone());
         Ok(Self {
@@ -85,11 +91,12 @@ impl Workspace {
         };
         let storage = self.engine.storage().clone();
         if isolate {
-            let process = ProcessConfig::new(
+            let mut process = ProcessConfig::new(
                 rat_executor::locate_runner("--isolate runs each pipeline with it; build it")?,
                 self.lakehouse.clone(),
                 self.state.join("runs"),
             );
+            process.sql_access = SqlAccess::ProjectFiles;
             Ok(Arc::new(
                 ProcessExecutor::start(process, self.runs(), storage, config).await?,
             ))

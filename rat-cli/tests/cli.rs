@@ -117,8 +117,12 @@ fn query_is_read_only() {
         );
     }
     let out = rat(project, &["query", "SELECT * FROM read_csv('/etc/passwd')"]);
-    assert_eq!(code(&out), 1);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("Permission"));
+    assert_eq!(code(&out), 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("refused by the SQL sandbox") && stderr.contains("/etc/passwd"),
+        "{stderr}"
+    );
     assert!(!project.join("x.csv").exists());
     let out = json(&rat(
         project,

@@ -25,7 +25,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::LakehouseConfig;
+use crate::config::{LakehouseConfig, SqlAccess};
 use crate::error::Error;
 use crate::run::{LogRecord, Phase, RunError, RunResult, RunSpec, RunStatus};
 
@@ -38,6 +38,9 @@ pub struct RunnerInput {
     pub spec: RunSpec,
     /// Storage and catalog.
     pub lakehouse: LakehouseConfig,
+    /// What the run's SQL may read beyond what it resolved.
+    #[serde(default)]
+    pub sql_access: SqlAccess,
 }
 
 /// The variable carrying the [`RunnerInput`] of a container's runner

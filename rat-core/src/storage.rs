@@ -130,6 +130,11 @@ pub trait Storage: Send + Sync + fmt::Debug {
     fn s3_access(&self) -> Option<crate::S3Access> {
         None
     }
+
+    /// The folder holding the objects, when they are local files.
+    fn local_root(&self) -> Option<&std::path::Path> {
+        None
+    }
 }
 
 /// Conveniences over any [`Storage`].

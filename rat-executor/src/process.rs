@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use rat_core::config::SqlAccess;
 use rat_core::runner::{NAMESPACE_VARIABLE, RUN_ID_VARIABLE};
 use rat_core::{
     ErrorKind, LakehouseConfig, Result, RunError, RunId, RunRecord, RunResult, RunSpec, RunStatus,
@@ -36,6 +37,8 @@ pub struct ProcessConfig {
     pub grace: Duration,
     /// How often the runner's log file is read.
     pub tail_interval: Duration,
+    /// What the runs' SQL may read beyond what they resolved.
+    pub sql_access: SqlAccess,
 }
 
 /// The `rat-runner` binary: `$RAT_RUNNER`, else the one beside the running
@@ -66,7 +69,7 @@ pub fn locate_binary(name: &str, variable: &str, hint: &str) -> Result<PathBuf> 
 
 impl ProcessConfig {
     /// Defaults for a runner binary and lakehouse: runs under `runs_dir`,
-    /// 5 s grace, 20 ms log polling.
+    /// 5 s grace, 20 ms log polling, strict SQL access.
     pub fn new(runner: PathBuf, lakehouse: LakehouseConfig, runs_dir: PathBuf) -> Self {
         Self {
             runner,
@@ -74,6 +77,7 @@ impl ProcessConfig {
             runs_dir,
             grace: Duration::from_secs(5),
             tail_interval: Duration::from_millis(20),
+            sql_access: SqlAccess::Strict,
         }
     }
 }
@@ -127,6 +131,7 @@ impl Child {
         let input = RunnerInput {
             spec: spec.clone(),
             lakehouse: self.config.lakehouse.clone(),
+            sql_access: self.config.sql_access,
         };
         std::fs::write(dir.join("input.json"), serde_json::to_vec_pretty(&input)?)?;
         let stdout = std::fs::File::create(dir.join("result.json"))?;

@@ -1,13 +1,13 @@
 //! Read-only SQL over the tables' current snapshots (`rat query`).
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use rat_core::{Catalog, Error, Result};
+use rat_core::{Catalog, Error, ErrorKind, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::duck::{DuckSession, SessionLimits, duck_error, engine_path, quote_ident, string_list};
-use crate::engine::{check_select, resolve_refs};
+use crate::duck::{DuckSession, Sandbox, SessionLimits, duck_error, quote_ident};
+use crate::engine::{named_tables, parse_select, relation_at};
 use crate::template::RefTarget;
 
 /// Options of a read-only query.
@@ -45,55 +45,50 @@ pub struct QueryOutput {
     pub truncated: bool,
 }
 
-/// Runs one SELECT over every table of the catalog, each as a view
+/// Runs one SELECT over the tables it names, each as a view
 /// `"namespace"."layer"."name"` over its `main` snapshot (and `layer.name`
-/// for the default namespace). Anything but a single SELECT is refused, and
-/// the session cannot touch files outside the tables' folders.
+/// in the default namespace). Only those tables are loaded (DuckDB's own
+/// parser finds them), so a query costs what it touches however many
+/// tables the catalog holds. Anything but a single SELECT is refused, and
+/// the session reads exactly the data files of those snapshots.
 pub async fn query(
     catalog: &dyn Catalog,
     sql: &str,
     options: &QueryOptions,
 ) -> Result<QueryOutput> {
     let session = DuckSession::open(&options.limits)?;
-    check_select(&session, sql, "query").await?;
-
-    let mut tables: BTreeSet<RefTarget> = BTreeSet::new();
-    for ns in catalog.list_namespaces().await? {
-        tables.extend(
-            catalog
-                .list_tables(&ns)
-                .await?
-                .into_iter()
-                .map(RefTarget::current),
-        );
+    let parsed = parse_select(&session, sql, "query").await?;
+    let default_ns = rat_core::ident::namespace(&options.default_namespace)?;
+    let named = named_tables(&parsed, &default_ns);
+    let mut relations = BTreeMap::new();
+    for table in named {
+        let loaded = match catalog.load_table(&table).await {
+            Ok(loaded) => loaded,
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                return Err(
+                    Error::not_found(format!("no table '{table}'")).with_context("field", "sql")
+                );
+            }
+            Err(e) => return Err(e),
+        };
+        let relation = relation_at(&loaded, None, "query").await?;
+        relations.insert(RefTarget::current(table), relation);
     }
-    let relations = resolve_refs(catalog, &tables, "query").await?;
-    let folders: BTreeSet<String> = relations
-        .values()
-        .map(|r| format!("{}/", engine_path(&r.location).trim_end_matches('/')))
-        .collect();
     crate::engine::create_table_views(&session, &relations).await?;
-
-    let default_ns = quote_ident(&options.default_namespace);
-    let has_default = tables
-        .iter()
-        .any(|t| t.table.namespace.as_str() == options.default_namespace);
-    let folders: Vec<String> = folders.into_iter().collect();
-    let lockdown = format!(
-        "{}SET allowed_directories = {}; SET enable_external_access = false; SET lock_configuration = true;",
-        if has_default {
-            format!("USE {default_ns}; ")
-        } else {
-            String::new()
-        },
-        string_list(&folders),
-    );
-    session
-        .run(move |c| {
-            c.execute_batch(&lockdown)
-                .map_err(|e| duck_error("cannot prepare query session", e))
-        })
-        .await?;
+    if relations.keys().any(|t| t.table.namespace == default_ns) {
+        let use_default = format!("USE {};", quote_ident(default_ns.as_str()));
+        session
+            .run(move |c| {
+                c.execute_batch(&use_default)
+                    .map_err(|e| duck_error("cannot prepare query session", e))
+            })
+            .await?;
+    }
+    let mut sandbox = Sandbox::default();
+    for relation in relations.values() {
+        sandbox.allow_files(&relation.files);
+    }
+    session.lock_down(&sandbox).await?;
 
     let limit = options.max_rows + 1;
     let probe = format!("SELECT * FROM ({sql}) AS __rat_q LIMIT 0");

@@ -166,3 +166,25 @@ async fn namespaces_and_tables_are_listed_per_rat_namespace() {
     let err = c.load_table(&"gold.b".parse().unwrap()).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
 }
+
+#[tokio::test]
+async fn an_unchanged_table_is_not_read_again_and_a_commit_is_seen_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = catalog(dir.path()).await;
+    let table: TableRef = "bronze.cached".parse().unwrap();
+    catalog.create_table(&table, new_table()).await.unwrap();
+    let first = catalog.load_table(&table).await.unwrap();
+    let again = catalog.load_table(&table).await.unwrap();
+    assert!(
+        Arc::ptr_eq(&first.metadata, &again.metadata),
+        "the unchanged metadata file was parsed again"
+    );
+    // Another process (its own catalog, so its own cache) commits.
+    let other = self::catalog(dir.path()).await;
+    other.commit(move_main(&table, 7, 1, None)).await.unwrap();
+    let after = catalog.load_table(&table).await.unwrap();
+    assert_ne!(after.metadata_location, first.metadata_location);
+    assert_eq!(after.main_snapshot_id(), Some(7));
+    let listed = catalog.load_table(&table).await.unwrap();
+    assert!(Arc::ptr_eq(&after.metadata, &listed.metadata));
+}

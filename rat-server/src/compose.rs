@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rat_core::config::{CatalogConfig, SecretRef, StorageConfig};
+use rat_core::config::{CatalogConfig, SecretRef, SqlAccess, StorageConfig};
 use rat_core::{Executor, LakehouseConfig, Result, RunEngine, RunStore, ScheduleStore};
 use rat_executor::{
     LocalExecutor, PoolConfig, PostgresRunStore, ProcessConfig, ProcessExecutor, SqliteRunStore,
@@ -38,6 +38,8 @@ pub struct ServerSetup {
     pub credential_vendor: CredentialVendorConfig,
     /// The scheduler (`None`: this instance never fires schedules).
     pub scheduler: Option<SchedulerConfig>,
+    /// What pipeline SQL may read beyond what its run resolved.
+    pub sql_access: SqlAccess,
 }
 
 /// Where run records, logs and schedules live.
@@ -140,6 +142,7 @@ impl ServerSetup {
             auth: AuthConfig::None,
             credential_vendor: CredentialVendorConfig::Static,
             scheduler: Some(SchedulerConfig::default()),
+            sql_access: SqlAccess::Strict,
         }
     }
 
@@ -149,7 +152,11 @@ impl ServerSetup {
     pub async fn open(&self) -> Result<Server> {
         let auth = Authenticator::from_config(&self.auth)?;
         let (store, schedules) = self.run_store.open().await?;
-        let engine = Engine::open(&self.lakehouse, EngineConfig::default())
+        let config = EngineConfig {
+            sql_access: self.sql_access,
+            ..EngineConfig::default()
+        };
+        let engine = Engine::open(&self.lakehouse, config)
             .await?
             .with_run_store(store.clone());
         let storage = engine.storage().clone();
@@ -176,7 +183,9 @@ impl ServerSetup {
                 let lakehouse = self
                     .credential_vendor
                     .runner_lakehouse(&self.lakehouse, locate_credentials_command)?;
-                let process = ProcessConfig::new(runner, lakehouse, self.state_dir.join("runs"));
+                let mut process =
+                    ProcessConfig::new(runner, lakehouse, self.state_dir.join("runs"));
+                process.sql_access = self.sql_access;
                 let pool = pool_config(*workers, *queue);
                 let executor =
                     ProcessExecutor::start(process, store.clone(), storage, pool).await?;

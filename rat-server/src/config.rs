@@ -11,6 +11,7 @@
 //!   auth: {type: api_key, key: {file: /run/secrets/rat-api-key}}
 //!   credential_vendor: {type: sts, role_arn: arn:aws:iam::123456789012:role/rat-ns}  # static (default)
 //!   scheduler: true
+//!   sql_access: strict                # project_files: a trusted single-user server
 //! ```
 //!
 //! Every field can be overridden like the rest of the file:
@@ -19,7 +20,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use rat_core::config::config_tree;
+use rat_core::config::{SqlAccess, config_tree};
 use rat_core::{Error, LakehouseConfig, Result};
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -51,6 +52,11 @@ pub struct ServerSection {
     /// Whether this instance competes to fire schedules.
     #[serde(default = "yes")]
     pub scheduler: bool,
+    /// What pipeline SQL may read beyond what its run resolved: `strict`
+    /// (the default), or `project_files` for a trusted single-user server
+    /// over a local project folder.
+    #[serde(default)]
+    pub sql_access: SqlAccess,
 }
 
 impl Default for ServerSection {
@@ -62,6 +68,7 @@ impl Default for ServerSection {
             auth: AuthConfig::None,
             credential_vendor: CredentialVendorConfig::Static,
             scheduler: true,
+            sql_access: SqlAccess::Strict,
         }
     }
 }
@@ -224,6 +231,7 @@ impl ServerSetup {
         };
         setup.credential_vendor = section.credential_vendor;
         setup.scheduler = section.scheduler.then(SchedulerConfig::default);
+        setup.sql_access = section.sql_access;
         Ok((setup, section.listen))
     }
 }

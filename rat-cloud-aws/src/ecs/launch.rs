@@ -24,6 +24,8 @@ pub(crate) fn overrides(config: &EcsConfig, spec: &RunSpec) -> Result<TaskOverri
     let input = RunnerInput {
         spec: spec.clone(),
         lakehouse: config.lakehouse.clone(),
+        // A task's storage is remote: there is no project folder to open.
+        sql_access: rat_core::config::SqlAccess::Strict,
     };
     let input = serde_json::to_string(&input)
         .map_err(|e| Error::internal(format!("cannot encode the runner input: {e}")))?;

@@ -105,6 +105,29 @@ impl LakehouseConfig {
     }
 }
 
+/// What pipeline and quality-test SQL may read beyond what its run
+/// resolved. Either way a run's DuckDB session reads exactly the data files
+/// of its `ref()`s, its landing zones' files and its own output folder; it
+/// reaches no URL, changes no setting and loads no extension.
+///
+/// ```
+/// use rat_core::config::SqlAccess;
+/// let access: SqlAccess = serde_yaml_ng::from_str("project_files").unwrap();
+/// assert_eq!(access, SqlAccess::ProjectFiles);
+/// assert_eq!(SqlAccess::default(), SqlAccess::Strict);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SqlAccess {
+    /// Nothing more: what a server runs (the default).
+    #[default]
+    Strict,
+    /// Also the files under a local storage's folder (the project), except
+    /// hidden ones (`.rat/`, `.git/`, `.env`) and symlinks: the embedded
+    /// single-user mode, or a trusted single-user server.
+    ProjectFiles,
+}
+
 /// Per-run resource limits.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -90,7 +90,11 @@ fn run(input: RunnerInput, abandon: bool) -> RunnerExit {
         }
     };
     runtime.block_on(async move {
-        let engine = match Engine::open(&input.lakehouse, EngineConfig::default()).await {
+        let config = EngineConfig {
+            sql_access: input.sql_access,
+            ..EngineConfig::default()
+        };
+        let engine = match Engine::open(&input.lakehouse, config).await {
             Ok(e) => e,
             Err(e) => {
                 emit_error(&e);

@@ -18,6 +18,8 @@ use rat_core::{
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use sqlx::{Row, SqliteConnection};
 
+use super::MetadataCache;
+
 /// The `catalog_name` rat writes and reads. Open the file from pyiceberg with
 /// `SqlCatalog("rat", uri="sqlite:///…/catalog.db", warehouse="file:///…")`.
 pub const DEFAULT_CATALOG_NAME: &str = "rat";
@@ -66,6 +68,8 @@ pub struct SqlCatalog {
     name: String,
     warehouse_dir: PathBuf,
     file_io: FileIO,
+    /// Metadata files already read: a load re-reads the pointer row only.
+    metadata: MetadataCache,
 }
 
 impl SqlCatalog {
@@ -97,6 +101,7 @@ impl SqlCatalog {
             name: DEFAULT_CATALOG_NAME.to_owned(),
             warehouse_dir,
             file_io: FileIO::new_with_fs(),
+            metadata: MetadataCache::default(),
         })
     }
 
@@ -159,21 +164,33 @@ impl SqlCatalog {
         Ok(row.and_then(|r| r.get::<Option<String>, _>(0)))
     }
 
-    async fn read_metadata(&self, table: &TableRef, location: &str) -> Result<TableMetadata> {
-        TableMetadata::read_from(&self.file_io, location)
+    /// The metadata `location` holds: read once, then from the cache.
+    async fn read_metadata(&self, table: &TableRef, location: &str) -> Result<Arc<TableMetadata>> {
+        if let Some(metadata) = self.metadata.get(location) {
+            return Ok(metadata);
+        }
+        let metadata = TableMetadata::read_from(&self.file_io, location)
             .await
             .map_err(|e| {
                 Error::new(ErrorKind::Catalog, "cannot read table metadata")
                     .with_context("table", table)
                     .with_context("file", location)
                     .with_source(e)
-            })
+            })?;
+        let metadata = Arc::new(metadata);
+        self.metadata.insert(location, metadata.clone());
+        Ok(metadata)
     }
 
-    fn loaded(&self, table: &TableRef, metadata: TableMetadata, location: String) -> LoadedTable {
+    fn loaded(
+        &self,
+        table: &TableRef,
+        metadata: Arc<TableMetadata>,
+        location: String,
+    ) -> LoadedTable {
         LoadedTable {
             table: table.clone(),
-            metadata: Arc::new(metadata),
+            metadata,
             metadata_location: location,
             file_io: self.file_io.clone(),
             s3: None,
@@ -193,7 +210,8 @@ impl SqlCatalog {
                 .check(Some(&current))
                 .map_err(|e| conflict(table, requirement, e))?;
         }
-        let mut builder = current.clone().into_builder(Some(current_location.clone()));
+        let mut builder =
+            TableMetadata::clone(&current).into_builder(Some(current_location.clone()));
         for update in commit.updates.iter().cloned() {
             builder = update.apply(builder).map_err(|e| update_error(table, e))?;
         }
@@ -230,6 +248,8 @@ impl SqlCatalog {
             let _ = self.file_io.delete(&new_location).await;
             return Ok(None);
         }
+        let new_metadata = Arc::new(new_metadata);
+        self.metadata.insert(&new_location, new_metadata.clone());
         Ok(Some(self.loaded(table, new_metadata, new_location)))
     }
 }
@@ -369,7 +389,7 @@ impl Catalog for SqlCatalog {
             let _ = self.file_io.delete(&metadata_location).await;
             return Err(already_exists(table));
         }
-        Ok(self.loaded(table, metadata, metadata_location))
+        Ok(self.loaded(table, Arc::new(metadata), metadata_location))
     }
 
     async fn commit(&self, commit: TableCommit) -> Result<LoadedTable> {

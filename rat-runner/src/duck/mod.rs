@@ -2,11 +2,13 @@
 
 mod functions;
 mod remote;
+mod sandbox;
 mod session;
 mod sql;
 mod types;
 
 pub use remote::EXTENSION_DIR_ENV;
+pub use sandbox::{MAX_PROJECT_FILES, Sandbox};
 pub use session::{DuckSession, INTERRUPT_REPEAT, SessionLimits, duck_error};
 pub use sql::{
     column_list, engine_path, landing_view_name, quote_ident, quote_literal, string_list,

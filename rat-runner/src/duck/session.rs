@@ -56,12 +56,15 @@ impl std::fmt::Debug for DuckSession {
 }
 
 impl DuckSession {
-    /// Opens a fresh in-memory database with `limits`, UTC time zone and
-    /// no extension auto-loading from the network.
+    /// Opens a fresh in-memory database with `limits`, UTC time zone, no
+    /// extension auto-loading from the network and no persistent secrets.
     pub fn open(limits: &SessionLimits) -> Result<Self> {
         let mut config = Config::default()
             .with("autoinstall_known_extensions", "false")
             .and_then(|c| c.with("autoload_known_extensions", "false"))
+            // Secrets live in memory only: nothing is read from or written
+            // to ~/.duckdb (and a locked-down session could not).
+            .and_then(|c| c.with("allow_persistent_secrets", "false"))
             .map_err(|e| duck_error("cannot configure DuckDB", e))?;
         if let Some(threads) = limits.threads {
             let threads = i64::try_from(threads.max(1)).unwrap_or(1);
@@ -259,12 +262,14 @@ impl DuckSession {
     }
 }
 
-/// Wraps a DuckDB error.
+/// Wraps a DuckDB error; a refusal of the [sandbox](super::Sandbox) is
+/// invalid input naming what was refused.
 pub fn duck_error(message: &str, err: duckdb::Error) -> Error {
-    Error::new(
-        ErrorKind::Query,
-        format!("{message}: {}", clean_message(&err)),
-    )
+    let text = clean_message(&err);
+    if let Some(refused) = super::sandbox::refusal(&text) {
+        return refused;
+    }
+    Error::new(ErrorKind::Query, format!("{message}: {text}"))
 }
 
 /// DuckDB messages carry the error class on the first line and sometimes a

@@ -20,11 +20,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use rat_core::config::SqlAccess;
 use rat_core::{Catalog, RunContext, RunEngine, RunResult, RunSpec, RunStore, Storage};
 
 pub use plan::RunPlan;
-pub(crate) use relations::check_select;
-pub(crate) use relations::{create_table_views, resolve_refs};
+pub(crate) use relations::{create_table_views, named_tables, parse_select, relation_at};
 
 use crate::duck::SessionLimits;
 
@@ -38,6 +38,9 @@ pub struct EngineConfig {
     /// A `run-*` branch whose run is unknown and that is older than this is
     /// left over from a crash and removed by the next run of its table.
     pub stale_branch_age: Duration,
+    /// What pipeline and quality-test SQL may read beyond what its run
+    /// resolved (strict unless the storage is a trusted project folder).
+    pub sql_access: SqlAccess,
 }
 
 impl Default for EngineConfig {
@@ -46,6 +49,7 @@ impl Default for EngineConfig {
             limits: SessionLimits::default(),
             max_commit_attempts: 12,
             stale_branch_age: Duration::from_secs(3600),
+            sql_access: SqlAccess::Strict,
         }
     }
 }

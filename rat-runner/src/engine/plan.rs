@@ -9,7 +9,7 @@ use rat_core::{Error, ErrorKind, Pipeline, Project, ProjectSource, Result, Table
 use super::Engine;
 use super::relations::check_select;
 use crate::dag::{Dag, Discovered, discover};
-use crate::duck::DuckSession;
+use crate::duck::{DuckSession, Sandbox};
 
 /// Pipelines to run, in dependency order, from a validated project.
 #[derive(Debug, Clone)]
@@ -42,7 +42,7 @@ impl Engine {
     /// `ref()`s are in the result.
     pub async fn check_pipeline(&self, pipeline: &Pipeline) -> Result<Discovered> {
         let found = discover(pipeline)?;
-        let session = DuckSession::open(&self.config.limits)?;
+        let session = parser_session(&self.config).await?;
         check_rendered(&session, pipeline, &found).await?;
         Ok(found)
     }
@@ -68,7 +68,7 @@ impl Engine {
             dag.select(targets)?
         };
 
-        let session = DuckSession::open(&self.config.limits)?;
+        let session = parser_session(&self.config).await?;
         let mut will_exist: BTreeSet<TableRef> = BTreeSet::new();
         for table in &order {
             let pipeline = &project.pipelines[table];
@@ -103,6 +103,13 @@ impl Engine {
             order,
         })
     }
+}
+
+/// A session that only parses: locked down before any SQL reaches it.
+async fn parser_session(config: &super::EngineConfig) -> Result<DuckSession> {
+    let session = DuckSession::open(&config.limits)?;
+    session.lock_down(&Sandbox::default()).await?;
+    Ok(session)
 }
 
 async fn check_rendered(

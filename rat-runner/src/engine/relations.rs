@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use rat_core::{
-    Catalog, Error, ErrorKind, Identifier, LoadedTable, ObjectKey, ProjectSource, Result, S3Access,
-    Storage, StorageExt,
+    Catalog, Error, ErrorKind, Identifier, Layer, LoadedTable, ObjectKey, ProjectSource, Result,
+    S3Access, Storage, StorageExt, TableRef,
 };
 
 use crate::duck::{
@@ -83,12 +83,23 @@ pub(crate) async fn resolve_refs(
             }
             Err(e) => return Err(e),
         };
-        let snapshot =
-            snapshot_as_of(&loaded, target.as_of).map_err(|e| e.with_context("file", file))?;
-        let files = snapshot_files(&loaded, snapshot).await?;
-        out.insert(target.clone(), Relation::of(&loaded, &files));
+        out.insert(
+            target.clone(),
+            relation_at(&loaded, target.as_of, file).await?,
+        );
     }
     Ok(out)
+}
+
+/// The relation of `table` on `main` at `as_of` (now when `None`).
+pub(crate) async fn relation_at(
+    table: &LoadedTable,
+    as_of: Option<AsOf>,
+    file: &str,
+) -> Result<Relation> {
+    let snapshot = snapshot_as_of(table, as_of).map_err(|e| e.with_context("file", file))?;
+    let files = snapshot_files(table, snapshot).await?;
+    Ok(Relation::of(table, &files))
 }
 
 /// The snapshot a table had on `main` at `as_of` (now when `None`).
@@ -155,16 +166,18 @@ pub(crate) async fn create_table_views(
         .await
 }
 
-/// Creates the views of the landing zones a template named.
+/// Creates the views of the landing zones a template named; the files
+/// they read.
 pub(crate) async fn create_landing_views(
     session: &DuckSession,
     storage: &dyn Storage,
     project: &ProjectSource,
     zones: &BTreeSet<Identifier>,
     file: &str,
-) -> Result<()> {
+) -> Result<Vec<String>> {
+    let mut files = Vec::new();
     if zones.is_empty() {
-        return Ok(());
+        return Ok(files);
     }
     let mut sql = String::from("CREATE SCHEMA IF NOT EXISTS memory.landing;\n");
     for zone in zones {
@@ -177,6 +190,7 @@ pub(crate) async fn create_landing_views(
         }
         let objects = storage.list_all(&prefix).await?;
         let reader = landing_reader(zone, &objects, storage, file)?;
+        files.extend(objects.iter().map(|o| storage.engine_url(&o.key)));
         sql.push_str(&format!(
             "CREATE OR REPLACE VIEW {} AS SELECT * FROM {reader};\n",
             landing_view_name(zone.as_str())
@@ -187,7 +201,8 @@ pub(crate) async fn create_landing_views(
             c.execute_batch(&sql)
                 .map_err(|e| duck_error("cannot read landing zone", e))
         })
-        .await
+        .await?;
+    Ok(files)
 }
 
 /// The table function reading a zone's files, chosen by their extension.
@@ -240,6 +255,17 @@ fn landing_reader(
 /// Fails unless `sql` parses as exactly one SELECT (`WITH` and set
 /// operations included). Errors name `file` and the line.
 pub(crate) async fn check_select(session: &DuckSession, sql: &str, file: &str) -> Result<()> {
+    parse_select(session, sql, file).await.map(|_| ())
+}
+
+/// DuckDB's syntax tree of `sql` (`json_serialize_sql`), which must be
+/// exactly one SELECT (`WITH` and set operations included). Errors name
+/// `file` and the line.
+pub(crate) async fn parse_select(
+    session: &DuckSession,
+    sql: &str,
+    file: &str,
+) -> Result<serde_json::Value> {
     let probe = format!("SELECT json_serialize_sql({})", quote_literal(sql));
     let json: String = session
         .run(move |c| {
@@ -276,5 +302,47 @@ pub(crate) async fn check_select(session: &DuckSession, sql: &str, file: &str) -
         ))
         .with_context("file", file));
     }
-    Ok(())
+    Ok(parsed)
+}
+
+/// The tables a parsed query names as `layer.name` (in
+/// `default_namespace`) or `namespace.layer.name`, wherever they appear
+/// (joins, subqueries, CTE bodies, set operations). Names that cannot be
+/// rat tables (no valid layer: CTEs, unqualified names) are left to the
+/// engine's own errors.
+pub(crate) fn named_tables(
+    parsed: &serde_json::Value,
+    default_namespace: &Identifier,
+) -> BTreeSet<TableRef> {
+    let mut found = BTreeSet::new();
+    let mut stack = vec![parsed];
+    while let Some(node) = stack.pop() {
+        match node {
+            serde_json::Value::Object(map) => {
+                if map.get("type").and_then(|t| t.as_str()) == Some("BASE_TABLE")
+                    && let Some(table) = base_table(map, default_namespace)
+                {
+                    found.insert(table);
+                }
+                stack.extend(map.values());
+            }
+            serde_json::Value::Array(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    found
+}
+
+fn base_table(
+    node: &serde_json::Map<String, serde_json::Value>,
+    default_namespace: &Identifier,
+) -> Option<TableRef> {
+    let text = |key: &str| node.get(key).and_then(|v| v.as_str()).unwrap_or_default();
+    let layer: Layer = text("schema_name").parse().ok()?;
+    let name = Identifier::new(text("table_name")).ok()?;
+    let namespace = match text("catalog_name") {
+        "" => default_namespace.clone(),
+        ns => rat_core::ident::namespace(ns).ok()?,
+    };
+    Some(TableRef::new(namespace, layer, name))
 }

@@ -2,7 +2,7 @@
 //! Parquet with field ids, partitioned by the table's spec, then a manifest
 //! entry per file from its footer.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -32,6 +32,25 @@ pub(crate) struct FileWriter {
     run_id: RunId,
     /// Where files of remote tables are written before their upload.
     staging: PathBuf,
+    /// Local copies of the files uploaded so far, which the run reads
+    /// instead of the uploads (its session may read no other `s3://`
+    /// file than those it resolved before running pipeline SQL).
+    staged: Arc<Staged>,
+}
+
+/// The uploaded files' local copies, removed with the last writer clone.
+#[derive(Debug, Default)]
+struct Staged {
+    folder: Option<PathBuf>,
+    copies: std::sync::Mutex<std::collections::HashMap<String, String>>,
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if let Some(folder) = &self.folder {
+            let _ = std::fs::remove_dir_all(folder);
+        }
+    }
 }
 
 /// How a partition value comes out of DuckDB.
@@ -60,6 +79,8 @@ impl FileWriter {
         staging: PathBuf,
     ) -> Self {
         let spec = table.metadata.default_partition_spec().clone();
+        let folder = is_remote(table.metadata.location())
+            .then(|| PathBuf::from(Self::run_folder(&table, &run_id, &staging)));
         Self {
             session,
             table,
@@ -67,7 +88,18 @@ impl FileWriter {
             spec,
             run_id,
             staging,
+            staged: Arc::new(Staged {
+                folder,
+                copies: Default::default(),
+            }),
         }
+    }
+
+    /// Where this run's session reads a file it wrote: its local copy when
+    /// it was uploaded, else the file itself.
+    pub(crate) fn readable(&self, uri: &str) -> String {
+        let copies = self.staged.copies.lock().unwrap_or_else(|e| e.into_inner());
+        copies.get(uri).cloned().unwrap_or_else(|| uri.to_owned())
     }
 
     /// The run's DuckDB session.
@@ -96,32 +128,36 @@ impl FileWriter {
         &self.schema
     }
 
+    /// The local folder DuckDB writes a run's files of `table` into (the
+    /// run's own: its session may write nowhere else): `data/<run>/` of a
+    /// local table, or `<run>/` of the staging folder for a remote one,
+    /// whose files are uploaded from there.
+    pub(crate) fn run_folder(table: &LoadedTable, run_id: &RunId, staging: &Path) -> String {
+        let location = table.metadata.location().trim_end_matches('/');
+        if is_remote(location) {
+            staging.join(run_id.as_str()).to_string_lossy().into_owned()
+        } else {
+            format!("{}/data/{run_id}", engine_path(location))
+        }
+    }
+
     /// Runs `select` (already in the table's column types, see
     /// [`cast_projection`]) and writes its rows as data files under a fresh
-    /// folder `data/<run>-<label>/`. Returns one [`DataFile`] per non-empty
+    /// folder `data/<run>/<label>/`. Returns one [`DataFile`] per non-empty
     /// file.
     pub(crate) async fn write(&self, select: &str, label: &str) -> Result<Vec<DataFile>> {
         let location = self.table.metadata.location().trim_end_matches('/');
-        let dir = format!("{location}/data/{}-{label}", self.run_id);
+        let dir = format!("{location}/data/{}/{label}", self.run_id);
         // DuckDB writes local files; remote tables get them uploaded through
         // the table's I/O (with its refreshing credentials).
-        let remote = dir.contains("://") && !dir.starts_with("file://");
-        let local_dir = if remote {
-            self.staging
-                .join(format!("{}-{label}", self.run_id))
-                .to_string_lossy()
-                .into_owned()
-        } else {
-            engine_path(&dir).to_owned()
-        };
+        let remote = is_remote(location);
+        let local_dir = format!(
+            "{}/{label}",
+            Self::run_folder(&self.table, &self.run_id, &self.staging)
+        );
         std::fs::create_dir_all(&local_dir)?;
-        let result = self
-            .copy_and_describe(select, &local_dir, &dir, remote)
-            .await;
-        if remote {
-            let _ = std::fs::remove_dir_all(&local_dir);
-        }
-        result
+        self.copy_and_describe(select, &local_dir, &dir, remote)
+            .await
     }
 
     async fn copy_and_describe(
@@ -208,6 +244,8 @@ impl FileWriter {
             }
             if remote {
                 upload(&self.table.file_io, &local, &uri).await?;
+                let mut copies = self.staged.copies.lock().unwrap_or_else(|e| e.into_inner());
+                copies.insert(uri.clone(), local);
             }
             out.push(data_file);
         }
@@ -253,6 +291,12 @@ impl FileWriter {
     }
 }
 
+/// Whether a table location is remote (its files are uploaded, not
+/// written in place).
+fn is_remote(location: &str) -> bool {
+    location.contains("://") && !location.starts_with("file://")
+}
+
 /// Streams the local file `local` to `uri` (multipart when large).
 async fn upload(file_io: &FileIO, local: &str, uri: &str) -> Result<()> {
     let failed = |e: iceberg::Error| {
@@ -274,7 +318,6 @@ async fn upload(file_io: &FileIO, local: &str, uri: &str) -> Result<()> {
         writer.write(chunk?).await.map_err(failed)?;
     }
     writer.close().await.map_err(failed)?;
-    let _ = tokio::fs::remove_file(local).await;
     Ok(())
 }
 

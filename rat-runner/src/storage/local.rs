@@ -144,6 +144,10 @@ impl Storage for LocalStorage {
     fn engine_url(&self, key: &ObjectKey) -> String {
         self.path(key).display().to_string()
     }
+
+    fn local_root(&self) -> Option<&Path> {
+        Some(&self.root)
+    }
 }
 
 /// Walks only the folder the prefix points into, then filters by prefix.

@@ -99,6 +99,8 @@ pub(super) struct Request<'a> {
     query: &'a [(&'a str, &'a str)],
     body: Option<&'a serde_json::Value>,
     vended_credentials: bool,
+    /// The entity tag of what the caller holds (`If-None-Match`).
+    if_none_match: Option<&'a str>,
 }
 
 impl<'a> Request<'a> {
@@ -127,6 +129,15 @@ impl<'a> Request<'a> {
             query: &[],
             body: None,
             vended_credentials: false,
+            if_none_match: None,
+        }
+    }
+
+    /// Answered `304 Not Modified` when the resource still has `etag`.
+    pub(super) fn if_none_match(self, etag: Option<&'a str>) -> Self {
+        Self {
+            if_none_match: etag,
+            ..self
         }
     }
 
@@ -142,6 +153,18 @@ impl<'a> Request<'a> {
             ..self
         }
     }
+}
+
+/// A successful answer.
+#[derive(Debug)]
+pub(super) enum Answer {
+    /// `304`: the resource still has the entity tag the request named.
+    NotModified,
+    /// The body, and the resource's entity tag when the catalog sends one.
+    Body {
+        bytes: bytes::Bytes,
+        etag: Option<String>,
+    },
 }
 
 /// A page of a listing.
@@ -261,18 +284,34 @@ impl RestClient {
     }
 
     /// Sends a request under the prefix; a non-2xx answer is a [`Failure`].
-    /// Idempotent requests are retried on throttling and unavailability; a
-    /// 401 renews an OAuth2 token once.
     pub(super) async fn send(
         &self,
         request: Request<'_>,
     ) -> std::result::Result<bytes::Bytes, Failure> {
+        match self.answer(request).await? {
+            Answer::Body { bytes, .. } => Ok(bytes),
+            Answer::NotModified => Err(Failure {
+                status: Some(StatusCode::NOT_MODIFIED),
+                error: catalog_error("the catalog answered 304 to an unconditional request"),
+            }),
+        }
+    }
+
+    /// Sends a request under the prefix: its body and entity tag, or
+    /// [`Answer::NotModified`] for a conditional request; any other non-2xx
+    /// answer is a [`Failure`]. Idempotent requests are retried on
+    /// throttling and unavailability; a 401 renews an OAuth2 token once.
+    pub(super) async fn answer(
+        &self,
+        request: Request<'_>,
+    ) -> std::result::Result<Answer, Failure> {
         let Request {
             method,
             path,
             query,
             body,
             vended_credentials,
+            if_none_match,
         } = request;
         let mut url = self.root.clone();
         {
@@ -301,6 +340,9 @@ impl RestClient {
                 if vended_credentials {
                     request = request.header("X-Iceberg-Access-Delegation", "vended-credentials");
                 }
+                if let Some(etag) = if_none_match {
+                    request = request.header(reqwest::header::IF_NONE_MATCH, etag);
+                }
                 if let Some(body) = body {
                     request = request.json(body);
                 }
@@ -311,12 +353,20 @@ impl RestClient {
                         .with_retryable(idempotent),
                 })?;
                 let status = response.status();
+                if status == StatusCode::NOT_MODIFIED && if_none_match.is_some() {
+                    return Ok(Answer::NotModified);
+                }
+                let etag = response
+                    .headers()
+                    .get(reqwest::header::ETAG)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
                 let bytes = response.bytes().await.map_err(|e| Failure {
                     status: Some(status),
                     error: catalog_error(format!("catalog answer cut short: {e}")),
                 })?;
                 if status.is_success() {
-                    return Ok(bytes);
+                    return Ok(Answer::Body { bytes, etag });
                 }
                 if status == StatusCode::UNAUTHORIZED
                     && !renewed

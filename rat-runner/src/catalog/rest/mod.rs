@@ -19,8 +19,9 @@ use rat_core::{
 use serde::Deserialize;
 use serde_json::json;
 
-use self::client::{NAMESPACE_SEPARATOR, Page, Request, RestClient, catalog_error};
+use self::client::{Answer, NAMESPACE_SEPARATOR, Page, Request, RestClient, catalog_error};
 use self::vended::{StorageCredential, VendedSource, effective_config, table_access};
+use super::metadata::{DEFAULT_CAPACITY, weight};
 use crate::s3::{credential_provider, file_io};
 
 /// An Iceberg REST catalog client.
@@ -61,6 +62,9 @@ pub struct RestCatalog {
     /// Each table's I/O as its last load set it up (vended credentials renew
     /// themselves), so a commit's answer, which carries none, reuses it.
     table_io: Arc<Mutex<HashMap<TableRef, TableIo>>>,
+    /// The last load of each table whose answer had an entity tag: asked
+    /// for again with `If-None-Match`, a `304` means it is still current.
+    loads: moka::sync::Cache<TableRef, (String, LoadedTable)>,
 }
 
 #[derive(Debug, Clone)]
@@ -134,6 +138,12 @@ impl RestCatalog {
             config: config.clone(),
             user_credentials: credentials,
             table_io: Arc::default(),
+            loads: moka::sync::Cache::builder()
+                .max_capacity(DEFAULT_CAPACITY)
+                .weigher(|_: &TableRef, (_, loaded): &(String, LoadedTable)| {
+                    weight(&loaded.metadata)
+                })
+                .build(),
         })
     }
 
@@ -300,8 +310,39 @@ impl Catalog for RestCatalog {
     }
 
     async fn load_table(&self, table: &TableRef) -> Result<LoadedTable> {
-        let response = self.load(table).await?;
-        self.loaded(table, response)
+        let known = self.loads.get(table);
+        let path = Self::table_path(table);
+        let path: Vec<&str> = path.iter().map(String::as_str).collect();
+        let request = Request::get(&path)
+            .vended(self.config.vended_credentials)
+            .if_none_match(known.as_ref().map(|(etag, _)| etag.as_str()));
+        let answer = self
+            .client
+            .answer(request)
+            .await
+            .map_err(|f| with_table(f.error, table))?;
+        let (bytes, etag) = match (answer, known) {
+            (Answer::NotModified, Some((_, loaded))) => return Ok(loaded),
+            (Answer::Body { bytes, etag }, _) => (bytes, etag),
+            (Answer::NotModified, None) => {
+                return Err(with_table(
+                    catalog_error("the catalog answered 304 to an unconditional load"),
+                    table,
+                ));
+            }
+        };
+        let response: LoadTableResponse = serde_json::from_slice(&bytes).map_err(|e| {
+            with_table(
+                catalog_error(format!("unexpected answer from the catalog: {e}")),
+                table,
+            )
+        })?;
+        let loaded = self.loaded(table, response)?;
+        match etag {
+            Some(etag) => self.loads.insert(table.clone(), (etag, loaded.clone())),
+            None => self.loads.invalidate(table),
+        }
+        Ok(loaded)
     }
 
     async fn create_table(&self, table: &TableRef, new_table: NewTable) -> Result<LoadedTable> {

@@ -320,6 +320,9 @@ pub(super) async fn rewrite_without(
 
 /// A relation over files this run just wrote (always in the write schema).
 pub(super) fn written(writer: &FileWriter, files: &[DataFile]) -> String {
-    let paths: Vec<String> = files.iter().map(|f| f.file_path().to_owned()).collect();
+    let paths: Vec<String> = files
+        .iter()
+        .map(|f| writer.readable(f.file_path()))
+        .collect();
     files_relation(writer.schema(), &paths, ColumnMatch::ByName)
 }

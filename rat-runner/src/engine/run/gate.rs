@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use rat_core::project::Severity;
 use rat_core::{Error, ErrorKind, LoadedTable, LogLevel, Phase, Pipeline, Result, TestOutcome};
 
-use super::{Attempt, Run};
-use crate::duck::DuckSession;
+use super::{Attempt, Run, SessionGuard};
+use crate::duck::Sandbox;
 use crate::engine::quality::run_test;
 use crate::engine::relations::{Relation, create_table_views, resolve_refs};
 use crate::table::{abandon_commit, publish_commit};
@@ -17,8 +17,8 @@ impl Run<'_> {
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn test_and_publish(
         &mut self,
-        session: &DuckSession,
         pipeline: &Pipeline,
+        base_sandbox: &Sandbox,
         template_ctx: &TemplateContext,
         on_branch: &LoadedTable,
         branch_relation: Relation,
@@ -26,25 +26,18 @@ impl Run<'_> {
         snapshot_id: i64,
     ) -> Result<Attempt> {
         self.enter(Phase::Test)?;
-        if !pipeline.tests.is_empty() {
-            let this = RefTarget::current(pipeline.table.clone());
-            let mut test_refs = BTreeSet::new();
-            for test in &pipeline.tests {
-                test_refs.extend(render(&test.sql, &test.file, template_ctx)?.refs);
-            }
-            test_refs.remove(&this);
-            let mut relations = resolve_refs(
-                self.engine.catalog.as_ref(),
-                &test_refs,
-                &pipeline.tests[0].file,
-            )
-            .await?;
-            relations.insert(this, branch_relation);
-            create_table_views(session, &relations).await?;
-        }
         self.quality.clear();
+        let session = if pipeline.tests.is_empty() {
+            None
+        } else {
+            Some(
+                self.test_session(pipeline, template_ctx, branch_relation, base_sandbox)
+                    .await?,
+            )
+        };
         for test in &pipeline.tests {
             self.enter(Phase::Test)?;
+            let Some(session) = &session else { break };
             let result = run_test(session, test, template_ctx).await?;
             let level = match (result.outcome, result.severity) {
                 (TestOutcome::Passed, _) => LogLevel::Info,
@@ -105,6 +98,38 @@ impl Run<'_> {
             Err(e) if e.kind() == ErrorKind::Conflict => Ok(Attempt::Conflict(e)),
             Err(e) => Err(e),
         }
+    }
+
+    /// The session quality tests run in: views of what they `ref()` and of
+    /// the branch (`this`), locked down to exactly those files.
+    async fn test_session(
+        &self,
+        pipeline: &Pipeline,
+        template_ctx: &TemplateContext,
+        branch_relation: Relation,
+        base_sandbox: &Sandbox,
+    ) -> Result<SessionGuard> {
+        let this = RefTarget::current(pipeline.table.clone());
+        let mut test_refs = BTreeSet::new();
+        for test in &pipeline.tests {
+            test_refs.extend(render(&test.sql, &test.file, template_ctx)?.refs);
+        }
+        test_refs.remove(&this);
+        let mut relations = resolve_refs(
+            self.engine.catalog.as_ref(),
+            &test_refs,
+            &pipeline.tests[0].file,
+        )
+        .await?;
+        relations.insert(this, branch_relation);
+        let session = self.open_session()?;
+        create_table_views(&session, &relations).await?;
+        let mut sandbox = base_sandbox.clone();
+        for relation in relations.values() {
+            sandbox.allow_files(&relation.files);
+        }
+        session.lock_down(&sandbox).await?;
+        Ok(session)
     }
 
     /// Removes the run's branch and snapshot. Failures are logged: the

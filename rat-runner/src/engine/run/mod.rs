@@ -3,6 +3,7 @@
 mod gate;
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant};
 use backon::BackoffBuilder;
 use chrono::{DateTime, Utc};
 use iceberg::spec::{DataFile, Schema};
+use rat_core::config::SqlAccess;
 use rat_core::run::PhaseTiming;
 use rat_core::{
     Error, ErrorKind, LoadedTable, LogLevel, NewTable, Phase, Pipeline, Project, QualityResult,
@@ -25,7 +27,9 @@ use super::relations::{
 };
 use super::stale::remove_stale_branches;
 use super::write::{FileWriter, partition_exprs};
-use crate::duck::{ColumnMatch, DuckSession, INTERRUPT_REPEAT, SessionLimits};
+use crate::duck::{
+    ColumnMatch, DuckSession, INTERRUPT_REPEAT, MAX_PROJECT_FILES, Sandbox, SessionLimits,
+};
 use crate::table::{
     SnapshotFiles, evolve_schema, partition_spec, same_fields, snapshot_files, spec_matches,
     stage_snapshot,
@@ -50,6 +54,27 @@ pub(super) struct Run<'e> {
     snapshot_id: Option<i64>,
     quality: Vec<QualityResult>,
     warnings: Vec<String>,
+}
+
+/// A session of the run, stopped when the run is cancelled; dropping it
+/// ends its watcher.
+pub(super) struct SessionGuard {
+    pub(super) session: DuckSession,
+    watcher: tokio::task::JoinHandle<()>,
+}
+
+impl std::ops::Deref for SessionGuard {
+    type Target = DuckSession;
+
+    fn deref(&self) -> &DuckSession {
+        &self.session
+    }
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        self.watcher.abort();
+    }
 }
 
 /// The outcome of one attempt at writing, testing and publishing.
@@ -94,38 +119,10 @@ impl<'e> Run<'e> {
             format!("run {} of {} started", self.spec.run_id, self.spec.table),
         );
         self.ctx.log.phase(Phase::Load);
-        let limits = &self.spec.limits;
-        let defaults = &self.engine.config.limits;
-        let session_limits = SessionLimits {
-            threads: limits.threads.or(defaults.threads),
-            memory_limit: limits
-                .memory_limit
-                .clone()
-                .or(defaults.memory_limit.clone()),
-            temp_directory: defaults.temp_directory.clone(),
-        };
-        let session = match limits
-            .validate()
-            .and_then(|()| DuckSession::open(&session_limits))
-        {
-            Ok(s) => s,
-            Err(e) => return self.finish(Err(e)),
-        };
-        // Cancellation (asked for, or the time limit) stops whatever
-        // statement runs and every later one.
-        let watcher = {
-            let cancel = self.cancel.clone();
-            let session = session.clone();
-            tokio::spawn(async move {
-                cancel.cancelled().await;
-                // Repeated until the run ends (this task is aborted then).
-                loop {
-                    session.cancel();
-                    tokio::time::sleep(INTERRUPT_REPEAT).await;
-                }
-            })
-        };
-        let timer = limits.timeout.map(|limit| {
+        if let Err(e) = self.spec.limits.validate() {
+            return self.finish(Err(e));
+        }
+        let timer = self.spec.limits.timeout.map(|limit| {
             let cancel = self.cancel.clone();
             let timed_out = Arc::clone(&self.timed_out);
             tokio::spawn(async move {
@@ -134,12 +131,68 @@ impl<'e> Run<'e> {
                 cancel.cancel();
             })
         });
-        let outcome = self.go(&session).await;
-        watcher.abort();
+        let outcome = self.go().await;
         if let Some(timer) = timer {
             timer.abort();
         }
         self.finish(outcome)
+    }
+
+    /// A fresh DuckDB database with the run's limits, whose statements
+    /// stop when the run is cancelled (asked for, or its time limit).
+    fn open_session(&self) -> Result<SessionGuard> {
+        let limits = &self.spec.limits;
+        let defaults = &self.engine.config.limits;
+        let session = DuckSession::open(&SessionLimits {
+            threads: limits.threads.or(defaults.threads),
+            memory_limit: limits
+                .memory_limit
+                .clone()
+                .or(defaults.memory_limit.clone()),
+            temp_directory: defaults.temp_directory.clone(),
+        })?;
+        let watcher = {
+            let cancel = self.cancel.clone();
+            let session = session.clone();
+            tokio::spawn(async move {
+                cancel.cancelled().await;
+                // Repeated until the session is dropped (this task is
+                // aborted then).
+                loop {
+                    session.cancel();
+                    tokio::time::sleep(INTERRUPT_REPEAT).await;
+                }
+            })
+        };
+        Ok(SessionGuard { session, watcher })
+    }
+
+    /// The sandbox every session of this run starts from: nothing, or the
+    /// project's files when the engine allows them.
+    async fn base_sandbox(&self) -> Result<Sandbox> {
+        let mut sandbox = Sandbox::default();
+        let root = match self.engine.config.sql_access {
+            SqlAccess::ProjectFiles => self.engine.storage.local_root().map(Path::to_path_buf),
+            SqlAccess::Strict => None,
+        };
+        if let Some(root) = root {
+            let (sandbox_with_files, left_out) = tokio::task::spawn_blocking(move || {
+                let left_out = sandbox.allow_project_files(&root);
+                (sandbox, left_out)
+            })
+            .await
+            .map_err(|e| Error::internal(format!("listing project files: {e}")))?;
+            sandbox = sandbox_with_files;
+            if left_out > 0 {
+                self.log(
+                    LogLevel::Warn,
+                    format!(
+                        "the project holds more than {MAX_PROJECT_FILES} files: {left_out} are not readable by pipeline SQL"
+                    ),
+                );
+            }
+        }
+        Ok(sandbox)
     }
 
     fn finish(mut self, outcome: Result<()>) -> RunResult {
@@ -221,7 +274,7 @@ impl<'e> Run<'e> {
         Ok(())
     }
 
-    async fn go(&mut self, session: &DuckSession) -> Result<()> {
+    async fn go(&mut self) -> Result<()> {
         self.enter(Phase::Load)?;
         let pipeline = Project::load_pipeline(
             self.engine.storage.as_ref(),
@@ -248,6 +301,7 @@ impl<'e> Run<'e> {
             ),
         );
 
+        let base_sandbox = self.base_sandbox().await?;
         let max = self.engine.config.max_commit_attempts.max(1);
         let mut delays = backon::ExponentialBuilder::default()
             .with_min_delay(Duration::from_millis(20))
@@ -257,7 +311,10 @@ impl<'e> Run<'e> {
             .build();
         let mut reusable: Option<Reusable> = None;
         for attempt in 1..=max {
-            match self.attempt(session, &pipeline, &mut reusable).await? {
+            match self
+                .attempt(&pipeline, &base_sandbox, &mut reusable)
+                .await?
+            {
                 Attempt::Published => return Ok(()),
                 Attempt::Conflict(e) if attempt < max => {
                     self.log(
@@ -291,8 +348,8 @@ impl<'e> Run<'e> {
     /// table as it is now.
     async fn attempt(
         &mut self,
-        session: &DuckSession,
         pipeline: &Pipeline,
+        base_sandbox: &Sandbox,
         reusable: &mut Option<Reusable>,
     ) -> Result<Attempt> {
         let catalog = self.engine.catalog.clone();
@@ -306,9 +363,6 @@ impl<'e> Run<'e> {
             Err(e) if e.kind() == ErrorKind::NotFound => None,
             Err(e) => return Err(e),
         };
-        if let Some(table) = &existing {
-            grant_table(session, table).await?;
-        }
         let base_main = existing.as_ref().and_then(LoadedTable::main_snapshot_id);
         self.base_snapshot_id = base_main;
         let base = match &existing {
@@ -316,9 +370,15 @@ impl<'e> Run<'e> {
             None => SnapshotFiles::default(),
         };
         let target_relation = existing.as_ref().map(|t| Relation::of(t, &base));
+        // rat's own statements (the watermark) run before the lockdown;
+        // the pipeline's only after it.
+        let mut session = self.open_session()?;
+        if let Some(table) = &existing {
+            grant_table(&session, table).await?;
+        }
         let watermark_value = match (&settings.watermark_column, &target_relation) {
             (Some(column), Some(rel)) if base.snapshot.is_some() => {
-                Some(watermark(session, rel, column, file).await?).flatten()
+                Some(watermark(&session, rel, column, file).await?).flatten()
             }
             _ => None,
         };
@@ -329,19 +389,50 @@ impl<'e> Run<'e> {
             run_started_at: self.started_at,
         };
         let rendered = render(&pipeline.sql, file, &template_ctx)?;
-        check_select(session, &rendered.sql, file).await?;
-        self.create_views(session, pipeline, &rendered, target_relation.as_ref())
+        check_select(&session, &rendered.sql, file).await?;
+        let relations = self
+            .relations(pipeline, &rendered, target_relation.as_ref())
             .await?;
+        let write_folder = existing
+            .as_ref()
+            .map(|t| FileWriter::run_folder(t, &self.spec.run_id, &self.engine.staging_dir()));
+        self.expose(
+            &session,
+            &relations,
+            &rendered,
+            base_sandbox,
+            write_folder,
+            file,
+        )
+        .await?;
 
         self.enter(Phase::Execute)?;
-        let mut result_schema = result_schema(session, &rendered.sql, file).await?;
+        let mut result_schema = result_schema(&session, &rendered.sql, file).await?;
         if settings.merge_strategy == rat_core::MergeStrategy::Scd2 {
             result_schema = with_validity_columns(settings, &result_schema)
                 .map_err(|e| e.with_context("file", file))?;
         }
         let table = match existing {
             Some(t) => t,
-            None => self.create_table(pipeline, &result_schema).await?,
+            None => {
+                // A new table's folder is known only now: the session
+                // that writes into it is locked down with it.
+                let table = self.create_table(pipeline, &result_schema).await?;
+                session = self.open_session()?;
+                grant_table(&session, &table).await?;
+                let folder =
+                    FileWriter::run_folder(&table, &self.spec.run_id, &self.engine.staging_dir());
+                self.expose(
+                    &session,
+                    &relations,
+                    &rendered,
+                    base_sandbox,
+                    Some(folder),
+                    file,
+                )
+                .await?;
+                table
+            }
         };
         if !spec_matches(
             table.metadata.default_partition_spec(),
@@ -362,9 +453,8 @@ impl<'e> Run<'e> {
             settings.merge_strategy,
         )
         .map_err(|e| e.with_context("file", file))?;
-        grant_table(session, &table).await?;
         let writer = FileWriter::new(
-            session.clone(),
+            session.session.clone(),
             table.clone(),
             Arc::new(write_schema.clone()),
             self.spec.run_id.clone(),
@@ -408,6 +498,10 @@ impl<'e> Run<'e> {
             .chain(changes.added.iter().map(|f| f.file_path().to_owned()))
             .collect();
 
+        // The test phase has a session of its own.
+        drop(writer);
+        drop(session);
+
         self.enter(Phase::Write)?;
         let branch = self.spec.run_id.branch();
         let staged = stage_snapshot(
@@ -437,8 +531,8 @@ impl<'e> Run<'e> {
         // From here on, every exit removes the branch unless published.
         let outcome = self
             .test_and_publish(
-                session,
                 pipeline,
+                base_sandbox,
                 &template_ctx,
                 &on_branch,
                 Relation {
@@ -465,30 +559,55 @@ impl<'e> Run<'e> {
         }
     }
 
-    async fn create_views(
+    /// The relations the pipeline's views show: each `ref()`'s snapshot,
+    /// and the target's own base (`this`).
+    async fn relations(
         &self,
-        session: &DuckSession,
         pipeline: &Pipeline,
         rendered: &Rendered,
         target: Option<&Relation>,
-    ) -> Result<()> {
+    ) -> Result<BTreeMap<RefTarget, Relation>> {
         let this = RefTarget::current(pipeline.table.clone());
         let mut others = rendered.refs.clone();
         others.remove(&this);
-        let mut relations: BTreeMap<RefTarget, Relation> =
+        let mut relations =
             resolve_refs(self.engine.catalog.as_ref(), &others, &pipeline.sql_file).await?;
         if let Some(target) = target {
             relations.insert(this, target.clone());
         }
-        create_table_views(session, &relations).await?;
-        create_landing_views(
+        Ok(relations)
+    }
+
+    /// Makes the views of `relations` and of the landing zones the
+    /// template named, then locks the session down to exactly their files,
+    /// the run's output `folder` and `base` (project files, when allowed).
+    async fn expose(
+        &self,
+        session: &DuckSession,
+        relations: &BTreeMap<RefTarget, Relation>,
+        rendered: &Rendered,
+        base: &Sandbox,
+        folder: Option<String>,
+        file: &str,
+    ) -> Result<()> {
+        let mut sandbox = base.clone();
+        create_table_views(session, relations).await?;
+        for relation in relations.values() {
+            sandbox.allow_files(&relation.files);
+        }
+        let landing = create_landing_views(
             session,
             self.engine.storage.as_ref(),
             &self.spec.project,
             &rendered.landing_zones,
-            &pipeline.sql_file,
+            file,
         )
-        .await
+        .await?;
+        sandbox.allow_files(&landing);
+        if let Some(folder) = folder {
+            sandbox.allow_folder(&folder);
+        }
+        session.lock_down(&sandbox).await
     }
 
     /// Creates the table on its first run, with the result's schema and the
