@@ -8,10 +8,12 @@
 //! cargo run -p rat-benches -- executors [--runs N]
 //! cargo run -p rat-benches -- remote [--rows N] [--repeat K]   # needs scripts/test-services.sh start
 //! cargo run -p rat-benches -- server [--submissions N]
+//! cargo run -p rat-benches -- query-scale [--tables N] [--repeat K]
 //! ```
 
 mod executors;
 mod full_refresh;
+mod query_scale;
 mod remote;
 mod report;
 mod server;
@@ -24,7 +26,7 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(name) = args.first() else {
         bail!(
-            "usage: rat-benches full-refresh|upsert|remote [--rows N] [--repeat K] | executors [--runs N] | server [--submissions N]"
+            "usage: rat-benches full-refresh|upsert|remote [--rows N] [--repeat K] | executors [--runs N] | server [--submissions N] | query-scale [--tables N] [--repeat K]"
         );
     };
     let flag = |flag: &str, default: usize| -> Result<usize> {
@@ -53,9 +55,13 @@ fn main() -> Result<()> {
             flag("--repeat", 3)?,
         )),
         "server" => runtime.block_on(server::run(flag("--submissions", 500)?)),
+        "query-scale" => runtime.block_on(query_scale::run(
+            flag("--tables", 2000)?,
+            flag("--repeat", 15)?,
+        )),
         other => {
             bail!(
-                "unknown benchmark '{other}' (known: full-refresh, upsert, executors, remote, server)"
+                "unknown benchmark '{other}' (known: full-refresh, upsert, executors, remote, server, query-scale)"
             )
         }
     }
