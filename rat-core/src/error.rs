@@ -121,7 +121,10 @@ impl fmt::Display for ErrorKind {
 pub struct Error {
     kind: ErrorKind,
     message: String,
-    context: Vec<(&'static str, String)>,
+    context: Vec<(std::borrow::Cow<'static, str>, String)>,
+    /// How an error that happened elsewhere (a server) read there, shown
+    /// as it is instead of message, context and source.
+    rendered: Option<String>,
     retryable: bool,
     #[source]
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
@@ -137,6 +140,7 @@ impl Error {
             kind,
             message: message.into(),
             context: Vec::new(),
+            rendered: None,
             retryable: kind.is_retryable_by_default(),
             source: None,
         }
@@ -157,13 +161,50 @@ impl Error {
         Self::new(ErrorKind::Internal, message)
     }
 
+    /// An error another process reported (a server answering the API):
+    /// its kind, the text it showed there (`rendered`, shown as it is) and
+    /// its context, so it prints and reads as it did where it happened.
+    ///
+    /// ```
+    /// use rat_core::{Error, ErrorKind};
+    ///
+    /// let there = Error::invalid("bad SQL").with_context("file", "p.sql");
+    /// let context: Vec<(String, String)> = there.context_pairs().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+    /// let here = Error::remote(there.kind(), there.to_string(), context);
+    /// assert_eq!(here.to_string(), there.to_string());
+    /// assert_eq!(here.context("file"), Some("p.sql"));
+    /// ```
+    pub fn remote(
+        kind: ErrorKind,
+        rendered: impl Into<String>,
+        context: impl IntoIterator<Item = (String, String)>,
+    ) -> Self {
+        let rendered = rendered.into();
+        let mut error = Self::new(kind, rendered.clone());
+        error.context = context
+            .into_iter()
+            .map(|(k, v)| (std::borrow::Cow::Owned(k), v))
+            .collect();
+        error.rendered = Some(rendered);
+        error
+    }
+
     /// Adds a `key: value` pair shown after the message. A key that is
     /// already present keeps its first (innermost) value.
     pub fn with_context(mut self, key: &'static str, value: impl fmt::Display) -> Self {
         if !self.context.iter().any(|(k, _)| *k == key) {
-            self.context.push((key, value.to_string()));
+            self.context
+                .push((std::borrow::Cow::Borrowed(key), value.to_string()));
+            if let Some(rendered) = &mut self.rendered {
+                rendered.push_str(&format!(" ({key}: {value})"));
+            }
         }
         self
+    }
+
+    /// The `key: value` pairs of its context, innermost first.
+    pub fn context_pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.context.iter().map(|(k, v)| (k.as_ref(), v.as_str()))
     }
 
     /// Attaches the underlying cause.
@@ -204,6 +245,9 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(rendered) = &self.rendered {
+            return f.write_str(rendered);
+        }
         f.write_str(&self.message)?;
         if !self.context.is_empty() {
             f.write_str(" (")?;

@@ -22,6 +22,7 @@
 //! assert_eq!(table.to_string(), "default.silver.orders");
 //! ```
 
+pub mod batch;
 pub mod catalog;
 pub mod config;
 pub mod credentials;
@@ -36,6 +37,7 @@ pub mod schedule;
 pub mod storage;
 pub mod store;
 
+pub use batch::{Batch, BatchItem, BatchStore, ItemState};
 pub use catalog::{Catalog, LoadedTable, MAIN_BRANCH, NewTable, SharedCatalog, TableCommit};
 pub use config::{LakehouseConfig, RunLimits};
 pub use credentials::{

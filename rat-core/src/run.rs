@@ -345,6 +345,21 @@ pub struct LogRecord {
     pub message: String,
 }
 
+impl LogRecord {
+    /// Line `seq`, stamped now — to the microsecond, as precise as run
+    /// stores keep it, so a line reads the same from a live buffer and from
+    /// the store.
+    pub fn now(seq: u64, level: LogLevel, message: String) -> Self {
+        use chrono::SubsecRound;
+        Self {
+            seq,
+            at: Utc::now().trunc_subsecs(6),
+            level,
+            message,
+        }
+    }
+}
+
 /// Receives a run's log lines as they happen.
 pub trait LogSink: Send + Sync + fmt::Debug {
     /// Records one line.

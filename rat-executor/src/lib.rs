@@ -7,13 +7,16 @@
 //!
 //! - [`LocalExecutor`]: the embedded default, a warm in-process pool.
 //! - [`ProcessExecutor`]: one `rat-runner` process per run, with limits.
+//! - [`OnDemand`]: an executor started by its first submitted run.
 //! - [`Pool`] + [`Launcher`]: the machinery both share, for other
 //!   executors (`rat-cloud-aws`'s ECS executor is a pool of ECS launches).
 //! - [`PoolConfig`]: workers, per-namespace cap, bounded queue, log buffer,
 //!   eviction TTL.
 //! - [`RunnerOutput`]: reads what a `rat-runner` prints (logs, phases,
 //!   result), wherever its lines end up.
-//! - [`SqliteRunStore`]: durable run records and logs ([`rat_core::RunStore`]).
+//! - [`SqliteRunStore`] (and `PostgresRunStore`, feature `postgres`):
+//!   durable run records, logs, schedules and batches; [`RunStoreConfig`]
+//!   opens the one a config names.
 //! - [`LogBuffer`]: bounded per-run logs with live, ordered followers.
 //!
 //! Runs survive their process in the store: on start, an executor adopts
@@ -28,9 +31,11 @@ mod identity;
 mod live;
 mod local;
 mod logs;
+mod on_demand;
 mod pool;
 mod process;
 mod queue;
+mod run_store;
 mod runner_output;
 mod sql;
 
@@ -38,8 +43,10 @@ pub use identity::{Owner, ProcessId};
 pub use live::LiveRun;
 pub use local::LocalExecutor;
 pub use logs::{DEFAULT_LOG_CAPACITY, LogBuffer};
+pub use on_demand::OnDemand;
 pub use pool::{Launcher, Outcome, Pool, PoolConfig, stored_logs};
 pub use process::{ProcessConfig, ProcessExecutor, locate_binary, locate_runner};
+pub use run_store::{RunStoreConfig, Stores};
 pub use runner_output::RunnerOutput;
 #[cfg(feature = "postgres")]
 pub use sql::PostgresRunStore;

@@ -71,12 +71,7 @@ impl LogBuffer {
     pub fn push(&self, level: LogLevel, message: String) -> LogRecord {
         let record = {
             let mut state = self.lock();
-            let record = LogRecord {
-                seq: state.next_seq,
-                at: Utc::now(),
-                level,
-                message,
-            };
+            let record = LogRecord::now(state.next_seq, level, message);
             Self::store(&mut state, record.clone());
             record
         };

@@ -22,23 +22,42 @@ use crate::live::LiveRun;
 use crate::logs::DEFAULT_LOG_CAPACITY;
 use crate::queue::{JobQueue, Refused};
 
-/// Sizing and timing of an executor.
-#[derive(Debug, Clone)]
+/// Sizing and timing of an executor. In a config file (an executor's
+/// section of `rat.yaml`) it is `workers`, `queue` and `per_namespace`;
+/// the rest keeps its defaults.
+///
+/// ```
+/// let pool: rat_executor::PoolConfig =
+///     serde_yaml_ng::from_str("{workers: 8, per_namespace: 2}").unwrap();
+/// assert_eq!((pool.workers, pool.queue, pool.per_namespace), (8, 64, Some(2)));
+/// assert!(serde_yaml_ng::from_str::<rat_executor::PoolConfig>("{workers: 0}").is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct PoolConfig {
     /// Runs executing at once.
+    #[serde(deserialize_with = "rat_core::config::de::count")]
     pub workers: usize,
     /// Runs of one namespace executing at once (no cap when `None`); the
     /// others wait in the queue without holding back other namespaces.
+    #[serde(
+        deserialize_with = "rat_core::config::de::optional_count",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub per_namespace: Option<usize>,
     /// Runs waiting beyond those; a submission past it is refused.
+    #[serde(deserialize_with = "rat_core::config::de::count")]
     pub queue: usize,
     /// Log lines kept in memory per run.
+    #[serde(skip)]
     pub log_capacity: usize,
     /// How long a finished run stays in memory (its record and logs stay
     /// in the store).
+    #[serde(skip)]
     pub ttl: Duration,
     /// How often logs are flushed to the store and cancel requests from
     /// other processes are checked.
+    #[serde(skip)]
     pub poll_interval: Duration,
     /// The owner recorded on runs; this process on this host
     /// (`pid:PID:START@HOST`, [`crate::Owner`]) when `None`. At start, an
@@ -46,6 +65,7 @@ pub struct PoolConfig {
     /// that are no longer running, and of names it cannot parse, so a
     /// custom name suits one executor instance per run store, not several.
     /// Runs of owners on other hosts are left to them.
+    #[serde(skip)]
     pub owner: Option<String>,
 }
 

@@ -96,6 +96,21 @@ impl Dag {
             .collect())
     }
 
+    /// The pipelines depending on `table`, directly or not.
+    pub fn downstream(&self, table: &TableRef) -> BTreeSet<TableRef> {
+        let mut seen = BTreeSet::new();
+        let mut stack = vec![table];
+        while let Some(t) = stack.pop() {
+            for (pipeline, deps) in &self.deps {
+                if deps.contains(t) && seen.insert(pipeline.clone()) {
+                    stack.push(pipeline);
+                }
+            }
+        }
+        seen.remove(table);
+        seen
+    }
+
     /// The pipelines `table` depends on, directly or not, that are part of
     /// the project.
     pub fn upstream(&self, table: &TableRef) -> BTreeSet<TableRef> {

@@ -17,7 +17,10 @@
 //! - [`Engine`]: the [`RunEngine`](rat_core::RunEngine) that runs one pipeline
 //!   phase by phase; [`Engine::plan`] validates a batch before anything runs.
 //! - [`query`]: read-only SQL over current snapshots.
+//! - [`access`]: storage, catalog and runs of one namespace through
+//!   credentials a vendor scopes to it.
 
+pub mod access;
 pub mod catalog;
 pub mod dag;
 pub mod duck;

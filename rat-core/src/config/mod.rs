@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+pub mod de;
 mod file;
 mod remote;
 
@@ -103,6 +104,20 @@ impl LakehouseConfig {
             },
         }
     }
+
+    /// The same lakehouse reached on S3 with `credentials`: the storage's
+    /// (when it is S3) and a REST catalog's for the files it vends none
+    /// for. How runners get credentials scoped to their namespace.
+    pub fn with_s3_credentials(&self, credentials: CredentialsConfig) -> Self {
+        let mut lakehouse = self.clone();
+        if let StorageConfig::S3(s3) = &mut lakehouse.storage {
+            s3.credentials = credentials.clone();
+        }
+        if let CatalogConfig::Rest(rest) = &mut lakehouse.catalog {
+            rest.s3.credentials = credentials;
+        }
+        lakehouse
+    }
 }
 
 /// What pipeline and quality-test SQL may read beyond what its run
@@ -133,7 +148,7 @@ pub enum SqlAccess {
 #[serde(deny_unknown_fields)]
 pub struct RunLimits {
     /// Wall-clock limit; a run past it is stopped and fails.
-    #[serde(default, with = "optional_secs")]
+    #[serde(default, with = "de::optional_secs")]
     pub timeout: Option<Duration>,
     /// Memory for the run, as DuckDB writes it (`512MB`, `2GiB`); DuckDB's
     /// `memory_limit`, and the basis of the OS limit of a runner process.
@@ -202,27 +217,6 @@ fn bad_size(text: &str) -> Error {
         "invalid size '{}': expected a number with B, KB, MB, GB, TB, KiB, MiB, GiB or TiB",
         text.escape_default()
     ))
-}
-
-mod optional_secs {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match d {
-            Some(d) => s.serialize_some(&d.as_secs_f64()),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Duration>, D::Error> {
-        Option::<f64>::deserialize(d)?
-            .map(|secs| Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom))
-            .transpose()
-    }
 }
 
 #[cfg(test)]

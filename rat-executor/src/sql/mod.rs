@@ -4,6 +4,7 @@
 //! state. They differ only in how placeholders are written and how one
 //! scheduler is elected.
 
+mod batches;
 mod common;
 #[cfg(feature = "postgres")]
 mod postgres;

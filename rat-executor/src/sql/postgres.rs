@@ -128,6 +128,7 @@ fn redact(e: &sqlx::Error) -> String {
 }
 
 super::sql_store!(PostgresRunStore, Postgres, PgRow);
+super::batches::batch_store!(PostgresRunStore);
 
 #[cfg(test)]
 pub(crate) mod tests {

@@ -92,6 +92,7 @@ impl SqliteRunStore {
 }
 
 super::sql_store!(SqliteRunStore, Sqlite, SqliteRow);
+super::batches::batch_store!(SqliteRunStore);
 
 /// An exclusive lock on `<store>.lock`, held while migrations run.
 ///

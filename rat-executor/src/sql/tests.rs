@@ -8,8 +8,41 @@ macro_rules! store_tests {
         use chrono::Utc;
         use rat_core::{LogLevel, Phase, RunStatus, Trigger};
 
-        async fn store() -> (impl Sized, impl RunStore + ScheduleStore + Clone) {
+        async fn store() -> (
+            impl Sized,
+            impl RunStore + ScheduleStore + rat_core::BatchStore + Clone,
+        ) {
             $make().await
+        }
+
+        #[tokio::test]
+        async fn a_batch_keeps_its_progress_and_its_cancel_request() {
+            use rat_core::{Batch, BatchItem, BatchStore, ItemState};
+            let (_guard, s) = store().await;
+            let a: TableRef = "bronze.a".parse().unwrap();
+            let mut batch = Batch::new(
+                rat_core::ident::namespace("default").unwrap(),
+                vec![BatchItem::waiting(a, vec![])],
+            );
+            s.insert_batch(&batch, "owner-1").await.unwrap();
+            assert_eq!(s.batch(&batch.id).await.unwrap(), batch);
+            batch.items[0].state = ItemState::Running;
+            s.request_batch_cancel(&batch.id).await.unwrap();
+            // A progress update keeps the cancel request made meanwhile.
+            s.update_batch(&batch).await.unwrap();
+            let stored = s.batch(&batch.id).await.unwrap();
+            assert!(stored.cancel_requested);
+            assert_eq!(stored.items[0].state, ItemState::Running);
+            let unfinished = s.unfinished_batches().await.unwrap();
+            assert_eq!(unfinished.len(), 1);
+            assert_eq!(unfinished[0].1, "owner-1");
+            batch.status = RunStatus::Cancelled;
+            s.update_batch(&batch).await.unwrap();
+            assert!(s.unfinished_batches().await.unwrap().is_empty());
+            let again = s.request_batch_cancel(&batch.id).await.unwrap_err();
+            assert_eq!(again.kind(), ErrorKind::Conflict);
+            let missing = s.batch("nope").await.unwrap_err();
+            assert_eq!(missing.kind(), ErrorKind::NotFound);
         }
 
         fn daily() -> Schedule {

@@ -175,12 +175,7 @@ impl StderrLog {
 impl LogSink for StderrLog {
     fn log(&self, level: LogLevel, message: String) {
         let seq = self.seq.fetch_add(1, Ordering::SeqCst);
-        self.write(&RunnerEvent::Log(LogRecord {
-            seq,
-            at: chrono::Utc::now(),
-            level,
-            message,
-        }));
+        self.write(&RunnerEvent::Log(LogRecord::now(seq, level, message)));
     }
 
     fn phase(&self, phase: Phase) {

@@ -5,7 +5,7 @@ use iceberg::{TableRequirement, TableUpdate};
 use rat_core::{Catalog, Error, LoadedTable, MAIN_BRANCH, Result, TableCommit, TableRef};
 
 /// What a rollback did.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rollback {
     /// The table.
     pub table: TableRef,

@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 use rat_core::project::Severity;
 use rat_core::{Error, ErrorKind, LoadedTable, LogLevel, Phase, Pipeline, Result, TestOutcome};
 
-use super::{Attempt, Run, SessionGuard};
+use super::session::SessionGuard;
+use super::{Attempt, Run};
 use crate::duck::Sandbox;
 use crate::engine::quality::run_test;
 use crate::engine::relations::{Relation, create_table_views, resolve_refs};

@@ -1,9 +1,9 @@
 //! One run of one pipeline, phase by phase.
 
 mod gate;
+mod session;
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use backon::BackoffBuilder;
 use chrono::{DateTime, Utc};
 use iceberg::spec::{DataFile, Schema};
-use rat_core::config::SqlAccess;
 use rat_core::run::PhaseTiming;
 use rat_core::{
     Error, ErrorKind, LoadedTable, LogLevel, NewTable, Phase, Pipeline, Project, QualityResult,
@@ -22,19 +21,15 @@ use tokio_util::sync::CancellationToken;
 use super::Engine;
 use super::merge::{plan_changes, reuse_changes, with_validity_columns};
 use super::probe::{result_schema, watermark};
-use super::relations::{
-    Relation, check_select, create_landing_views, create_table_views, grant_table, resolve_refs,
-};
+use super::relations::{Relation, check_select, grant_table};
 use super::stale::remove_stale_branches;
 use super::write::{FileWriter, partition_exprs};
-use crate::duck::{
-    ColumnMatch, DuckSession, INTERRUPT_REPEAT, MAX_PROJECT_FILES, Sandbox, SessionLimits,
-};
+use crate::duck::{ColumnMatch, Sandbox};
 use crate::table::{
     SnapshotFiles, evolve_schema, partition_spec, same_fields, snapshot_files, spec_matches,
     stage_snapshot,
 };
-use crate::template::{RefTarget, Rendered, TemplateContext, render};
+use crate::template::{TemplateContext, render};
 
 /// State of a run in progress; turned into a [`RunResult`] at the end.
 pub(super) struct Run<'e> {
@@ -54,27 +49,6 @@ pub(super) struct Run<'e> {
     snapshot_id: Option<i64>,
     quality: Vec<QualityResult>,
     warnings: Vec<String>,
-}
-
-/// A session of the run, stopped when the run is cancelled; dropping it
-/// ends its watcher.
-pub(super) struct SessionGuard {
-    pub(super) session: DuckSession,
-    watcher: tokio::task::JoinHandle<()>,
-}
-
-impl std::ops::Deref for SessionGuard {
-    type Target = DuckSession;
-
-    fn deref(&self) -> &DuckSession {
-        &self.session
-    }
-}
-
-impl Drop for SessionGuard {
-    fn drop(&mut self) {
-        self.watcher.abort();
-    }
 }
 
 /// The outcome of one attempt at writing, testing and publishing.
@@ -136,63 +110,6 @@ impl<'e> Run<'e> {
             timer.abort();
         }
         self.finish(outcome)
-    }
-
-    /// A fresh DuckDB database with the run's limits, whose statements
-    /// stop when the run is cancelled (asked for, or its time limit).
-    fn open_session(&self) -> Result<SessionGuard> {
-        let limits = &self.spec.limits;
-        let defaults = &self.engine.config.limits;
-        let session = DuckSession::open(&SessionLimits {
-            threads: limits.threads.or(defaults.threads),
-            memory_limit: limits
-                .memory_limit
-                .clone()
-                .or(defaults.memory_limit.clone()),
-            temp_directory: defaults.temp_directory.clone(),
-        })?;
-        let watcher = {
-            let cancel = self.cancel.clone();
-            let session = session.clone();
-            tokio::spawn(async move {
-                cancel.cancelled().await;
-                // Repeated until the session is dropped (this task is
-                // aborted then).
-                loop {
-                    session.cancel();
-                    tokio::time::sleep(INTERRUPT_REPEAT).await;
-                }
-            })
-        };
-        Ok(SessionGuard { session, watcher })
-    }
-
-    /// The sandbox every session of this run starts from: nothing, or the
-    /// project's files when the engine allows them.
-    async fn base_sandbox(&self) -> Result<Sandbox> {
-        let mut sandbox = Sandbox::default();
-        let root = match self.engine.config.sql_access {
-            SqlAccess::ProjectFiles => self.engine.storage.local_root().map(Path::to_path_buf),
-            SqlAccess::Strict => None,
-        };
-        if let Some(root) = root {
-            let (sandbox_with_files, left_out) = tokio::task::spawn_blocking(move || {
-                let left_out = sandbox.allow_project_files(&root);
-                (sandbox, left_out)
-            })
-            .await
-            .map_err(|e| Error::internal(format!("listing project files: {e}")))?;
-            sandbox = sandbox_with_files;
-            if left_out > 0 {
-                self.log(
-                    LogLevel::Warn,
-                    format!(
-                        "the project holds more than {MAX_PROJECT_FILES} files: {left_out} are not readable by pipeline SQL"
-                    ),
-                );
-            }
-        }
-        Ok(sandbox)
     }
 
     fn finish(mut self, outcome: Result<()>) -> RunResult {
@@ -557,57 +474,6 @@ impl<'e> Run<'e> {
                 other
             }
         }
-    }
-
-    /// The relations the pipeline's views show: each `ref()`'s snapshot,
-    /// and the target's own base (`this`).
-    async fn relations(
-        &self,
-        pipeline: &Pipeline,
-        rendered: &Rendered,
-        target: Option<&Relation>,
-    ) -> Result<BTreeMap<RefTarget, Relation>> {
-        let this = RefTarget::current(pipeline.table.clone());
-        let mut others = rendered.refs.clone();
-        others.remove(&this);
-        let mut relations =
-            resolve_refs(self.engine.catalog.as_ref(), &others, &pipeline.sql_file).await?;
-        if let Some(target) = target {
-            relations.insert(this, target.clone());
-        }
-        Ok(relations)
-    }
-
-    /// Makes the views of `relations` and of the landing zones the
-    /// template named, then locks the session down to exactly their files,
-    /// the run's output `folder` and `base` (project files, when allowed).
-    async fn expose(
-        &self,
-        session: &DuckSession,
-        relations: &BTreeMap<RefTarget, Relation>,
-        rendered: &Rendered,
-        base: &Sandbox,
-        folder: Option<String>,
-        file: &str,
-    ) -> Result<()> {
-        let mut sandbox = base.clone();
-        create_table_views(session, relations).await?;
-        for relation in relations.values() {
-            sandbox.allow_files(&relation.files);
-        }
-        let landing = create_landing_views(
-            session,
-            self.engine.storage.as_ref(),
-            &self.spec.project,
-            &rendered.landing_zones,
-            file,
-        )
-        .await?;
-        sandbox.allow_files(&landing);
-        if let Some(folder) = folder {
-            sandbox.allow_folder(&folder);
-        }
-        session.lock_down(&sandbox).await
     }
 
     /// Creates the table on its first run, with the result's schema and the

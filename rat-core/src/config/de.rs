@@ -1,0 +1,115 @@
+//! Deserializers for configuration fields shared by every crate's config
+//! types. A value can come from YAML or from a `RAT__*` environment
+//! override, which is always text, so numbers are read from either form.
+//!
+//! ```
+//! use serde::Deserialize;
+//!
+//! #[derive(Deserialize)]
+//! struct Pool {
+//!     #[serde(deserialize_with = "rat_core::config::de::count")]
+//!     workers: usize,
+//!     #[serde(with = "rat_core::config::de::secs")]
+//!     timeout: std::time::Duration,
+//! }
+//! let pool: Pool = serde_yaml_ng::from_str("{workers: '8', timeout: 1.5}").unwrap();
+//! assert_eq!((pool.workers, pool.timeout.as_millis()), (8, 1500));
+//! let zero = serde_yaml_ng::from_str::<Pool>("{workers: 0, timeout: 1}");
+//! assert!(zero.err().unwrap().to_string().contains("at least 1"));
+//! ```
+
+use std::fmt::Display;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serializer};
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Form<T> {
+    Number(T),
+    Text(String),
+}
+
+/// A number, written as one or as text.
+pub fn number<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + FromStr,
+    T::Err: Display,
+{
+    match Form::<T>::deserialize(d)? {
+        Form::Number(n) => Ok(n),
+        Form::Text(t) => t
+            .trim()
+            .parse()
+            .map_err(|e| serde::de::Error::custom(format!("'{t}' is not a number: {e}"))),
+    }
+}
+
+/// A positive count.
+pub fn count<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    let n: usize = number(d)?;
+    if n == 0 {
+        return Err(serde::de::Error::custom("must be at least 1"));
+    }
+    Ok(n)
+}
+
+/// An optional positive count.
+pub fn optional_count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    #[derive(Deserialize)]
+    struct Count(#[serde(deserialize_with = "count")] usize);
+    Ok(Option::<Count>::deserialize(d)?.map(|c| c.0))
+}
+
+/// A duration in seconds (fractions allowed).
+pub mod secs {
+    use super::*;
+
+    /// Writes the seconds.
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    /// Reads seconds, as a number or text.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let secs: f64 = number(d)?;
+        Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
+    }
+}
+
+/// An optional duration in seconds.
+pub mod optional_secs {
+    use super::*;
+
+    /// Writes the seconds, or nothing.
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&d.as_secs_f64()),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Reads seconds, as a number or text, or nothing.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        #[derive(Deserialize)]
+        struct Secs(#[serde(with = "super::secs")] Duration);
+        Ok(Option::<Secs>::deserialize(d)?.map(|s| s.0))
+    }
+}
+
+/// A duration in milliseconds.
+pub mod millis {
+    use super::*;
+
+    /// Writes the milliseconds.
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    /// Reads milliseconds, as a number or text.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Ok(Duration::from_millis(number(d)?))
+    }
+}
