@@ -41,7 +41,11 @@ async fn start(workers: usize, queue: usize) -> Result<Running> {
         "SELECT i AS n FROM range(100000) t(i)",
     )?;
     let mut setup = ServerSetup::embedded(Path::new(project.path()));
-    setup.executor = ExecutorConfig::Local { workers, queue };
+    setup.executor = ExecutorConfig::Local(rat_executor::PoolConfig {
+        workers,
+        queue,
+        ..Default::default()
+    });
     setup.scheduler = None;
     let server = setup.open().await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

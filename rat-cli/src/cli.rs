@@ -51,16 +51,24 @@ pub(crate) enum Command {
         /// Folder to create the project in (must not hold a project yet).
         dir: PathBuf,
     },
-    /// Run pipelines (all, or the ones named) in dependency order.
+    /// Run pipelines (all, or the ones named) in dependency order: the
+    /// selection is validated as a whole first; independent pipelines run
+    /// at once; what depends on a failure is skipped.
     Run {
         /// Pipelines as `layer.name` or `namespace.layer.name`; all when none.
         pipelines: Vec<String>,
-        /// Run each pipeline in its own rat-runner process.
+        /// The namespace of the pipelines (`default` when absent).
+        #[arg(long)]
+        namespace: Option<String>,
+        /// Also run what depends on the pipelines named.
+        #[arg(long)]
+        downstream: bool,
+        /// Run each pipeline in its own rat-runner process (local only).
         #[arg(long)]
         isolate: bool,
-        /// Pipelines running at once.
-        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
-        workers: u16,
+        /// Pipelines running at once (4 unless the config says otherwise).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+        workers: Option<u16>,
         /// Stop a run after this many seconds (it fails).
         #[arg(long, value_name = "SECONDS")]
         timeout: Option<f64>,
@@ -127,7 +135,7 @@ pub(crate) enum Command {
         #[arg(long)]
         namespace: Option<String>,
     },
-    /// Schedules of a server (with --server): list, add, delete.
+    /// Schedules: list, add, delete (they fire while `rat serve` runs).
     Schedules {
         #[command(subcommand)]
         action: Option<ScheduleAction>,

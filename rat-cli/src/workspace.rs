@@ -1,23 +1,33 @@
-//! The embedded setup: a project folder with its tables and run records
-//! under `.rat/`.
+//! Where a command works: the platform of the local project (an embedded
+//! [`Platform`](rat_server::Platform) over its folder and config), or a
+//! server's ([`Client`]). Either way the command talks to a
+//! [`PlatformApi`], so local and remote output are the same by
+//! construction.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rat_core::config::SqlAccess;
-use rat_core::{Error, ErrorKind, Executor, LakehouseConfig, Result, RunStore};
-use rat_executor::{LocalExecutor, PoolConfig, ProcessConfig, ProcessExecutor, SqliteRunStore};
-use rat_runner::{Engine, EngineConfig};
+use rat_core::{Error, ErrorKind, LakehouseConfig, Result};
+use rat_server::api::PlatformApi;
+use rat_server::client::Client;
+use rat_server::config::ExecutorConfig;
+use rat_server::{ExecutorStart, ServerSetup};
 
-/// Where the embedded catalog, warehouse and run records live, inside the project.
-pub(crate) const STATE_DIR: &str = ".rat";
-
-/// Where a command works: the project folder (run records live in its
-/// `.rat/`) and the lakehouse config, if one is given.
+/// The project folder and the lakehouse config, as the flags name them.
 #[derive(Debug, Clone)]
 pub(crate) struct Place {
     pub(crate) project: PathBuf,
     pub(crate) config: Option<PathBuf>,
+}
+
+/// How a run executes locally (`rat run --isolate --workers N`).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct LocalExecution {
+    /// One `rat-runner` process per run.
+    pub(crate) isolate: bool,
+    /// Runs at once.
+    pub(crate) workers: Option<usize>,
 }
 
 impl Place {
@@ -28,22 +38,11 @@ impl Place {
             None => Ok(LakehouseConfig::embedded(project)),
         }
     }
-}
 
-/// A project folder, opened.
-#[derive(Debug)]
-pub(crate) struct Workspace {
-    pub(crate) lakehouse: LakehouseConfig,
-    pub(crate) engine: Engine,
-    pub(crate) store: Arc<SqliteRunStore>,
-    state: PathBuf,
-}
-
-impl Workspace {
-    /// Opens the project folder: local storage rooted at it, the SQLite
-    /// catalog and warehouse, and the run store under `.rat/`.
-    pub(crate) async fn open(place: &Place) -> Result<Self> {
-        let project = place.project.as_path();
+    /// The project folder, absolute; an error saying how to make one when
+    /// it does not exist.
+    pub(crate) fn project_dir(&self) -> Result<PathBuf> {
+        let project = self.project.as_path();
         if !project.is_dir() {
             return Err(Error::new(
                 ErrorKind::InvalidInput,
@@ -54,57 +53,58 @@ impl Workspace {
                 ),
             ));
         }
-        let project = std::fs::canonicalize(project)?;
-        let state = project.join(STATE_DIR);
-        let lakehouse = place.lakehouse(&project)?;
-        let store = Arc::new(SqliteRunStore::open(state.join("runs.db")).await?);
-        // Embedded: one user's own project, whose files pipelines may read.
-        let config = EngineConfig {
-            sql_access: SqlAccess::ProjectFiles,
-            ..EngineConfig::default()
-        };
-        let engine = Engine::open(&lakehouse, config)
-            .await?
-            .with_run_store(store.clone());
-        Ok(Self {
-            lakehouse,
-            engine,
-            store,
-            state,
-        })
+        Ok(std::fs::canonicalize(project)?)
     }
 
-    /// The run store as the trait.
-    pub(crate) fn runs(&self) -> Arc<dyn RunStore> {
-        self.store.clone()
-    }
-
-    /// An executor: in-process workers, or one `rat-runner` process per run.
-    pub(crate) async fn executor(
-        &self,
-        isolate: bool,
-        workers: usize,
-    ) -> Result<Arc<dyn Executor>> {
-        let config = PoolConfig {
-            workers,
-            ..PoolConfig::default()
-        };
-        let storage = self.engine.storage().clone();
-        if isolate {
-            let mut process = ProcessConfig::new(
-                rat_executor::locate_runner("--isolate runs each pipeline with it; build it")?,
-                self.lakehouse.clone(),
-                self.state.join("runs"),
-            );
-            process.sql_access = SqlAccess::ProjectFiles;
-            Ok(Arc::new(
-                ProcessExecutor::start(process, self.runs(), storage, config).await?,
-            ))
-        } else {
-            let engine = Arc::new(self.engine.clone());
-            Ok(Arc::new(
-                LocalExecutor::start(engine, self.runs(), storage, config).await?,
-            ))
+    /// The setup of the local project: its config (storage, catalog and
+    /// `server:` section) or the embedded defaults, with the executor
+    /// `execution` asks for. Embedded SQL may read the project's own
+    /// files: the project is its user's.
+    pub(crate) fn setup(&self, execution: LocalExecution) -> Result<ServerSetup> {
+        let project = self.project_dir()?;
+        let (mut setup, _) = ServerSetup::load(&project, self.config.as_deref(), std::env::vars())?;
+        setup.scheduler = None;
+        setup.sql_access = SqlAccess::ProjectFiles;
+        if execution.isolate {
+            let runner =
+                rat_executor::locate_runner("--isolate runs each pipeline with it; build it")?;
+            let pool = setup.executor.pool_mut().cloned().unwrap_or_default();
+            setup.executor = ExecutorConfig::Process {
+                pool,
+                runner: Some(runner),
+            };
         }
+        if let (Some(workers), Some(pool)) = (execution.workers, setup.executor.pool_mut()) {
+            pool.workers = workers;
+        }
+        Ok(setup)
     }
+}
+
+/// The platform a command talks to: `server` when given (its token from
+/// `$RAT_TOKEN`), else the local project's, whose executor starts only if
+/// the command submits a run.
+pub(crate) async fn open(
+    place: &Place,
+    server: Option<&str>,
+    execution: LocalExecution,
+) -> Result<Arc<dyn PlatformApi>> {
+    if let Some(url) = server {
+        if execution.isolate {
+            return Err(Error::invalid(
+                "--isolate chooses a local executor; a server runs pipelines its own way",
+            )
+            .with_context("field", "--isolate"));
+        }
+        let token = std::env::var("RAT_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty())
+            .map(secrecy::SecretString::from);
+        return Ok(Arc::new(Client::new(url, token)?));
+    }
+    let platform = place
+        .setup(execution)?
+        .open_platform(ExecutorStart::OnFirstRun)
+        .await?;
+    Ok(Arc::new(platform))
 }

@@ -9,12 +9,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{rat, spawn_rat, spawn_rat_piped, write};
+use common::{Background, rat, spawn_rat, spawn_rat_piped, write};
 use rat_core::{Executor, LakehouseConfig, RunFilter, RunRecord, RunStatus, RunStore};
 use rat_executor::{PoolConfig, ProcessConfig, ProcessExecutor, ProcessId, SqliteRunStore};
 
-/// Waits for a record of `table` matching `check`.
+/// Waits for a record of `table` matching `check`, while `rat` runs.
 async fn wait_for(
+    rat: &mut Background,
     store: &SqliteRunStore,
     table: &str,
     check: impl Fn(&RunRecord) -> bool,
@@ -28,6 +29,7 @@ async fn wait_for(
         if let Some(r) = store.list(&filter).await.unwrap().into_iter().find(&check) {
             return r;
         }
+        rat.assert_running(&format!("a run of {table}"));
         assert!(
             Instant::now() < deadline,
             "no run of {table} reached the expected state"
@@ -58,9 +60,12 @@ async fn a_killed_local_run_is_failed_when_rat_starts_again() {
     );
     let mut parent = spawn_rat(project, &["run", "bronze.endless"]);
     let store = store(project).await;
-    let running = wait_for(&store, "bronze.endless", |r| r.status == RunStatus::Running).await;
-    parent.kill().unwrap();
-    parent.wait().unwrap();
+    let running = wait_for(&mut parent, &store, "bronze.endless", |r| {
+        r.status == RunStatus::Running
+    })
+    .await;
+    parent.child.kill().unwrap();
+    parent.child.wait().unwrap();
     assert_eq!(
         store.get(&running.run_id).await.unwrap().status,
         RunStatus::Running
@@ -68,13 +73,19 @@ async fn a_killed_local_run_is_failed_when_rat_starts_again() {
 
     // Starting again (any rat run) reconciles the orphan.
     let mut again = spawn_rat(project, &["run", "bronze.quick"]);
-    assert!(again.wait().unwrap().success());
+    assert!(again.child.wait().unwrap().success());
     let record = store.get(&running.run_id).await.unwrap();
     assert_eq!(record.status, RunStatus::Failed);
     assert!(record.error.unwrap().message.contains("executor restarted"));
     assert!(
         store.unfinished().await.unwrap().is_empty(),
         "a run is stuck"
+    );
+    // So is the batch the killed rat was driving.
+    use rat_core::BatchStore;
+    assert!(
+        store.unfinished_batches().await.unwrap().is_empty(),
+        "a batch is stuck"
     );
 }
 
@@ -92,9 +103,9 @@ async fn a_runner_outliving_a_killed_rat_is_adopted_and_completes() {
         &["run", "--isolate", "--threads", "1", "bronze.long"],
     );
     let store = Arc::new(store(&project).await);
-    let running = wait_for(&store, "bronze.long", |r| r.handle.is_some()).await;
-    parent.kill().unwrap();
-    parent.wait().unwrap();
+    let running = wait_for(&mut parent, &store, "bronze.long", |r| r.handle.is_some()).await;
+    parent.child.kill().unwrap();
+    parent.child.wait().unwrap();
     let runner: ProcessId = running.handle.unwrap().parse().unwrap();
     assert!(runner.is_alive(), "the runner should outlive rat");
 
@@ -143,7 +154,10 @@ async fn runs_logs_and_cancel_work_from_another_process() {
     );
     let mut runner = spawn_rat(project, &["run"]);
     let store = store(project).await;
-    let running = wait_for(&store, "bronze.endless", |r| r.status == RunStatus::Running).await;
+    let running = wait_for(&mut runner, &store, "bronze.endless", |r| {
+        r.status == RunStatus::Running
+    })
+    .await;
     let id = running.run_id.to_string();
 
     let listed: serde_json::Value =
@@ -159,7 +173,7 @@ async fn runs_logs_and_cancel_work_from_another_process() {
         String::from_utf8_lossy(&cancelled.stdout).contains("cancelled"),
         "{cancelled:?}"
     );
-    assert_eq!(runner.wait().unwrap().code(), Some(1));
+    assert_eq!(runner.child.wait().unwrap().code(), Some(1));
     let followed = follower.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&followed.stdout);
     assert!(

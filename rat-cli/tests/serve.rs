@@ -6,7 +6,8 @@
 mod common;
 
 use common::write;
-use rat_core::{Executor, RunRequest, RunStatus};
+use rat_core::RunStatus;
+use rat_server::api::PlatformApi;
 
 #[test]
 fn serve_builds_the_server_from_the_config_and_stops_on_ctrl_c() {
@@ -32,10 +33,7 @@ fn serve_builds_the_server_from_the_config_and_stops_on_ctrl_c() {
         let features = client.features().await.unwrap();
         assert_eq!(features.executor, "process");
         assert_eq!(features.run_store, "sqlite");
-        let run = client
-            .submit(RunRequest::pipeline("bronze.numbers".parse().unwrap()))
-            .await
-            .unwrap();
+        let run = common::submit(&client, "bronze.numbers").await;
         let record = common::wait_for_end(&client, &run).await;
         assert_eq!(record.status, RunStatus::Success, "{:?}", record.error);
         assert_eq!(record.executor, "process");

@@ -10,7 +10,8 @@ mod moto;
 
 use std::time::{Duration, Instant};
 
-use rat_core::{Executor, RunRequest, RunStatus};
+use rat_core::RunStatus;
+use rat_server::api::PlatformApi;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_composes_the_ecs_executor_from_the_config() {
@@ -50,10 +51,7 @@ async fn serve_composes_the_ecs_executor_from_the_config() {
     );
     let client = served.client();
     assert_eq!(client.features().await.unwrap().executor, "ecs");
-    let run = client
-        .submit(RunRequest::pipeline("bronze.numbers".parse().unwrap()))
-        .await
-        .unwrap();
+    let run = common::submit(&client, "bronze.numbers").await;
     let ecs = aws_sdk_ecs::Client::new(&sdk);
     let start = Instant::now();
     let task = loop {

@@ -12,10 +12,9 @@ mod seaweedfs;
 use std::path::Path;
 use std::sync::Arc;
 
-use rat_core::{
-    Executor, ObjectKey, RunRequest, RunStatus, Storage, StorageCredentials, StorageExt,
-};
+use rat_core::{ObjectKey, RunStatus, Storage, StorageCredentials, StorageExt};
 use rat_runner::storage::S3Storage;
+use rat_server::api::PlatformApi;
 use seaweedfs::{ADMIN_KEY, ADMIN_SECRET, ENDPOINT, ROLE};
 
 const SECRET_VAR: &str = "RAT_TEST_S3_SECRET";
@@ -101,10 +100,7 @@ async fn run_to_success(
     pipeline: &str,
 ) -> (rat_core::RunId, rat_core::RunRecord) {
     let client = served.client();
-    let run = client
-        .submit(RunRequest::pipeline(pipeline.parse().unwrap()))
-        .await
-        .unwrap();
+    let run = common::submit(&client, pipeline).await;
     let record = common::wait_for_end(&client, &run).await;
     assert_eq!(record.status, RunStatus::Success, "{:?}", record.error);
     (run, record)
@@ -219,10 +215,11 @@ async fn serve_scopes_each_namespace_s_storage_to_vended_credentials() {
         "the STS refusal, not the SDK's dump: {message}"
     );
     assert!(!message.contains(ADMIN_SECRET), "{message}");
-    let refused = served
-        .client()
-        .submit(RunRequest::pipeline(pipeline.parse().unwrap()))
-        .await;
+    let request = rat_server::api::SubmitRun {
+        pipeline: pipeline.to_owned(),
+        limits: Default::default(),
+    };
+    let refused = served.client().submit_run(&request).await;
     assert!(refused.is_err(), "{refused:?}");
     assert!(
         !served.stderr().contains(ADMIN_SECRET),

@@ -41,4 +41,4 @@ pub use ecs::{
 };
 pub use policy::{MAX_POLICY_CHARS, PolicyScope, session_policy};
 pub use rat_core::runner::{NAMESPACE_VARIABLE, RUN_ID_VARIABLE};
-pub use sts::{StsCredentialVendor, StsVendorConfig};
+pub use sts::{CREDENTIALS_PROGRAM, StsCredentialVendor, StsVendorConfig};

@@ -13,22 +13,64 @@ use rat_core::{
     CredentialScope, CredentialVendor, Error, ErrorKind, Identifier, Result, StorageCredentials,
 };
 
+use serde::{Deserialize, Serialize};
+
 use crate::policy::{PolicyScope, session_policy};
 
-/// What a vendor assumes and for which bucket.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a vendor assumes and for which bucket. In `rat.yaml` it is
+/// `server.credential_vendor: {type: sts, role_arn, duration_secs,
+/// external_id, kms_key_arn, credentials_command}`; the bucket is the
+/// storage's.
+///
+/// ```
+/// use rat_cloud_aws::StsVendorConfig;
+///
+/// let config: StsVendorConfig =
+///     serde_yaml_ng::from_str("{role_arn: 'arn:aws:iam::1:role/ns', duration_secs: 900}").unwrap();
+/// let config = config.with_bucket("lake");
+/// config.validate().unwrap();
+/// assert_eq!(
+///     config.credentials_command("rat-aws-credentials"),
+///     ["rat-aws-credentials", "--role-arn", "arn:aws:iam::1:role/ns", "--bucket", "lake", "--duration-seconds", "900"],
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StsVendorConfig {
     /// The role to assume (its own policy bounds what any session can do).
     pub role_arn: String,
     /// The bucket whose `<namespace>/` prefixes sessions may touch.
+    #[serde(skip)]
     pub bucket: String,
     /// Lifetime asked for (STS allows 900 s to the role's maximum).
+    #[serde(
+        rename = "duration_secs",
+        default = "an_hour",
+        with = "rat_core::config::de::secs"
+    )]
     pub duration: Duration,
     /// A KMS key sessions may use for SSE-KMS objects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kms_key_arn: Option<String>,
     /// External id the role's trust policy may require.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
+    /// The program runners run for their credentials (`rat-aws-credentials`
+    /// beside the server for a process runner, on the image's `PATH` for
+    /// ECS, when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_command: Option<String>,
 }
+
+fn an_hour() -> Duration {
+    Duration::from_secs(3600)
+}
+
+/// STS's bounds on a session's lifetime, in seconds.
+const SESSION_SECONDS: std::ops::RangeInclusive<u64> = 900..=43_200;
+
+/// The program printing a namespace's credentials (this crate's binary).
+pub const CREDENTIALS_PROGRAM: &str = "rat-aws-credentials";
 
 impl StsVendorConfig {
     /// One-hour sessions of `role_arn` on `bucket`.
@@ -36,10 +78,62 @@ impl StsVendorConfig {
         Self {
             role_arn: role_arn.into(),
             bucket: bucket.into(),
-            duration: Duration::from_secs(3600),
+            duration: an_hour(),
             kms_key_arn: None,
             external_id: None,
+            credentials_command: None,
         }
+    }
+
+    /// The same on `bucket`.
+    pub fn with_bucket(mut self, bucket: impl Into<String>) -> Self {
+        self.bucket = bucket.into();
+        self
+    }
+
+    /// Checks the role and the lifetime; errors name
+    /// `server.credential_vendor.<field>`.
+    pub fn validate(&self) -> Result<()> {
+        let field = |name: &str| format!("server.credential_vendor.{name}");
+        if !self.role_arn.starts_with("arn:") {
+            return Err(Error::invalid(format!(
+                "role_arn '{}' is not an ARN (arn:aws:iam::ACCOUNT:role/NAME)",
+                self.role_arn.escape_default()
+            ))
+            .with_context("field", field("role_arn")));
+        }
+        let secs = self.duration.as_secs();
+        if !SESSION_SECONDS.contains(&secs) {
+            return Err(Error::invalid(format!(
+                "duration_secs {secs} is outside STS's {}..={} seconds",
+                SESSION_SECONDS.start(),
+                SESSION_SECONDS.end()
+            ))
+            .with_context("field", field("duration_secs")));
+        }
+        Ok(())
+    }
+
+    /// The command a runner runs for its namespace's credentials
+    /// (`credential_process` JSON on stdout; the namespace and run come
+    /// from its environment): `credentials_command`, else `program`, with
+    /// the flags [`CREDENTIALS_PROGRAM`] reads.
+    pub fn credentials_command(&self, program: &str) -> Vec<String> {
+        let mut command = vec![
+            self.credentials_command
+                .clone()
+                .unwrap_or_else(|| program.to_owned()),
+            "--role-arn".into(),
+            self.role_arn.clone(),
+            "--bucket".into(),
+            self.bucket.clone(),
+            "--duration-seconds".into(),
+            self.duration.as_secs().to_string(),
+        ];
+        if let Some(id) = &self.external_id {
+            command.extend(["--external-id".into(), id.clone()]);
+        }
+        command
     }
 }
 
@@ -102,6 +196,13 @@ impl Expiry<Identifier, StorageCredentials> for HalfLife {
 }
 
 impl StsCredentialVendor {
+    /// A vendor whose own identity is the standard AWS provider chain's
+    /// (the environment, a profile, the task role, web identity).
+    pub async fn from_environment(config: StsVendorConfig) -> Self {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Self::new(&sdk, config)
+    }
+
     /// A vendor using STS as `sdk` configures it (region, endpoint, the
     /// vendor's own credentials).
     pub fn new(sdk: &aws_types::SdkConfig, config: StsVendorConfig) -> Self {

@@ -34,7 +34,7 @@ fn task_definition(family: &str, image: &str) -> TaskDefinitionSource {
         execution_role_arn: Some("arn:aws:iam::123456789012:role/rat-execution".into()),
         task_role_arn: Some("arn:aws:iam::123456789012:role/rat-task".into()),
         log_group: LOG_GROUP.into(),
-        log_region: "us-east-1".into(),
+        log_region: Some("us-east-1".into()),
         log_stream_prefix: "rat".into(),
         secrets: BTreeMap::from([(
             SECRET_VARIABLE.to_owned(),

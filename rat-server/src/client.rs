@@ -1,31 +1,33 @@
-//! A client of the API: each call returns the [`api`](crate::api) types,
-//! failures come back as [`rat_core::Error`]s with the server's kind and
-//! message, and [`Client`] is an [`Executor`] — so code that drives runs
-//! (the CLI's DAG scheduler) works the same against a server.
+//! [`Client`]: the [`PlatformApi`] of a server, over HTTP. Each verb
+//! returns the [`api`](crate::api) values the server's
+//! [`Platform`](crate::Platform) does, and failures come back as
+//! [`rat_core::Error`]s with the server's kind, message and context, so a
+//! program (the CLI) cannot tell the two apart.
 
 use std::fmt;
 
 use async_trait::async_trait;
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use rat_core::{
-    Error, ErrorKind, Executor, LogCursor, LogRecord, Result, RunFilter, RunId, RunRecord,
-    RunRequest, TableRef,
-};
+use rat_core::{Error, ErrorKind, LogRecord, Result, RunFilter, RunId, RunRecord, TableRef};
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::api::{
-    ErrorEnvelope, Features, Lineage, MAX_PAGE, Page, PipelineDetail, PipelineSummary, QueryOutput,
-    QueryRequest, RunAccepted, Schedule, ScheduleRequest, SubmitRun, TableSummary,
+    Batch, BatchRequest, ErrorEnvelope, Features, Lineage, MAX_PAGE, Namespace, NewNamespace,
+    NewPipeline, Page, PipelineDetail, PipelineFiles, PipelineSummary, PlatformApi, QueryOutput,
+    QueryRequest, Rollback, RollbackRequest, RunAccepted, Schedule, ScheduleRequest, SnapshotInfo,
+    SubmitRun, TableDetail, TableSummary,
 };
 
 /// The API of one server.
 ///
 /// ```no_run
 /// # async fn demo() -> rat_core::Result<()> {
+/// use rat_server::api::PlatformApi;
+///
 /// let client = rat_server::client::Client::new("http://127.0.0.1:8080", None)?;
 /// for run in client.runs(&Default::default()).await? {
 ///     println!("{} {}", run.run_id, run.status);
@@ -48,37 +50,36 @@ impl fmt::Debug for Client {
     }
 }
 
-/// The error kind an envelope's code names.
+/// The error kind an envelope's code names (the HTTP layer's own codes
+/// are the client's mistakes: invalid input).
 fn kind_of(code: &str, status: StatusCode) -> ErrorKind {
-    match code {
-        "invalid_input"
-        | "bad_request"
-        | "payload_too_large"
-        | "unsupported_media_type"
-        | "unauthorized" => ErrorKind::InvalidInput,
-        "not_found" => ErrorKind::NotFound,
-        "already_exists" => ErrorKind::AlreadyExists,
-        "conflict" | "cancelled" => ErrorKind::Conflict,
-        "queue_full" => ErrorKind::QueueFull,
-        "query" | "quality_gate" => ErrorKind::Query,
-        "timeout" => ErrorKind::Timeout,
-        "storage" => ErrorKind::Storage,
-        "catalog" => ErrorKind::Catalog,
-        "unsupported" => ErrorKind::Unsupported,
-        _ if status.is_client_error() => ErrorKind::InvalidInput,
-        _ => ErrorKind::Internal,
+    match ErrorKind::from_name(code) {
+        Some(kind) => kind,
+        None if status.is_client_error() => ErrorKind::InvalidInput,
+        None => ErrorKind::Internal,
     }
 }
 
-/// The error a failed answer carries: the envelope's kind and message.
+/// The error a failed answer carries: the envelope's kind, message and
+/// context, as the server had it.
 fn refusal(status: StatusCode, body: &[u8]) -> Error {
     match serde_json::from_slice::<ErrorEnvelope>(body) {
-        Ok(envelope) => Error::new(
+        Ok(envelope) => Error::remote(
             kind_of(&envelope.error.code, status),
             envelope.error.message,
+            envelope.error.context,
         ),
         Err(_) => Error::internal(format!("the server answered {status}")),
     }
+}
+
+/// A path segment or query value, escaped.
+fn escaped(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+fn table_path(table: &TableRef) -> String {
+    format!("{}/{}/{}", table.namespace, table.layer, table.name)
 }
 
 impl Client {
@@ -112,27 +113,26 @@ impl Client {
         }
     }
 
-    async fn send<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<T> {
+    async fn answer(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response> {
         let response = request.send().await.map_err(|e| {
             Error::new(ErrorKind::Executor, format!("cannot reach the server: {e}"))
                 .with_retryable(true)
         })?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(|e| {
+        if status.is_success() {
+            return Ok(response);
+        }
+        let bytes = response.bytes().await.unwrap_or_default();
+        Err(refusal(status, &bytes))
+    }
+
+    async fn send<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<T> {
+        let bytes = self.answer(request).await?.bytes().await.map_err(|e| {
             Error::new(
                 ErrorKind::Executor,
                 format!("reading the server's answer: {e}"),
             )
         })?;
-        if !status.is_success() {
-            return Err(match serde_json::from_slice::<ErrorEnvelope>(&bytes) {
-                Ok(envelope) => Error::new(
-                    kind_of(&envelope.error.code, status),
-                    envelope.error.message,
-                ),
-                Err(_) => Error::new(ErrorKind::Internal, format!("the server answered {status}")),
-            });
-        }
         // 204 No Content: the unit type reads it from `null`.
         let bytes = if bytes.is_empty() {
             "null".into()
@@ -149,6 +149,14 @@ impl Client {
 
     async fn post<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> Result<T> {
         self.send(self.request(Method::POST, path).json(body)).await
+    }
+
+    async fn put<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> Result<T> {
+        self.send(self.request(Method::PUT, path).json(body)).await
+    }
+
+    async fn delete(&self, path: &str) -> Result<()> {
+        self.send(self.request(Method::DELETE, path)).await
     }
 
     /// Every page of a list.
@@ -169,118 +177,151 @@ impl Client {
             }
         }
     }
+}
 
-    /// Which implementations the server runs.
-    pub async fn features(&self) -> Result<Features> {
+/// `?name=value&...` of the parameters that are set.
+fn query_string(pairs: &[(&str, Option<String>)]) -> String {
+    let set: Vec<String> = pairs
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", escaped(v))))
+        .collect();
+    if set.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", set.join("&"))
+    }
+}
+
+#[async_trait]
+impl PlatformApi for Client {
+    async fn features(&self) -> Result<Features> {
         self.get("/features").await
     }
 
-    /// Pipelines of `namespace` (all when `None`).
-    pub async fn pipelines(&self, namespace: Option<&str>) -> Result<Vec<PipelineSummary>> {
-        let query = namespace
-            .map(|ns| format!("?namespace={ns}"))
-            .unwrap_or_default();
+    async fn namespaces(&self) -> Result<Vec<Namespace>> {
+        self.all("/namespaces").await
+    }
+
+    async fn create_namespace(&self, name: &str) -> Result<Namespace> {
+        let body = NewNamespace {
+            name: name.to_owned(),
+        };
+        self.post("/namespaces", &body).await
+    }
+
+    async fn pipelines(
+        &self,
+        namespace: Option<&str>,
+        layer: Option<&str>,
+    ) -> Result<Vec<PipelineSummary>> {
+        let query = query_string(&[
+            ("namespace", namespace.map(str::to_owned)),
+            ("layer", layer.map(str::to_owned)),
+        ]);
         self.all(&format!("/pipelines{query}")).await
     }
 
-    /// One pipeline's files and settings.
-    pub async fn pipeline(&self, table: &TableRef) -> Result<PipelineDetail> {
-        self.get(&format!(
-            "/pipelines/{}/{}/{}",
-            table.namespace, table.layer, table.name
-        ))
-        .await
+    async fn pipeline(&self, table: &TableRef) -> Result<PipelineDetail> {
+        self.get(&format!("/pipelines/{}", table_path(table))).await
     }
 
-    /// The pipelines of `namespace` and the `ref()`s between them.
-    pub async fn lineage(&self, namespace: &str) -> Result<Lineage> {
-        self.get(&format!("/lineage?namespace={namespace}")).await
+    async fn create_pipeline(&self, pipeline: &NewPipeline) -> Result<PipelineDetail> {
+        self.post("/pipelines", pipeline).await
     }
 
-    /// Submits a run.
-    pub async fn submit_run(&self, request: &SubmitRun) -> Result<RunAccepted> {
-        self.post("/runs", request).await
-    }
-
-    /// Runs matching `filter`, newest first.
-    pub async fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>> {
-        let mut query = vec![format!(
-            "limit={}",
-            filter.limit.unwrap_or(50).min(MAX_PAGE)
-        )];
-        if let Some(table) = &filter.table {
-            query.push(format!("pipeline={table}"));
-        }
-        if let Some(ns) = &filter.namespace {
-            query.push(format!("namespace={ns}"));
-        }
-        if let Some(layer) = &filter.layer {
-            query.push(format!("layer={layer}"));
-        }
-        if !filter.statuses.is_empty() {
-            let statuses: Vec<&str> = filter.statuses.iter().map(|s| s.as_str()).collect();
-            query.push(format!("status={}", statuses.join(",")));
-        }
-        if filter.offset > 0 {
-            query.push(format!("offset={}", filter.offset));
-        }
-        let page: Page<RunRecord> = self.get(&format!("/runs?{}", query.join("&"))).await?;
-        Ok(page.items)
-    }
-
-    /// Tables of `namespace` (all when `None`).
-    pub async fn tables(&self, namespace: Option<&str>) -> Result<Vec<TableSummary>> {
-        let query = namespace
-            .map(|ns| format!("?namespace={ns}"))
-            .unwrap_or_default();
-        self.all(&format!("/tables{query}")).await
-    }
-
-    /// One read-only query.
-    pub async fn query(&self, request: &QueryRequest) -> Result<QueryOutput> {
-        self.post("/query", request).await
-    }
-
-    /// All schedules.
-    pub async fn schedules(&self) -> Result<Vec<Schedule>> {
-        self.all("/schedules").await
-    }
-
-    /// Adds a schedule.
-    pub async fn create_schedule(&self, request: &ScheduleRequest) -> Result<Schedule> {
-        self.post("/schedules", request).await
-    }
-
-    /// Deletes a schedule.
-    pub async fn delete_schedule(&self, id: &str) -> Result<()> {
-        self.send(self.request(Method::DELETE, &format!("/schedules/{id}")))
+    async fn replace_pipeline(
+        &self,
+        table: &TableRef,
+        files: &PipelineFiles,
+    ) -> Result<PipelineDetail> {
+        self.put(&format!("/pipelines/{}", table_path(table)), files)
             .await
     }
 
-    /// Log lines from `from_seq` as they happen, until the run ends (a
-    /// `text/event-stream` read as it arrives).
-    pub async fn follow_logs(
+    async fn delete_pipeline(&self, table: &TableRef) -> Result<()> {
+        self.delete(&format!("/pipelines/{}", table_path(table)))
+            .await
+    }
+
+    async fn lineage(&self, namespace: Option<&str>) -> Result<Lineage> {
+        let query = query_string(&[("namespace", namespace.map(str::to_owned))]);
+        self.get(&format!("/lineage{query}")).await
+    }
+
+    async fn submit_run(&self, request: &SubmitRun) -> Result<RunAccepted> {
+        self.post("/runs", request).await
+    }
+
+    async fn submit_batch(&self, request: &BatchRequest) -> Result<Batch> {
+        self.post("/runs", request).await
+    }
+
+    async fn batch(&self, id: &str) -> Result<Batch> {
+        self.get(&format!("/batches/{}", escaped(id))).await
+    }
+
+    async fn cancel_batch(&self, id: &str) -> Result<Batch> {
+        self.post(&format!("/batches/{}/cancel", escaped(id)), &())
+            .await
+    }
+
+    async fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>> {
+        let statuses: Vec<&str> = filter.statuses.iter().map(|s| s.as_str()).collect();
+        let query = query_string(&[
+            (
+                "limit",
+                Some(filter.limit.unwrap_or(50).min(MAX_PAGE).to_string()),
+            ),
+            ("pipeline", filter.table.as_ref().map(ToString::to_string)),
+            (
+                "namespace",
+                filter.namespace.as_ref().map(ToString::to_string),
+            ),
+            ("layer", filter.layer.as_ref().map(ToString::to_string)),
+            ("status", (!statuses.is_empty()).then(|| statuses.join(","))),
+            (
+                "offset",
+                (filter.offset > 0).then(|| filter.offset.to_string()),
+            ),
+        ]);
+        let page: Page<RunRecord> = self.get(&format!("/runs{query}")).await?;
+        Ok(page.items)
+    }
+
+    async fn run(&self, run: &RunId) -> Result<RunRecord> {
+        self.get(&format!("/runs/{run}")).await
+    }
+
+    async fn cancel(&self, run: &RunId) -> Result<RunRecord> {
+        self.post(&format!("/runs/{run}/cancel"), &()).await
+    }
+
+    async fn logs(&self, run: &RunId, from_seq: u64, limit: u32) -> Result<Vec<LogRecord>> {
+        #[derive(serde::Deserialize)]
+        struct Lines {
+            items: Vec<LogRecord>,
+        }
+        let lines: Lines = self
+            .get(&format!(
+                "/runs/{run}/logs?from_seq={from_seq}&limit={limit}"
+            ))
+            .await?;
+        Ok(lines.items)
+    }
+
+    /// A `text/event-stream` read as it arrives.
+    async fn follow_logs(
         &self,
         run: &RunId,
         from_seq: u64,
     ) -> Result<BoxStream<'static, LogRecord>> {
-        let response = self
+        let request = self
             .request(
                 Method::GET,
                 &format!("/runs/{run}/logs?from_seq={from_seq}"),
             )
-            .header(reqwest::header::ACCEPT, "text/event-stream")
-            .send()
-            .await
-            .map_err(|e| {
-                Error::new(ErrorKind::Executor, format!("cannot reach the server: {e}"))
-            })?;
-        if !response.status().is_success() {
-            let status = response.status();
-            let bytes = response.bytes().await.unwrap_or_default();
-            return Err(refusal(status, &bytes));
-        }
-        let chunks = response.bytes_stream();
+            .header(reqwest::header::ACCEPT, "text/event-stream");
+        let chunks = self.answer(request).await?.bytes_stream();
         let lines = futures::stream::unfold(
             (chunks, String::new(), false),
             |(mut chunks, mut buffer, done)| async move {
@@ -307,6 +348,70 @@ impl Client {
         );
         Ok(lines.filter_map(|line| async move { line }).boxed())
     }
+
+    async fn tables(
+        &self,
+        namespace: Option<&str>,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Page<TableSummary>> {
+        let query = query_string(&[
+            ("namespace", namespace.map(str::to_owned)),
+            ("limit", Some(limit.to_string())),
+            ("offset", Some(offset.to_string())),
+        ]);
+        self.get(&format!("/tables{query}")).await
+    }
+
+    async fn table(&self, table: &TableRef) -> Result<TableDetail> {
+        self.get(&format!("/tables/{}", table_path(table))).await
+    }
+
+    async fn history(&self, table: &TableRef) -> Result<Vec<SnapshotInfo>> {
+        self.get(&format!("/tables/{}/history", table_path(table)))
+            .await
+    }
+
+    async fn rollback(&self, table: &TableRef, to: i64) -> Result<Rollback> {
+        self.post(
+            &format!("/tables/{}/rollback", table_path(table)),
+            &RollbackRequest { to },
+        )
+        .await
+    }
+
+    async fn preview(&self, table: &TableRef, rows: u32) -> Result<QueryOutput> {
+        self.get(&format!(
+            "/tables/{}/preview?rows={rows}",
+            table_path(table)
+        ))
+        .await
+    }
+
+    async fn query(&self, request: &QueryRequest) -> Result<QueryOutput> {
+        self.post("/query", request).await
+    }
+
+    async fn schedules(&self) -> Result<Vec<Schedule>> {
+        self.all("/schedules").await
+    }
+
+    async fn schedule(&self, id: &str) -> Result<Schedule> {
+        self.get(&format!("/schedules/{}", escaped(id))).await
+    }
+
+    async fn create_schedule(&self, request: &ScheduleRequest) -> Result<Schedule> {
+        self.post("/schedules", request).await
+    }
+
+    async fn replace_schedule(&self, id: &str, request: &ScheduleRequest) -> Result<Schedule> {
+        self.put(&format!("/schedules/{}", escaped(id)), request)
+            .await
+    }
+
+    async fn delete_schedule(&self, id: &str) -> Result<()> {
+        self.delete(&format!("/schedules/{}", escaped(id))).await
+    }
 }
 
 enum SseBlock {
@@ -331,44 +436,5 @@ fn sse_block(block: &str) -> SseBlock {
         "end" => SseBlock::End,
         "log" => serde_json::from_str(&data).map_or(SseBlock::Other, SseBlock::Line),
         _ => SseBlock::Other,
-    }
-}
-
-#[async_trait]
-impl Executor for Client {
-    async fn submit(&self, request: RunRequest) -> Result<RunId> {
-        let accepted = self
-            .submit_run(&SubmitRun {
-                pipeline: request.table.to_string(),
-                limits: request.limits,
-            })
-            .await?;
-        Ok(accepted.run_id)
-    }
-
-    async fn status(&self, run: &RunId) -> Result<RunRecord> {
-        self.get(&format!("/runs/{run}")).await
-    }
-
-    async fn logs(&self, run: &RunId, cursor: LogCursor) -> Result<BoxStream<'static, LogRecord>> {
-        if cursor.follow {
-            return self.follow_logs(run, cursor.from_seq).await;
-        }
-        #[derive(serde::Deserialize)]
-        struct Lines {
-            items: Vec<LogRecord>,
-        }
-        let lines: Lines = self
-            .get(&format!(
-                "/runs/{run}/logs?from_seq={}&limit=10000",
-                cursor.from_seq
-            ))
-            .await?;
-        Ok(futures::stream::iter(lines.items).boxed())
-    }
-
-    async fn cancel(&self, run: &RunId) -> Result<()> {
-        let _: RunRecord = self.post(&format!("/runs/{run}/cancel"), &()).await?;
-        Ok(())
     }
 }

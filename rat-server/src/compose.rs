@@ -1,88 +1,30 @@
-//! Building a [`Platform`] from configuration: the lakehouse, the run
-//! store and the executor a server uses.
+//! Opening a [`ServerSetup`]: the lakehouse, the run store, the credential
+//! vendor and the executor composed into a [`Platform`], and the
+//! [`Server`] around it (auth, scheduler, routes).
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rat_core::config::{CatalogConfig, SecretRef, SqlAccess, StorageConfig};
-use rat_core::{Executor, LakehouseConfig, Result, RunEngine, RunStore, ScheduleStore};
-use rat_executor::{
-    LocalExecutor, PoolConfig, PostgresRunStore, ProcessConfig, ProcessExecutor, SqliteRunStore,
-};
+use rat_core::config::{CatalogConfig, StorageConfig};
+use rat_core::{Executor, LakehouseConfig, Result, RunEngine};
+use rat_executor::{LocalExecutor, OnDemand, ProcessConfig, ProcessExecutor, Stores};
+use rat_runner::access::{NamespaceAccess, ScopedEngine};
 use rat_runner::{Engine, EngineConfig};
-use secrecy::ExposeSecret;
-use serde::{Deserialize, Serialize};
 
 use crate::Platform;
-use crate::access::{CredentialVendorConfig, ScopedEngine};
 use crate::api::Features;
-use crate::auth::{AuthConfig, Authenticator};
-use crate::config::ExecutorConfig;
-use crate::scheduler::{self, SchedulerConfig};
+use crate::auth::Authenticator;
+use crate::config::{CredentialVendorConfig, ExecutorConfig, ServerSetup};
+use crate::scheduler;
 
-/// What a server is made of.
-#[derive(Debug, Clone)]
-pub struct ServerSetup {
-    /// Storage and catalog.
-    pub lakehouse: LakehouseConfig,
-    /// Where run records, logs and schedules live.
-    pub run_store: RunStoreConfig,
-    /// Where runs execute.
-    pub executor: ExecutorConfig,
-    /// The folder of per-run files of process runners (`.rat/` of the
-    /// project).
-    pub state_dir: PathBuf,
-    /// Who may call the API.
-    pub auth: AuthConfig,
-    /// Storage credentials per namespace.
-    pub credential_vendor: CredentialVendorConfig,
-    /// The scheduler (`None`: this instance never fires schedules).
-    pub scheduler: Option<SchedulerConfig>,
-    /// What pipeline SQL may read beyond what its run resolved.
-    pub sql_access: SqlAccess,
-}
-
-/// Where run records, logs and schedules live.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
-pub enum RunStoreConfig {
-    /// A SQLite file: one machine.
-    Sqlite {
-        /// The file.
-        path: PathBuf,
-    },
-    /// PostgreSQL: several server instances share records and schedules,
-    /// one of them fires schedules (advisory lock).
-    Postgres {
-        /// `postgres://user:password@host/database`, read from a variable
-        /// or file since it may hold a password.
-        url: SecretRef,
-    },
-}
-
-impl RunStoreConfig {
-    /// The name `GET /api/v1/features` reports.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            RunStoreConfig::Sqlite { .. } => "sqlite",
-            RunStoreConfig::Postgres { .. } => "postgres",
-        }
-    }
-
-    /// Opens the store (applying its migrations).
-    pub async fn open(&self) -> Result<(Arc<dyn RunStore>, Arc<dyn ScheduleStore>)> {
-        match self {
-            RunStoreConfig::Sqlite { path } => {
-                let store = Arc::new(SqliteRunStore::open(path).await?);
-                Ok((store.clone(), store))
-            }
-            RunStoreConfig::Postgres { url } => {
-                let url = url.resolve()?;
-                let store = Arc::new(PostgresRunStore::connect(url.expose_secret()).await?);
-                Ok((store.clone(), store))
-            }
-        }
-    }
+/// When a platform's executor starts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ExecutorStart {
+    /// At once, adopting the runs a previous instance left (a server).
+    #[default]
+    AtOnce,
+    /// With the first run submitted; until then runs are read from the
+    /// store (a command line that may only read them).
+    OnFirstRun,
 }
 
 /// A composed server: what it does and who may ask.
@@ -108,6 +50,11 @@ impl Server {
             self.platform.set_leading(false);
         }
     }
+
+    /// The HTTP routes.
+    pub fn router(&self) -> axum::Router {
+        crate::http::router(Arc::new(self.platform.clone()), self.auth.clone())
+    }
 }
 
 impl Drop for Server {
@@ -121,115 +68,12 @@ impl Drop for Server {
     }
 }
 
-impl Server {
-    /// The HTTP routes.
-    pub fn router(&self) -> axum::Router {
-        crate::http::router(self.platform.clone(), self.auth.clone())
-    }
-}
-
 impl ServerSetup {
-    /// The embedded layout of a project folder: the folder is the storage,
-    /// catalog, warehouse and run records live under its `.rat/`.
-    pub fn embedded(project: &Path) -> Self {
-        Self {
-            lakehouse: LakehouseConfig::embedded(project),
-            run_store: RunStoreConfig::Sqlite {
-                path: project.join(".rat").join("runs.db"),
-            },
-            executor: ExecutorConfig::default(),
-            state_dir: project.join(".rat"),
-            auth: AuthConfig::None,
-            credential_vendor: CredentialVendorConfig::Static,
-            scheduler: Some(SchedulerConfig::default()),
-            sql_access: SqlAccess::Strict,
-        }
-    }
-
     /// Opens everything: auth first (a half-configured one stops here),
-    /// the lakehouse, the run store, the executor (which adopts runs a
-    /// previous instance left).
+    /// then the platform, then the scheduler.
     pub async fn open(&self) -> Result<Server> {
         let auth = Authenticator::from_config(&self.auth)?;
-        let (store, schedules) = self.run_store.open().await?;
-        let config = EngineConfig {
-            sql_access: self.sql_access,
-            ..EngineConfig::default()
-        };
-        let engine = Engine::open(&self.lakehouse, config)
-            .await?
-            .with_run_store(store.clone());
-        let storage = engine.storage().clone();
-        let access = self.credential_vendor.open(&self.lakehouse).await?;
-        let (executor, kind): (Arc<dyn Executor>, &str) = match &self.executor {
-            ExecutorConfig::Local { workers, queue } => {
-                let pool = pool_config(*workers, *queue);
-                let runs: Arc<dyn RunEngine> = match &access {
-                    Some(access) => Arc::new(ScopedEngine::new(engine.clone(), access.clone())),
-                    None => Arc::new(engine.clone()),
-                };
-                let local = LocalExecutor::start(runs, store.clone(), storage, pool).await?;
-                (Arc::new(local), "local")
-            }
-            ExecutorConfig::Process {
-                workers,
-                queue,
-                runner,
-            } => {
-                let runner = match runner {
-                    Some(path) => path.clone(),
-                    None => rat_executor::locate_runner("set server.executor.runner")?,
-                };
-                let lakehouse = self
-                    .credential_vendor
-                    .runner_lakehouse(&self.lakehouse, locate_credentials_command)?;
-                let mut process =
-                    ProcessConfig::new(runner, lakehouse, self.state_dir.join("runs"));
-                process.sql_access = self.sql_access;
-                let pool = pool_config(*workers, *queue);
-                let executor =
-                    ProcessExecutor::start(process, store.clone(), storage, pool).await?;
-                (Arc::new(executor), "process")
-            }
-            #[cfg(feature = "aws")]
-            ExecutorConfig::Ecs(settings) => {
-                // Tasks find the command on their image's PATH.
-                let lakehouse = self
-                    .credential_vendor
-                    .runner_lakehouse(&self.lakehouse, || Ok(CREDENTIALS_COMMAND.to_owned()))?;
-                let executor = settings.start(&lakehouse, store.clone(), storage).await?;
-                (Arc::new(executor), "ecs")
-            }
-            #[cfg(not(feature = "aws"))]
-            ExecutorConfig::Ecs(_) => {
-                return Err(rat_core::Error::new(
-                    rat_core::ErrorKind::Unsupported,
-                    "this build has no ECS executor (rat-server feature 'aws')",
-                )
-                .with_context("field", "server.executor"));
-            }
-        };
-        let features = Features {
-            storage: match &self.lakehouse.storage {
-                StorageConfig::Local { .. } => "local",
-                StorageConfig::S3(_) => "s3",
-            }
-            .into(),
-            catalog: match &self.lakehouse.catalog {
-                CatalogConfig::Sql { .. } => "sql",
-                CatalogConfig::Rest(_) => "rest",
-            }
-            .into(),
-            executor: kind.into(),
-            run_store: self.run_store.kind().into(),
-            auth: self.auth.kind().into(),
-            credential_vendor: self.credential_vendor.kind().into(),
-            scheduler: false,
-        };
-        let mut platform = Platform::new(engine, executor, store, schedules, features);
-        if let Some(access) = access {
-            platform = platform.with_namespace_access(access);
-        }
+        let platform = self.open_platform(ExecutorStart::AtOnce).await?;
         let scheduler = self.scheduler.clone().map(|config| {
             let owner = config.owner.clone();
             Arc::new((scheduler::spawn(platform.clone(), config), owner))
@@ -240,28 +84,194 @@ impl ServerSetup {
             scheduler,
         })
     }
+
+    /// The platform alone (no auth, no scheduler): the lakehouse, the run
+    /// store, the credential vendor and the executor, started as `start`
+    /// says. Batches a crashed process of this machine was driving are
+    /// ended.
+    pub async fn open_platform(&self, start: ExecutorStart) -> Result<Platform> {
+        let stores = self.run_store.open().await?;
+        let config = EngineConfig {
+            sql_access: self.sql_access,
+            ..EngineConfig::default()
+        };
+        let engine = Engine::open(&self.lakehouse, config)
+            .await?
+            .with_run_store(stores.runs.clone());
+        let access = self.namespace_access().await?;
+        let executor: Arc<dyn Executor> = match start {
+            ExecutorStart::AtOnce => {
+                self.start_executor(&engine, &stores, access.clone())
+                    .await?
+            }
+            ExecutorStart::OnFirstRun => {
+                let (setup, engine, stores_later) = (self.clone(), engine.clone(), stores.clone());
+                let access = access.clone();
+                Arc::new(OnDemand::new(stores.runs.clone(), move || {
+                    Box::pin(
+                        async move { setup.start_executor(&engine, &stores_later, access).await },
+                    )
+                }))
+            }
+        };
+        let mut platform = Platform::new(engine, executor, stores, self.features());
+        if let Some(access) = access {
+            platform = platform.with_namespace_access(access);
+        }
+        platform.reconcile_batches().await?;
+        Ok(platform)
+    }
+
+    /// Which implementations this setup composes.
+    fn features(&self) -> Features {
+        Features {
+            storage: match &self.lakehouse.storage {
+                StorageConfig::Local { .. } => "local",
+                StorageConfig::S3(_) => "s3",
+            }
+            .into(),
+            catalog: match &self.lakehouse.catalog {
+                CatalogConfig::Sql { .. } => "sql",
+                CatalogConfig::Rest(_) => "rest",
+            }
+            .into(),
+            executor: self.executor.kind().into(),
+            run_store: self.run_store.kind().into(),
+            auth: self.auth.kind().into(),
+            credential_vendor: self.credential_vendor.kind().into(),
+            scheduler: false,
+        }
+    }
+
+    /// Starts the executor the setup names (which adopts runs a previous
+    /// instance left).
+    async fn start_executor(
+        &self,
+        engine: &Engine,
+        stores: &Stores,
+        access: Option<Arc<NamespaceAccess>>,
+    ) -> Result<Arc<dyn Executor>> {
+        let storage = engine.storage().clone();
+        match &self.executor {
+            ExecutorConfig::Local(pool) => {
+                let runs: Arc<dyn RunEngine> = match access {
+                    Some(access) => Arc::new(ScopedEngine::new(engine.clone(), access)),
+                    None => Arc::new(engine.clone()),
+                };
+                let local =
+                    LocalExecutor::start(runs, stores.runs.clone(), storage, pool.clone()).await?;
+                Ok(Arc::new(local))
+            }
+            ExecutorConfig::Process { pool, runner } => {
+                let runner = match runner {
+                    Some(path) => path.clone(),
+                    None => rat_executor::locate_runner("set server.executor.runner")?,
+                };
+                let lakehouse = self.runner_lakehouse(locate_credentials_command)?;
+                let mut process =
+                    ProcessConfig::new(runner, lakehouse, self.state_dir.join("runs"));
+                process.sql_access = self.sql_access;
+                let executor =
+                    ProcessExecutor::start(process, stores.runs.clone(), storage, pool.clone())
+                        .await?;
+                Ok(Arc::new(executor))
+            }
+            #[cfg(feature = "aws")]
+            ExecutorConfig::Ecs { pool, ecs } => {
+                // Tasks find the command on their image's PATH.
+                let lakehouse =
+                    self.runner_lakehouse(|| Ok(rat_cloud_aws::CREDENTIALS_PROGRAM.to_owned()))?;
+                let config = ecs.as_ref().clone().with_lakehouse(lakehouse);
+                let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                let executor = rat_cloud_aws::EcsExecutor::start(
+                    &sdk,
+                    config,
+                    stores.runs.clone(),
+                    storage,
+                    pool.clone(),
+                )
+                .await?;
+                Ok(Arc::new(executor))
+            }
+            #[cfg(not(feature = "aws"))]
+            ExecutorConfig::Ecs(_) => Err(without_aws("an ECS executor", "server.executor")),
+        }
+    }
+
+    /// Per-namespace access through the credential vendor; `None` for
+    /// `static` (nothing to scope).
+    async fn namespace_access(&self) -> Result<Option<Arc<NamespaceAccess>>> {
+        match &self.credential_vendor {
+            CredentialVendorConfig::Static => Ok(None),
+            #[cfg(feature = "aws")]
+            CredentialVendorConfig::Sts(sts) => {
+                sts.validate()?;
+                let bucket = &rat_runner::access::scoped_storage(&self.lakehouse)?.bucket;
+                let vendor = rat_cloud_aws::StsCredentialVendor::from_environment(
+                    sts.clone().with_bucket(bucket),
+                )
+                .await;
+                let access = NamespaceAccess::new(Arc::new(vendor), &self.lakehouse)?;
+                Ok(Some(Arc::new(access)))
+            }
+            #[cfg(not(feature = "aws"))]
+            CredentialVendorConfig::Sts(_) => Err(without_aws(
+                "an STS credential vendor",
+                "server.credential_vendor",
+            )),
+        }
+    }
+
+    /// The lakehouse as runners see it: with a vendor, the S3 credentials
+    /// are a command printing their run's namespace's (`program` unless
+    /// the settings name one), which finds the namespace in the
+    /// environment the executor gives it.
+    fn runner_lakehouse(
+        &self,
+        program: impl FnOnce() -> Result<String>,
+    ) -> Result<LakehouseConfig> {
+        match &self.credential_vendor {
+            CredentialVendorConfig::Static => Ok(self.lakehouse.clone()),
+            #[cfg(feature = "aws")]
+            CredentialVendorConfig::Sts(sts) => {
+                let bucket = &rat_runner::access::scoped_storage(&self.lakehouse)?.bucket;
+                let sts = sts.clone().with_bucket(bucket);
+                let program = match &sts.credentials_command {
+                    Some(command) => command.clone(),
+                    None => program()?,
+                };
+                let command = sts.credentials_command(&program);
+                Ok(self
+                    .lakehouse
+                    .with_s3_credentials(rat_core::config::CredentialsConfig::Process { command }))
+            }
+            #[cfg(not(feature = "aws"))]
+            CredentialVendorConfig::Sts(_) => Err(without_aws(
+                "an STS credential vendor",
+                "server.credential_vendor",
+            )),
+        }
+    }
 }
 
-/// The program printing a namespace's credentials for runners.
-const CREDENTIALS_COMMAND: &str = "rat-aws-credentials";
+#[cfg(not(feature = "aws"))]
+fn without_aws(what: &str, field: &str) -> rat_core::Error {
+    rat_core::Error::new(
+        rat_core::ErrorKind::Unsupported,
+        format!("this build has no {what} (rat-server feature 'aws')"),
+    )
+    .with_context("field", field.to_owned())
+}
 
 /// `rat-aws-credentials` beside the server (or `$RAT_AWS_CREDENTIALS`), for
 /// runner processes on this machine.
 fn locate_credentials_command() -> Result<String> {
     rat_executor::locate_binary(
-        CREDENTIALS_COMMAND,
+        "rat-aws-credentials",
         "RAT_AWS_CREDENTIALS",
         "set server.credential_vendor.credentials_command",
     )
     .map(|path| path.display().to_string())
-}
-
-fn pool_config(workers: usize, queue: usize) -> PoolConfig {
-    PoolConfig {
-        workers,
-        queue,
-        ..PoolConfig::default()
-    }
 }
 
 /// Opens `setup`, serves it on `listen` until `shutdown` completes, then
@@ -282,4 +292,90 @@ pub async fn serve(
         .await?;
     server.shutdown().await;
     Ok(())
+}
+
+#[cfg(all(test, feature = "aws"))]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::path::Path;
+
+    use rat_core::config::CredentialsConfig;
+
+    use super::*;
+
+    fn load(yaml: &str) -> Result<ServerSetup> {
+        ServerSetup::from_yaml(yaml, Path::new("/etc/rat"), Path::new("/srv"), Vec::new())
+            .map(|(setup, _)| setup)
+    }
+
+    const S3: &str = "storage: {type: s3, bucket: lake, endpoint: http://127.0.0.1:8333, path_style: true}\n\
+                      catalog: {type: rest, uri: http://127.0.0.1:8181, warehouse: s3://warehouse}\n";
+
+    #[test]
+    fn runners_get_a_command_printing_their_namespace_s_credentials() {
+        let setup = load(&format!(
+            "{S3}server:\n  credential_vendor: {{type: sts, role_arn: 'arn:aws:iam::1:role/ns', duration_secs: '900', external_id: x}}\n"
+        ))
+        .unwrap();
+        assert_eq!(setup.credential_vendor.kind(), "sts");
+        let runner = setup
+            .runner_lakehouse(|| Ok("/opt/rat/rat-aws-credentials".into()))
+            .unwrap();
+        let expected = CredentialsConfig::Process {
+            command: [
+                "/opt/rat/rat-aws-credentials",
+                "--role-arn",
+                "arn:aws:iam::1:role/ns",
+                "--bucket",
+                "lake",
+                "--duration-seconds",
+                "900",
+                "--external-id",
+                "x",
+            ]
+            .map(String::from)
+            .to_vec(),
+        };
+        let (StorageConfig::S3(storage), CatalogConfig::Rest(rest)) =
+            (&runner.storage, &runner.catalog)
+        else {
+            panic!("{runner:?}")
+        };
+        assert_eq!(storage.credentials, expected);
+        assert_eq!(rest.s3.credentials, expected);
+        // Static changes nothing.
+        let plain = load(S3).unwrap();
+        assert_eq!(plain.credential_vendor, CredentialVendorConfig::Static);
+        let same = plain.runner_lakehouse(|| unreachable!()).unwrap();
+        assert_eq!(same, plain.lakehouse);
+    }
+
+    #[tokio::test]
+    async fn what_a_vendor_cannot_scope_is_refused_by_name() {
+        let sts = "credential_vendor: {type: sts, role_arn: 'arn:aws:iam::1:role/ns'}";
+        let cases = [
+            (format!("server:\n  {sts}\n"), "server.credential_vendor"),
+            (
+                format!(
+                    "storage: {{type: s3, bucket: lake, prefix: shop}}\ncatalog: {{type: sql, path: c.db, warehouse: w}}\nserver:\n  {sts}\n"
+                ),
+                "storage.prefix",
+            ),
+            (
+                format!("{S3}server:\n  credential_vendor: {{type: sts, role_arn: runner}}\n"),
+                "role_arn",
+            ),
+            (
+                format!(
+                    "{S3}server:\n  credential_vendor: {{type: sts, role_arn: 'arn:aws:iam::1:role/ns', duration_secs: 60}}\n"
+                ),
+                "duration_secs",
+            ),
+        ];
+        for (yaml, named) in cases {
+            let setup = load(&yaml).unwrap();
+            let err = setup.namespace_access().await.unwrap_err();
+            assert!(err.to_string().contains(named), "{yaml}: {err}");
+        }
+    }
 }

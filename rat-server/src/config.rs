@@ -1,5 +1,8 @@
-//! `rat.yaml`'s `server:` section: where the server listens and what it is
-//! built from beyond the lakehouse (run store, executor, auth, scheduler).
+//! [`ServerSetup`]: what a platform is made of, in code or from
+//! `rat.yaml` — the lakehouse sections and the `server:` section (where it
+//! listens, run store, executor, auth, credential vendor, scheduler, SQL
+//! access). Each part is the configuration type of the crate that
+//! implements it; this module only says which is chosen.
 //!
 //! ```yaml
 //! storage: {type: local, root: .}
@@ -7,7 +10,7 @@
 //! server:
 //!   listen: 127.0.0.1:8080
 //!   run_store: {type: postgres, url: {env: RAT_DATABASE_URL}}   # default: sqlite in .rat/
-//!   executor: {type: process, workers: 8}                       # local (default) | process
+//!   executor: {type: process, workers: 8}                       # local (default) | process | ecs
 //!   auth: {type: api_key, key: {file: /run/secrets/rat-api-key}}
 //!   credential_vendor: {type: sts, role_arn: arn:aws:iam::123456789012:role/rat-ns}  # static (default)
 //!   scheduler: true
@@ -22,22 +25,21 @@ use std::path::{Path, PathBuf};
 
 use rat_core::config::{SqlAccess, config_tree};
 use rat_core::{Error, LakehouseConfig, Result};
-use serde::{Deserialize, Deserializer, Serialize};
+use rat_executor::{PoolConfig, RunStoreConfig};
+use serde::{Deserialize, Deserializer};
 
-use crate::access::CredentialVendorConfig;
 use crate::auth::AuthConfig;
-use crate::compose::{RunStoreConfig, ServerSetup};
 use crate::scheduler::SchedulerConfig;
 
 /// The `server:` section.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSection {
     /// Address to listen on.
     #[serde(default = "default_listen", deserialize_with = "address")]
     pub listen: SocketAddr,
-    /// Run records, logs and schedules (SQLite under the project's `.rat/`
-    /// when absent).
+    /// Run records, logs, schedules and batches (SQLite under the
+    /// project's `.rat/` when absent).
     #[serde(default)]
     pub run_store: Option<RunStoreConfig>,
     /// Where runs execute.
@@ -59,72 +61,12 @@ pub struct ServerSection {
     pub sql_access: SqlAccess,
 }
 
-impl Default for ServerSection {
-    fn default() -> Self {
-        Self {
-            listen: default_listen(),
-            run_store: None,
-            executor: ExecutorConfig::default(),
-            auth: AuthConfig::None,
-            credential_vendor: CredentialVendorConfig::Static,
-            scheduler: true,
-            sql_access: SqlAccess::Strict,
-        }
-    }
-}
-
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8080))
 }
 
 fn yes() -> bool {
     true
-}
-
-/// Where runs execute.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
-pub enum ExecutorConfig {
-    /// Workers in the server process.
-    Local {
-        /// Runs at once.
-        #[serde(default = "default_workers", deserialize_with = "count")]
-        workers: usize,
-        /// Runs waiting beyond those; more are refused with 429.
-        #[serde(default = "default_queue", deserialize_with = "count")]
-        queue: usize,
-    },
-    /// A `rat-runner` process per run.
-    Process {
-        /// Runs at once.
-        #[serde(default = "default_workers", deserialize_with = "count")]
-        workers: usize,
-        /// Runs waiting beyond those; more are refused with 429.
-        #[serde(default = "default_queue", deserialize_with = "count")]
-        queue: usize,
-        /// The runner binary (`$RAT_RUNNER`, else beside the server's).
-        #[serde(default)]
-        runner: Option<PathBuf>,
-    },
-    /// An ECS Fargate task per run (feature `aws`).
-    Ecs(Box<crate::ecs::EcsSettings>),
-}
-
-impl Default for ExecutorConfig {
-    fn default() -> Self {
-        ExecutorConfig::Local {
-            workers: default_workers(),
-            queue: default_queue(),
-        }
-    }
-}
-
-fn default_workers() -> usize {
-    4
-}
-
-fn default_queue() -> usize {
-    64
 }
 
 fn address<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<SocketAddr, D::Error> {
@@ -137,28 +79,131 @@ fn address<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<SocketAddr, D
     })
 }
 
-/// A positive count, as a number or (from an environment override) text.
-pub(crate) fn count<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<usize, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Form {
-        Number(usize),
-        Text(String),
+/// Where runs execute: the executor's pool (`workers`, `queue`,
+/// `per_namespace`) beside what the executor itself needs.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum ExecutorConfig {
+    /// Workers in this process.
+    Local(PoolConfig),
+    /// A `rat-runner` process per run.
+    Process {
+        /// Runs at once, waiting, per namespace.
+        #[serde(flatten)]
+        pool: PoolConfig,
+        /// The runner binary (`$RAT_RUNNER`, else beside this program's).
+        #[serde(default)]
+        runner: Option<PathBuf>,
+    },
+    /// An ECS Fargate task per run (feature `aws`;
+    /// [`rat_cloud_aws::EcsConfig`] has every field).
+    #[cfg(feature = "aws")]
+    Ecs {
+        /// Tasks at once, waiting, per namespace.
+        #[serde(flatten)]
+        pool: PoolConfig,
+        /// Cluster, network, task definition, capacity providers...
+        #[serde(flatten)]
+        ecs: Box<rat_cloud_aws::EcsConfig>,
+    },
+    /// What this build cannot run (it has no `aws` feature).
+    #[cfg(not(feature = "aws"))]
+    Ecs(serde::de::IgnoredAny),
+}
+
+impl Default for ExecutorConfig {
+    fn default() -> Self {
+        ExecutorConfig::Local(PoolConfig::default())
     }
-    let n = match Form::deserialize(d)? {
-        Form::Number(n) => n,
-        Form::Text(t) => t
-            .trim()
-            .parse()
-            .map_err(|_| serde::de::Error::custom(format!("'{t}' is not a number")))?,
-    };
-    if n == 0 {
-        return Err(serde::de::Error::custom("must be at least 1"));
+}
+
+impl ExecutorConfig {
+    /// The name a server reports (`local`, `process`, `ecs`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ExecutorConfig::Local(_) => "local",
+            ExecutorConfig::Process { .. } => "process",
+            ExecutorConfig::Ecs { .. } => "ecs",
+        }
     }
-    Ok(n)
+
+    /// The pool settings, to tune in code.
+    pub fn pool_mut(&mut self) -> Option<&mut PoolConfig> {
+        match self {
+            ExecutorConfig::Local(pool) | ExecutorConfig::Process { pool, .. } => Some(pool),
+            #[cfg(feature = "aws")]
+            ExecutorConfig::Ecs { pool, .. } => Some(pool),
+            #[cfg(not(feature = "aws"))]
+            ExecutorConfig::Ecs(_) => None,
+        }
+    }
+}
+
+/// Storage credentials per namespace.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum CredentialVendorConfig {
+    /// Every namespace uses the storage's own credentials.
+    #[default]
+    Static,
+    /// STS `AssumeRole` with a session policy per namespace (feature
+    /// `aws`): what the platform does for a namespace, and every run of
+    /// it, reaches `<bucket>/<namespace>/` only.
+    #[cfg(feature = "aws")]
+    Sts(rat_cloud_aws::StsVendorConfig),
+    /// What this build cannot vend (it has no `aws` feature).
+    #[cfg(not(feature = "aws"))]
+    Sts(serde::de::IgnoredAny),
+}
+
+impl CredentialVendorConfig {
+    /// The name a server reports (`static`, `sts`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CredentialVendorConfig::Static => "static",
+            CredentialVendorConfig::Sts(_) => "sts",
+        }
+    }
+}
+
+/// What a platform (and the server around it) is made of.
+#[derive(Debug, Clone)]
+pub struct ServerSetup {
+    /// Storage and catalog.
+    pub lakehouse: LakehouseConfig,
+    /// Where run records, logs, schedules and batches live.
+    pub run_store: RunStoreConfig,
+    /// Where runs execute.
+    pub executor: ExecutorConfig,
+    /// The folder of per-run files of process runners (`.rat/` of the
+    /// project).
+    pub state_dir: PathBuf,
+    /// Who may call the API.
+    pub auth: AuthConfig,
+    /// Storage credentials per namespace.
+    pub credential_vendor: CredentialVendorConfig,
+    /// The scheduler (`None`: this instance never fires schedules).
+    pub scheduler: Option<SchedulerConfig>,
+    /// What pipeline SQL may read beyond what its run resolved.
+    pub sql_access: SqlAccess,
 }
 
 impl ServerSetup {
+    /// The embedded layout of a project folder: the folder is the storage,
+    /// catalog, warehouse and run records live under its `.rat/`.
+    pub fn embedded(project: &Path) -> Self {
+        Self {
+            lakehouse: LakehouseConfig::embedded(project),
+            run_store: RunStoreConfig::embedded(project),
+            executor: ExecutorConfig::default(),
+            state_dir: project.join(".rat"),
+            auth: AuthConfig::None,
+            credential_vendor: CredentialVendorConfig::Static,
+            scheduler: Some(SchedulerConfig::default()),
+            sql_access: SqlAccess::Strict,
+        }
+    }
+
     /// The setup a config file describes (its lakehouse sections and its
     /// `server:` section, after `RAT__*` overrides from `env`), for the
     /// project folder `project` (which holds `.rat/`); and the address.
@@ -203,7 +248,8 @@ impl ServerSetup {
                 Error::invalid(format!("invalid server section: {e}"))
                     .with_context("section", "server")
             })?,
-            None => ServerSection::default(),
+            None => serde_yaml_ng::from_value(serde_yaml_ng::Value::Mapping(Default::default()))
+                .map_err(|e| Error::internal(format!("the default server section: {e}")))?,
         };
         let lakehouse = if tree.as_mapping().is_some_and(|m| m.is_empty()) {
             LakehouseConfig::embedded(project)
@@ -213,14 +259,7 @@ impl ServerSetup {
         let mut setup = ServerSetup::embedded(project);
         setup.lakehouse = lakehouse;
         if let Some(store) = section.run_store {
-            setup.run_store = match store {
-                RunStoreConfig::Sqlite { path } => RunStoreConfig::Sqlite {
-                    path: base.join(path),
-                },
-                RunStoreConfig::Postgres { url } => RunStoreConfig::Postgres {
-                    url: url.relative_to(base),
-                },
-            };
+            setup.run_store = store.relative_to(base);
         }
         setup.executor = section.executor;
         setup.auth = match section.auth {
@@ -263,14 +302,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(listen.to_string(), "0.0.0.0:9000");
-        assert_eq!(
-            setup.executor,
-            ExecutorConfig::Process {
-                workers: 8,
-                queue: 64,
-                runner: None
-            }
-        );
+        let ExecutorConfig::Process { pool, runner } = &setup.executor else {
+            panic!("{:?}", setup.executor)
+        };
+        assert_eq!((pool.workers, pool.queue, runner), (8, 64, &None));
         assert_eq!(
             setup.run_store,
             RunStoreConfig::Sqlite {
@@ -293,12 +328,19 @@ mod tests {
                 "at least 1",
             ),
             ("server: {executor: {type: gpu}}", "gpu"),
+            (
+                "server: {executor: {type: process, colour: blue}}",
+                "colour",
+            ),
             ("server: {colour: blue}", "colour"),
             (
                 "server: {run_store: {type: postgres, url: postgres://u:pw@h/db}}",
                 "{env: VAR}",
             ),
             ("server: {auth: {type: api_key}}", "key"),
+            ("server: {credential_vendor: {type: sts}}", "role_arn"),
+            ("server: {credential_vendor: {type: vault}}", "vault"),
+            ("server: {sql_access: everything}", "everything"),
         ];
         for (yaml, named) in cases {
             let err = ServerSetup::from_yaml(yaml, Path::new("."), Path::new("."), env(&[]))
@@ -315,5 +357,36 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("'many'"), "{err}");
+    }
+
+    #[cfg(feature = "aws")]
+    #[test]
+    fn the_ecs_executor_is_its_library_s_config() {
+        let yaml = "server:\n  executor:\n    type: ecs\n    workers: 32\n    cluster: rat\n    \
+                    subnets: [subnet-a]\n    security_groups: [sg-1]\n    \
+                    capacity_providers: [{name: FARGATE_SPOT, weight: 3}, {name: FARGATE, base: 1}]\n    \
+                    task_definition: {family: rat-runner, image: rat:1, cpu: 1024, memory: 4096, log_group: /rat/runs}\n";
+        let (setup, _) =
+            ServerSetup::from_yaml(yaml, Path::new("."), Path::new("."), env(&[])).unwrap();
+        let ExecutorConfig::Ecs { pool, ecs } = &setup.executor else {
+            panic!("{:?}", setup.executor)
+        };
+        assert_eq!(pool.workers, 32);
+        assert_eq!(ecs.capacity_providers[1].weight, 1);
+        let rat_cloud_aws::TaskDefinitionSource::Register(spec) = &ecs.task_definition else {
+            panic!("{:?}", ecs.task_definition)
+        };
+        assert_eq!(
+            (spec.size.cpu, spec.log_stream_prefix.as_str()),
+            (1024, "rat")
+        );
+        let err = ServerSetup::from_yaml(
+            &yaml.replace("cluster: rat", "cluster: rat\n    clutser: typo"),
+            Path::new("."),
+            Path::new("."),
+            env(&[]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("clutser"), "{err}");
     }
 }

@@ -17,6 +17,7 @@ pub struct ApiError {
     status: StatusCode,
     code: String,
     message: String,
+    context: std::collections::BTreeMap<String, String>,
 }
 
 impl ApiError {
@@ -26,6 +27,7 @@ impl ApiError {
             status,
             code: code.to_owned(),
             message: message.into(),
+            context: Default::default(),
         }
     }
 
@@ -68,6 +70,10 @@ impl From<Error> for ApiError {
             status,
             code: e.kind().as_str().to_owned(),
             message: e.to_string(),
+            context: e
+                .context_pairs()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
         }
     }
 }
@@ -78,6 +84,7 @@ impl IntoResponse for ApiError {
             error: ErrorBody {
                 code: self.code,
                 message: self.message,
+                context: self.context,
             },
         };
         let mut response = (self.status, axum::Json(envelope)).into_response();

@@ -1,32 +1,30 @@
 //! # rat-server
 //!
-//! The reference HTTP server: a thin wiring of the library crates that a
-//! team runs to share one rat.
+//! The platform: what every verb of rat does, behind one trait, and the
+//! reference HTTP server that shares it with a team.
 //!
-//! - [`api`]: the JSON bodies (shared with the remote CLI).
-//! - [`Platform`]: what each endpoint does, over storage, catalog,
-//!   engine, executor and run store.
+//! - [`api`]: [`api::PlatformApi`], everything the platform does, and the
+//!   values its verbs take and return (the HTTP API's JSON bodies).
+//! - [`Platform`]: the API in-process, over storage, catalog, engine,
+//!   executor and the run store; batches of runs in DAG order.
+//! - [`client`]: the same API over HTTP ([`client::Client`]).
 //! - [`http`]: the axum router — `/health`, everything else under
 //!   `/api/v1`, one error envelope ([`error`]).
 //! - [`auth`]: none, a static API key, or OIDC bearer tokens.
-//! - [`access`]: a credential vendor scoping each namespace's storage
-//!   access (the API's and its runs').
-//! - [`client`]: the API from Rust, also as an `Executor` (the remote CLI).
 //! - [`scheduler`]: fires due schedules on the instance holding the lease.
-//! - [`ServerSetup`]: the components a server is built from, in code or
-//!   from `rat.yaml` ([`config`]).
+//! - [`config`]: [`ServerSetup`], what a platform is made of, in code or
+//!   from `rat.yaml`; opening it gives a [`Platform`] or a [`Server`].
 
-pub mod access;
 pub mod api;
 pub mod auth;
 pub mod client;
 mod compose;
 pub mod config;
-pub mod ecs;
 pub mod error;
 pub mod http;
 mod platform;
 pub mod scheduler;
 
-pub use compose::{RunStoreConfig, Server, ServerSetup, serve};
+pub use compose::{ExecutorStart, Server, serve};
+pub use config::ServerSetup;
 pub use platform::{MAX_LOG_PAGE, MAX_QUERY_ROWS, MAX_QUERY_TIME, Platform, next_cron_time};

@@ -14,8 +14,8 @@ use rat_core::{
     CredentialScope, CredentialVendor, Identifier, ObjectKey, RunContext, RunEngine, RunSpec,
     RunStatus, Storage, StorageCredentials, StorageExt, TableRef,
 };
+use rat_runner::access::{NamespaceAccess, ScopedEngine};
 use rat_server::ServerSetup;
-use rat_server::access::{NamespaceAccess, ScopedEngine};
 
 #[path = "../../rat-cloud-aws/tests/common/seaweedfs.rs"]
 mod seaweedfs;

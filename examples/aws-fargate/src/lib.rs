@@ -211,7 +211,7 @@ impl Settings {
             execution_role_arn: Some(self.execution_role.clone()),
             task_role_arn: Some(self.task_role.clone()),
             log_group: self.log_group.clone(),
-            log_region: region.to_owned(),
+            log_region: Some(region.to_owned()),
             log_stream_prefix: "rat".into(),
             secrets: BTreeMap::from([(
                 CATALOG_TOKEN_VARIABLE.to_owned(),

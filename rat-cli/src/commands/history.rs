@@ -1,17 +1,12 @@
 //! `rat history <table>`.
 
-use crate::workspace::Place;
-
 use rat_core::{Result, TableRef};
-use rat_runner::table::history as snapshot_history;
+use rat_server::api::PlatformApi;
 
 use crate::output::{EXIT_OK, print_json, print_table};
 
-pub(crate) async fn history(place: &Place, table: &str, json: bool) -> Result<u8> {
-    let table: TableRef = table.parse()?;
-    let engine = crate::workspace::Workspace::open(place).await?.engine;
-    let loaded = engine.catalog().load_table(&table).await?;
-    let snapshots = snapshot_history(&loaded);
+pub(crate) async fn history(api: &dyn PlatformApi, table: &TableRef, json: bool) -> Result<u8> {
+    let snapshots = api.history(table).await?;
     if json {
         print_json(&snapshots);
         return Ok(EXIT_OK);

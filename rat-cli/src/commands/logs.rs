@@ -1,43 +1,45 @@
-//! `rat logs <run> [-f]`: from the run store, so it works from any terminal
-//! while the run goes on elsewhere.
-
-use std::time::Duration;
+//! `rat logs <run> [-f]`: the run's stored lines, or with `-f` its lines
+//! as they happen until it ends, wherever it runs.
 
 use futures::StreamExt;
-use rat_core::{Executor, LogCursor, Result, RunId, RunStore};
-use rat_executor::stored_logs;
+use rat_core::{LogRecord, Result, RunId};
+use rat_server::MAX_LOG_PAGE;
+use rat_server::api::PlatformApi;
 
-use super::Target;
 use crate::output::EXIT_OK;
-use crate::workspace::Workspace;
 
-pub(crate) async fn logs(target: &Target, run: &str, follow: bool, json: bool) -> Result<u8> {
+pub(crate) async fn logs(api: &dyn PlatformApi, run: &str, follow: bool, json: bool) -> Result<u8> {
     let run: RunId = run.parse()?;
-    let cursor = LogCursor {
-        from_seq: 0,
-        follow,
-    };
-    let mut lines = match target {
-        Target::Local(place) => {
-            let ws = Workspace::open(place).await?;
-            ws.store.get(&run).await?;
-            stored_logs(ws.runs(), run, cursor, Duration::from_millis(100))
+    if follow {
+        let mut lines = api.follow_logs(&run, 0).await?;
+        while let Some(line) = lines.next().await {
+            print_line(&line, json);
         }
-        // Pushed by the server as they happen (server-sent events).
-        Target::Remote(client) => client.logs(&run, cursor).await?,
-    };
-    while let Some(line) = lines.next().await {
-        if json {
-            // One JSON object per line, so a script can read as it comes.
-            println!("{}", serde_json::to_string(&line).unwrap_or_default());
-        } else {
-            let level = format!("{:?}", line.level).to_uppercase();
-            println!(
-                "{} {level:<5} {}",
-                line.at.format("%H:%M:%S%.3f"),
-                line.message
-            );
+        return Ok(EXIT_OK);
+    }
+    let mut from_seq = 0;
+    loop {
+        let page = api.logs(&run, from_seq, MAX_LOG_PAGE).await?;
+        for line in &page {
+            print_line(line, json);
+        }
+        match page.last() {
+            Some(last) if page.len() == MAX_LOG_PAGE as usize => from_seq = last.seq + 1,
+            _ => return Ok(EXIT_OK),
         }
     }
-    Ok(EXIT_OK)
+}
+
+fn print_line(line: &LogRecord, json: bool) {
+    if json {
+        // One JSON object per line, so a script can read as it comes.
+        println!("{}", serde_json::to_string(line).unwrap_or_default());
+    } else {
+        let level = format!("{:?}", line.level).to_uppercase();
+        println!(
+            "{} {level:<5} {}",
+            line.at.format("%H:%M:%S%.3f"),
+            line.message
+        );
+    }
 }

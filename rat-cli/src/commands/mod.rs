@@ -1,4 +1,6 @@
-//! One module per subcommand.
+//! One module per subcommand. Every command but `init`, `config` and
+//! `serve` talks to a [`PlatformApi`](rat_server::api::PlatformApi): the
+//! local project's or a server's ([`crate::workspace::open`]).
 
 mod cancel;
 mod config;
@@ -14,32 +16,10 @@ mod schedules;
 mod serve;
 mod tables;
 
-use rat_core::{Error, Result};
-use rat_server::client::Client;
+use rat_core::{Error, Result, TableRef};
 
 use crate::cli::{Cli, Command};
-use crate::workspace::Place;
-
-/// Where a command works: the local project, or a server.
-pub(crate) enum Target {
-    /// The project folder (and its config).
-    Local(Place),
-    /// A rat server.
-    Remote(Client),
-}
-
-impl Target {
-    /// The local project, or an error saying `what` needs one.
-    fn local(&self, what: &str) -> Result<&Place> {
-        match self {
-            Target::Local(place) => Ok(place),
-            Target::Remote(_) => Err(Error::invalid(format!(
-                "`rat {what}` works on a local project; it is not available with --server"
-            ))
-            .with_context("field", "--server")),
-        }
-    }
-}
+use crate::workspace::{LocalExecution, Place, open};
 
 /// Runs the command and returns the process exit code.
 pub(crate) async fn dispatch(cli: Cli) -> Result<u8> {
@@ -47,24 +27,34 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<u8> {
         project: cli.project.clone(),
         config: cli.config.clone(),
     };
-    let target = match &cli.server {
-        Some(url) => {
-            let token = std::env::var("RAT_TOKEN")
-                .ok()
-                .filter(|t| !t.is_empty())
-                .map(secrecy::SecretString::from);
-            Target::Remote(Client::new(url, token)?)
-        }
-        None => Target::Local(place),
+    let server = cli.server.as_deref();
+    let local_only = |what: &str| match server {
+        Some(_) => Err(Error::invalid(format!(
+            "`rat {what}` works on a local project; it is not available with --server"
+        ))
+        .with_context("field", "--server")),
+        None => Ok(()),
     };
-    let target = &target;
+    let json = cli.json;
+    let api = |execution| open(&place, server, execution);
+    let table = |name: &str| name.parse::<TableRef>();
     match cli.command {
         Command::Init { dir } => {
-            target.local("init")?;
-            init::init(&dir, cli.json)
+            local_only("init")?;
+            init::init(&dir, json)
+        }
+        Command::Config => {
+            local_only("config")?;
+            config::config(&place, json)
+        }
+        Command::Serve { listen } => {
+            local_only("serve")?;
+            serve::serve(&place, listen).await
         }
         Command::Run {
             pipelines,
+            namespace,
+            downstream,
             isolate,
             workers,
             timeout,
@@ -74,41 +64,64 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<u8> {
             let timeout = timeout
                 .map(|t| {
                     std::time::Duration::try_from_secs_f64(t)
-                        .map_err(|_| rat_core::Error::invalid(format!("invalid --timeout {t}")))
+                        .map_err(|_| Error::invalid(format!("invalid --timeout {t}")))
                 })
                 .transpose()?;
+            let limits = rat_core::RunLimits {
+                timeout,
+                memory_limit,
+                threads,
+            };
+            limits.validate()?;
+            let workers = workers.map(usize::from);
+            let execution = LocalExecution { isolate, workers };
             let options = run::RunOptions {
                 pipelines,
-                isolate,
-                workers: usize::from(workers),
-                limits: rat_core::RunLimits {
-                    timeout,
-                    memory_limit,
-                    threads,
-                },
+                namespace,
+                downstream,
+                workers,
+                limits,
             };
-            run::run(target, options, cli.json, cli.verbose).await
+            run::run(api(execution).await?, options, json, cli.verbose).await
         }
         Command::Runs {
             table,
             status,
             limit,
-        } => runs::runs(target, table, status, limit, cli.json).await,
-        Command::Logs { run, follow } => logs::logs(target, &run, follow, cli.json).await,
-        Command::Cancel { run } => cancel::cancel(target, &run, cli.json).await,
-        Command::Config => config::config(target.local("config")?, cli.json),
-        Command::Tables => tables::tables(target, cli.json).await,
-        Command::Query { sql, max_rows } => query::query(target, &sql, max_rows, cli.json).await,
-        Command::History { table } => {
-            history::history(target.local("history")?, &table, cli.json).await
+        } => {
+            let api = api(LocalExecution::default()).await?;
+            runs::runs(api.as_ref(), table, status, limit, json).await
         }
-        Command::Rollback { table, to } => {
-            rollback::rollback(target.local("rollback")?, &table, to, cli.json).await
+        Command::Logs { run, follow } => {
+            let api = api(LocalExecution::default()).await?;
+            logs::logs(api.as_ref(), &run, follow, json).await
+        }
+        Command::Cancel { run } => {
+            let api = api(LocalExecution::default()).await?;
+            cancel::cancel(api.as_ref(), &run, json).await
+        }
+        Command::Tables => {
+            tables::tables(api(LocalExecution::default()).await?.as_ref(), json).await
+        }
+        Command::Query { sql, max_rows } => {
+            let api = api(LocalExecution::default()).await?;
+            query::query(api.as_ref(), &sql, max_rows, json).await
+        }
+        Command::History { table: name } => {
+            let api = api(LocalExecution::default()).await?;
+            history::history(api.as_ref(), &table(&name)?, json).await
+        }
+        Command::Rollback { table: name, to } => {
+            let api = api(LocalExecution::default()).await?;
+            rollback::rollback(api.as_ref(), &table(&name)?, to, json).await
         }
         Command::Pipelines { namespace } => {
-            pipelines::pipelines(target, namespace.as_deref(), cli.json).await
+            let api = api(LocalExecution::default()).await?;
+            pipelines::pipelines(api.as_ref(), namespace.as_deref(), json).await
         }
-        Command::Schedules { action } => schedules::schedules(target, action, cli.json).await,
-        Command::Serve { listen } => serve::serve(target.local("serve")?, listen).await,
+        Command::Schedules { action } => {
+            let api = api(LocalExecution::default()).await?;
+            schedules::schedules(api.as_ref(), action, json).await
+        }
     }
 }

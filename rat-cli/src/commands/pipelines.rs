@@ -1,32 +1,17 @@
-//! `rat pipelines`: the pipelines of a namespace, locally or on a server.
+//! `rat pipelines`: the pipelines of a namespace.
 
-use rat_core::{Project, ProjectSource, Result};
-use rat_server::api::PipelineSummary;
+use rat_core::Result;
+use rat_server::api::PlatformApi;
 
-use super::Target;
 use crate::output::{EXIT_OK, print_json, print_table};
 
-pub(crate) async fn pipelines(target: &Target, namespace: Option<&str>, json: bool) -> Result<u8> {
-    let pipelines: Vec<PipelineSummary> = match target {
-        Target::Local(place) => {
-            let engine = crate::workspace::Workspace::open(place).await?.engine;
-            let source = match namespace {
-                Some(ns) => ProjectSource::of(&rat_core::ident::namespace(ns)?),
-                None => ProjectSource::embedded(),
-            };
-            let project = Project::load(engine.storage().as_ref(), &source).await?;
-            project
-                .pipelines
-                .into_keys()
-                .map(PipelineSummary::from)
-                .collect()
-        }
-        Target::Remote(client) => {
-            client
-                .pipelines(Some(namespace.unwrap_or(rat_core::DEFAULT_NAMESPACE)))
-                .await?
-        }
-    };
+pub(crate) async fn pipelines(
+    api: &dyn PlatformApi,
+    namespace: Option<&str>,
+    json: bool,
+) -> Result<u8> {
+    let namespace = namespace.unwrap_or(rat_core::DEFAULT_NAMESPACE);
+    let pipelines = api.pipelines(Some(namespace), None).await?;
     if json {
         print_json(&pipelines);
     } else if pipelines.is_empty() {

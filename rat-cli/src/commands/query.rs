@@ -1,32 +1,23 @@
 //! `rat query "<SQL>"`.
 
 use rat_core::Result;
-use rat_runner::query::{QueryOptions, query as run_query};
-use rat_server::api::QueryRequest;
+use rat_server::api::{PlatformApi, QueryRequest};
 
-use super::Target;
 use crate::output::{EXIT_OK, print_json, print_table};
 
-pub(crate) async fn query(target: &Target, sql: &str, max_rows: usize, json: bool) -> Result<u8> {
-    let out = match target {
-        Target::Local(place) => {
-            let engine = crate::workspace::Workspace::open(place).await?.engine;
-            let options = QueryOptions {
-                max_rows,
-                ..QueryOptions::default()
-            };
-            run_query(engine.catalog().as_ref(), sql, &options).await?
-        }
-        Target::Remote(client) => {
-            let request = QueryRequest {
-                sql: sql.to_owned(),
-                namespace: None,
-                limit: Some(u32::try_from(max_rows).unwrap_or(u32::MAX)),
-                timeout_ms: None,
-            };
-            client.query(&request).await?
-        }
+pub(crate) async fn query(
+    api: &dyn PlatformApi,
+    sql: &str,
+    max_rows: usize,
+    json: bool,
+) -> Result<u8> {
+    let request = QueryRequest {
+        sql: sql.to_owned(),
+        namespace: None,
+        limit: Some(u32::try_from(max_rows).unwrap_or(u32::MAX)),
+        timeout_ms: None,
     };
+    let out = api.query(&request).await?;
     if json {
         print_json(&out);
         return Ok(EXIT_OK);

@@ -1,16 +1,17 @@
 //! `rat rollback <table> --to <snapshot-id>`.
 
-use crate::workspace::Place;
-
 use rat_core::{Result, TableRef};
-use rat_runner::table::rollback as rollback_table;
+use rat_server::api::PlatformApi;
 
 use crate::output::{EXIT_OK, print_json};
 
-pub(crate) async fn rollback(place: &Place, table: &str, to: i64, json: bool) -> Result<u8> {
-    let table: TableRef = table.parse()?;
-    let engine = crate::workspace::Workspace::open(place).await?.engine;
-    let done = rollback_table(engine.catalog().as_ref(), &table, to).await?;
+pub(crate) async fn rollback(
+    api: &dyn PlatformApi,
+    table: &TableRef,
+    to: i64,
+    json: bool,
+) -> Result<u8> {
+    let done = api.rollback(table, to).await?;
     if json {
         print_json(&done);
     } else if done.from == Some(done.to) {

@@ -1,232 +1,132 @@
-//! `rat run [PIPELINE...]`: validate everything, then run through an
-//! executor in DAG order — independent pipelines at once, up to the number
-//! of workers; a failure skips what depends on it.
+//! `rat run [PIPELINE...]`: submits the selection as one batch (validated
+//! as a whole, then run in DAG order by the platform, skipping what depends
+//! on a failure) and follows it: a spinner per running pipeline, a line per
+//! finished one, a summary. Ctrl-C cancels the batch.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rat_core::{
-    ErrorKind, Executor, LogCursor, LogLevel, ProjectSource, Result, RunId, RunLimits, RunRecord,
-    RunRequest, RunStatus, TableRef, TestOutcome,
+    ItemState, LogLevel, Result, RunLimits, RunRecord, RunStatus, TableRef, TestOutcome,
 };
+use rat_server::api::{BatchRequest, PlatformApi};
 use serde::Serialize;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
-use super::Target;
 use crate::output::{EXIT_FAILURE, EXIT_OK, interactive, print_json};
-use crate::workspace::Workspace;
 
-/// What to run, upstream first, and what each depends on among them.
-type Planned = (Vec<TableRef>, BTreeMap<TableRef, BTreeSet<TableRef>>);
+/// How often the batch is read while it runs.
+const POLL: Duration = Duration::from_millis(100);
 
-/// The plan from a server's lineage: `targets` (all when empty) in its
-/// order, each with its upstream (transitively) among them.
-fn remote_plan(lineage: rat_server::api::Lineage, targets: &[TableRef]) -> Result<Planned> {
-    for t in targets {
-        if !lineage.nodes.contains(t) {
-            return Err(rat_core::Error::not_found(format!(
-                "no pipeline '{t}' on the server"
-            )));
-        }
-    }
-    let order: Vec<TableRef> = lineage
-        .nodes
-        .iter()
-        .filter(|n| targets.is_empty() || targets.contains(n))
-        .cloned()
-        .collect();
-    let mut direct: BTreeMap<&TableRef, Vec<&TableRef>> = BTreeMap::new();
-    for edge in &lineage.edges {
-        direct.entry(&edge.to).or_default().push(&edge.from);
-    }
-    let planned: BTreeSet<&TableRef> = order.iter().collect();
-    let mut upstream = BTreeMap::new();
-    for table in &order {
-        let mut seen = BTreeSet::new();
-        let mut stack: Vec<&TableRef> = direct.get(table).cloned().unwrap_or_default();
-        while let Some(t) = stack.pop() {
-            if seen.insert(t.clone()) {
-                stack.extend(direct.get(t).cloned().unwrap_or_default());
-            }
-        }
-        seen.retain(|t| planned.contains(t));
-        upstream.insert(table.clone(), seen);
-    }
-    Ok((order, upstream))
-}
-
-/// How to run.
+/// What to run.
 #[derive(Debug, Clone)]
 pub(crate) struct RunOptions {
     pub(crate) pipelines: Vec<String>,
-    pub(crate) isolate: bool,
-    pub(crate) workers: usize,
+    pub(crate) namespace: Option<String>,
+    pub(crate) downstream: bool,
+    pub(crate) workers: Option<usize>,
     pub(crate) limits: RunLimits,
 }
 
 /// What `rat run --json` prints.
 #[derive(Serialize)]
 struct RunReport {
+    batch: String,
     status: RunStatus,
     runs: Vec<RunRecord>,
     skipped: Vec<TableRef>,
 }
 
 pub(crate) async fn run(
-    target: &Target,
+    api: Arc<dyn PlatformApi>,
     options: RunOptions,
     json: bool,
     verbose: u8,
 ) -> Result<u8> {
-    let source = ProjectSource::embedded();
-    let targets = options
-        .pipelines
-        .iter()
-        .map(|p| TableRef::parse(p, source.namespace.as_str()))
-        .collect::<Result<Vec<_>>>()?;
-    options.limits.validate()?;
-    let ((order, upstream), executor): (Planned, Arc<dyn Executor>) = match target {
-        Target::Local(place) => {
-            let ws = Workspace::open(place).await?;
-            let plan = ws.engine.plan(&source, &targets).await?;
-            let upstream = plan
-                .order
-                .iter()
-                .map(|t| (t.clone(), plan.upstream_in_plan(t)))
-                .collect();
-            let executor = ws.executor(options.isolate, options.workers).await?;
-            ((plan.order.clone(), upstream), executor)
-        }
-        Target::Remote(client) => {
-            if options.isolate {
-                return Err(rat_core::Error::invalid(
-                    "--isolate chooses a local executor; a server runs pipelines its own way",
-                )
-                .with_context("field", "--isolate"));
-            }
-            let namespace = targets
-                .first()
-                .map_or(source.namespace.to_string(), |t| t.namespace.to_string());
-            let lineage = client.lineage(&namespace).await?;
-            (remote_plan(lineage, &targets)?, Arc::new(client.clone()))
-        }
+    // A namespace named by the pipelines themselves is theirs.
+    let namespace = options.namespace.clone().or_else(|| {
+        let first = options.pipelines.first()?;
+        let table = TableRef::parse(first, rat_core::DEFAULT_NAMESPACE).ok()?;
+        (first.matches('.').count() == 2).then(|| table.namespace.to_string())
+    });
+    let request = BatchRequest {
+        all: options.pipelines.is_empty(),
+        pipelines: options.pipelines,
+        namespace,
+        downstream: options.downstream,
+        limits: options.limits,
+        parallel: options.workers,
     };
-
-    let cancel = CancellationToken::new();
-    let on_ctrl_c = {
-        let cancel = cancel.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                cancel.cancel();
-            }
-        })
-    };
+    let started = Instant::now();
+    let submitted = api.submit_batch(&request).await?;
     let bars = MultiProgress::with_draw_target(if json || !interactive() {
         ProgressDrawTarget::hidden()
     } else {
         ProgressDrawTarget::stderr()
     });
-
-    let started = Instant::now();
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(TableRef, RunId)>();
-    let mut waiting: Vec<TableRef> = order.clone();
-    let mut running: HashMap<TableRef, RunId> = HashMap::new();
-    let mut finished: BTreeSet<TableRef> = BTreeSet::new();
-    let mut failed: BTreeSet<TableRef> = BTreeSet::new();
-    let mut records: Vec<RunRecord> = Vec::new();
-    let mut skipped: Vec<TableRef> = Vec::new();
+    let mut followed: HashMap<usize, ProgressBar> = HashMap::new();
+    let mut reported: BTreeSet<usize> = BTreeSet::new();
+    let mut records: Vec<(usize, RunRecord)> = Vec::new();
     let mut cancel_sent = false;
-    loop {
-        // Start what is ready, upstream first, while workers are free.
-        let mut i = 0;
-        while i < waiting.len() {
-            let table = waiting[i].clone();
-            let upstream = upstream.get(&table).cloned().unwrap_or_default();
-            let blocked = upstream.iter().find(|u| failed.contains(*u)).cloned();
-            if cancel.is_cancelled() || blocked.is_some() {
-                if !json {
-                    let why = blocked.map_or("cancelled".to_owned(), |u| {
-                        format!("upstream {} failed", u.short())
-                    });
-                    bars.suspend(|| println!("- {:<32} skipped ({why})", table.to_string()));
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let batch = loop {
+        let batch = api.batch(&submitted.id).await?;
+        for (index, item) in batch.items.iter().enumerate() {
+            match (item.state, &item.run_id) {
+                (ItemState::Running, Some(run)) if !followed.contains_key(&index) => {
+                    let bar = spinner(&bars, &item.table);
+                    tokio::spawn(follow(api.clone(), run.clone(), bar.clone(), verbose));
+                    followed.insert(index, bar);
                 }
-                failed.insert(table.clone());
-                skipped.push(table);
-                waiting.remove(i);
-                continue;
-            }
-            let ready = upstream.iter().all(|u| finished.contains(u));
-            if !ready || running.len() >= options.workers {
-                i += 1;
-                continue;
-            }
-            let request = RunRequest::pipeline(table.clone()).with_limits(options.limits.clone());
-            match executor.submit(request).await {
-                Ok(run) => {
-                    let bar = spinner(&bars, &table);
-                    tokio::spawn(follow(
-                        executor.clone(),
-                        table.clone(),
-                        run.clone(),
-                        bar,
-                        verbose,
-                        done_tx.clone(),
-                    ));
-                    running.insert(table, run);
-                    waiting.remove(i);
+                (ItemState::Finished, Some(run)) if reported.insert(index) => {
+                    if let Some(bar) = followed.get(&index) {
+                        bar.finish_and_clear();
+                    }
+                    let record = api.run(run).await?;
+                    if !json {
+                        bars.suspend(|| print_record(&record));
+                    }
+                    records.push((index, record));
                 }
-                Err(e) if e.kind() == ErrorKind::QueueFull => break,
-                Err(e) => return Err(e),
+                (ItemState::Skipped, _) if reported.insert(index) && !json => {
+                    let why = item.reason.as_deref().unwrap_or("skipped");
+                    bars.suspend(|| println!("- {:<32} skipped ({why})", item.table.to_string()));
+                }
+                _ => {}
             }
         }
-        if running.is_empty() {
-            break;
+        if batch.status.is_terminal() {
+            break batch;
         }
         tokio::select! {
-            Some((table, run)) = done_rx.recv() => {
-                running.remove(&table);
-                let record = executor.status(&run).await?;
-                if record.status != RunStatus::Success {
-                    failed.insert(table.clone());
-                }
-                finished.insert(table);
-                if !json {
-                    bars.suspend(|| print_record(&record));
-                }
-                records.push(record);
-            }
-            _ = cancel.cancelled(), if !cancel_sent => {
+            _ = tokio::time::sleep(POLL) => {}
+            _ = &mut ctrl_c, if !cancel_sent => {
                 cancel_sent = true;
-                for run in running.values() {
-                    let _ = executor.cancel(run).await;
-                }
+                // It may have ended meanwhile.
+                let _ = api.cancel_batch(&submitted.id).await;
             }
         }
+    };
+    for bar in followed.values() {
+        bar.finish_and_clear();
     }
-    on_ctrl_c.abort();
-
-    let all_ok = failed.is_empty();
-    // Runs finish in any order; report them in plan order.
-    let position = |t: &TableRef| order.iter().position(|o| o == t);
-    records.sort_by_key(|r| position(&r.table));
+    records.sort_by_key(|(index, _)| *index);
+    let skipped: Vec<TableRef> = batch.tables_in(ItemState::Skipped).cloned().collect();
+    let succeeded = batch.status == RunStatus::Success;
     if json {
         print_json(&RunReport {
-            status: if all_ok {
-                RunStatus::Success
-            } else {
-                RunStatus::Failed
-            },
-            runs: records,
+            batch: batch.id.clone(),
+            status: batch.status,
+            runs: records.into_iter().map(|(_, r)| r).collect(),
             skipped,
         });
     } else {
         let ok = records
             .iter()
-            .filter(|r| r.status == RunStatus::Success)
+            .filter(|(_, r)| r.status == RunStatus::Success)
             .count();
         println!(
             "\n{ok} succeeded, {} failed, {} skipped in {:.1}s",
@@ -235,7 +135,7 @@ pub(crate) async fn run(
             started.elapsed().as_secs_f64()
         );
     }
-    Ok(if all_ok { EXIT_OK } else { EXIT_FAILURE })
+    Ok(if succeeded { EXIT_OK } else { EXIT_FAILURE })
 }
 
 fn spinner(bars: &MultiProgress, table: &TableRef) -> ProgressBar {
@@ -250,36 +150,25 @@ fn spinner(bars: &MultiProgress, table: &TableRef) -> ProgressBar {
     bar
 }
 
-/// Follows one run's log to its end: progress in the spinner, details with
-/// `-v`; then reports the run as done.
-async fn follow(
-    executor: Arc<dyn Executor>,
-    table: TableRef,
-    run: RunId,
-    bar: ProgressBar,
-    verbose: u8,
-    done: mpsc::UnboundedSender<(TableRef, RunId)>,
-) {
-    let cursor = LogCursor {
-        from_seq: 0,
-        follow: true,
+/// Follows one run's log to its end: progress in the spinner, details
+/// with `-v`.
+async fn follow(api: Arc<dyn PlatformApi>, run: rat_core::RunId, bar: ProgressBar, verbose: u8) {
+    let Ok(mut lines) = api.follow_logs(&run, 0).await else {
+        return;
     };
-    if let Ok(mut lines) = executor.logs(&run, cursor).await {
-        while let Some(line) = lines.next().await {
-            if line.level >= LogLevel::Info {
-                bar.set_message(line.message.clone());
-            }
-            let shown = match line.level {
-                LogLevel::Debug => verbose >= 2,
-                _ => verbose >= 1,
-            };
-            if shown {
-                bar.suspend(|| eprintln!("  {} {}", table.short(), line.message));
-            }
+    while let Some(line) = lines.next().await {
+        if line.level >= LogLevel::Info {
+            bar.set_message(line.message.clone());
+        }
+        let shown = match line.level {
+            LogLevel::Debug => verbose >= 2,
+            _ => verbose >= 1,
+        };
+        if shown {
+            let table = bar.prefix();
+            bar.suspend(|| eprintln!("  {table} {}", line.message));
         }
     }
-    bar.finish_and_clear();
-    let _ = done.send((table, run));
 }
 
 fn print_record(record: &RunRecord) {

@@ -1,13 +1,12 @@
 //! `rat runs`.
 
-use rat_core::{Result, RunFilter, RunStatus, RunStore, TableRef};
+use rat_core::{Result, RunFilter, RunStatus, TableRef};
+use rat_server::api::PlatformApi;
 
-use super::Target;
 use crate::output::{EXIT_OK, print_json, print_table};
-use crate::workspace::Workspace;
 
 pub(crate) async fn runs(
-    target: &Target,
+    api: &dyn PlatformApi,
     table: Option<String>,
     status: Option<String>,
     limit: u32,
@@ -20,10 +19,7 @@ pub(crate) async fn runs(
         limit: Some(limit),
         ..RunFilter::default()
     };
-    let records = match target {
-        Target::Local(place) => Workspace::open(place).await?.store.list(&filter).await?,
-        Target::Remote(client) => client.runs(&filter).await?,
-    };
+    let records = api.runs(&filter).await?;
     if json {
         print_json(&records);
         return Ok(EXIT_OK);

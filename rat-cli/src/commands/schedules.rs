@@ -1,28 +1,21 @@
-//! `rat schedules`: list, add and delete a server's schedules (a local
-//! project has no scheduler).
+//! `rat schedules`: list, add and delete schedules (a local project's fire
+//! while `rat serve` runs over it).
 
-use rat_core::{Error, Result, Trigger};
-use rat_server::api::ScheduleRequest;
+use rat_core::{Result, Trigger};
+use rat_server::api::{PlatformApi, ScheduleRequest};
 use serde_json::json;
 
-use super::Target;
 use crate::cli::ScheduleAction;
 use crate::output::{EXIT_OK, print_json, print_table};
 
 pub(crate) async fn schedules(
-    target: &Target,
+    api: &dyn PlatformApi,
     action: Option<ScheduleAction>,
     json: bool,
 ) -> Result<u8> {
-    let Target::Remote(client) = target else {
-        return Err(
-            Error::invalid("schedules live on a server: use --server URL (or RAT_SERVER)")
-                .with_context("field", "--server"),
-        );
-    };
     match action {
         None => {
-            let schedules = client.schedules().await?;
+            let schedules = api.schedules().await?;
             if json {
                 print_json(&schedules);
             } else if schedules.is_empty() {
@@ -64,7 +57,7 @@ pub(crate) async fn schedules(
                 after,
                 enabled: true,
             };
-            let created = client.create_schedule(&request).await?;
+            let created = api.create_schedule(&request).await?;
             if json {
                 print_json(&created);
             } else {
@@ -72,7 +65,7 @@ pub(crate) async fn schedules(
             }
         }
         Some(ScheduleAction::Delete { id }) => {
-            client.delete_schedule(&id).await?;
+            api.delete_schedule(&id).await?;
             if json {
                 print_json(&json!({"id": id, "deleted": true}));
             } else {

@@ -9,9 +9,7 @@ use crate::output::EXIT_OK;
 use crate::workspace::Place;
 
 pub(crate) async fn serve(place: &Place, listen: Option<SocketAddr>) -> Result<u8> {
-    let project = std::fs::canonicalize(&place.project).map_err(|e| {
-        rat_core::Error::invalid(format!("project folder '{}': {e}", place.project.display()))
-    })?;
+    let project = place.project_dir()?;
     let (setup, configured) =
         ServerSetup::load(&project, place.config.as_deref(), std::env::vars())?;
     let shutdown = async {

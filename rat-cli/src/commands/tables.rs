@@ -1,27 +1,12 @@
 //! `rat tables`.
 
 use rat_core::Result;
-use rat_server::api::TableSummary;
+use rat_server::api::{PlatformApi, all_tables};
 
-use super::Target;
 use crate::output::{EXIT_OK, print_json, print_table};
 
-pub(crate) async fn tables(target: &Target, json: bool) -> Result<u8> {
-    let rows = match target {
-        Target::Local(place) => {
-            let engine = crate::workspace::Workspace::open(place).await?.engine;
-            let catalog = engine.catalog();
-            let mut rows = Vec::new();
-            for ns in catalog.list_namespaces().await? {
-                for table in catalog.list_tables(&ns).await? {
-                    rows.push(TableSummary::of(&catalog.load_table(&table).await?));
-                }
-            }
-            rows.sort_by(|a, b| a.table.cmp(&b.table));
-            rows
-        }
-        Target::Remote(client) => client.tables(None).await?,
-    };
+pub(crate) async fn tables(api: &dyn PlatformApi, json: bool) -> Result<u8> {
+    let rows = all_tables(api, None).await?;
     if json {
         print_json(&rows);
     } else if rows.is_empty() {

@@ -15,13 +15,34 @@ pub fn rat(project: &Path, args: &[&str]) -> Output {
     command(project, args).output().unwrap()
 }
 
-/// Starts `rat --project <project> <args>` in the background, output discarded.
-pub fn spawn_rat(project: &Path, args: &[&str]) -> Child {
-    command(project, args)
+/// `rat` running in the background, its stderr kept in a file so a test
+/// waiting on it can say why it stopped.
+pub struct Background {
+    pub child: Child,
+    stderr: tempfile::NamedTempFile,
+}
+
+impl Background {
+    /// Fails the test, with what `rat` printed, if it has exited:
+    /// whoever waits for something it should do stops waiting at once.
+    pub fn assert_running(&mut self, waiting_for: &str) {
+        if let Some(status) = self.child.try_wait().unwrap() {
+            let printed = std::fs::read_to_string(self.stderr.path()).unwrap_or_default();
+            panic!("rat exited ({status}) while the test waited for {waiting_for}: {printed}");
+        }
+    }
+}
+
+/// Starts `rat --project <project> <args>` in the background, stdout
+/// discarded.
+pub fn spawn_rat(project: &Path, args: &[&str]) -> Background {
+    let stderr = tempfile::NamedTempFile::new().unwrap();
+    let child = command(project, args)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(stderr.reopen().unwrap())
         .spawn()
-        .unwrap()
+        .unwrap();
+    Background { child, stderr }
 }
 
 /// Starts it with stdout captured.
@@ -101,15 +122,25 @@ impl Served {
     }
 }
 
+/// Submits one run of `pipeline` through `client`; its id.
+pub async fn submit(client: &rat_server::client::Client, pipeline: &str) -> rat_core::RunId {
+    use rat_server::api::{PlatformApi, SubmitRun};
+    let request = SubmitRun {
+        pipeline: pipeline.to_owned(),
+        limits: Default::default(),
+    };
+    client.submit_run(&request).await.unwrap().run_id
+}
+
 /// Polls `run` through `client` until it ends; its record.
 pub async fn wait_for_end(
     client: &rat_server::client::Client,
     run: &rat_core::RunId,
 ) -> rat_core::RunRecord {
-    use rat_core::Executor;
+    use rat_server::api::PlatformApi;
     let start = std::time::Instant::now();
     loop {
-        let record = client.status(run).await.unwrap();
+        let record = client.run(run).await.unwrap();
         if record.status.is_terminal() {
             return record;
         }
@@ -118,5 +149,23 @@ pub async fn wait_for_end(
             "{record:?}"
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// Copies the files under `from` into `to`, without `.rat/` (a project's
+/// state).
+pub fn copy_tree(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name() == ".rat" {
+            continue;
+        }
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
     }
 }

@@ -1,12 +1,28 @@
-//! What an [`EcsExecutor`](super::EcsExecutor) launches and where.
+//! What an [`EcsExecutor`](super::EcsExecutor) launches and where, in
+//! code or from `rat.yaml` (`server.executor: {type: ecs, ...}`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use rat_core::config::de;
 use rat_core::{Error, LakehouseConfig, Result, TableRef};
+use serde::{Deserialize, Serialize};
 
 /// Where tasks run and what they run. Built with [`EcsConfig::new`] and
-/// the `with_*` methods; checked by [`EcsConfig::validate`].
+/// the `with_*` methods, or read from a config file (where durations are
+/// `start_timeout_secs`, `max_runtime_secs`, `poll_interval_ms`,
+/// `retry_base_ms`, `retry_max_ms`, `log_drain_secs`, and the lakehouse
+/// runners use is set by whoever composes the executor); checked by
+/// [`EcsConfig::validate`].
+///
+/// ```
+/// let config: rat_cloud_aws::EcsConfig = serde_yaml_ng::from_str(
+///     "{cluster: rat, subnets: [subnet-a], security_groups: [sg-1], task_definition: rat-runner:3,
+///       capacity_providers: [{name: FARGATE_SPOT, weight: 3}], start_timeout_secs: 300}",
+/// ).unwrap();
+/// assert_eq!(config.start_timeout.as_secs(), 300);
+/// assert!(config.validate().unwrap_err().to_string().contains("lakehouse"));
+/// ```
 ///
 /// ```
 /// use rat_cloud_aws::{CapacityProvider, EcsConfig, TaskDefinitionSource, TaskSize};
@@ -25,52 +41,120 @@ use rat_core::{Error, LakehouseConfig, Result, TableRef};
 /// .with_size("shop.gold.daily_revenue", TaskSize::new(2048, 8192));
 /// config.validate().unwrap();
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EcsConfig {
     /// Cluster name or ARN.
     pub cluster: String,
     /// The task definition runs use.
     pub task_definition: TaskDefinitionSource,
     /// The runner's container in that task definition.
+    #[serde(default = "runner_container")]
     pub container_name: String,
     /// Launch type (`FARGATE` by default) unless capacity providers are set.
+    #[serde(default)]
     pub capacity_providers: Vec<CapacityProvider>,
     /// Subnets of the tasks' network interfaces.
     pub subnets: Vec<String>,
     /// Security groups of the tasks' network interfaces.
     pub security_groups: Vec<String>,
     /// Give tasks a public IP (needed in public subnets without NAT).
+    #[serde(default, rename = "public_ip")]
     pub assign_public_ip: bool,
     /// Fargate platform version (`LATEST` when `None`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform_version: Option<String>,
     /// Task cpu/memory per pipeline (`namespace.layer.name`), overriding
     /// the task definition's.
+    #[serde(default)]
     pub sizes: BTreeMap<String, TaskSize>,
     /// Tags added to every task besides rat's own.
+    #[serde(default)]
     pub tags: BTreeMap<String, String>,
     /// Storage and catalog the runners use: references to secrets only,
-    /// resolved inside the task (see the crate docs for the flow).
-    pub lakehouse: LakehouseConfig,
+    /// resolved inside the task (see the crate docs for the flow). Set by
+    /// [`EcsConfig::new`] or [`EcsConfig::with_lakehouse`], never read
+    /// from a config file (the composer derives it from the lakehouse's).
+    #[serde(skip)]
+    pub lakehouse: Option<LakehouseConfig>,
     /// A task not running this long after launch is stopped and the run
     /// fails (a task stuck in PENDING never holds a run forever).
+    #[serde(
+        default = "start_timeout",
+        rename = "start_timeout_secs",
+        with = "de::secs"
+    )]
     pub start_timeout: Duration,
     /// A run's limit when its request sets none.
+    #[serde(
+        default,
+        rename = "max_runtime_secs",
+        with = "de::optional_secs",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max_runtime: Option<Duration>,
     /// How often task states and logs are read.
+    #[serde(
+        default = "poll_interval",
+        rename = "poll_interval_ms",
+        with = "de::millis"
+    )]
     pub poll_interval: Duration,
     /// RunTask calls per second, at most.
+    #[serde(default = "run_task_rate", deserialize_with = "de::number")]
     pub run_task_rate: f64,
     /// Attempts of one ECS call or launch before the run fails (throttling,
     /// capacity, tasks that failed to start).
+    #[serde(default = "max_attempts", deserialize_with = "de::number")]
     pub max_attempts: u32,
     /// First retry delay; doubles per attempt, with jitter.
+    #[serde(default = "retry_base", rename = "retry_base_ms", with = "de::millis")]
     pub retry_base: Duration,
     /// Retry delays never exceed this.
+    #[serde(default = "retry_max", rename = "retry_max_ms", with = "de::millis")]
     pub retry_max: Duration,
     /// Events per GetLogEvents page.
+    #[serde(default = "log_page_size", deserialize_with = "de::number")]
     pub log_page_size: i32,
     /// After a task stops, how long its last log lines may take to arrive.
+    #[serde(default = "log_drain", rename = "log_drain_secs", with = "de::secs")]
     pub log_drain: Duration,
+}
+
+fn runner_container() -> String {
+    "rat-runner".into()
+}
+
+fn start_timeout() -> Duration {
+    Duration::from_secs(600)
+}
+
+fn poll_interval() -> Duration {
+    Duration::from_secs(5)
+}
+
+fn run_task_rate() -> f64 {
+    20.0
+}
+
+fn max_attempts() -> u32 {
+    5
+}
+
+fn retry_base() -> Duration {
+    Duration::from_secs(1)
+}
+
+fn retry_max() -> Duration {
+    Duration::from_secs(30)
+}
+
+fn log_page_size() -> i32 {
+    10_000
+}
+
+fn log_drain() -> Duration {
+    Duration::from_secs(10)
 }
 
 impl EcsConfig {
@@ -87,7 +171,7 @@ impl EcsConfig {
         Self {
             cluster: cluster.into(),
             task_definition,
-            container_name: "rat-runner".into(),
+            container_name: runner_container(),
             capacity_providers: Vec::new(),
             subnets,
             security_groups,
@@ -95,17 +179,33 @@ impl EcsConfig {
             platform_version: None,
             sizes: BTreeMap::new(),
             tags: BTreeMap::new(),
-            lakehouse,
-            start_timeout: Duration::from_secs(600),
+            lakehouse: Some(lakehouse),
+            start_timeout: start_timeout(),
             max_runtime: None,
-            poll_interval: Duration::from_secs(5),
-            run_task_rate: 20.0,
-            max_attempts: 5,
-            retry_base: Duration::from_secs(1),
-            retry_max: Duration::from_secs(30),
-            log_page_size: 10_000,
-            log_drain: Duration::from_secs(10),
+            poll_interval: poll_interval(),
+            run_task_rate: run_task_rate(),
+            max_attempts: max_attempts(),
+            retry_base: retry_base(),
+            retry_max: retry_max(),
+            log_page_size: log_page_size(),
+            log_drain: log_drain(),
         }
+    }
+
+    /// The same, with runners using `lakehouse`.
+    pub fn with_lakehouse(mut self, lakehouse: LakehouseConfig) -> Self {
+        self.lakehouse = Some(lakehouse);
+        self
+    }
+
+    /// The lakehouse runners use.
+    pub fn runner_lakehouse(&self) -> Result<&LakehouseConfig> {
+        self.lakehouse.as_ref().ok_or_else(|| {
+            Error::invalid(
+                "ECS executor: the lakehouse runners use is not set (EcsConfig::with_lakehouse)",
+            )
+            .with_context("field", "lakehouse")
+        })
     }
 
     /// Launches through capacity providers (e.g. `FARGATE_SPOT` then
@@ -154,6 +254,7 @@ impl EcsConfig {
         if self.cluster.trim().is_empty() {
             return field("cluster", "a cluster is required");
         }
+        self.runner_lakehouse()?;
         if self.subnets.is_empty() {
             return field("subnets", "at least one subnet is required (awsvpc)");
         }
@@ -198,14 +299,21 @@ impl EcsConfig {
 }
 
 /// One capacity provider of a strategy.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CapacityProvider {
     /// `FARGATE`, `FARGATE_SPOT` or a provider of the cluster.
     pub name: String,
     /// Relative share of tasks.
+    #[serde(default = "one", deserialize_with = "de::number")]
     pub weight: i32,
     /// Tasks placed here first.
+    #[serde(default, deserialize_with = "de::number")]
     pub base: i32,
+}
+
+fn one() -> i32 {
+    1
 }
 
 impl CapacityProvider {
@@ -226,11 +334,14 @@ impl CapacityProvider {
 }
 
 /// Task cpu units and memory in MiB (a Fargate combination).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TaskSize {
     /// CPU units (1024 = one vCPU).
+    #[serde(deserialize_with = "de::number")]
     pub cpu: u32,
     /// Memory in MiB.
+    #[serde(deserialize_with = "de::number")]
     pub memory: u32,
 }
 
@@ -266,8 +377,10 @@ impl TaskSize {
     }
 }
 
-/// Which task definition runs use.
-#[derive(Debug, Clone)]
+/// Which task definition runs use: in a config file, a name (`rat-runner`,
+/// `rat-runner:3`, an ARN) or the fields of [`TaskDefinitionSpec`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
 pub enum TaskDefinitionSource {
     /// A family (latest active revision), `family:revision` or an ARN.
     Existing(String),
@@ -276,33 +389,47 @@ pub enum TaskDefinitionSource {
     Register(Box<TaskDefinitionSpec>),
 }
 
-/// A task definition for the runner, registered by the executor.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A task definition for the runner, registered by the executor (in a
+/// config file `cpu` and `memory` sit beside the other fields).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TaskDefinitionSpec {
     /// Family name.
     pub family: String,
     /// Image holding `rat-runner` (and `rat-aws-credentials`).
     pub image: String,
     /// The runner's container.
+    #[serde(default = "runner_container")]
     pub container_name: String,
     /// Default task size.
+    #[serde(flatten)]
     pub size: TaskSize,
     /// Role ECS uses to pull the image, write logs and read `secrets`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution_role_arn: Option<String>,
     /// Role of the runner itself (what it may assume for scoped access).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_role_arn: Option<String>,
     /// CloudWatch log group of the runner's output.
     pub log_group: String,
-    /// Region of the log group.
-    pub log_region: String,
+    /// Region of the log group (the executor's region when `None`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_region: Option<String>,
     /// Stream prefix: streams are `<prefix>/<container>/<task id>`.
+    #[serde(default = "stream_prefix")]
     pub log_stream_prefix: String,
     /// Environment variables filled from Secrets Manager or SSM by ECS
     /// (`name` → `valueFrom` ARN): how secrets reach the runner without
     /// appearing in any request.
+    #[serde(default)]
     pub secrets: BTreeMap<String, String>,
     /// Plain environment variables.
+    #[serde(default)]
     pub environment: BTreeMap<String, String>,
+}
+
+fn stream_prefix() -> String {
+    "rat".into()
 }
 
 impl TaskDefinitionSpec {
@@ -325,6 +452,12 @@ impl TaskDefinitionSpec {
         }
         if self.log_group.trim().is_empty() {
             return field("log_group", "a log group is required");
+        }
+        if self.log_region.as_deref().is_none_or(str::is_empty) {
+            return field(
+                "log_region",
+                "the log group's region is unknown: set it, or AWS_REGION",
+            );
         }
         self.size
             .validate()

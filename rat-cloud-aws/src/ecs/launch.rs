@@ -23,7 +23,7 @@ const MAX_OVERRIDES_BYTES: usize = 8192;
 pub(crate) fn overrides(config: &EcsConfig, spec: &RunSpec) -> Result<TaskOverride> {
     let input = RunnerInput {
         spec: spec.clone(),
-        lakehouse: config.lakehouse.clone(),
+        lakehouse: config.runner_lakehouse()?.clone(),
         // A task's storage is remote: there is no project folder to open.
         sql_access: rat_core::config::SqlAccess::Strict,
     };

@@ -111,6 +111,12 @@ impl EcsExecutor {
         storage: Arc<dyn Storage>,
         pool: PoolConfig,
     ) -> Result<Self> {
+        let mut config = config;
+        if let TaskDefinitionSource::Register(spec) = &mut config.task_definition
+            && spec.log_region.is_none()
+        {
+            spec.log_region = ecs.config().region().map(ToString::to_string);
+        }
         config.validate()?;
         let task_definition = taskdef::resolve(&ecs, &config).await?;
         if task_definition.log_group.is_none() {

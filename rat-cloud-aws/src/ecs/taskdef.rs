@@ -99,7 +99,10 @@ fn normal_of(td: &TaskDefinition, container: &str) -> Option<Normal> {
 fn log_options(spec: &TaskDefinitionSpec) -> BTreeMap<String, String> {
     BTreeMap::from([
         ("awslogs-group".to_owned(), spec.log_group.clone()),
-        ("awslogs-region".to_owned(), spec.log_region.clone()),
+        (
+            "awslogs-region".to_owned(),
+            spec.log_region.clone().unwrap_or_default(),
+        ),
         (
             "awslogs-stream-prefix".to_owned(),
             spec.log_stream_prefix.clone(),

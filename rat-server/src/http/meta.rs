@@ -3,8 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 
-use super::Paging;
-use crate::Platform;
+use super::{Api, Paging};
 use crate::api::{Features, Health, Namespace, NewNamespace, Page};
 use crate::error::{ApiResult, Json, Query};
 
@@ -15,22 +14,22 @@ pub(super) async fn health() -> axum::Json<Health> {
     })
 }
 
-pub(super) async fn features(State(platform): State<Platform>) -> axum::Json<Features> {
-    axum::Json(platform.features())
+pub(super) async fn features(State(api): Api) -> ApiResult<axum::Json<Features>> {
+    Ok(axum::Json(api.features().await?))
 }
 
 pub(super) async fn namespaces(
-    State(platform): State<Platform>,
+    State(api): Api,
     Query(paging): Query<Paging>,
 ) -> ApiResult<axum::Json<Page<Namespace>>> {
-    Ok(axum::Json(paging.page(platform.namespaces().await?)?))
+    Ok(axum::Json(paging.page(api.namespaces().await?)?))
 }
 
 pub(super) async fn create_namespace(
-    State(platform): State<Platform>,
+    State(api): Api,
     Json(body): Json<NewNamespace>,
 ) -> ApiResult<(StatusCode, axum::Json<Namespace>)> {
-    let created = platform.create_namespace(&body.name).await?;
+    let created = api.create_namespace(&body.name).await?;
     Ok((StatusCode::CREATED, axum::Json(created)))
 }
 

@@ -10,32 +10,37 @@ mod schedules;
 mod tables;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use crate::Platform;
-use crate::api::{DEFAULT_PAGE, MAX_PAGE, Page};
+use crate::api::{DEFAULT_PAGE, MAX_PAGE, Page, PlatformApi};
 use crate::auth::{self, Authenticator};
 use crate::error::{ApiError, ApiResult};
 
 /// Largest request body accepted; larger ones get `413`.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// What every handler works through: any implementation of the API.
+pub(crate) type Api = State<Arc<dyn PlatformApi>>;
+
 /// The API over `platform`, every route but `/health` checked by `auth`.
 ///
 /// ```no_run
 /// # async fn demo(platform: rat_server::Platform) -> std::io::Result<()> {
+/// use std::sync::Arc;
 /// use rat_server::auth::Authenticator;
 ///
-/// let app = rat_server::http::router(platform, Authenticator::none());
+/// let app = rat_server::http::router(Arc::new(platform), Authenticator::none());
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 /// axum::serve(listener, app).await
 /// # }
 /// ```
-pub fn router(platform: Platform, auth: Authenticator) -> Router {
+pub fn router(platform: Arc<dyn PlatformApi>, auth: Authenticator) -> Router {
     let api = Router::new()
         .route("/features", get(meta::features))
         .route(
@@ -54,11 +59,21 @@ pub fn router(platform: Platform, auth: Authenticator) -> Router {
         .route("/runs/{id}", get(runs::get))
         .route("/runs/{id}/cancel", post(runs::cancel))
         .route("/runs/{id}/logs", get(runs::logs))
+        .route("/batches/{id}", get(runs::batch))
+        .route("/batches/{id}/cancel", post(runs::cancel_batch))
         .route("/tables", get(tables::list))
         .route("/tables/{namespace}/{layer}/{name}", get(tables::get))
         .route(
             "/tables/{namespace}/{layer}/{name}/preview",
             get(tables::preview),
+        )
+        .route(
+            "/tables/{namespace}/{layer}/{name}/history",
+            get(tables::history),
+        )
+        .route(
+            "/tables/{namespace}/{layer}/{name}/rollback",
+            post(tables::rollback),
         )
         .route("/query", post(tables::query))
         .route("/schedules", get(schedules::list).post(schedules::create))

@@ -4,8 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 
-use super::Paging;
-use crate::Platform;
+use super::{Api, Paging};
 use crate::api::{Lineage, NewPipeline, Page, PipelineDetail, PipelineFiles, PipelineSummary};
 use crate::error::{ApiError, ApiResult, Json, Path, Query};
 use crate::platform::pipeline_table;
@@ -24,50 +23,39 @@ pub(super) fn table_of(Path((ns, layer, name)): TablePath) -> ApiResult<rat_core
 }
 
 pub(super) async fn list(
-    State(platform): State<Platform>,
+    State(api): Api,
     Query(filter): Query<Filter>,
     Query(paging): Query<Paging>,
 ) -> ApiResult<axum::Json<Page<PipelineSummary>>> {
-    let all = platform
+    let all = api
         .pipelines(filter.namespace.as_deref(), filter.layer.as_deref())
         .await?;
     Ok(axum::Json(paging.page(all)?))
 }
 
-pub(super) async fn get(
-    State(platform): State<Platform>,
-    path: TablePath,
-) -> ApiResult<axum::Json<PipelineDetail>> {
-    Ok(axum::Json(platform.pipeline(&table_of(path)?).await?))
+pub(super) async fn get(State(api): Api, path: TablePath) -> ApiResult<axum::Json<PipelineDetail>> {
+    Ok(axum::Json(api.pipeline(&table_of(path)?).await?))
 }
 
 pub(super) async fn create(
-    State(platform): State<Platform>,
+    State(api): Api,
     Json(body): Json<NewPipeline>,
 ) -> ApiResult<(StatusCode, axum::Json<PipelineDetail>)> {
-    let namespace = body
-        .namespace
-        .as_deref()
-        .unwrap_or(rat_core::DEFAULT_NAMESPACE);
-    let table = pipeline_table(namespace, &body.layer, &body.name)?;
-    let created = platform.create_pipeline(&table, &body.files).await?;
+    let created = api.create_pipeline(&body).await?;
     Ok((StatusCode::CREATED, axum::Json(created)))
 }
 
 pub(super) async fn replace(
-    State(platform): State<Platform>,
+    State(api): Api,
     path: TablePath,
     Json(files): Json<PipelineFiles>,
 ) -> ApiResult<axum::Json<PipelineDetail>> {
     let table = table_of(path)?;
-    Ok(axum::Json(platform.replace_pipeline(&table, &files).await?))
+    Ok(axum::Json(api.replace_pipeline(&table, &files).await?))
 }
 
-pub(super) async fn delete(
-    State(platform): State<Platform>,
-    path: TablePath,
-) -> ApiResult<StatusCode> {
-    platform.delete_pipeline(&table_of(path)?).await?;
+pub(super) async fn delete(State(api): Api, path: TablePath) -> ApiResult<StatusCode> {
+    api.delete_pipeline(&table_of(path)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -77,10 +65,8 @@ pub(super) struct LineageFilter {
 }
 
 pub(super) async fn lineage(
-    State(platform): State<Platform>,
+    State(api): Api,
     Query(filter): Query<LineageFilter>,
 ) -> ApiResult<axum::Json<Lineage>> {
-    Ok(axum::Json(
-        platform.lineage(filter.namespace.as_deref()).await?,
-    ))
+    Ok(axum::Json(api.lineage(filter.namespace.as_deref()).await?))
 }

@@ -1,5 +1,6 @@
-//! Runs: submit, list, read, cancel, logs (JSON pages or a live
-//! `text/event-stream`, resumable with `Last-Event-ID`).
+//! Runs: submit (one, or a batch in DAG order), list, read, cancel, logs
+//! (JSON pages or a live `text/event-stream`, resumable with
+//! `Last-Event-ID`); batches: read, cancel.
 
 use std::convert::Infallible;
 
@@ -11,9 +12,8 @@ use futures::StreamExt;
 use rat_core::{RunFilter, RunId, RunRecord, RunStatus, TableRef};
 use serde::Deserialize;
 
-use super::Paging;
-use crate::Platform;
-use crate::api::{Page, RunAccepted, SubmitRun};
+use super::{Api, Paging};
+use crate::api::{Batch, BatchRequest, Page, SubmitRun};
 use crate::error::{ApiError, ApiResult, Json, Path, Query};
 use crate::platform::parse_namespace;
 
@@ -22,13 +22,43 @@ fn run_id(Path(id): Path<String>) -> ApiResult<RunId> {
         .map_err(|e: rat_core::Error| ApiError::bad_request(e.to_string()))
 }
 
+/// `{"pipeline": ...}` is one run (answered with its [`RunAccepted`]);
+/// `{"pipelines": [...]}` or `{"all": true}` a batch (answered with the
+/// [`Batch`]).
+///
+/// [`RunAccepted`]: crate::api::RunAccepted
 pub(super) async fn submit(
-    State(platform): State<Platform>,
-    Json(request): Json<SubmitRun>,
-) -> ApiResult<(StatusCode, axum::Json<RunAccepted>)> {
+    State(api): Api,
+    Json(body): Json<serde_json::Value>,
+) -> ApiResult<Response> {
+    let invalid = |e: serde_json::Error| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_input",
+            format!("request body: {e}"),
+        )
+    };
+    if body.get("pipeline").is_some() {
+        let request: SubmitRun = serde_json::from_value(body).map_err(invalid)?;
+        let accepted = api.submit_run(&request).await?;
+        return Ok((StatusCode::ACCEPTED, axum::Json(accepted)).into_response());
+    }
+    let request: BatchRequest = serde_json::from_value(body).map_err(invalid)?;
+    let batch = api.submit_batch(&request).await?;
+    Ok((StatusCode::ACCEPTED, axum::Json(batch)).into_response())
+}
+
+pub(super) async fn batch(State(api): Api, Path(id): Path<String>) -> ApiResult<axum::Json<Batch>> {
+    Ok(axum::Json(api.batch(&id).await?))
+}
+
+pub(super) async fn cancel_batch(
+    State(api): Api,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, axum::Json<Batch>)> {
     Ok((
         StatusCode::ACCEPTED,
-        axum::Json(platform.submit(&request).await?),
+        axum::Json(api.cancel_batch(&id).await?),
     ))
 }
 
@@ -78,26 +108,23 @@ impl Filter {
 }
 
 pub(super) async fn list(
-    State(platform): State<Platform>,
+    State(api): Api,
     Query(filter): Query<Filter>,
     Query(paging): Query<Paging>,
 ) -> ApiResult<axum::Json<Page<RunRecord>>> {
-    let runs = platform.runs(&filter.to_run_filter(&paging)?).await?;
+    let runs = api.runs(&filter.to_run_filter(&paging)?).await?;
     Ok(axum::Json(Page::of(runs, paging.limit()?, paging.offset())))
 }
 
-pub(super) async fn get(
-    State(platform): State<Platform>,
-    id: Path<String>,
-) -> ApiResult<axum::Json<RunRecord>> {
-    Ok(axum::Json(platform.run(&run_id(id)?).await?))
+pub(super) async fn get(State(api): Api, id: Path<String>) -> ApiResult<axum::Json<RunRecord>> {
+    Ok(axum::Json(api.run(&run_id(id)?).await?))
 }
 
 pub(super) async fn cancel(
-    State(platform): State<Platform>,
+    State(api): Api,
     id: Path<String>,
 ) -> ApiResult<(StatusCode, axum::Json<RunRecord>)> {
-    let record = platform.cancel(&run_id(id)?).await?;
+    let record = api.cancel(&run_id(id)?).await?;
     Ok((StatusCode::ACCEPTED, axum::Json(record)))
 }
 
@@ -113,7 +140,7 @@ pub(super) struct LogQuery {
 /// line's sequence number) as it happens, then an `end` event with the
 /// run's record; `Last-Event-ID` resumes after that line.
 pub(super) async fn logs(
-    State(platform): State<Platform>,
+    State(api): Api,
     id: Path<String>,
     Query(query): Query<LogQuery>,
     headers: HeaderMap,
@@ -125,7 +152,7 @@ pub(super) async fn logs(
         .is_some_and(|v| v.contains("text/event-stream"));
     if !wants_events {
         let limit = query.limit.unwrap_or(1000);
-        let items = platform.logs(&run, query.from_seq, limit).await?;
+        let items = api.logs(&run, query.from_seq, limit).await?;
         let next_seq = items.last().map_or(query.from_seq, |l| l.seq + 1);
         let body = serde_json::json!({"items": items, "next_seq": next_seq});
         return Ok(axum::Json(body).into_response());
@@ -139,7 +166,7 @@ pub(super) async fn logs(
             .ok_or_else(|| ApiError::bad_request("Last-Event-ID must be a line number"))?,
         None => query.from_seq,
     };
-    let lines = platform.follow_logs(&run, from_seq).await?;
+    let lines = api.follow_logs(&run, from_seq).await?;
     let events = lines.map(|line| {
         Event::default()
             .id(line.seq.to_string())
@@ -147,7 +174,7 @@ pub(super) async fn logs(
             .json_data(&line)
     });
     let end = futures::stream::once(async move {
-        let record = platform.run(&run).await;
+        let record = api.run(&run).await;
         let data = match &record {
             Ok(r) => serde_json::to_value(r).unwrap_or_default(),
             Err(e) => serde_json::json!({"error": e.to_string()}),

@@ -1,12 +1,14 @@
-//! Tables: list, describe, preview; read-only SQL.
+//! Tables: list, describe, history, rollback, preview; read-only SQL.
 
 use axum::extract::State;
 use serde::Deserialize;
 
-use super::Paging;
 use super::pipelines::table_of;
-use crate::Platform;
-use crate::api::{Page, QueryOutput, QueryRequest, TableDetail, TableSummary};
+use super::{Api, Paging};
+use crate::api::{
+    Page, QueryOutput, QueryRequest, Rollback, RollbackRequest, SnapshotInfo, TableDetail,
+    TableSummary,
+};
 use crate::error::{ApiError, ApiResult, Json, Path, Query};
 use crate::platform::MAX_QUERY_ROWS;
 
@@ -16,19 +18,25 @@ pub(super) struct Filter {
 }
 
 pub(super) async fn list(
-    State(platform): State<Platform>,
+    State(api): Api,
     Query(filter): Query<Filter>,
     Query(paging): Query<Paging>,
 ) -> ApiResult<axum::Json<Page<TableSummary>>> {
-    let all = platform.tables(filter.namespace.as_deref()).await?;
-    Ok(axum::Json(paging.page(all)?))
+    let page = api
+        .tables(
+            filter.namespace.as_deref(),
+            paging.limit()?,
+            paging.offset(),
+        )
+        .await?;
+    Ok(axum::Json(page))
 }
 
 pub(super) async fn get(
-    State(platform): State<Platform>,
+    State(api): Api,
     path: Path<(String, String, String)>,
 ) -> ApiResult<axum::Json<TableDetail>> {
-    Ok(axum::Json(platform.table(&table_of(path)?).await?))
+    Ok(axum::Json(api.table(&table_of(path)?).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -37,7 +45,7 @@ pub(super) struct Preview {
 }
 
 pub(super) async fn preview(
-    State(platform): State<Platform>,
+    State(api): Api,
     path: Path<(String, String, String)>,
     Query(preview): Query<Preview>,
 ) -> ApiResult<axum::Json<QueryOutput>> {
@@ -47,12 +55,29 @@ pub(super) async fn preview(
             "rows {rows} is out of range: 1 to {MAX_QUERY_ROWS}"
         )));
     }
-    Ok(axum::Json(platform.preview(&table_of(path)?, rows).await?))
+    Ok(axum::Json(api.preview(&table_of(path)?, rows).await?))
 }
 
 pub(super) async fn query(
-    State(platform): State<Platform>,
+    State(api): Api,
     Json(request): Json<QueryRequest>,
 ) -> ApiResult<axum::Json<QueryOutput>> {
-    Ok(axum::Json(platform.query(&request).await?))
+    Ok(axum::Json(api.query(&request).await?))
+}
+
+pub(super) async fn history(
+    State(api): Api,
+    path: Path<(String, String, String)>,
+) -> ApiResult<axum::Json<Vec<SnapshotInfo>>> {
+    Ok(axum::Json(api.history(&table_of(path)?).await?))
+}
+
+pub(super) async fn rollback(
+    State(api): Api,
+    path: Path<(String, String, String)>,
+    Json(request): Json<RollbackRequest>,
+) -> ApiResult<axum::Json<Rollback>> {
+    Ok(axum::Json(
+        api.rollback(&table_of(path)?, request.to).await?,
+    ))
 }

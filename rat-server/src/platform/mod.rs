@@ -1,6 +1,9 @@
-//! [`Platform`]: what the API does, independent of HTTP — the server's
-//! handlers call it, and so can any program holding the components.
+//! [`Platform`]: what the API does, in-process, over the components — the
+//! [`PlatformApi`](crate::api::PlatformApi) the HTTP handlers, the
+//! embedded CLI and any program holding the components call.
 
+mod api;
+mod batches;
 mod pipelines;
 mod runs;
 mod schedules;
@@ -16,25 +19,28 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rat_core::{
-    Catalog, Error, ErrorKind, Executor, Identifier, Result, RunStore, ScheduleStore, Storage,
+    BatchStore, Catalog, Error, ErrorKind, Executor, Identifier, Result, RunStore, ScheduleStore,
+    Storage,
 };
+use rat_executor::Stores;
 use rat_runner::Engine;
+use rat_runner::access::NamespaceAccess;
 
-use crate::access::NamespaceAccess;
 use crate::api::{Features, Namespace};
 
-/// The components one server shares: storage (pipelines), catalog
+/// The components one platform shares: storage (pipelines), catalog
 /// (tables), an engine (validation and read-only queries), an executor
-/// (runs), the run store (records and logs) and the schedule store.
+/// (runs), and the stores of run records, schedules and batches.
 ///
 /// ```no_run
 /// # async fn demo(engine: rat_runner::Engine,
 /// #               executor: std::sync::Arc<dyn rat_core::Executor>,
-/// #               store: std::sync::Arc<rat_executor::SqliteRunStore>,
+/// #               stores: rat_executor::Stores,
 /// #               features: rat_server::api::Features) -> rat_core::Result<()> {
 /// use rat_server::Platform;
+/// use rat_server::api::PlatformApi;
 ///
-/// let platform = Platform::new(engine, executor, store.clone(), store, features);
+/// let platform = Platform::new(engine, executor, stores, features);
 /// for ns in platform.namespaces().await? {
 ///     println!("{}", ns.name);
 /// }
@@ -48,13 +54,14 @@ pub struct Platform {
 struct Inner {
     engine: Engine,
     executor: Arc<dyn Executor>,
-    store: Arc<dyn RunStore>,
-    schedules: Arc<dyn ScheduleStore>,
+    stores: Stores,
     features: Features,
     /// Storage per namespace when a credential vendor scopes it.
     access: Option<Arc<NamespaceAccess>>,
     /// Whether this instance's scheduler holds the lease.
     leading: AtomicBool,
+    /// This process, as batches it drives record it.
+    owner: String,
 }
 
 impl fmt::Debug for Platform {
@@ -70,19 +77,28 @@ impl Platform {
     pub fn new(
         engine: Engine,
         executor: Arc<dyn Executor>,
-        store: Arc<dyn RunStore>,
-        schedules: Arc<dyn ScheduleStore>,
+        stores: Stores,
         features: Features,
+    ) -> Self {
+        Self::build(engine, executor, stores, features, None)
+    }
+
+    fn build(
+        engine: Engine,
+        executor: Arc<dyn Executor>,
+        stores: Stores,
+        features: Features,
+        access: Option<Arc<NamespaceAccess>>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 engine,
                 executor,
-                store,
-                schedules,
+                stores,
                 features,
-                access: None,
+                access,
                 leading: AtomicBool::new(false),
+                owner: rat_executor::Owner::current().to_string(),
             }),
         }
     }
@@ -92,22 +108,18 @@ impl Platform {
     /// reach and not listed).
     pub fn with_namespace_access(self, access: Arc<NamespaceAccess>) -> Self {
         let inner = &self.inner;
-        Self {
-            inner: Arc::new(Inner {
-                engine: inner.engine.clone(),
-                executor: inner.executor.clone(),
-                store: inner.store.clone(),
-                schedules: inner.schedules.clone(),
-                features: inner.features.clone(),
-                access: Some(access),
-                leading: AtomicBool::new(inner.leading.load(Ordering::Relaxed)),
-            }),
-        }
+        Self::build(
+            inner.engine.clone(),
+            inner.executor.clone(),
+            inner.stores.clone(),
+            inner.features.clone(),
+            Some(access),
+        )
     }
 
     /// The schedule store (with the scheduler lease).
     pub fn schedule_store(&self) -> &Arc<dyn ScheduleStore> {
-        &self.inner.schedules
+        &self.inner.stores.schedules
     }
 
     /// Records whether this instance's scheduler leads.
@@ -123,6 +135,14 @@ impl Platform {
         }
     }
 
+    /// The engine over `namespace`'s storage and catalog.
+    async fn engine_for(&self, namespace: &Identifier) -> Result<Engine> {
+        match &self.inner.access {
+            Some(access) => access.engine(namespace, &self.inner.engine).await,
+            None => Ok(self.inner.engine.clone()),
+        }
+    }
+
     fn catalog(&self) -> &Arc<dyn Catalog> {
         self.inner.engine.catalog()
     }
@@ -134,12 +154,16 @@ impl Platform {
 
     /// The run store.
     pub fn store(&self) -> &Arc<dyn RunStore> {
-        &self.inner.store
+        &self.inner.stores.runs
+    }
+
+    fn batch_store(&self) -> &Arc<dyn BatchStore> {
+        &self.inner.stores.batches
     }
 
     /// Which implementations are active, and whether this instance fires
     /// schedules.
-    pub fn features(&self) -> Features {
+    fn current_features(&self) -> Features {
         Features {
             scheduler: self.inner.leading.load(Ordering::Relaxed),
             ..self.inner.features.clone()
@@ -148,7 +172,7 @@ impl Platform {
 
     /// Every namespace: `default` (unless storage is scoped per
     /// namespace), and those the catalog knows.
-    pub async fn namespaces(&self) -> Result<Vec<Namespace>> {
+    async fn namespace_list(&self) -> Result<Vec<Namespace>> {
         let mut names: Vec<String> = self
             .catalog()
             .list_namespaces()
@@ -166,8 +190,7 @@ impl Platform {
         Ok(names.into_iter().map(|name| Namespace { name }).collect())
     }
 
-    /// Creates a namespace in the catalog; `already_exists` if it is there.
-    pub async fn create_namespace(&self, name: &str) -> Result<Namespace> {
+    async fn add_namespace(&self, name: &str) -> Result<Namespace> {
         let namespace = parse_namespace(name)?;
         if self.namespace_exists(&namespace).await? {
             return Err(Error::new(

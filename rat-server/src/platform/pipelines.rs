@@ -10,7 +10,9 @@ use rat_core::{
 use rat_runner::dag::Dag;
 
 use super::{Platform, parse_namespace};
-use crate::api::{Lineage, LineageEdge, PipelineDetail, PipelineFiles, PipelineSummary};
+use crate::api::{
+    Lineage, LineageEdge, NewPipeline, PipelineDetail, PipelineFiles, PipelineSummary,
+};
 
 /// A pipeline's table from its three path parts; errors name the part.
 pub(crate) fn pipeline_table(namespace: &str, layer: &str, name: &str) -> Result<TableRef> {
@@ -25,7 +27,7 @@ pub(crate) fn pipeline_table(namespace: &str, layer: &str, name: &str) -> Result
 impl Platform {
     /// Pipelines of `namespace` (every namespace when `None`), optionally
     /// of one layer, by table name.
-    pub async fn pipelines(
+    pub(super) async fn list_pipelines(
         &self,
         namespace: Option<&str>,
         layer: Option<&str>,
@@ -67,7 +69,7 @@ impl Platform {
     }
 
     /// One pipeline: its files and what rat makes of them.
-    pub async fn pipeline(&self, table: &TableRef) -> Result<PipelineDetail> {
+    pub(super) async fn read_pipeline(&self, table: &TableRef) -> Result<PipelineDetail> {
         let source = ProjectSource::of(&table.namespace);
         let storage = self.storage(&table.namespace)?;
         let pipeline = Project::load_pipeline(storage.as_ref(), &source, table).await?;
@@ -79,11 +81,13 @@ impl Platform {
     }
 
     /// Creates a pipeline; `already_exists` when its folder has one.
-    pub async fn create_pipeline(
-        &self,
-        table: &TableRef,
-        files: &PipelineFiles,
-    ) -> Result<PipelineDetail> {
+    pub(super) async fn add_pipeline(&self, new: &NewPipeline) -> Result<PipelineDetail> {
+        let namespace = new
+            .namespace
+            .as_deref()
+            .unwrap_or(rat_core::DEFAULT_NAMESPACE);
+        let table = &pipeline_table(namespace, &new.layer, &new.name)?;
+        let files = &new.files;
         if self.pipeline_exists(table).await? {
             return Err(Error::new(
                 ErrorKind::AlreadyExists,
@@ -95,7 +99,7 @@ impl Platform {
 
     /// Replaces an existing pipeline's files with `files` (a config or test
     /// left out is removed); `not_found` when there is none.
-    pub async fn replace_pipeline(
+    pub(super) async fn update_pipeline(
         &self,
         table: &TableRef,
         files: &PipelineFiles,
@@ -107,7 +111,7 @@ impl Platform {
     }
 
     /// Deletes a pipeline's files (its table stays).
-    pub async fn delete_pipeline(&self, table: &TableRef) -> Result<()> {
+    pub(super) async fn remove_pipeline(&self, table: &TableRef) -> Result<()> {
         let dir = ProjectSource::of(&table.namespace).pipeline_dir(table);
         let storage = self.storage(&table.namespace)?;
         let objects = storage.list_all(&dir).await?;
@@ -128,7 +132,7 @@ impl Platform {
     }
 
     /// The DAG of one namespace's pipelines (every namespace when `None`).
-    pub async fn lineage(&self, namespace: Option<&str>) -> Result<Lineage> {
+    pub(super) async fn read_lineage(&self, namespace: Option<&str>) -> Result<Lineage> {
         let namespaces = self.namespaces_or_all(namespace).await?;
         let mut lineage = Lineage {
             nodes: Vec::new(),
@@ -156,7 +160,7 @@ impl Platform {
         match namespace {
             Some(ns) => Ok(vec![parse_namespace(ns)?]),
             None => self
-                .namespaces()
+                .namespace_list()
                 .await?
                 .into_iter()
                 .map(|n| Identifier::new(n.name))
@@ -209,7 +213,7 @@ impl Platform {
                 storage.delete(&meta.key).await?;
             }
         }
-        self.pipeline(table).await
+        self.read_pipeline(table).await
     }
 }
 

@@ -1,4 +1,5 @@
 //! Runs: submit to the executor, list and read records, cancel, logs.
+//! (Several at once in DAG order: [`super::batches`].)
 
 use futures::stream::BoxStream;
 use rat_core::{
@@ -15,7 +16,7 @@ pub const MAX_LOG_PAGE: u32 = 10_000;
 impl Platform {
     /// Validates and submits a run; the executor records it before it is
     /// dispatched. A full queue is `queue_full`.
-    pub async fn submit(&self, request: &SubmitRun) -> Result<RunAccepted> {
+    pub(crate) async fn start_run(&self, request: &SubmitRun) -> Result<RunAccepted> {
         let table = TableRef::parse(&request.pipeline, rat_core::DEFAULT_NAMESPACE)
             .map_err(|e| e.with_context("field", "pipeline"))?;
         request
@@ -38,25 +39,30 @@ impl Platform {
     }
 
     /// Records matching `filter`, newest first.
-    pub async fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>> {
+    pub(super) async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>> {
         self.store().list(filter).await
     }
 
     /// One run's record.
-    pub async fn run(&self, run: &RunId) -> Result<RunRecord> {
+    pub(super) async fn read_run(&self, run: &RunId) -> Result<RunRecord> {
         self.store().get(run).await
     }
 
     /// Asks a run to stop; `conflict` when it already ended. The record
     /// as it is right after.
-    pub async fn cancel(&self, run: &RunId) -> Result<RunRecord> {
+    pub(super) async fn stop_run(&self, run: &RunId) -> Result<RunRecord> {
         self.store().get(run).await?;
         self.executor().cancel(run).await?;
         self.store().get(run).await
     }
 
     /// Stored log lines from `from_seq`, at most `limit`.
-    pub async fn logs(&self, run: &RunId, from_seq: u64, limit: u32) -> Result<Vec<LogRecord>> {
+    pub(super) async fn read_logs(
+        &self,
+        run: &RunId,
+        from_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<LogRecord>> {
         self.store().get(run).await?;
         self.store()
             .logs(run, from_seq, limit.min(MAX_LOG_PAGE))
@@ -64,7 +70,7 @@ impl Platform {
     }
 
     /// Log lines from `from_seq`, pushed as they happen until the run ends.
-    pub async fn follow_logs(
+    pub(super) async fn stream_logs(
         &self,
         run: &RunId,
         from_seq: u64,

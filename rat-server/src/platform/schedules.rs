@@ -34,17 +34,17 @@ pub fn next_cron_time(expression: &str, after: DateTime<Utc>) -> Result<DateTime
 
 impl Platform {
     /// All schedules, oldest first.
-    pub async fn schedules(&self) -> Result<Vec<Schedule>> {
-        self.inner.schedules.schedules().await
+    pub(super) async fn list_schedules(&self) -> Result<Vec<Schedule>> {
+        self.schedule_store().schedules().await
     }
 
     /// One schedule.
-    pub async fn schedule(&self, id: &str) -> Result<Schedule> {
-        self.inner.schedules.schedule(id).await
+    pub(super) async fn read_schedule(&self, id: &str) -> Result<Schedule> {
+        self.schedule_store().schedule(id).await
     }
 
     /// Validates and adds a schedule.
-    pub async fn create_schedule(&self, request: &ScheduleRequest) -> Result<Schedule> {
+    pub(super) async fn add_schedule(&self, request: &ScheduleRequest) -> Result<Schedule> {
         let (pipeline, trigger) = self.check_schedule(request).await?;
         let mut schedule = Schedule {
             id: uuid::Uuid::now_v7().to_string(),
@@ -59,14 +59,18 @@ impl Platform {
             created_at: Utc::now().trunc_subsecs(6),
         };
         self.arm(&mut schedule).await?;
-        self.inner.schedules.insert_schedule(&schedule).await?;
+        self.schedule_store().insert_schedule(&schedule).await?;
         Ok(schedule)
     }
 
     /// Replaces a schedule's definition; its firing state restarts when
     /// the trigger changes.
-    pub async fn replace_schedule(&self, id: &str, request: &ScheduleRequest) -> Result<Schedule> {
-        let mut schedule = self.inner.schedules.schedule(id).await?;
+    pub(super) async fn update_schedule(
+        &self,
+        id: &str,
+        request: &ScheduleRequest,
+    ) -> Result<Schedule> {
+        let mut schedule = self.schedule_store().schedule(id).await?;
         let (pipeline, trigger) = self.check_schedule(request).await?;
         let changed = trigger != schedule.trigger;
         schedule.pipeline = pipeline;
@@ -75,13 +79,13 @@ impl Platform {
         if changed {
             self.arm(&mut schedule).await?;
         }
-        self.inner.schedules.replace_schedule(&schedule).await?;
+        self.schedule_store().replace_schedule(&schedule).await?;
         Ok(schedule)
     }
 
     /// Deletes a schedule.
-    pub async fn delete_schedule(&self, id: &str) -> Result<()> {
-        self.inner.schedules.delete_schedule(id).await
+    pub(super) async fn remove_schedule(&self, id: &str) -> Result<()> {
+        self.schedule_store().delete_schedule(id).await
     }
 
     async fn check_schedule(&self, request: &ScheduleRequest) -> Result<(TableRef, Trigger)> {
@@ -140,16 +144,20 @@ impl Platform {
             limit: Some(1),
             ..RunFilter::default()
         };
-        Ok(self.runs(&filter).await?.first().map(|r| r.run_id.clone()))
+        Ok(self
+            .list_runs(&filter)
+            .await?
+            .first()
+            .map(|r| r.run_id.clone()))
     }
 
     /// Fires every schedule due at `now`; the runs started. A full queue
     /// leaves a schedule due for the next tick; a submission that cannot
     /// succeed (the pipeline was deleted) is logged and the schedule
     /// moves on.
-    pub async fn fire_due(&self, now: DateTime<Utc>) -> Result<Vec<RunId>> {
+    pub(crate) async fn fire_due(&self, now: DateTime<Utc>) -> Result<Vec<RunId>> {
         let mut started = Vec::new();
-        for schedule in self.inner.schedules.schedules().await? {
+        for schedule in self.schedule_store().schedules().await? {
             if !schedule.enabled {
                 continue;
             }
@@ -168,7 +176,7 @@ impl Platform {
                 continue;
             }
             let submitted = self
-                .submit(&SubmitRun {
+                .start_run(&SubmitRun {
                     pipeline: schedule.pipeline.to_string(),
                     limits: Default::default(),
                 })
@@ -190,7 +198,7 @@ impl Platform {
                 run_id: run_id.clone(),
                 at: now,
             };
-            let recorded = self.inner.schedules.record_firing(&firing).await?;
+            let recorded = self.schedule_store().record_firing(&firing).await?;
             match (recorded, run_id) {
                 (true, Some(run)) => started.push(run),
                 // Another scheduler fired it first: withdraw this run.

@@ -1,12 +1,14 @@
-//! Tables from the catalog: list, describe, preview, read-only SQL.
+//! Tables from the catalog: list, describe, history and rollback, preview,
+//! read-only SQL.
 
 use std::time::Duration;
 
 use rat_core::{Error, Result, TableRef};
 use rat_runner::query::{QueryOptions, QueryOutput, query};
+use rat_runner::table::{Rollback, SnapshotInfo};
 
 use super::{Platform, parse_namespace};
-use crate::api::{QueryRequest, TableDetail, TableSummary};
+use crate::api::{Page, QueryRequest, TableDetail, TableSummary};
 
 /// Most rows a query or preview returns.
 pub const MAX_QUERY_ROWS: u32 = 10_000;
@@ -19,24 +21,44 @@ fn json(value: impl serde::Serialize, what: &str) -> Result<serde_json::Value> {
 }
 
 impl Platform {
-    /// Tables of `namespace` (every namespace when `None`), by name.
-    pub async fn tables(&self, namespace: Option<&str>) -> Result<Vec<TableSummary>> {
+    /// One page of the tables of `namespace` (every namespace when
+    /// `None`), by table: names are listed, only the page's tables loaded.
+    pub(super) async fn list_tables(
+        &self,
+        namespace: Option<&str>,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Page<TableSummary>> {
         let namespaces = match namespace {
             Some(ns) => vec![parse_namespace(ns)?],
             None => self.catalog().list_namespaces().await?,
         };
         let mut tables = Vec::new();
         for namespace in namespaces {
-            for table in self.catalog().list_tables(&namespace).await? {
-                tables.push(TableSummary::of(&self.catalog().load_table(&table).await?));
-            }
+            tables.extend(self.catalog().list_tables(&namespace).await?);
         }
-        tables.sort_by(|a, b| a.table.cmp(&b.table));
-        Ok(tables)
+        tables.sort();
+        let mut page = Vec::new();
+        // One more than asked: whether another page follows.
+        for table in tables.iter().skip(offset as usize).take(limit as usize + 1) {
+            page.push(TableSummary::of(&self.catalog().load_table(table).await?));
+        }
+        Ok(Page::of(page, limit, offset))
+    }
+
+    /// What `main` pointed at over time, newest first.
+    pub(super) async fn read_history(&self, table: &TableRef) -> Result<Vec<SnapshotInfo>> {
+        let loaded = self.catalog().load_table(table).await?;
+        Ok(rat_runner::table::history(&loaded))
+    }
+
+    /// Points `main` back at `to`.
+    pub(super) async fn roll_back(&self, table: &TableRef, to: i64) -> Result<Rollback> {
+        rat_runner::table::rollback(self.catalog().as_ref(), table, to).await
     }
 
     /// One table's schema, partitioning, snapshots and properties.
-    pub async fn table(&self, table: &TableRef) -> Result<TableDetail> {
+    pub(super) async fn read_table(&self, table: &TableRef) -> Result<TableDetail> {
         let loaded = self.catalog().load_table(table).await?;
         let metadata = &loaded.metadata;
         let mut snapshots: Vec<_> = metadata.snapshots().collect();
@@ -69,7 +91,7 @@ impl Platform {
     }
 
     /// The first `rows` rows of a table's `main`.
-    pub async fn preview(&self, table: &TableRef, rows: u32) -> Result<QueryOutput> {
+    pub(super) async fn preview_table(&self, table: &TableRef, rows: u32) -> Result<QueryOutput> {
         self.catalog().load_table(table).await?;
         let request = QueryRequest {
             // Quoted: `default` is an SQL keyword (identifiers are validated).
@@ -81,12 +103,12 @@ impl Platform {
             limit: Some(rows),
             timeout_ms: None,
         };
-        self.query(&request).await
+        self.run_query(&request).await
     }
 
     /// One read-only SELECT over the tables' `main` snapshots, with a row
     /// limit and a time limit; anything that writes is refused.
-    pub async fn query(&self, request: &QueryRequest) -> Result<QueryOutput> {
+    pub(super) async fn run_query(&self, request: &QueryRequest) -> Result<QueryOutput> {
         let mut options = QueryOptions {
             max_rows: request.limit.unwrap_or(1000).min(MAX_QUERY_ROWS) as usize,
             timeout: request

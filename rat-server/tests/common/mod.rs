@@ -219,7 +219,7 @@ pub async fn read_events(
 
 /// A fresh database on the PostgreSQL of scripts/test-services.sh, as a
 /// run store configuration (its URL in a file, as a secret would be).
-pub async fn fresh_postgres(dir: &Path) -> rat_server::RunStoreConfig {
+pub async fn fresh_postgres(dir: &Path) -> rat_executor::RunStoreConfig {
     let admin = std::env::var("RAT_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5433/postgres".into());
     let pool = sqlx::PgPool::connect(&admin)
@@ -233,7 +233,7 @@ pub async fn fresh_postgres(dir: &Path) -> rat_server::RunStoreConfig {
     let (base, _) = admin.rsplit_once('/').unwrap();
     let file = dir.join(format!("{name}.url"));
     std::fs::write(&file, format!("{base}/{name}")).unwrap();
-    rat_server::RunStoreConfig::Postgres {
+    rat_executor::RunStoreConfig::Postgres {
         url: rat_core::config::SecretRef::File(file),
     }
 }

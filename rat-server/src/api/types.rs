@@ -1,5 +1,7 @@
-//! The JSON bodies of the HTTP API, shared by the server, its client and
-//! the CLI (which prints the same values in local and remote mode).
+//! The values of the API: what [`PlatformApi`](super::PlatformApi)'s verbs
+//! take and return, and the JSON bodies of the HTTP API. Shared by the
+//! server, its client and the CLI (which prints the same values in local
+//! and remote mode).
 
 use std::collections::BTreeMap;
 
@@ -25,6 +27,9 @@ pub struct ErrorBody {
     pub code: String,
     /// A sentence for people, naming the field, file or value at fault.
     pub message: String,
+    /// The same facts for programs: `file`, `field`, `line`, `table`...
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub context: BTreeMap<String, String>,
 }
 
 /// One page of a list.
@@ -198,6 +203,52 @@ pub struct SubmitRun {
     #[serde(default)]
     pub limits: RunLimits,
 }
+
+/// `POST /api/v1/runs` for several pipelines: `pipelines` (`layer.name`
+/// in `namespace`, or `namespace.layer.name`), or `all` of a namespace's,
+/// with their downstream when `downstream` is set. Validated as a whole
+/// before anything runs; run in DAG order, what depends on a failure
+/// skipped.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    /// The pipelines (none with `all`).
+    #[serde(default)]
+    pub pipelines: Vec<String>,
+    /// Every pipeline of the namespace.
+    #[serde(default)]
+    pub all: bool,
+    /// The namespace (`default` when absent).
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Also what depends on the pipelines named, directly or not.
+    #[serde(default)]
+    pub downstream: bool,
+    /// Limits of each run.
+    #[serde(default)]
+    pub limits: RunLimits,
+    /// Runs of the batch at once (the executor's workers bound it too).
+    #[serde(default)]
+    pub parallel: Option<usize>,
+}
+
+/// `POST /api/v1/tables/{ns}/{layer}/{name}/rollback`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackRequest {
+    /// The snapshot `main` returns to.
+    pub to: i64,
+}
+
+/// What `main` pointed at over time, newest first
+/// (`GET .../tables/{ns}/{layer}/{name}/history`).
+pub use rat_runner::table::SnapshotInfo;
+
+/// What a rollback did.
+pub use rat_runner::table::Rollback;
+
+/// A batch of runs and where each of its pipelines is.
+pub use rat_core::Batch;
 
 /// `202 Accepted` for a submitted run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,0 +1,312 @@
+//! Every command that exists locally and with `--server` gives the same
+//! output both ways: the local project's embedded platform and a real
+//! `rat serve` over the same folder (API key auth, token from RAT_TOKEN)
+//! answer through one trait. Reads are compared byte for byte; a command
+//! that makes something new each time (`run`, `schedules add|delete`) is
+//! compared byte for byte once its new ids, times and durations are
+//! masked.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::Served;
+use serde_json::Value;
+
+const KEY: &str = "rat-both-ways-test-key-42";
+
+fn serve(project: &Path) -> Served {
+    std::fs::write(project.join("api-key"), KEY).unwrap();
+    std::fs::write(
+        project.join("rat.yaml"),
+        "storage: {type: local, root: .}\n\
+         catalog: {type: sql, path: .rat/catalog.db, warehouse: .rat/warehouse}\n\
+         server:\n  listen: 127.0.0.1:0\n  auth: {type: api_key, key: {file: api-key}}\n",
+    )
+    .unwrap();
+    common::serve(project, &[])
+}
+
+/// `rat --server URL <args>` with the token in the environment.
+fn remote_rat(served: &Served, token: Option<&str>, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rat"));
+    command
+        .args(["--server", &served.url])
+        .args(args)
+        .env_remove("RAT_TOKEN");
+    if let Some(token) = token {
+        command.env("RAT_TOKEN", token);
+    }
+    command.output().unwrap()
+}
+
+/// Runs `args` locally and remotely: both outputs, local first.
+fn both(project: &Path, served: &Served, args: &[&str]) -> (Output, Output) {
+    (
+        common::rat(project, args),
+        remote_rat(served, Some(KEY), args),
+    )
+}
+
+/// The same exit code and byte-identical stdout.
+fn same(project: &Path, served: &Served, args: &[&str]) -> Output {
+    let (local, remote) = both(project, served, args);
+    assert_eq!(
+        local.status.code(),
+        remote.status.code(),
+        "{args:?}: {local:?} / {remote:?}"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&local.stdout),
+        String::from_utf8_lossy(&remote.stdout),
+        "{args:?}"
+    );
+    local
+}
+
+/// `value` with what differs between two executions of one command
+/// masked: ids, times, durations, snapshot ids, log line times.
+fn masked(value: &Value) -> Value {
+    const VOLATILE: [&str; 16] = [
+        "batch",
+        "run_id",
+        "id",
+        "snapshot_id",
+        "base_snapshot_id",
+        "submitted_at",
+        "started_at",
+        "finished_at",
+        "created_at",
+        "next_fire_at",
+        "millis",
+        "timings",
+        "owner",
+        "handle",
+        "at",
+        "message",
+    ];
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let v = if VOLATILE.contains(&k.as_str()) {
+                        Value::String("*".into())
+                    } else {
+                        masked(v)
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(masked).collect()),
+        other => other.clone(),
+    }
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// Byte-identical once masked.
+fn same_masked(local: &Output, remote: &Output, what: &str) {
+    assert_eq!(local.status.code(), remote.status.code(), "{what}");
+    let (l, r) = (masked(&json(local)), masked(&json(remote)));
+    assert_eq!(l.to_string(), r.to_string(), "{what}");
+}
+
+#[test]
+fn every_command_answers_the_same_locally_and_through_a_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path();
+    common::copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/sample-project"),
+        project,
+    );
+    let served = serve(project);
+
+    // run: the whole DAG, upstream first; the remote one through the
+    // server's executor. Two executions: compared masked.
+    let (local, remote) = both(project, &served, &["--json", "run"]);
+    same_masked(&local, &remote, "run");
+    let report = json(&remote);
+    assert_eq!(report["status"], "success", "{report}");
+    let runs = report["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 5);
+    assert_eq!(runs[4]["table"], "default.gold.top_customers");
+    assert_eq!(runs[4]["executor"], "local");
+    let run = runs[0]["run_id"].as_str().unwrap();
+    let (local, remote) = both(
+        project,
+        &served,
+        &["--json", "run", "silver.orders_enriched", "--downstream"],
+    );
+    same_masked(&local, &remote, "run --downstream");
+    assert_eq!(json(&local)["runs"].as_array().unwrap().len(), 3);
+
+    // Reads: byte for byte.
+    for args in [
+        vec!["--json", "tables"],
+        vec!["--json", "pipelines"],
+        vec!["--json", "runs", "--limit", "20"],
+        vec![
+            "--json",
+            "runs",
+            "--table",
+            "bronze.orders",
+            "--status",
+            "success",
+        ],
+        vec!["--json", "logs", run],
+        vec!["--json", "logs", "-f", run],
+        vec!["logs", run],
+        vec![
+            "--json",
+            "query",
+            "SELECT count(*) AS n FROM gold.top_customers",
+        ],
+        vec![
+            "query",
+            "SELECT * FROM silver.orders_enriched ORDER BY 1 LIMIT 3",
+        ],
+        vec!["--json", "history", "bronze.orders"],
+        vec!["history", "bronze.orders"],
+        vec!["tables"],
+        vec!["runs", "--limit", "3"],
+    ] {
+        same(project, &served, &args);
+    }
+    let logs = String::from_utf8_lossy(&same(project, &served, &["logs", run]).stdout).into_owned();
+    assert!(logs.contains("INFO"), "{logs}");
+
+    // rollback: to where main is is the same no-op both ways; a real one
+    // is seen by both.
+    let history = json(&same(
+        project,
+        &served,
+        &["--json", "history", "bronze.orders"],
+    ));
+    let current = history[0]["snapshot_id"].to_string();
+    let earlier = history[1]["snapshot_id"].to_string();
+    same(
+        project,
+        &served,
+        &["--json", "rollback", "bronze.orders", "--to", &current],
+    );
+    let moved = remote_rat(
+        &served,
+        Some(KEY),
+        &["--json", "rollback", "bronze.orders", "--to", &earlier],
+    );
+    assert_eq!(json(&moved)["to"].to_string(), earlier);
+    let history = json(&same(
+        project,
+        &served,
+        &["--json", "history", "bronze.orders"],
+    ));
+    assert_eq!(history[0]["rollback"], true);
+
+    // schedules: added both ways, listed the same, deleted both ways.
+    let add = [
+        "--json",
+        "schedules",
+        "add",
+        "bronze.orders",
+        "--cron",
+        "0 6 * * *",
+    ];
+    let (local, remote) = both(project, &served, &add);
+    same_masked(&local, &remote, "schedules add");
+    let listed = json(&same(project, &served, &["--json", "schedules"]));
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    same(project, &served, &["schedules"]);
+    let (local_id, remote_id) = (
+        json(&local)["id"].as_str().unwrap().to_owned(),
+        json(&remote)["id"].as_str().unwrap().to_owned(),
+    );
+    let deleted_here = common::rat(project, &["--json", "schedules", "delete", &local_id]);
+    let deleted_there = remote_rat(
+        &served,
+        Some(KEY),
+        &["--json", "schedules", "delete", &remote_id],
+    );
+    same_masked(&deleted_here, &deleted_there, "schedules delete");
+    assert_eq!(
+        json(&same(project, &served, &["--json", "schedules"])),
+        Value::Array(vec![])
+    );
+
+    // Failures: the same message, context and exit code.
+    for (args, code) in [
+        (vec!["--json", "cancel", run], 1),
+        (vec!["cancel", run], 1),
+        (vec!["--json", "run", "gold.nothing"], 1),
+        (vec!["--json", "run", "../x"], 2),
+        (vec!["--json", "runs", "--status", "done"], 2),
+        (vec!["--json", "history", "bronze.nothing"], 1),
+        (
+            vec!["--json", "logs", "0195f3a27c1e7b409d2a3c4f5e6a7b8c"],
+            1,
+        ),
+        (vec!["--json", "query", "DELETE FROM bronze.orders"], 2),
+        (vec!["--json", "query", "SELECT * FROM bronze.nothing"], 1),
+        (vec!["--json", "rollback", "bronze.orders", "--to", "42"], 2),
+        (
+            vec![
+                "--json",
+                "schedules",
+                "add",
+                "bronze.nothing",
+                "--cron",
+                "0 6 * * *",
+            ],
+            1,
+        ),
+        (
+            vec![
+                "--json",
+                "schedules",
+                "add",
+                "bronze.orders",
+                "--cron",
+                "every day",
+            ],
+            2,
+        ),
+    ] {
+        let out = same(project, &served, &args);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {out:?}");
+    }
+    let (local, remote) = both(project, &served, &["--json", "cancel", run]);
+    assert!(
+        String::from_utf8_lossy(&local.stdout).contains("already ended"),
+        "{local:?}"
+    );
+    assert_eq!(local.stdout, remote.stdout);
+
+    // Local-only commands say so; auth is the server's.
+    let local_only = remote_rat(&served, Some(KEY), &["config"]);
+    assert_eq!(local_only.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&local_only.stderr).contains("not available with --server"));
+    assert_eq!(
+        remote_rat(&served, Some(KEY), &["run", "--isolate"])
+            .status
+            .code(),
+        Some(2)
+    );
+    let refused = remote_rat(&served, None, &["runs"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("API key"),
+        "{refused:?}"
+    );
+    let wrong = remote_rat(&served, Some("not-the-key"), &["runs"]);
+    assert!(!String::from_utf8_lossy(&wrong.stderr).contains("not-the-key"));
+}

@@ -1,0 +1,166 @@
+//! The API: [`PlatformApi`], everything the platform does, and the values
+//! its verbs take and return ([`types`], also the HTTP API's JSON bodies).
+//!
+//! Two implementations, one contract: [`Platform`](crate::Platform) does
+//! the work in-process over the components, [`Client`](crate::client::Client)
+//! asks a server over HTTP. The CLI, the HTTP handlers and the web UI call
+//! the trait, so what they show is the same whichever is behind it.
+
+mod types;
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use rat_core::{LogRecord, Result, RunFilter, RunId, RunRecord, TableRef};
+
+pub use types::*;
+
+/// What the platform does: namespaces, pipelines and their lineage, runs
+/// (one, or a batch in DAG order) with their logs, tables with their
+/// history, read-only queries, schedules.
+///
+/// Errors carry a kind and a message naming the file, field or value at
+/// fault; an object that does not exist is
+/// [`ErrorKind::NotFound`](rat_core::ErrorKind::NotFound).
+///
+/// ```no_run
+/// # async fn demo(api: &dyn rat_server::api::PlatformApi) -> rat_core::Result<()> {
+/// use rat_server::api::SubmitRun;
+///
+/// let accepted = api
+///     .submit_run(&SubmitRun { pipeline: "silver.orders".into(), limits: Default::default() })
+///     .await?;
+/// let record = api.run(&accepted.run_id).await?;
+/// println!("{} is {}", record.table, record.status);
+/// # Ok(()) }
+/// ```
+#[async_trait]
+pub trait PlatformApi: Send + Sync + std::fmt::Debug {
+    /// Which implementations serve the platform.
+    async fn features(&self) -> Result<Features>;
+
+    /// Every namespace, by name.
+    async fn namespaces(&self) -> Result<Vec<Namespace>>;
+
+    /// Creates a namespace; `already_exists` if it is there.
+    async fn create_namespace(&self, name: &str) -> Result<Namespace>;
+
+    /// Pipelines of `namespace` (every namespace when `None`), optionally
+    /// of one `layer`, by table.
+    async fn pipelines(
+        &self,
+        namespace: Option<&str>,
+        layer: Option<&str>,
+    ) -> Result<Vec<PipelineSummary>>;
+
+    /// One pipeline: its files and what rat makes of them.
+    async fn pipeline(&self, table: &TableRef) -> Result<PipelineDetail>;
+
+    /// Validates, then writes a new pipeline; `already_exists` when its
+    /// folder has one.
+    async fn create_pipeline(&self, pipeline: &NewPipeline) -> Result<PipelineDetail>;
+
+    /// Validates, then replaces a pipeline's files (a config or test left
+    /// out is removed).
+    async fn replace_pipeline(
+        &self,
+        table: &TableRef,
+        files: &PipelineFiles,
+    ) -> Result<PipelineDetail>;
+
+    /// Deletes a pipeline's files (its table stays).
+    async fn delete_pipeline(&self, table: &TableRef) -> Result<()>;
+
+    /// The DAG of one namespace's pipelines (every namespace when `None`).
+    async fn lineage(&self, namespace: Option<&str>) -> Result<Lineage>;
+
+    /// Submits one run; a full queue is `queue_full`.
+    async fn submit_run(&self, request: &SubmitRun) -> Result<RunAccepted>;
+
+    /// Validates a selection as a whole, then runs it in DAG order
+    /// (independent pipelines at once, what depends on a failure
+    /// skipped); the batch as submitted.
+    async fn submit_batch(&self, request: &BatchRequest) -> Result<Batch>;
+
+    /// A batch and where each of its pipelines is.
+    async fn batch(&self, id: &str) -> Result<Batch>;
+
+    /// Stops a batch: its runs are cancelled, what waits is skipped;
+    /// `conflict` once it ended. The batch as it is right after.
+    async fn cancel_batch(&self, id: &str) -> Result<Batch>;
+
+    /// Run records matching `filter`, newest first.
+    async fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>>;
+
+    /// One run's record.
+    async fn run(&self, run: &RunId) -> Result<RunRecord>;
+
+    /// Asks a run to stop; `conflict` once it ended. The record right
+    /// after.
+    async fn cancel(&self, run: &RunId) -> Result<RunRecord>;
+
+    /// Stored log lines from `from_seq`, at most `limit`.
+    async fn logs(&self, run: &RunId, from_seq: u64, limit: u32) -> Result<Vec<LogRecord>>;
+
+    /// Log lines from `from_seq` as they happen, until the run ends.
+    async fn follow_logs(
+        &self,
+        run: &RunId,
+        from_seq: u64,
+    ) -> Result<BoxStream<'static, LogRecord>>;
+
+    /// One page of the tables of `namespace` (every namespace when
+    /// `None`), by table; only the page's tables are loaded.
+    async fn tables(
+        &self,
+        namespace: Option<&str>,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Page<TableSummary>>;
+
+    /// One table's schema, partitioning, snapshots and properties.
+    async fn table(&self, table: &TableRef) -> Result<TableDetail>;
+
+    /// What `main` pointed at over time, newest first.
+    async fn history(&self, table: &TableRef) -> Result<Vec<SnapshotInfo>>;
+
+    /// Points `main` back at snapshot `to` in a new commit.
+    async fn rollback(&self, table: &TableRef, to: i64) -> Result<Rollback>;
+
+    /// The first `rows` rows of a table's `main`.
+    async fn preview(&self, table: &TableRef, rows: u32) -> Result<QueryOutput>;
+
+    /// One read-only SELECT, with row and time limits.
+    async fn query(&self, request: &QueryRequest) -> Result<QueryOutput>;
+
+    /// All schedules, oldest first.
+    async fn schedules(&self) -> Result<Vec<Schedule>>;
+
+    /// One schedule.
+    async fn schedule(&self, id: &str) -> Result<Schedule>;
+
+    /// Validates and adds a schedule.
+    async fn create_schedule(&self, request: &ScheduleRequest) -> Result<Schedule>;
+
+    /// Replaces a schedule's definition.
+    async fn replace_schedule(&self, id: &str, request: &ScheduleRequest) -> Result<Schedule>;
+
+    /// Deletes a schedule.
+    async fn delete_schedule(&self, id: &str) -> Result<()>;
+}
+
+/// Every table of `namespace`, page by page.
+pub async fn all_tables(
+    api: &dyn PlatformApi,
+    namespace: Option<&str>,
+) -> Result<Vec<TableSummary>> {
+    let mut tables = Vec::new();
+    loop {
+        let offset = u32::try_from(tables.len()).unwrap_or(u32::MAX);
+        let page = api.tables(namespace, MAX_PAGE, offset).await?;
+        let more = page.has_more;
+        tables.extend(page.items);
+        if !more {
+            return Ok(tables);
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! [`PlatformApi`] for [`Platform`]: each verb is the module's method of
+//! the same concept (pipelines, runs, batches, tables, schedules).
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use rat_core::{LogRecord, Result, RunFilter, RunId, RunRecord, TableRef};
+
+use super::Platform;
+use crate::api::{
+    Batch, BatchRequest, Features, Lineage, Namespace, NewPipeline, Page, PipelineDetail,
+    PipelineFiles, PipelineSummary, PlatformApi, QueryOutput, QueryRequest, Rollback, RunAccepted,
+    Schedule, ScheduleRequest, SnapshotInfo, SubmitRun, TableDetail, TableSummary,
+};
+
+#[async_trait]
+impl PlatformApi for Platform {
+    async fn features(&self) -> Result<Features> {
+        Ok(self.current_features())
+    }
+
+    async fn namespaces(&self) -> Result<Vec<Namespace>> {
+        self.namespace_list().await
+    }
+
+    async fn create_namespace(&self, name: &str) -> Result<Namespace> {
+        self.add_namespace(name).await
+    }
+
+    async fn pipelines(
+        &self,
+        namespace: Option<&str>,
+        layer: Option<&str>,
+    ) -> Result<Vec<PipelineSummary>> {
+        self.list_pipelines(namespace, layer).await
+    }
+
+    async fn pipeline(&self, table: &TableRef) -> Result<PipelineDetail> {
+        self.read_pipeline(table).await
+    }
+
+    async fn create_pipeline(&self, pipeline: &NewPipeline) -> Result<PipelineDetail> {
+        self.add_pipeline(pipeline).await
+    }
+
+    async fn replace_pipeline(
+        &self,
+        table: &TableRef,
+        files: &PipelineFiles,
+    ) -> Result<PipelineDetail> {
+        self.update_pipeline(table, files).await
+    }
+
+    async fn delete_pipeline(&self, table: &TableRef) -> Result<()> {
+        self.remove_pipeline(table).await
+    }
+
+    async fn lineage(&self, namespace: Option<&str>) -> Result<Lineage> {
+        self.read_lineage(namespace).await
+    }
+
+    async fn submit_run(&self, request: &SubmitRun) -> Result<RunAccepted> {
+        self.start_run(request).await
+    }
+
+    async fn submit_batch(&self, request: &BatchRequest) -> Result<Batch> {
+        self.start_batch(request).await
+    }
+
+    async fn batch(&self, id: &str) -> Result<Batch> {
+        self.read_batch(id).await
+    }
+
+    async fn cancel_batch(&self, id: &str) -> Result<Batch> {
+        self.stop_batch(id).await
+    }
+
+    async fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>> {
+        self.list_runs(filter).await
+    }
+
+    async fn run(&self, run: &RunId) -> Result<RunRecord> {
+        self.read_run(run).await
+    }
+
+    async fn cancel(&self, run: &RunId) -> Result<RunRecord> {
+        self.stop_run(run).await
+    }
+
+    async fn logs(&self, run: &RunId, from_seq: u64, limit: u32) -> Result<Vec<LogRecord>> {
+        self.read_logs(run, from_seq, limit).await
+    }
+
+    async fn follow_logs(
+        &self,
+        run: &RunId,
+        from_seq: u64,
+    ) -> Result<BoxStream<'static, LogRecord>> {
+        self.stream_logs(run, from_seq).await
+    }
+
+    async fn tables(
+        &self,
+        namespace: Option<&str>,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Page<TableSummary>> {
+        self.list_tables(namespace, limit, offset).await
+    }
+
+    async fn table(&self, table: &TableRef) -> Result<TableDetail> {
+        self.read_table(table).await
+    }
+
+    async fn history(&self, table: &TableRef) -> Result<Vec<SnapshotInfo>> {
+        self.read_history(table).await
+    }
+
+    async fn rollback(&self, table: &TableRef, to: i64) -> Result<Rollback> {
+        self.roll_back(table, to).await
+    }
+
+    async fn preview(&self, table: &TableRef, rows: u32) -> Result<QueryOutput> {
+        self.preview_table(table, rows).await
+    }
+
+    async fn query(&self, request: &QueryRequest) -> Result<QueryOutput> {
+        self.run_query(request).await
+    }
+
+    async fn schedules(&self) -> Result<Vec<Schedule>> {
+        self.list_schedules().await
+    }
+
+    async fn schedule(&self, id: &str) -> Result<Schedule> {
+        self.read_schedule(id).await
+    }
+
+    async fn create_schedule(&self, request: &ScheduleRequest) -> Result<Schedule> {
+        self.add_schedule(request).await
+    }
+
+    async fn replace_schedule(&self, id: &str, request: &ScheduleRequest) -> Result<Schedule> {
+        self.update_schedule(id, request).await
+    }
+
+    async fn delete_schedule(&self, id: &str) -> Result<()> {
+        self.remove_schedule(id).await
+    }
+}
