@@ -284,6 +284,28 @@ async fn rat_run_reads_only_what_a_run_resolved_and_the_project_s_own_files() {
     }
     assert!(!project.join("copied.csv").exists());
 
+    // A rat-runner process per run (--isolate) holds to the same rules.
+    let out = rat(
+        &project,
+        &[
+            "run",
+            "--isolate",
+            "--json",
+            "bronze.etc_passwd",
+            "bronze.seeds",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["runs"][0]["executor"], "process");
+    let error = report["runs"][0]["error"]["message"].as_str().unwrap();
+    assert_named(
+        error,
+        "pipelines/bronze/etc_passwd/pipeline.sql",
+        "/etc/passwd",
+    );
+    assert_eq!(report["runs"][1]["status"], "success", "{report}");
+
     // A refused change to an existing table leaves its snapshot.
     let before: Value =
         serde_json::from_slice(&rat(&project, &["tables", "--json"]).stdout).unwrap();
