@@ -246,10 +246,13 @@ impl ServerSetup {
                     .with_s3_credentials(rat_core::config::CredentialsConfig::Process { command }))
             }
             #[cfg(not(feature = "aws"))]
-            CredentialVendorConfig::Sts(_) => Err(without_aws(
-                "an STS credential vendor",
-                "server.credential_vendor",
-            )),
+            CredentialVendorConfig::Sts(_) => {
+                drop(program);
+                Err(without_aws(
+                    "an STS credential vendor",
+                    "server.credential_vendor",
+                ))
+            }
         }
     }
 }
