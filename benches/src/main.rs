@@ -9,8 +9,10 @@
 //! cargo run -p rat-benches -- remote [--rows N] [--repeat K]   # needs scripts/test-services.sh start
 //! cargo run -p rat-benches -- server [--submissions N]
 //! cargo run -p rat-benches -- query-scale [--tables N] [--repeat K]
+//! cargo run -p rat-benches -- append-history [--runs N] [--scans K]
 //! ```
 
+mod append_history;
 mod executors;
 mod full_refresh;
 mod query_scale;
@@ -26,7 +28,7 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(name) = args.first() else {
         bail!(
-            "usage: rat-benches full-refresh|upsert|remote [--rows N] [--repeat K] | executors [--runs N] | server [--submissions N] | query-scale [--tables N] [--repeat K]"
+            "usage: rat-benches full-refresh|upsert|remote [--rows N] [--repeat K] | executors [--runs N] | server [--submissions N] | query-scale [--tables N] [--repeat K] | append-history [--runs N] [--scans K]"
         );
     };
     let flag = |flag: &str, default: usize| -> Result<usize> {
@@ -55,13 +57,17 @@ fn main() -> Result<()> {
             flag("--repeat", 3)?,
         )),
         "server" => runtime.block_on(server::run(flag("--submissions", 500)?)),
+        "append-history" => runtime.block_on(append_history::run(
+            flag("--runs", 1000)?,
+            flag("--scans", 5)?,
+        )),
         "query-scale" => runtime.block_on(query_scale::run(
             flag("--tables", 2000)?,
             flag("--repeat", 15)?,
         )),
         other => {
             bail!(
-                "unknown benchmark '{other}' (known: full-refresh, upsert, executors, remote, server, query-scale)"
+                "unknown benchmark '{other}' (known: full-refresh, upsert, executors, remote, server, query-scale, append-history)"
             )
         }
     }

@@ -129,6 +129,16 @@ pub(crate) enum Command {
         #[arg(long)]
         to: i64,
     },
+    /// Keep tables small and fast: compact small files, expire snapshots
+    /// older than the retention (7 days, keeping the last 10), remove files
+    /// nothing references.
+    Maintain {
+        /// Tables, `layer.name` or `namespace.layer.name` (all when none).
+        tables: Vec<String>,
+        /// List what would be rewritten or removed; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// List the pipelines of a namespace.
     Pipelines {
         /// The namespace (`default` when absent).

@@ -180,6 +180,8 @@ fn every_command_answers_the_same_locally_and_through_a_server() {
         vec!["history", "bronze.orders"],
         vec!["tables"],
         vec!["runs", "--limit", "3"],
+        vec!["--json", "maintain", "--dry-run"],
+        vec!["maintain", "--dry-run", "bronze.orders"],
     ] {
         same(project, &served, &args);
     }
@@ -251,6 +253,7 @@ fn every_command_answers_the_same_locally_and_through_a_server() {
         (vec!["--json", "run", "../x"], 2),
         (vec!["--json", "runs", "--status", "done"], 2),
         (vec!["--json", "history", "bronze.nothing"], 1),
+        (vec!["--json", "maintain", "bronze.nothing"], 1),
         (
             vec!["--json", "logs", "0195f3a27c1e7b409d2a3c4f5e6a7b8c"],
             1,

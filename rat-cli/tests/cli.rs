@@ -175,3 +175,66 @@ fn failures_and_bad_input_have_distinct_exit_codes() {
     let out = rat(&project.join("missing"), &["tables"]);
     assert_eq!(code(&out), 2);
 }
+
+/// Every file under the project's `.rat/warehouse`, with its size.
+fn warehouse_files(project: &Path) -> Vec<(String, u64)> {
+    let mut out: Vec<(String, u64)> = walkdir::WalkDir::new(project.join(".rat/warehouse"))
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let size = e.metadata().unwrap().len();
+            (e.path().to_string_lossy().into_owned(), size)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn maintain_dry_run_changes_nothing_and_reports_every_table() {
+    let tmp = tempfile::tempdir().unwrap();
+    let project = tmp.path().join("shop");
+    assert_eq!(
+        code(&rat(tmp.path(), &["init", project.to_str().unwrap()])),
+        0
+    );
+    for _ in 0..2 {
+        assert_eq!(code(&rat(&project, &["run"])), 0);
+    }
+    let before = warehouse_files(&project);
+    let out = rat(&project, &["maintain", "--dry-run", "--json"]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let reports = json(&out);
+    let tables = json(&rat(&project, &["tables", "--json"]));
+    assert_eq!(
+        reports.as_array().unwrap().len(),
+        tables.as_array().unwrap().len()
+    );
+    assert!(
+        reports
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["dry_run"] == true)
+    );
+    assert_eq!(warehouse_files(&project), before, "a dry run changed files");
+
+    // A real pass on fresh tables: nothing is old enough to go, and every
+    // table still reads the same.
+    let count = |p: &Path| {
+        json(&rat(
+            p,
+            &["query", "--json", "SELECT count(*) AS n FROM bronze.orders"],
+        ))
+    };
+    let rows = count(&project);
+    let out = rat(&project, &["maintain", "bronze.orders"]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("default.bronze.orders"));
+    assert_eq!(count(&project), rows);
+    assert_eq!(
+        code(&rat(&project, &["maintain", "--dry-run", "bronze.nothing"])),
+        1
+    );
+}

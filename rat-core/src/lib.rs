@@ -30,6 +30,7 @@ pub mod engine;
 pub mod error;
 pub mod executor;
 pub mod ident;
+pub mod maintenance;
 pub mod project;
 pub mod run;
 pub mod runner;
@@ -48,6 +49,7 @@ pub use engine::{RunContext, RunEngine};
 pub use error::{Error, ErrorKind, Result};
 pub use executor::{Executor, LogCursor, RunRecord, RunRequest};
 pub use ident::{DEFAULT_NAMESPACE, Identifier, Layer, RUN_BRANCH_PREFIX, RunId, TableRef};
+pub use maintenance::{MaintenanceSettings, RunRetention};
 pub use project::{MergeStrategy, Pipeline, Project, ProjectSource};
 pub use run::{
     LogLevel, LogRecord, LogSink, Phase, QualityResult, RunError, RunResult, RunSpec, RunStatus,

@@ -17,6 +17,7 @@
 //! - [`Engine`]: the [`RunEngine`](rat_core::RunEngine) that runs one pipeline
 //!   phase by phase; [`Engine::plan`] validates a batch before anything runs.
 //! - [`query`]: read-only SQL over current snapshots.
+//! - [`maintain`]: compaction, snapshot expiry and orphan removal per table.
 //! - [`access`]: storage, catalog and runs of one namespace through
 //!   credentials a vendor scopes to it.
 
@@ -26,6 +27,7 @@ pub mod dag;
 pub mod duck;
 mod engine;
 pub mod lakehouse;
+pub mod maintain;
 pub mod query;
 pub mod s3;
 pub mod storage;

@@ -16,10 +16,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::api::{
-    Batch, BatchRequest, ErrorEnvelope, Features, Lineage, MAX_PAGE, Namespace, NewNamespace,
-    NewPipeline, Page, PipelineDetail, PipelineFiles, PipelineSummary, PlatformApi, QueryOutput,
-    QueryRequest, Rollback, RollbackRequest, RunAccepted, Schedule, ScheduleRequest, SnapshotInfo,
-    SubmitRun, TableDetail, TableSummary,
+    Batch, BatchRequest, ErrorEnvelope, Features, Lineage, MAX_PAGE, MaintainRequest,
+    MaintenanceReport, Namespace, NewNamespace, NewPipeline, Page, PipelineDetail, PipelineFiles,
+    PipelineSummary, PlatformApi, QueryOutput, QueryRequest, Rollback, RollbackRequest,
+    RunAccepted, Schedule, ScheduleRequest, SnapshotInfo, SubmitRun, TableDetail, TableSummary,
 };
 
 /// The API of one server.
@@ -378,6 +378,15 @@ impl PlatformApi for Client {
             &RollbackRequest { to },
         )
         .await
+    }
+
+    async fn maintain(
+        &self,
+        table: &TableRef,
+        request: &MaintainRequest,
+    ) -> Result<MaintenanceReport> {
+        self.post(&format!("/tables/{}/maintain", table_path(table)), request)
+            .await
     }
 
     async fn preview(&self, table: &TableRef, rows: u32) -> Result<QueryOutput> {

@@ -35,6 +35,7 @@ fn the_document_names_every_route() {
         "/tables/{namespace}/{layer}/{name}/preview",
         "/tables/{namespace}/{layer}/{name}/history",
         "/tables/{namespace}/{layer}/{name}/rollback",
+        "/tables/{namespace}/{layer}/{name}/maintain",
         "/query",
         "/schedules",
         "/schedules/{id}",

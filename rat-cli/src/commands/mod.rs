@@ -7,6 +7,7 @@ mod config;
 mod history;
 mod init;
 mod logs;
+mod maintain;
 mod pipelines;
 mod query;
 mod rollback;
@@ -114,6 +115,14 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<u8> {
         Command::Rollback { table: name, to } => {
             let api = api(LocalExecution::default()).await?;
             rollback::rollback(api.as_ref(), &table(&name)?, to, json).await
+        }
+        Command::Maintain { tables, dry_run } => {
+            let api = api(LocalExecution::default()).await?;
+            let tables = tables
+                .iter()
+                .map(|t| table(t))
+                .collect::<Result<Vec<_>>>()?;
+            maintain::maintain(api.as_ref(), tables, dry_run, json).await
         }
         Command::Pipelines { namespace } => {
             let api = api(LocalExecution::default()).await?;

@@ -113,3 +113,79 @@ pub mod millis {
         Ok(Duration::from_millis(number(d)?))
     }
 }
+
+/// A span of time written with a unit (`7d`, `72h`, `30m`, `90s`) or as a
+/// number of seconds; written back in the largest whole unit.
+///
+/// ```
+/// use serde::Deserialize;
+///
+/// #[derive(Deserialize)]
+/// struct Keep(#[serde(with = "rat_core::config::de::span")] std::time::Duration);
+/// let Keep(d) = serde_yaml_ng::from_str("7d").unwrap();
+/// assert_eq!(d.as_secs(), 7 * 86_400);
+/// let Keep(d) = serde_yaml_ng::from_str("90").unwrap();
+/// assert_eq!(d.as_secs(), 90);
+/// assert!(serde_yaml_ng::from_str::<Keep>("7 weeks").is_err());
+/// ```
+pub mod span {
+    use super::*;
+
+    /// Writes the span in its largest whole unit (`7d`, `36h`, `90s`).
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format(*d))
+    }
+
+    /// Reads a span with a unit, or seconds.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        match Form::<f64>::deserialize(d)? {
+            Form::Number(secs) => {
+                Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
+            }
+            Form::Text(text) => parse(&text).map_err(serde::de::Error::custom),
+        }
+    }
+
+    /// Parses `7d`, `72h`, `30m`, `90s` or plain seconds.
+    pub fn parse(text: &str) -> Result<Duration, String> {
+        let text = text.trim();
+        let split = text
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        let unit_secs = match unit.trim() {
+            "" | "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3_600.0,
+            "d" => 86_400.0,
+            _ => {
+                return Err(format!(
+                    "'{}' is not a duration like 7d, 72h, 30m or 90s",
+                    text.escape_default()
+                ));
+            }
+        };
+        let value: f64 = number.parse().map_err(|_| {
+            format!(
+                "'{}' is not a duration like 7d, 72h, 30m or 90s",
+                text.escape_default()
+            )
+        })?;
+        Duration::try_from_secs_f64(value * unit_secs).map_err(|e| e.to_string())
+    }
+
+    /// The span in its largest whole unit.
+    pub fn format(d: Duration) -> String {
+        let secs = d.as_secs();
+        if d.subsec_nanos() != 0 {
+            return format!("{}s", d.as_secs_f64());
+        }
+        match secs {
+            0 => "0s".to_owned(),
+            s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+            s if s % 3_600 == 0 => format!("{}h", s / 3_600),
+            s if s % 60 == 0 => format!("{}m", s / 60),
+            s => format!("{s}s"),
+        }
+    }
+}

@@ -215,10 +215,8 @@ impl SqlCatalog {
         for update in commit.updates.iter().cloned() {
             builder = update.apply(builder).map_err(|e| update_error(table, e))?;
         }
-        let new_metadata = builder
-            .build()
-            .map_err(|e| update_error(table, e))?
-            .metadata;
+        let built = builder.build().map_err(|e| update_error(table, e))?;
+        let new_metadata = built.metadata;
         let new_location = MetadataLocation::from_str(&current_location)
             .map_err(|e| update_error(table, e))?
             .with_next_version()
@@ -247,6 +245,13 @@ impl SqlCatalog {
         if !swapped {
             let _ = self.file_io.delete(&new_location).await;
             return Ok(None);
+        }
+        if delete_after_commit(&new_metadata) {
+            // Best effort, as in Iceberg's writers: a file left here is an
+            // orphan that maintenance removes later.
+            for old in &built.expired_metadata_logs {
+                let _ = self.file_io.delete(&old.metadata_file).await;
+            }
         }
         let new_metadata = Arc::new(new_metadata);
         self.metadata.insert(&new_location, new_metadata.clone());
@@ -421,6 +426,17 @@ impl Catalog for SqlCatalog {
         }
         Ok(())
     }
+}
+
+/// Iceberg's `write.metadata.delete-after-commit.enabled` (default false):
+/// whether metadata files that drop out of the metadata log
+/// (`write.metadata.previous-versions-max`) are deleted by the commit.
+fn delete_after_commit(metadata: &TableMetadata) -> bool {
+    crate::table::properties::bool_property(
+        metadata.properties(),
+        crate::table::properties::METADATA_DELETE_AFTER_COMMIT,
+        false,
+    )
 }
 
 fn catalog_error(message: &str, err: sqlx::Error) -> Error {

@@ -11,10 +11,10 @@ mod merge;
 mod plan;
 mod probe;
 mod quality;
-mod relations;
+pub(crate) mod relations;
 mod run;
 mod stale;
-mod write;
+pub(crate) mod write;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -109,8 +109,9 @@ pub(crate) fn snapshot_as_of(table: &LoadedTable, as_of: Option<AsOf>) -> Result
         Some(AsOf::Snapshot(id)) => match table.metadata.snapshot_by_id(id) {
             Some(_) => Ok(Some(id)),
             None => Err(Error::invalid(format!(
-                "table '{}' has no snapshot {id} (see rat history {})",
+                "table '{}' has no snapshot {id}{} (see rat history {})",
                 table.table,
+                expired_note(table),
                 table.table.short()
             ))),
         },
@@ -123,12 +124,31 @@ pub(crate) fn snapshot_as_of(table: &LoadedTable, as_of: Option<AsOf>) -> Result
             .map(|entry| Some(entry.snapshot_id))
             .ok_or_else(|| {
                 Error::invalid(format!(
-                    "table '{}' had no snapshot on main at {}",
+                    "table '{}' had no snapshot on main at {}{}",
                     table.table,
-                    t.format("%Y-%m-%d %H:%M:%S%.3f UTC")
+                    t.format("%Y-%m-%d %H:%M:%S%.3f UTC"),
+                    expired_note(table)
                 ))
             }),
     }
+}
+
+/// When maintenance expired snapshots: says so, with how far back history
+/// now goes, so time travel past it is not mistaken for a typo.
+fn expired_note(table: &LoadedTable) -> String {
+    let Some(before) = table
+        .metadata
+        .properties()
+        .get(crate::maintain::EXPIRED_BEFORE_PROPERTY)
+        .and_then(|v| v.parse::<i64>().ok())
+        .and_then(chrono::DateTime::from_timestamp_millis)
+    else {
+        return String::new();
+    };
+    format!(
+        ": it may have been expired (snapshots up to {} were expired by maintenance)",
+        before.format("%Y-%m-%d %H:%M:%S UTC")
+    )
 }
 
 /// Creates (or replaces) the views for `relations` in the session.

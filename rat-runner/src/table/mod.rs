@@ -4,6 +4,9 @@
 mod datafile;
 mod files;
 mod history;
+mod listing;
+mod manifests;
+pub mod properties;
 mod rollback;
 mod schema;
 mod snapshot;
@@ -11,6 +14,8 @@ mod snapshot;
 pub use datafile::describe_data_file;
 pub use files::{SnapshotFiles, snapshot_files};
 pub use history::{SnapshotInfo, history};
+pub use listing::{ListedFile, list_table_files};
+pub use manifests::MergePolicy;
 pub use rollback::{Rollback, rollback};
 pub use schema::{evolve_schema, iceberg_transform, partition_spec, spec_matches};
 pub use snapshot::{

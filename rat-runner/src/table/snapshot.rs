@@ -13,6 +13,7 @@ use iceberg::{TableRequirement, TableUpdate};
 use rat_core::{Error, ErrorKind, LoadedTable, Result, RunId, TableCommit};
 
 use super::files::SnapshotFiles;
+use super::manifests::{MergePolicy, Planned, Unit, merge};
 
 /// What a run changes in a table, as files.
 #[derive(Debug, Clone)]
@@ -36,6 +37,9 @@ pub struct StagedSnapshot {
     pub removed_records: u64,
     /// The branch commit (schema change, add snapshot, set branch ref).
     pub commit: TableCommit,
+    /// The metadata files written for it (manifests and the manifest
+    /// list): what to delete when the snapshot is abandoned.
+    pub metadata_files: Vec<String>,
 }
 
 /// Writes manifests and a manifest list for `changes` on top of `base` (the
@@ -78,10 +82,23 @@ pub async fn stage_snapshot(
     let sequence_number = metadata.next_sequence_number();
     let parent = base.snapshot.as_ref().map(|s| s.snapshot_id());
     let mut summary = SnapshotSummaryCollector::default();
-    let mut manifests: Vec<ManifestFile> = Vec::new();
+    let mut units: Vec<Unit> = Vec::new();
+    let mut added_records = 0;
+    if !changes.added.is_empty() {
+        // New files go first: readers planning recent data find them sooner.
+        let mut entries = Vec::with_capacity(changes.added.len());
+        for data_file in changes.added {
+            added_records += data_file.record_count();
+            summary.add_file(&data_file, write_schema.clone(), spec.clone());
+            entries.push(Planned::Added(data_file));
+        }
+        units.push(Unit::Write {
+            spec_id: spec.spec_id(),
+            entries,
+        });
+    }
     let mut removed_records = 0;
     let mut removed_found = 0;
-
     for (manifest, entries) in &base.manifests {
         // A manifest whose files were all deleted by an earlier snapshot
         // only recorded that deletion; like Iceberg's own writers, do not
@@ -93,39 +110,37 @@ pub async fn stage_snapshot(
             .iter()
             .any(|e| changes.removed.contains(e.data_file().file_path()));
         if !losing {
-            manifests.push(manifest.clone());
+            units.push(Unit::Carry(manifest.clone(), entries.clone()));
             continue;
         }
-        let manifest_spec = metadata
-            .partition_spec_by_id(manifest.partition_spec_id)
-            .cloned()
-            .unwrap_or_else(|| spec.clone());
-        let mut writer =
-            manifest_writer(table, &location, snapshot_id, &write_schema, &manifest_spec)?;
+        let manifest_spec = spec_by_id(table, manifest.partition_spec_id, &spec);
+        let mut planned = Vec::with_capacity(entries.len());
         for entry in entries {
-            let data_file = entry.data_file().clone();
-            let seq = entry.sequence_number().unwrap_or(0);
-            let file_seq = entry.file_sequence_number;
-            if changes.removed.contains(data_file.file_path()) {
-                removed_records += data_file.record_count();
+            let file = entry.data_file().clone();
+            let sequence_number = entry.sequence_number().unwrap_or(0);
+            let file_sequence_number = entry.file_sequence_number;
+            if changes.removed.contains(file.file_path()) {
+                removed_records += file.record_count();
                 removed_found += 1;
-                summary.remove_file(&data_file, write_schema.clone(), manifest_spec.clone());
-                writer
-                    .add_delete_file(data_file, seq, file_seq)
-                    .map_err(|e| invalid_commit(table, e))?;
+                summary.remove_file(&file, write_schema.clone(), manifest_spec.clone());
+                planned.push(Planned::Deleted {
+                    file,
+                    sequence_number,
+                    file_sequence_number,
+                });
             } else {
-                let added_by = entry.snapshot_id().unwrap_or(snapshot_id);
-                writer
-                    .add_existing_file(data_file, added_by, seq, file_seq)
-                    .map_err(|e| invalid_commit(table, e))?;
+                planned.push(Planned::Existing {
+                    snapshot_id: entry.snapshot_id().unwrap_or(snapshot_id),
+                    file,
+                    sequence_number,
+                    file_sequence_number,
+                });
             }
         }
-        manifests.push(
-            writer
-                .write_manifest_file()
-                .await
-                .map_err(|e| storage_error(table, e))?,
-        );
+        units.push(Unit::Write {
+            spec_id: manifest.partition_spec_id,
+            entries: planned,
+        });
     }
     if removed_found != changes.removed.len() {
         return Err(Error::internal(format!(
@@ -134,31 +149,30 @@ pub async fn stage_snapshot(
             table.table
         )));
     }
-
-    let mut added_records = 0;
-    if !changes.added.is_empty() {
-        let mut writer = manifest_writer(table, &location, snapshot_id, &write_schema, &spec)?;
-        for data_file in changes.added {
-            added_records += data_file.record_count();
-            summary.add_file(&data_file, write_schema.clone(), spec.clone());
-            writer
-                .add_file(data_file, -1)
-                .map_err(|e| invalid_commit(table, e))?;
+    let mut manifests: Vec<ManifestFile> = Vec::new();
+    let mut written: Vec<String> = Vec::new();
+    for unit in merge(units, MergePolicy::of(metadata), snapshot_id) {
+        match unit {
+            Unit::Carry(manifest, _) => manifests.push(manifest),
+            Unit::Write { spec_id, entries } => {
+                let manifest_spec = spec_by_id(table, spec_id, &spec);
+                let manifest = write_manifest(
+                    table,
+                    &location,
+                    run_id,
+                    snapshot_id,
+                    &write_schema,
+                    &manifest_spec,
+                    entries,
+                )
+                .await?;
+                written.push(manifest.manifest_path.clone());
+                manifests.push(manifest);
+            }
         }
-        // New files go first: readers planning recent data find them sooner.
-        manifests.insert(
-            0,
-            writer
-                .write_manifest_file()
-                .await
-                .map_err(|e| storage_error(table, e))?,
-        );
     }
 
-    let list_path = format!(
-        "{location}/metadata/snap-{snapshot_id}-1-{}.avro",
-        uuid::Uuid::new_v4()
-    );
+    let list_path = format!("{location}/metadata/snap-{snapshot_id}-1-{run_id}.avro");
     let mut list_writer = ManifestListWriter::v2(
         file_io
             .new_output(&list_path)
@@ -177,6 +191,7 @@ pub async fn stage_snapshot(
         .close()
         .await
         .map_err(|e| storage_error(table, e))?;
+    written.push(list_path.clone());
 
     let mut properties = summary.build();
     add_totals(&mut properties, base, added_records, removed_records);
@@ -232,6 +247,7 @@ pub async fn stage_snapshot(
             requirements,
             updates,
         },
+        metadata_files: written,
     })
 }
 
@@ -274,26 +290,62 @@ pub fn same_fields(a: &Schema, b: &Schema) -> bool {
     a.as_struct() == b.as_struct()
 }
 
-/// A writer for a new data manifest of the snapshot being staged.
-fn manifest_writer(
+/// Writes one manifest of the snapshot being staged.
+async fn write_manifest(
     table: &LoadedTable,
     location: &str,
+    run_id: &RunId,
     snapshot_id: i64,
     schema: &SchemaRef,
     spec: &PartitionSpecRef,
-) -> Result<ManifestWriter> {
-    let path = format!("{location}/metadata/{}-m0.avro", uuid::Uuid::new_v4());
+    entries: Vec<Planned>,
+) -> Result<ManifestFile> {
+    // Named after the run: maintenance recognises the files of a run that
+    // died before it could delete them (see `maintain::orphans`).
+    let path = format!(
+        "{location}/metadata/{run_id}-{}-m0.avro",
+        uuid::Uuid::new_v4().simple()
+    );
     let output = table
         .file_io
         .new_output(path)
         .map_err(|e| storage_error(table, e))?;
-    Ok(ManifestWriterBuilder::new(
+    let mut writer: ManifestWriter = ManifestWriterBuilder::new(
         output,
         Some(snapshot_id),
         schema.clone(),
         spec.as_ref().clone(),
     )
-    .build_v2_data())
+    .build_v2_data();
+    for entry in entries {
+        match entry {
+            Planned::Added(file) => writer.add_file(file, -1),
+            Planned::Existing {
+                file,
+                snapshot_id,
+                sequence_number,
+                file_sequence_number,
+            } => writer.add_existing_file(file, snapshot_id, sequence_number, file_sequence_number),
+            Planned::Deleted {
+                file,
+                sequence_number,
+                file_sequence_number,
+            } => writer.add_delete_file(file, sequence_number, file_sequence_number),
+        }
+        .map_err(|e| invalid_commit(table, e))?;
+    }
+    writer
+        .write_manifest_file()
+        .await
+        .map_err(|e| storage_error(table, e))
+}
+
+fn spec_by_id(table: &LoadedTable, spec_id: i32, default: &PartitionSpecRef) -> PartitionSpecRef {
+    table
+        .metadata
+        .partition_spec_by_id(spec_id)
+        .cloned()
+        .unwrap_or_else(|| default.clone())
 }
 
 fn new_snapshot_id(table: &LoadedTable) -> i64 {

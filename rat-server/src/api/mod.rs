@@ -126,6 +126,14 @@ pub trait PlatformApi: Send + Sync + std::fmt::Debug {
     /// Points `main` back at snapshot `to` in a new commit.
     async fn rollback(&self, table: &TableRef, to: i64) -> Result<Rollback>;
 
+    /// Compacts small files, expires old snapshots and removes orphan
+    /// files of one table (plans only when `request.dry_run`).
+    async fn maintain(
+        &self,
+        table: &TableRef,
+        request: &MaintainRequest,
+    ) -> Result<MaintenanceReport>;
+
     /// The first `rows` rows of a table's `main`.
     async fn preview(&self, table: &TableRef, rows: u32) -> Result<QueryOutput>;
 

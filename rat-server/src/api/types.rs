@@ -247,6 +247,18 @@ pub use rat_runner::table::SnapshotInfo;
 /// What a rollback did.
 pub use rat_runner::table::Rollback;
 
+/// `POST /api/v1/tables/{ns}/{layer}/{name}/maintain`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaintainRequest {
+    /// Plan only: report what would be rewritten or removed, change nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// What maintenance did (or would do) to one table.
+pub use rat_runner::maintain::MaintenanceReport;
+
 /// A batch of runs and where each of its pipelines is.
 pub use rat_core::Batch;
 

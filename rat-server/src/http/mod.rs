@@ -75,6 +75,10 @@ pub fn router(platform: Arc<dyn PlatformApi>, auth: Authenticator) -> Router {
             "/tables/{namespace}/{layer}/{name}/rollback",
             post(tables::rollback),
         )
+        .route(
+            "/tables/{namespace}/{layer}/{name}/maintain",
+            post(tables::maintain),
+        )
         .route("/query", post(tables::query))
         .route("/schedules", get(schedules::list).post(schedules::create))
         .route(

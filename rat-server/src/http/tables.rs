@@ -6,8 +6,8 @@ use serde::Deserialize;
 use super::pipelines::table_of;
 use super::{Api, Paging};
 use crate::api::{
-    Page, QueryOutput, QueryRequest, Rollback, RollbackRequest, SnapshotInfo, TableDetail,
-    TableSummary,
+    MaintainRequest, MaintenanceReport, Page, QueryOutput, QueryRequest, Rollback, RollbackRequest,
+    SnapshotInfo, TableDetail, TableSummary,
 };
 use crate::error::{ApiError, ApiResult, Json, Path, Query};
 use crate::platform::MAX_QUERY_ROWS;
@@ -70,6 +70,14 @@ pub(super) async fn history(
     path: Path<(String, String, String)>,
 ) -> ApiResult<axum::Json<Vec<SnapshotInfo>>> {
     Ok(axum::Json(api.history(&table_of(path)?).await?))
+}
+
+pub(super) async fn maintain(
+    State(api): Api,
+    path: Path<(String, String, String)>,
+    Json(request): Json<MaintainRequest>,
+) -> ApiResult<axum::Json<MaintenanceReport>> {
+    Ok(axum::Json(api.maintain(&table_of(path)?, &request).await?))
 }
 
 pub(super) async fn rollback(

@@ -7,9 +7,10 @@ use rat_core::{LogRecord, Result, RunFilter, RunId, RunRecord, TableRef};
 
 use super::Platform;
 use crate::api::{
-    Batch, BatchRequest, Features, Lineage, Namespace, NewPipeline, Page, PipelineDetail,
-    PipelineFiles, PipelineSummary, PlatformApi, QueryOutput, QueryRequest, Rollback, RunAccepted,
-    Schedule, ScheduleRequest, SnapshotInfo, SubmitRun, TableDetail, TableSummary,
+    Batch, BatchRequest, Features, Lineage, MaintainRequest, MaintenanceReport, Namespace,
+    NewPipeline, Page, PipelineDetail, PipelineFiles, PipelineSummary, PlatformApi, QueryOutput,
+    QueryRequest, Rollback, RunAccepted, Schedule, ScheduleRequest, SnapshotInfo, SubmitRun,
+    TableDetail, TableSummary,
 };
 
 #[async_trait]
@@ -117,6 +118,14 @@ impl PlatformApi for Platform {
 
     async fn rollback(&self, table: &TableRef, to: i64) -> Result<Rollback> {
         self.roll_back(table, to).await
+    }
+
+    async fn maintain(
+        &self,
+        table: &TableRef,
+        request: &MaintainRequest,
+    ) -> Result<MaintenanceReport> {
+        self.maintain_table(table, request).await
     }
 
     async fn preview(&self, table: &TableRef, rows: u32) -> Result<QueryOutput> {

@@ -8,7 +8,9 @@ use rat_runner::query::{QueryOptions, QueryOutput, query};
 use rat_runner::table::{Rollback, SnapshotInfo};
 
 use super::{Platform, parse_namespace};
-use crate::api::{Page, QueryRequest, TableDetail, TableSummary};
+use crate::api::{
+    MaintainRequest, MaintenanceReport, Page, QueryRequest, TableDetail, TableSummary,
+};
 
 /// Most rows a query or preview returns.
 pub const MAX_QUERY_ROWS: u32 = 10_000;
@@ -55,6 +57,19 @@ impl Platform {
     /// Points `main` back at `to`.
     pub(super) async fn roll_back(&self, table: &TableRef, to: i64) -> Result<Rollback> {
         rat_runner::table::rollback(self.catalog().as_ref(), table, to).await
+    }
+
+    /// One maintenance pass over `table`, consulting the run store about
+    /// runs whose files nothing references.
+    pub(super) async fn maintain_table(
+        &self,
+        table: &TableRef,
+        request: &MaintainRequest,
+    ) -> Result<MaintenanceReport> {
+        let options = rat_runner::maintain::MaintainOptions::default()
+            .dry_run(request.dry_run)
+            .with_run_store(self.store().clone());
+        rat_runner::maintain::maintain(self.catalog().as_ref(), table, &options).await
     }
 
     /// One table's schema, partitioning, snapshots and properties.

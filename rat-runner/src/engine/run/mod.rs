@@ -1,9 +1,9 @@
 //! One run of one pipeline, phase by phase.
 
+mod cleanup;
 mod gate;
 mod session;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -49,6 +49,8 @@ pub(super) struct Run<'e> {
     snapshot_id: Option<i64>,
     quality: Vec<QualityResult>,
     warnings: Vec<String>,
+    /// Files written for the run that `main` does not reference yet.
+    unpublished: cleanup::Unpublished,
 }
 
 /// The outcome of one attempt at writing, testing and publishing.
@@ -84,6 +86,7 @@ impl<'e> Run<'e> {
             snapshot_id: None,
             quality: Vec::new(),
             warnings: Vec::new(),
+            unpublished: cleanup::Unpublished::default(),
         }
     }
 
@@ -108,6 +111,9 @@ impl<'e> Run<'e> {
         let outcome = self.go().await;
         if let Some(timer) = timer {
             timer.abort();
+        }
+        if outcome.is_err() {
+            self.discard_unpublished().await;
         }
         self.finish(outcome)
     }
@@ -370,6 +376,7 @@ impl<'e> Run<'e> {
             settings.merge_strategy,
         )
         .map_err(|e| e.with_context("file", file))?;
+        self.unpublished.track(&table, &self.spec.run_id);
         let writer = FileWriter::new(
             session.session.clone(),
             table.clone(),
@@ -398,6 +405,8 @@ impl<'e> Run<'e> {
             schema: write_schema.clone(),
             added: changes.added.clone(),
         });
+        self.unpublished
+            .add_data(changes.added.iter().map(|f| f.file_path().to_owned()));
         self.rows_written = changes.added.iter().map(DataFile::record_count).sum();
         self.log(
             LogLevel::Info,
@@ -431,9 +440,13 @@ impl<'e> Run<'e> {
         )
         .await?;
         let snapshot_id = staged.snapshot_id;
+        self.unpublished.add_metadata(staged.metadata_files);
         let on_branch = match catalog.commit(staged.commit).await {
             Ok(t) => t,
             Err(e) if e.kind() == ErrorKind::Conflict => {
+                self.unpublished
+                    .discard_attempt(reusable_after.is_some())
+                    .await;
                 *reusable = reusable_after;
                 return Ok(Attempt::Conflict(e));
             }
@@ -464,10 +477,16 @@ impl<'e> Run<'e> {
             )
             .await;
         match outcome {
-            Ok(Attempt::Published) => Ok(Attempt::Published),
+            Ok(Attempt::Published) => {
+                self.unpublished.published();
+                Ok(Attempt::Published)
+            }
             other => {
                 self.abandon(&branch, snapshot_id).await;
                 if matches!(other, Ok(Attempt::Conflict(_))) {
+                    self.unpublished
+                        .discard_attempt(reusable_after.is_some())
+                        .await;
                     *reusable = reusable_after;
                     self.snapshot_id = None;
                 }
@@ -492,10 +511,8 @@ impl<'e> Run<'e> {
                 Ok(spec)
             })
             .map_err(|e| e.with_context("file", &pipeline.sql_file))?;
-        let mut properties = HashMap::from([
-            ("write.format.default".to_owned(), "parquet".to_owned()),
-            ("rat.pipeline".to_owned(), pipeline.table.to_string()),
-        ]);
+        let mut properties = crate::table::properties::created_table_defaults();
+        properties.insert("rat.pipeline".to_owned(), pipeline.table.to_string());
         if let Some(description) = &pipeline.settings.description {
             properties.insert("comment".to_owned(), description.clone());
         }
