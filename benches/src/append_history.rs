@@ -32,8 +32,8 @@ pub(crate) async fn run(runs: usize, scans: usize) -> Result<()> {
         let engine = project.engine().await?;
         let (elapsed, _) = project.run(&engine, "bronze.events").await?;
         times.push(elapsed);
-        if (i + 1) % 100 == 0 {
-            eprintln!("{} runs", i + 1);
+        if (i + 1) % 100 == 0 || std::env::var_os("RAT_BENCH_EVERY_RUN").is_some() {
+            eprintln!("run {}: {} ms", i + 1, ms(elapsed));
         }
     }
     let early = median(&times[10..20]);
