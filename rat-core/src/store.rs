@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Result;
 use crate::executor::RunRecord;
 use crate::ident::{Identifier, Layer, RunId, TableRef};
+use crate::maintenance::RunRetention;
 use crate::run::{LogRecord, Phase, RunError, RunResult, RunStatus};
 
 /// Which runs to list.
@@ -116,4 +117,11 @@ pub trait RunStore: Send + Sync + fmt::Debug {
 
     /// Stored log lines from `from_seq`, in order, at most `limit`.
     async fn logs(&self, run: &RunId, from_seq: u64, limit: u32) -> Result<Vec<LogRecord>>;
+
+    /// Applies `retention` as of `now`: deletes ended runs beyond the newest
+    /// `keep_runs` of their pipeline, with their logs, and the logs of ended
+    /// runs that finished before `now - log_retention`. Runs still pending
+    /// or running are never touched. Returns the runs deleted, so their
+    /// executor can remove what it keeps of them (run folders).
+    async fn prune(&self, retention: &RunRetention, now: DateTime<Utc>) -> Result<Vec<RunId>>;
 }

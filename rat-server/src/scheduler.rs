@@ -1,10 +1,15 @@
 //! The scheduler: each tick, the instance holding the lease fires the
-//! schedules that are due. Every instance tries for the lease, so another
+//! schedules that are due, and every `housekeeping` interval it prunes run
+//! records and maintains every table (in the background: a long compaction
+//! never delays a schedule). Every instance tries for the lease, so another
 //! takes over within a lease's life when the leader stops.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use rat_core::{MaintenanceSettings, RunRetention};
 
 use crate::Platform;
 
@@ -17,6 +22,12 @@ pub struct SchedulerConfig {
     pub lease: Duration,
     /// This instance's name in the lease.
     pub owner: String,
+    /// Time between housekeeping passes (default 1 hour; `None`: never).
+    pub housekeeping: Option<Duration>,
+    /// How long run records and logs are kept.
+    pub run_retention: RunRetention,
+    /// How tables are maintained.
+    pub maintenance: MaintenanceSettings,
 }
 
 impl Default for SchedulerConfig {
@@ -25,6 +36,9 @@ impl Default for SchedulerConfig {
             tick: Duration::from_secs(1),
             lease: Duration::from_secs(15),
             owner: uuid::Uuid::new_v4().to_string(),
+            housekeeping: Some(Duration::from_secs(3600)),
+            run_retention: RunRetention::default(),
+            maintenance: MaintenanceSettings::default(),
         }
     }
 }
@@ -35,6 +49,10 @@ pub fn spawn(platform: Platform, config: SchedulerConfig) -> tokio::task::JoinHa
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(config.tick);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The first pass comes one interval after start, not at once: a
+        // server restarted often does not maintain on every start.
+        let mut last_housekeeping = Instant::now();
+        let housekeeping_busy = Arc::new(AtomicBool::new(false));
         loop {
             ticks.tick().await;
             let leading = match platform
@@ -51,6 +69,21 @@ pub fn spawn(platform: Platform, config: SchedulerConfig) -> tokio::task::JoinHa
             platform.set_leading(leading);
             if !leading {
                 continue;
+            }
+            let due = config
+                .housekeeping
+                .is_some_and(|every| last_housekeeping.elapsed() >= every);
+            if due && !housekeeping_busy.swap(true, Ordering::SeqCst) {
+                last_housekeeping = Instant::now();
+                let (platform, busy) = (platform.clone(), housekeeping_busy.clone());
+                let (retention, settings) = (config.run_retention, config.maintenance);
+                tokio::spawn(async move {
+                    match platform.housekeep(&retention, &settings).await {
+                        Ok(done) => tracing::info!(?done, "housekeeping"),
+                        Err(e) => tracing::warn!("housekeeping: {e}"),
+                    }
+                    busy.store(false, Ordering::SeqCst);
+                });
             }
             match platform.fire_due(Utc::now()).await {
                 Ok(runs) if !runs.is_empty() => {

@@ -334,6 +334,55 @@ macro_rules! sql_store {
                     .map_err(|e| db_error("cannot store logs", e))
             }
 
+            async fn prune(
+                &self,
+                retention: &rat_core::RunRetention,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Vec<RunId>> {
+                let beyond = Self::statement(
+                    "SELECT run_id FROM (SELECT run_id, status, ROW_NUMBER() OVER \
+                     (PARTITION BY table_ref ORDER BY submitted_at DESC, run_id DESC) AS newest \
+                     FROM runs) ranked \
+                     WHERE newest > ? AND status IN ('success', 'failed', 'cancelled')",
+                );
+                let keep = i64::try_from(retention.keep_runs).unwrap_or(i64::MAX);
+                let rows = sqlx::query(&beyond)
+                    .bind(keep)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| db_error("cannot list old runs", e))?;
+                let mut deleted = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let id: String = row.try_get("run_id").map_err(|e| corrupt("run_id", e))?;
+                    let run: RunId = id.parse()?;
+                    for statement in [
+                        "DELETE FROM run_logs WHERE run_id = ?",
+                        "DELETE FROM runs WHERE run_id = ?",
+                    ] {
+                        sqlx::query(&Self::statement(statement))
+                            .bind(run.as_str())
+                            .execute(&self.pool)
+                            .await
+                            .map_err(|e| db_error("cannot delete an old run", e))?;
+                    }
+                    deleted.push(run);
+                }
+                let age = chrono::Duration::from_std(retention.log_retention)
+                    .unwrap_or(chrono::Duration::MAX);
+                if let Some(cutoff) = now.checked_sub_signed(age) {
+                    let old_logs = Self::statement(
+                        "DELETE FROM run_logs WHERE run_id IN (SELECT run_id FROM runs \
+                         WHERE status IN ('success', 'failed', 'cancelled') AND finished_at < ?)",
+                    );
+                    sqlx::query(&old_logs)
+                        .bind(time(cutoff))
+                        .execute(&self.pool)
+                        .await
+                        .map_err(|e| db_error("cannot delete old logs", e))?;
+                }
+                Ok(deleted)
+            }
+
             async fn logs(&self, run: &RunId, from_seq: u64, limit: u32) -> Result<Vec<LogRecord>> {
                 let statement = Self::statement(
                     "SELECT seq, at, level, message FROM run_logs \

@@ -92,6 +92,64 @@ macro_rules! store_tests {
             );
         }
 
+        async fn ended(s: &impl RunStore, table: &str, status: RunStatus) -> RunId {
+            let r = RunRecord::pending(RunId::generate(), table.parse().unwrap(), "local");
+            s.insert(&r).await.unwrap();
+            s.append_logs(
+                &r.run_id,
+                &[LogRecord::now(0, LogLevel::Info, "hello".into())],
+            )
+            .await
+            .unwrap();
+            if status.is_terminal() {
+                let aborted = Transition::Aborted {
+                    status,
+                    error: RunError::new(ErrorKind::Internal, "over"),
+                    at: Utc::now(),
+                };
+                s.transition(&r.run_id, aborted).await.unwrap();
+            }
+            r.run_id
+        }
+
+        #[tokio::test]
+        async fn pruning_keeps_the_newest_runs_of_each_pipeline_and_recent_logs() {
+            let (_guard, s) = store().await;
+            let mut a = Vec::new();
+            for _ in 0..4 {
+                a.push(ended(&s, "bronze.a", RunStatus::Failed).await);
+            }
+            let pending = ended(&s, "bronze.a", RunStatus::Pending).await;
+            let b = ended(&s, "bronze.b", RunStatus::Cancelled).await;
+            let retention = rat_core::RunRetention {
+                keep_runs: 2,
+                log_retention: std::time::Duration::from_secs(3600),
+            };
+            let deleted = s.prune(&retention, Utc::now()).await.unwrap();
+            // bronze.a: the pending run and the newest ended one are the
+            // newest two; the three older ended runs go. bronze.b stays.
+            let mut expected = a[..3].to_vec();
+            expected.sort_by(|x, y| x.as_str().cmp(y.as_str()));
+            let mut got = deleted.clone();
+            got.sort_by(|x, y| x.as_str().cmp(y.as_str()));
+            assert_eq!(got, expected);
+            for run in &a[..3] {
+                assert_eq!(s.get(run).await.unwrap_err().kind(), ErrorKind::NotFound);
+                assert!(s.logs(run, 0, 10).await.unwrap().is_empty());
+            }
+            for run in [&a[3], &pending, &b] {
+                s.get(run).await.unwrap();
+                assert_eq!(s.logs(run, 0, 10).await.unwrap().len(), 1);
+            }
+            // Two hours later the ended runs' logs are past retention; the
+            // pending run keeps its own.
+            let later = Utc::now() + chrono::Duration::hours(2);
+            assert!(s.prune(&retention, later).await.unwrap().is_empty());
+            assert!(s.logs(&a[3], 0, 10).await.unwrap().is_empty());
+            assert!(s.logs(&b, 0, 10).await.unwrap().is_empty());
+            assert_eq!(s.logs(&pending, 0, 10).await.unwrap().len(), 1);
+        }
+
         #[tokio::test]
         async fn a_run_ends_once() {
             let (_guard, s) = store().await;

@@ -4,11 +4,13 @@
 
 mod api;
 mod batches;
+mod housekeeping;
 mod pipelines;
 mod runs;
 mod schedules;
 mod tables;
 
+pub use housekeeping::Housekeeping;
 pub(crate) use pipelines::pipeline_table;
 pub use runs::MAX_LOG_PAGE;
 pub use schedules::next_cron_time;
