@@ -358,9 +358,11 @@ fn predicted(
             after.data_bytes = after.data_bytes.saturating_sub(file.bytes);
         }
     }
-    for partition in compacted {
-        after.data_files += partition.files_out as u64;
+    // One replace snapshot, one new file per compacted partition (the
+    // files it replaces stay for the snapshots before it).
+    if !compacted.is_empty() {
         after.snapshots += 1;
+        after.data_files += compacted.len() as u64;
     }
     after
 }

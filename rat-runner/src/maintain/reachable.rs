@@ -3,8 +3,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use iceberg::spec::{ManifestList, ManifestStatus, SnapshotRef};
-use rat_core::{Error, ErrorKind, LoadedTable, Result};
+use iceberg::spec::{ManifestStatus, SnapshotRef};
+use rat_core::{LoadedTable, Result};
+
+use crate::table::{metadata_error, read_manifest_list};
 
 /// What some snapshots reference, by path as the metadata spells it.
 #[derive(Debug, Default)]
@@ -37,15 +39,8 @@ pub(crate) async fn referenced(
     let mut manifests_seen: HashSet<String> = HashSet::new();
     for snapshot in snapshots {
         out.lists.insert(snapshot.manifest_list().to_owned());
-        let bytes = table
-            .file_io
-            .new_input(snapshot.manifest_list())
-            .map_err(|e| read_error(table, e))?
-            .read()
-            .await
-            .map_err(|e| read_error(table, e))?;
-        let list = ManifestList::parse_with_version(&bytes, table.metadata.format_version())
-            .map_err(|e| read_error(table, e))?;
+        let list =
+            read_manifest_list(&table.file_io, &table.metadata, snapshot, &table.table).await?;
         for manifest_file in list.entries() {
             if !manifests_seen.insert(manifest_file.manifest_path.clone()) {
                 continue;
@@ -57,7 +52,7 @@ pub(crate) async fn referenced(
             let manifest = manifest_file
                 .load_manifest(&table.file_io)
                 .await
-                .map_err(|e| read_error(table, e))?;
+                .map_err(|e| metadata_error(&table.table, e))?;
             for entry in manifest.entries() {
                 let path = entry.data_file().file_path().to_owned();
                 let size = entry.data_file().file_size_in_bytes();
@@ -91,10 +86,4 @@ pub(crate) fn normalise(path: &str) -> String {
         return format!("s3://{rest}");
     }
     path.to_owned()
-}
-
-fn read_error(table: &LoadedTable, err: iceberg::Error) -> Error {
-    Error::new(ErrorKind::Catalog, "cannot read table metadata")
-        .with_context("table", &table.table)
-        .with_source(err)
 }

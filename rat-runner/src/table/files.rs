@@ -92,7 +92,8 @@ pub async fn snapshot_files(
     })
 }
 
-async fn read_manifest_list(
+/// The manifest list of `snapshot`.
+pub(crate) async fn read_manifest_list(
     file_io: &FileIO,
     metadata: &TableMetadata,
     snapshot: &SnapshotRef,
@@ -108,7 +109,8 @@ async fn read_manifest_list(
         .map_err(|e| metadata_error(table, e))
 }
 
-fn metadata_error(table: &TableRef, err: iceberg::Error) -> Error {
+/// A table's metadata could not be read.
+pub(crate) fn metadata_error(table: &TableRef, err: iceberg::Error) -> Error {
     Error::new(ErrorKind::Catalog, "cannot read table metadata")
         .with_context("table", table)
         .with_source(err)

@@ -13,6 +13,7 @@ mod snapshot;
 
 pub use datafile::describe_data_file;
 pub use files::{SnapshotFiles, snapshot_files};
+pub(crate) use files::{metadata_error, read_manifest_list};
 pub use history::{SnapshotInfo, history};
 pub use listing::{ListedFile, list_table_files};
 pub use manifests::MergePolicy;
