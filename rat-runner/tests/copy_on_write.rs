@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use common::TestProject;
 use iceberg::spec::Literal;
 
-/// Data file paths per partition value (first partition field) of `main`.
+/// Data file paths per partition tuple of `main`.
 async fn files_by_partition(p: &TestProject, table: &str) -> BTreeMap<String, BTreeSet<String>> {
     let loaded = p.load(table).await;
     let files = rat_runner::table::snapshot_files(&loaded, loaded.main_snapshot_id())
@@ -18,10 +18,15 @@ async fn files_by_partition(p: &TestProject, table: &str) -> BTreeMap<String, BT
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for entry in files.entries() {
         let partition = entry.data_file().partition();
-        let key = match partition.fields().first() {
-            Some(Some(Literal::Primitive(v))) => format!("{v:?}"),
-            other => format!("{other:?}"),
-        };
+        let key: Vec<String> = partition
+            .fields()
+            .iter()
+            .map(|field| match field {
+                Some(Literal::Primitive(v)) => format!("{v:?}"),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        let key = key.join("/");
         out.entry(key)
             .or_default()
             .insert(entry.data_file().file_path().to_owned());
@@ -150,4 +155,109 @@ async fn manifests_of_deleted_files_are_not_carried_forward() {
         files.manifests.len()
     );
     assert_eq!(files.record_count(), 1);
+}
+
+/// Runs `sql` under `header` and checks the table then has one data file
+/// per partition, in folders named as Iceberg's writers name them.
+async fn run_and_count_files(
+    p: &TestProject,
+    header: &str,
+    sql: &str,
+) -> BTreeMap<String, BTreeSet<String>> {
+    p.write(
+        "pipelines/bronze/events/pipeline.sql",
+        &format!("{header}{sql}"),
+    );
+    p.run_ok(&[]).await;
+    let files = files_by_partition(p, "bronze.events").await;
+    for (partition, paths) in &files {
+        assert_eq!(paths.len(), 1, "partition {partition}: {paths:?}");
+    }
+    files
+}
+
+#[tokio::test]
+async fn repeated_upserts_leave_one_file_per_touched_partition() {
+    let cases = [
+        (
+            "-- @merge_strategy: incremental\n-- @unique_key: id\n\
+             -- @partition_by: [{column: day, transform: day}, {column: id, transform: 'bucket[2]'}]\n",
+            &["day_day", "id_bucket"][..],
+            20,
+        ),
+        (
+            "-- @merge_strategy: delete_insert\n-- @unique_key: id\n",
+            &[][..],
+            1,
+        ),
+        (
+            "-- @merge_strategy: scd2\n-- @unique_key: id\n\
+             -- @partition_by: [{column: day, transform: day}]\n",
+            &["day_day"][..],
+            10,
+        ),
+    ];
+    for (header, folders, partitions) in cases {
+        let p = TestProject::new().await;
+        let rows = |range: &str, v: usize| {
+            format!(
+                "SELECT i AS id, TIMESTAMP '2024-01-01' + to_hours(i // 10) AS day, {v} AS v FROM range({range}) t(i)"
+            )
+        };
+        let first = run_and_count_files(&p, header, &rows("2400", 0)).await;
+        assert_eq!(first.len(), partitions, "{header}");
+        for v in 1..=4 {
+            // 25 rows of one day change, and 5 new rows arrive in it.
+            let after = run_and_count_files(&p, header, &rows("500, 530", v)).await;
+            assert_eq!(after.len(), partitions, "{header} run {v}");
+            let untouched = first
+                .iter()
+                .filter(|(k, paths)| after.get(*k) == Some(paths))
+                .count();
+            if partitions > 1 {
+                assert!(
+                    untouched >= partitions - 2,
+                    "{header} run {v}: {untouched} untouched"
+                );
+            }
+        }
+        let current = p
+            .scalar("SELECT count(*) FROM bronze.events WHERE v = 4 AND id BETWEEN 500 AND 529")
+            .await;
+        assert_eq!(current, 30, "{header}");
+        let paths: Vec<String> = files_by_partition(&p, "bronze.events")
+            .await
+            .into_values()
+            .flatten()
+            .collect();
+        for path in &paths {
+            assert_partition_folders(path, folders);
+        }
+    }
+}
+
+/// The folders between a file's label folder (`data/<run>/<label>/`) and
+/// its name are `field=value`, one per partition field in order, dates
+/// written as dates.
+fn assert_partition_folders(path: &str, fields: &[&str]) {
+    let components: Vec<&str> = path.rsplit('/').skip(1).take(fields.len()).collect();
+    for (component, field) in components.iter().rev().zip(fields) {
+        let (name, value) = component
+            .split_once('=')
+            .unwrap_or_else(|| panic!("{path}: '{component}' is not field=value"));
+        assert_eq!(name, *field, "{path}");
+        if name.ends_with("_day") {
+            chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d")
+                .unwrap_or_else(|e| panic!("{path}: '{value}' is not a date: {e}"));
+        } else {
+            value
+                .parse::<u32>()
+                .unwrap_or_else(|e| panic!("{path}: {value}: {e}"));
+        }
+    }
+    let label = path.rsplit('/').nth(fields.len() + 1).unwrap_or_default();
+    assert!(
+        ["new", "rewrite"].contains(&label),
+        "{path}: label folder '{label}'"
+    );
 }

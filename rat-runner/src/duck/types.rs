@@ -287,7 +287,7 @@ fn parquet_scan(
                 .collect();
             cols.extend(source);
             format!(
-                "SELECT {} FROM read_parquet({list}{filename})",
+                "SELECT {} FROM read_parquet({list}{filename}, hive_partitioning = false)",
                 cols.join(", ")
             )
         }
@@ -304,7 +304,7 @@ fn parquet_scan(
                 })
                 .collect();
             format!(
-                "SELECT * FROM read_parquet({list}{filename}, schema = MAP {{{}}})",
+                "SELECT * FROM read_parquet({list}{filename}, hive_partitioning = false, schema = MAP {{{}}})",
                 mapping.join(", ")
             )
         }

@@ -17,10 +17,13 @@ use crate::duck::{
     ColumnMatch, DuckSession, cast_projection, duck_error, engine_path, field_ids_option,
     quote_ident, quote_literal,
 };
-use crate::table::{describe_data_file, same_fields};
+use crate::table::properties::{TARGET_FILE_SIZE_BYTES, u64_property};
+use crate::table::{describe_data_file, partition_path, same_fields};
 
-/// Target size of one data file.
-const TARGET_FILE_SIZE: &str = "512MB";
+/// Target size of one data file when the table does not set
+/// `write.target-file-size-bytes`: the size compaction aims at, so files a
+/// run writes are not what the next compaction rewrites.
+const TARGET_FILE_SIZE: u64 = 128 * 1024 * 1024;
 
 /// Writes data files of one table for one run.
 #[derive(Debug, Clone)]
@@ -168,11 +171,15 @@ impl FileWriter {
         remote: bool,
     ) -> Result<Vec<DataFile>> {
         let partition_exprs = partition_exprs(&self.spec, &self.schema)?;
+        let file_size = u64_property(
+            self.table.metadata.properties(),
+            TARGET_FILE_SIZE_BYTES,
+            TARGET_FILE_SIZE,
+        );
+        // DuckDB cannot split partitioned writes by size: each partition
+        // of one write is one file.
         let (source, partition_clause) = if partition_exprs.is_empty() {
-            (
-                select.to_owned(),
-                format!(", FILE_SIZE_BYTES '{TARGET_FILE_SIZE}'"),
-            )
+            (select.to_owned(), format!(", FILE_SIZE_BYTES {file_size}"))
         } else {
             let extra: Vec<String> = partition_exprs
                 .iter()
@@ -193,10 +200,13 @@ impl FileWriter {
                 ),
             )
         };
+        // Unique names: files of two runs, or of two partitions whose
+        // folder names read alike, never collide.
         let copy = format!(
-            "COPY ({source}) TO {} (FORMAT parquet, COMPRESSION zstd, FIELD_IDS {}, RETURN_FILES true{partition_clause})",
+            "COPY ({source}) TO {} (FORMAT parquet, COMPRESSION zstd, FIELD_IDS {}, RETURN_FILES true, FILENAME_PATTERN '{}-{{uuid}}'{partition_clause})",
             quote_literal(local_dir),
             field_ids_option(&self.schema),
+            self.run_id,
         );
         let written: Vec<String> = self
             .session
@@ -223,12 +233,13 @@ impl FileWriter {
 
         let mut out = Vec::with_capacity(written.len());
         for local in written {
+            let partition = self.partition_value(&local, &partition_exprs).await?;
+            let local = self.move_to_partition_folder(&local, local_dir, &partition)?;
             let local_uri = format!("file://{local}");
             let uri = match local.strip_prefix(local_dir) {
                 Some(relative) if remote => format!("{dir}{relative}"),
                 _ => local_uri.clone(),
             };
-            let partition = self.partition_value(&local, &partition_exprs).await?;
             let data_file = describe_data_file(
                 &self.table.file_io,
                 &local_uri,
@@ -249,7 +260,47 @@ impl FileWriter {
             }
             out.push(data_file);
         }
+        remove_engine_folders(local_dir);
         Ok(out)
+    }
+
+    /// Moves a file DuckDB wrote under its own partition folders
+    /// (`__rat_p0=20458/`) to the folder Iceberg's writers would use
+    /// (`at_day=2026-01-05/`); unpartitioned files stay where they are.
+    fn move_to_partition_folder(
+        &self,
+        local: &str,
+        local_dir: &str,
+        partition: &Struct,
+    ) -> Result<String> {
+        if self.spec.fields().is_empty() {
+            return Ok(local.to_owned());
+        }
+        let name = Path::new(local)
+            .file_name()
+            .ok_or_else(|| Error::internal(format!("DuckDB wrote '{local}', not a file")))?;
+        let folder = Path::new(local_dir).join(partition_path(&self.spec, &self.schema, partition));
+        std::fs::create_dir_all(&folder)?;
+        let target = folder.join(name);
+        std::fs::rename(local, &target)?;
+        Ok(target.to_string_lossy().into_owned())
+    }
+
+    /// Deletes files this attempt wrote and will not commit (merged into a
+    /// later write). Best effort: a file left behind is an orphan, removed
+    /// by maintenance once old enough.
+    pub(crate) async fn discard(&self, files: &[DataFile]) {
+        for file in files {
+            let uri = file.file_path();
+            let copy = {
+                let mut copies = self.staged.copies.lock().unwrap_or_else(|e| e.into_inner());
+                copies.remove(uri)
+            };
+            if let Some(local) = copy {
+                let _ = std::fs::remove_file(local);
+            }
+            let _ = self.table.file_io.delete(uri).await;
+        }
     }
 
     /// `SELECT ... FROM (<user sql>)` cast to the write schema.
@@ -268,7 +319,7 @@ impl FileWriter {
             .map(|(e, _)| format!("CAST({e} AS VARCHAR)"))
             .collect();
         let sql = format!(
-            "SELECT {} FROM read_parquet({}) LIMIT 1",
+            "SELECT {} FROM read_parquet({}, hive_partitioning = false) LIMIT 1",
             select.join(", "),
             quote_literal(local)
         );
@@ -288,6 +339,19 @@ impl FileWriter {
             .map(|(text, (_, kind))| text.map(|t| literal(&t, *kind)).transpose())
             .collect::<Result<Vec<_>>>()?;
         Ok(Struct::from_iter(literals))
+    }
+}
+
+/// Removes the partition folders DuckDB made under `local_dir`, emptied by
+/// [`FileWriter::move_to_partition_folder`].
+fn remove_engine_folders(local_dir: &str) {
+    let Ok(entries) = std::fs::read_dir(local_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with("__rat_p") {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 

@@ -6,6 +6,7 @@ mod files;
 mod history;
 mod listing;
 mod manifests;
+mod partition_path;
 pub mod properties;
 mod rollback;
 mod schema;
@@ -17,6 +18,7 @@ pub(crate) use files::{metadata_error, read_manifest_list};
 pub use history::{SnapshotInfo, history};
 pub use listing::{ListedFile, list_table_files};
 pub use manifests::MergePolicy;
+pub use partition_path::partition_path;
 pub use rollback::{Rollback, rollback};
 pub use schema::{evolve_schema, iceberg_transform, partition_spec, spec_matches};
 pub use snapshot::{

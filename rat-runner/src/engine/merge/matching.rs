@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use iceberg::spec::{DataFile, Datum, ManifestEntry, PrimitiveType, Schema, Type};
+use iceberg::spec::{DataFile, Datum, ManifestEntry, PrimitiveType, Schema, Struct, Type};
 use rat_core::{Error, Result};
 
 use super::super::write::FileWriter;
@@ -283,7 +283,8 @@ pub(super) fn opened_by_duckdb(candidates: &[String], found: &HashSet<String>) -
 
 /// The shared tail of upserts and partition replacement: find the base files
 /// holding a row that matches the freshly written `new_files`, rewrite them
-/// without those rows, and report the change.
+/// without those rows (together with the new rows of their partitions), and
+/// report the change.
 pub(super) async fn replace_matching(
     writer: &FileWriter,
     rows: &RowMatch,
@@ -295,27 +296,57 @@ pub(super) async fn replace_matching(
     let candidates = candidates(base, &summaries, ids, rows.null_safe);
     let new_rows = written(writer, &new_files);
     let affected = files_matching(writer, rows, &candidates, &new_rows).await?;
-    let mut added = new_files;
-    added.extend(rewrite_without(writer, rows, &affected, &new_rows).await?);
+    let kept = format!(
+        "SELECT e.* FROM ({}) AS e WHERE NOT EXISTS (SELECT 1 FROM ({new_rows}) AS n WHERE {})",
+        files_relation(writer.schema(), &affected, writer.read_by()),
+        rows.condition("n", "e")
+    );
+    let added = rewrite_with_new(writer, &kept, &affected, base, new_files).await?;
     Ok(Change::new(added, affected))
 }
 
-/// Writes the rows of `affected` files that match nothing in `new_rows`.
-pub(super) async fn rewrite_without(
+/// Writes `rewritten` (the rows of the `affected` base files that stay,
+/// as they stay) together with the new files in the partitions those base
+/// files are in, so a touched partition ends with one file, not one of
+/// kept rows and one of new rows, and repeated changes do not fragment the
+/// table. New files of other partitions are kept as written; the ones
+/// merged are deleted (this attempt wrote them and never commits them).
+pub(super) async fn rewrite_with_new(
     writer: &FileWriter,
-    rows: &RowMatch,
+    rewritten: &str,
     affected: &[String],
-    new_rows: &str,
+    base: &SnapshotFiles,
+    new_files: Vec<DataFile>,
 ) -> Result<Vec<DataFile>> {
     if affected.is_empty() {
-        return Ok(Vec::new());
+        return Ok(new_files);
     }
-    let kept = format!(
-        "SELECT e.* FROM ({}) AS e WHERE NOT EXISTS (SELECT 1 FROM ({new_rows}) AS n WHERE {})",
-        files_relation(writer.schema(), affected, writer.read_by()),
-        rows.condition("n", "e")
-    );
-    writer.write(&kept, "rewrite").await
+    let affected_paths: HashSet<&str> = affected.iter().map(String::as_str).collect();
+    let spec_id = writer.spec_id();
+    let touched: HashSet<&Struct> = base
+        .manifests
+        .iter()
+        .filter(|(manifest, _)| manifest.partition_spec_id == spec_id)
+        .flat_map(|(_, entries)| entries)
+        .map(|e| e.data_file())
+        .filter(|f| affected_paths.contains(f.file_path()))
+        .map(|f| f.partition())
+        .collect();
+    let (merged, separate): (Vec<DataFile>, Vec<DataFile>) = new_files
+        .into_iter()
+        .partition(|f| touched.contains(f.partition()));
+    let select = if merged.is_empty() {
+        rewritten.to_owned()
+    } else {
+        format!(
+            "SELECT * FROM ({rewritten}) AS __rat_kept UNION ALL BY NAME SELECT * FROM ({}) AS __rat_new",
+            written(writer, &merged)
+        )
+    };
+    let mut added = separate;
+    added.extend(writer.write(&select, "rewrite").await?);
+    writer.discard(&merged).await;
+    Ok(added)
 }
 
 /// A relation over files this run just wrote (always in the write schema).

@@ -10,7 +10,9 @@ use rat_core::project::PipelineSettings;
 use rat_core::{Error, Result};
 
 use super::super::write::FileWriter;
-use super::matching::{RowMatch, may_match, opened_by_duckdb, string_set, summarize_query};
+use super::matching::{
+    RowMatch, may_match, opened_by_duckdb, rewrite_with_new, string_set, summarize_query,
+};
 use super::{Change, SnapshotFiles, dedup_last_wins};
 use crate::duck::{
     cast_projection, duck_error, files_relation, files_relation_with_source, quote_ident,
@@ -161,17 +163,15 @@ pub(super) async fn scd2(
         keys.condition("n", "o"),
         keys.condition("n", "o"),
     );
-    let mut added = writer.write(&writer.projection(&opened), "new").await?;
-    if !affected.is_empty() {
-        let closed = format!(
-            "SELECT e.* REPLACE (CASE WHEN e.{qvt} IS NULL AND EXISTS \
-               (SELECT 1 FROM __rat_changed AS c WHERE {}) THEN {now} ELSE e.{qvt} END AS {qvt}) \
-             FROM ({}) AS e",
-            keys.condition("c", "e"),
-            files_relation(&schema, &affected, writer.read_by()),
-        );
-        added.extend(writer.write(&closed, "rewrite").await?);
-    }
+    let new_files = writer.write(&writer.projection(&opened), "new").await?;
+    let closed = format!(
+        "SELECT e.* REPLACE (CASE WHEN e.{qvt} IS NULL AND EXISTS \
+           (SELECT 1 FROM __rat_changed AS c WHERE {}) THEN {now} ELSE e.{qvt} END AS {qvt}) \
+         FROM ({}) AS e",
+        keys.condition("c", "e"),
+        files_relation(&schema, &affected, writer.read_by()),
+    );
+    let added = rewrite_with_new(writer, &closed, &affected, base, new_files).await?;
     session
         .run(|c| {
             c.execute_batch("DROP TABLE IF EXISTS __rat_new; DROP TABLE IF EXISTS __rat_open; DROP TABLE IF EXISTS __rat_changed;")
