@@ -42,7 +42,7 @@ timeout 120 "$CARGO_TARGET_DIR/debug/rat-example-embedding" "$example_dir" | tai
 rm -rf "$example_dir"
 step "benchmark smoke runs"
 timeout 300 "$CARGO_TARGET_DIR/debug/rat-benches" full-refresh --rows 200000 --repeat 1
-timeout 300 "$CARGO_TARGET_DIR/debug/rat-benches" upsert --rows 200000 --repeat 1
+timeout 300 "$CARGO_TARGET_DIR/debug/rat-benches" upsert --rows 200000 --repeat 1 --consecutive 10
 timeout 300 "$CARGO_TARGET_DIR/debug/rat-benches" executors --runs 10
 timeout 300 "$CARGO_TARGET_DIR/debug/rat-benches" remote --rows 200000 --repeat 1
 timeout 300 "$CARGO_TARGET_DIR/debug/rat-benches" server --submissions 100

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run -p rat-benches -- full-refresh [--rows N] [--repeat K]
-//! cargo run -p rat-benches -- upsert [--rows N] [--repeat K]
+//! cargo run -p rat-benches -- upsert [--rows N] [--repeat K] [--consecutive C]
 //! cargo run -p rat-benches -- executors [--runs N]
 //! cargo run -p rat-benches -- remote [--rows N] [--repeat K]   # needs scripts/test-services.sh start
 //! cargo run -p rat-benches -- server [--submissions N]
@@ -28,7 +28,7 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(name) = args.first() else {
         bail!(
-            "usage: rat-benches full-refresh|upsert|remote [--rows N] [--repeat K] | executors [--runs N] | server [--submissions N] | query-scale [--tables N] [--repeat K] | append-history [--runs N] [--scans K]"
+            "usage: rat-benches full-refresh|upsert|remote [--rows N] [--repeat K] [--consecutive C] | executors [--runs N] | server [--submissions N] | query-scale [--tables N] [--repeat K] | append-history [--runs N] [--scans K]"
         );
     };
     let flag = |flag: &str, default: usize| -> Result<usize> {
@@ -50,6 +50,7 @@ fn main() -> Result<()> {
         "upsert" => runtime.block_on(upsert::run(
             flag("--rows", 10_000_000)?,
             flag("--repeat", 3)?,
+            flag("--consecutive", 30)?,
         )),
         "executors" => runtime.block_on(executors::run(flag("--runs", 50)?)),
         "remote" => runtime.block_on(remote::run(
