@@ -31,12 +31,11 @@ pub(crate) struct LocalExecution {
 }
 
 impl Place {
-    /// The lakehouse: the config file's, else the embedded layout.
+    /// The lakehouse: the config file's (which may hold other sections,
+    /// `server:`, `maintenance:`, `runs:`), else the embedded layout.
     pub(crate) fn lakehouse(&self, project: &Path) -> Result<LakehouseConfig> {
-        match &self.config {
-            Some(file) => LakehouseConfig::from_file(file),
-            None => Ok(LakehouseConfig::embedded(project)),
-        }
+        let (setup, _) = ServerSetup::load(project, self.config.as_deref(), std::env::vars())?;
+        Ok(setup.lakehouse)
     }
 
     /// The project folder, absolute; an error saying how to make one when

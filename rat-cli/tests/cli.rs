@@ -238,3 +238,77 @@ fn maintain_dry_run_changes_nothing_and_reports_every_table() {
         1
     );
 }
+
+#[test]
+fn maintenance_settings_come_from_rat_yaml_and_from_the_pipeline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let project = tmp.path().join("shop");
+    assert_eq!(
+        code(&rat(tmp.path(), &["init", project.to_str().unwrap()])),
+        0
+    );
+    for _ in 0..3 {
+        assert_eq!(code(&rat(&project, &["run"])), 0);
+    }
+    // Project-wide: keep the last two snapshots of every table, whatever
+    // their age; the customers pipeline keeps only its last.
+    std::fs::write(
+        project.join("rat.yaml"),
+        "maintenance: {snapshot_retention: 0s, keep_last: 2}\nruns: {keep_runs: 5}\n",
+    )
+    .unwrap();
+    let config = project.join("pipelines/bronze/customers/config.yaml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{text}maintenance:\n  keep_last: 1\n")).unwrap();
+
+    let expired = |args: &[&str], table: &str| -> (usize, usize) {
+        let mut all = vec!["maintain", "--dry-run", "--json", table];
+        all.extend_from_slice(args);
+        let out = rat(&project, &all);
+        assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+        let report = &json(&out)[0];
+        let history = json(&rat(&project, &["history", "--json", table]));
+        (
+            report["expired_snapshots"].as_array().unwrap().len(),
+            history.as_array().unwrap().len(),
+        )
+    };
+    let rat_yaml = project.join("rat.yaml");
+    let with_config = ["--config", rat_yaml.to_str().unwrap()];
+    let (customers, customer_snapshots) = expired(&with_config, "bronze.customers");
+    assert!(customer_snapshots >= 3, "{customer_snapshots}");
+    assert_eq!(
+        customers,
+        customer_snapshots - 1,
+        "the pipeline's keep_last: 1"
+    );
+    let (enriched, enriched_snapshots) = expired(&with_config, "silver.orders_enriched");
+    assert_eq!(
+        enriched,
+        enriched_snapshots - 2,
+        "the project's keep_last: 2"
+    );
+    // Without the file: the defaults (7 days), nothing expires yet.
+    assert_eq!(expired(&[], "bronze.customers").0, 0);
+
+    // A bad setting names the file and the field.
+    std::fs::write(&config, format!("{text}maintenance:\n  keep_last: none\n")).unwrap();
+    let out = rat(&project, &["maintain", "--dry-run", "bronze.customers"]);
+    assert_eq!(code(&out), 2, "invalid input");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("config.yaml") && err.contains("maintenance"),
+        "{err}"
+    );
+    std::fs::write(project.join("rat.yaml"), "maintenance: {keep_lats: 2}\n").unwrap();
+    let out = rat(
+        &project,
+        &[with_config[0], with_config[1], "maintain", "--dry-run"],
+    );
+    assert_eq!(code(&out), 2, "invalid input");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("keep_lats") && err.contains("maintenance"),
+        "{err}"
+    );
+}

@@ -49,7 +49,7 @@ pub use engine::{RunContext, RunEngine};
 pub use error::{Error, ErrorKind, Result};
 pub use executor::{Executor, LogCursor, RunRecord, RunRequest};
 pub use ident::{DEFAULT_NAMESPACE, Identifier, Layer, RUN_BRANCH_PREFIX, RunId, TableRef};
-pub use maintenance::{MaintenanceSettings, RunRetention};
+pub use maintenance::{MaintenanceOverrides, MaintenanceSettings, RunRetention};
 pub use project::{MergeStrategy, Pipeline, Project, ProjectSource};
 pub use run::{
     LogLevel, LogRecord, LogSink, Phase, QualityResult, RunError, RunResult, RunSpec, RunStatus,

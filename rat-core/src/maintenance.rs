@@ -55,6 +55,60 @@ impl Default for MaintenanceSettings {
     }
 }
 
+/// The maintenance settings one pipeline sets (`maintenance:` in its
+/// config.yaml, or `-- @maintenance: {...}`), over the project's: only the
+/// fields given, each validated as [`MaintenanceSettings`] reads it.
+///
+/// ```
+/// use rat_core::{MaintenanceOverrides, MaintenanceSettings};
+///
+/// let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str("{keep_last: 3}").unwrap();
+/// let overrides = MaintenanceOverrides::from_yaml(&yaml).unwrap();
+/// let project = MaintenanceSettings { keep_last: 20, compact: false, ..Default::default() };
+/// let effective = overrides.apply(&project);
+/// assert_eq!((effective.keep_last, effective.compact), (3, false));
+/// let bad: serde_yaml_ng::Value = serde_yaml_ng::from_str("{keep_lats: 3}").unwrap();
+/// assert!(MaintenanceOverrides::from_yaml(&bad).unwrap_err().contains("keep_lats"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MaintenanceOverrides(serde_yaml_ng::Mapping);
+
+impl MaintenanceOverrides {
+    /// The overrides a YAML mapping holds; an unknown field or a bad
+    /// value is an error naming it.
+    pub fn from_yaml(value: &serde_yaml_ng::Value) -> Result<Self, String> {
+        let serde_yaml_ng::Value::Mapping(map) = value else {
+            return Err("'maintenance' must be a mapping of settings".to_owned());
+        };
+        let overrides = Self(map.clone());
+        overrides.merged(&MaintenanceSettings::default())?;
+        Ok(overrides)
+    }
+
+    /// Whether the pipeline sets nothing.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `project`'s settings with these fields replaced.
+    pub fn apply(&self, project: &MaintenanceSettings) -> MaintenanceSettings {
+        // Checked when read (`from_yaml`), so merging cannot fail here.
+        self.merged(project).unwrap_or(*project)
+    }
+
+    fn merged(&self, base: &MaintenanceSettings) -> Result<MaintenanceSettings, String> {
+        let mut tree = match serde_yaml_ng::to_value(base) {
+            Ok(serde_yaml_ng::Value::Mapping(map)) => map,
+            _ => serde_yaml_ng::Mapping::new(),
+        };
+        for (key, value) in &self.0 {
+            tree.insert(key.clone(), value.clone());
+        }
+        serde_yaml_ng::from_value(serde_yaml_ng::Value::Mapping(tree)).map_err(|e| e.to_string())
+    }
+}
+
 /// How long rat keeps its own records of runs (default: the last 100 runs
 /// of each pipeline, logs for 30 days, run folders as long as their record).
 ///

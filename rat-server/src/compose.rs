@@ -114,7 +114,8 @@ impl ServerSetup {
                 }))
             }
         };
-        let mut platform = Platform::new(engine, executor, stores, self.features());
+        let mut platform = Platform::new(engine, executor, stores, self.features())
+            .with_maintenance(self.maintenance);
         if let Some(access) = access {
             platform = platform.with_namespace_access(access);
         }

@@ -15,7 +15,13 @@
 //!   credential_vendor: {type: sts, role_arn: arn:aws:iam::123456789012:role/rat-ns}  # static (default)
 //!   scheduler: true
 //!   sql_access: strict                # project_files: a trusted single-user server
+//! maintenance: {snapshot_retention: 7d, keep_last: 10, orphan_age: 3d, target_file_size: 134217728}
+//! runs: {keep_runs: 100, log_retention: 30d}
 //! ```
+//!
+//! `maintenance:` and `runs:` hold for every table and pipeline of the
+//! project (a pipeline may set its own `maintenance:`); the lease holder's
+//! housekeeping and `rat maintain` apply them.
 //!
 //! Every field can be overridden like the rest of the file:
 //! `RAT__SERVER__LISTEN=0.0.0.0:8080`, `RAT__SERVER__EXECUTOR__WORKERS=8`.
@@ -24,7 +30,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use rat_core::config::{SqlAccess, config_tree};
-use rat_core::{Error, LakehouseConfig, Result};
+use rat_core::{Error, LakehouseConfig, MaintenanceSettings, Result, RunRetention};
 use rat_executor::{PoolConfig, RunStoreConfig};
 use serde::{Deserialize, Deserializer};
 
@@ -186,6 +192,9 @@ pub struct ServerSetup {
     pub scheduler: Option<SchedulerConfig>,
     /// What pipeline SQL may read beyond what its run resolved.
     pub sql_access: SqlAccess,
+    /// How tables are maintained (`maintenance:` of `rat.yaml`), unless
+    /// their pipeline sets its own.
+    pub maintenance: MaintenanceSettings,
 }
 
 impl ServerSetup {
@@ -201,6 +210,7 @@ impl ServerSetup {
             credential_vendor: CredentialVendorConfig::Static,
             scheduler: Some(SchedulerConfig::default()),
             sql_access: SqlAccess::Strict,
+            maintenance: MaintenanceSettings::default(),
         }
     }
 
@@ -251,6 +261,8 @@ impl ServerSetup {
             None => serde_yaml_ng::from_value(serde_yaml_ng::Value::Mapping(Default::default()))
                 .map_err(|e| Error::internal(format!("the default server section: {e}")))?,
         };
+        let maintenance: MaintenanceSettings = take_section(&mut tree, "maintenance")?;
+        let run_retention: RunRetention = take_section(&mut tree, "runs")?;
         let lakehouse = if tree.as_mapping().is_some_and(|m| m.is_empty()) {
             LakehouseConfig::embedded(project)
         } else {
@@ -269,9 +281,28 @@ impl ServerSetup {
             other => other,
         };
         setup.credential_vendor = section.credential_vendor;
-        setup.scheduler = section.scheduler.then(SchedulerConfig::default);
+        setup.scheduler = section.scheduler.then(|| SchedulerConfig {
+            run_retention,
+            ..SchedulerConfig::default()
+        });
         setup.sql_access = section.sql_access;
+        setup.maintenance = maintenance;
         Ok((setup, section.listen))
+    }
+}
+
+/// Takes the top-level section `name` out of `tree` (so the lakehouse
+/// sections remain), read as `T`; its defaults when absent. An error names
+/// the section.
+fn take_section<T: serde::de::DeserializeOwned + Default>(
+    tree: &mut serde_yaml_ng::Value,
+    name: &str,
+) -> Result<T> {
+    match tree.as_mapping_mut().and_then(|m| m.remove(name)) {
+        Some(value) => serde_yaml_ng::from_value(value).map_err(|e| {
+            Error::invalid(format!("invalid {name} section: {e}")).with_context("section", name)
+        }),
+        None => Ok(T::default()),
     }
 }
 

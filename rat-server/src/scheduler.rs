@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use rat_core::{MaintenanceSettings, RunRetention};
+use rat_core::RunRetention;
 
 use crate::Platform;
 
@@ -26,8 +26,6 @@ pub struct SchedulerConfig {
     pub housekeeping: Option<Duration>,
     /// How long run records and logs are kept.
     pub run_retention: RunRetention,
-    /// How tables are maintained.
-    pub maintenance: MaintenanceSettings,
 }
 
 impl Default for SchedulerConfig {
@@ -38,7 +36,6 @@ impl Default for SchedulerConfig {
             owner: uuid::Uuid::new_v4().to_string(),
             housekeeping: Some(Duration::from_secs(3600)),
             run_retention: RunRetention::default(),
-            maintenance: MaintenanceSettings::default(),
         }
     }
 }
@@ -76,9 +73,9 @@ pub fn spawn(platform: Platform, config: SchedulerConfig) -> tokio::task::JoinHa
             if due && !housekeeping_busy.swap(true, Ordering::SeqCst) {
                 last_housekeeping = Instant::now();
                 let (platform, busy) = (platform.clone(), housekeeping_busy.clone());
-                let (retention, settings) = (config.run_retention, config.maintenance);
+                let retention = config.run_retention;
                 tokio::spawn(async move {
-                    match platform.housekeep(&retention, &settings).await {
+                    match platform.housekeep(&retention).await {
                         Ok(done) => tracing::info!(?done, "housekeeping"),
                         Err(e) => tracing::warn!("housekeeping: {e}"),
                     }

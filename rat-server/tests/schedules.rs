@@ -316,7 +316,6 @@ async fn the_lease_holder_prunes_old_runs_and_maintains_tables() {
             keep_runs: 1,
             ..Default::default()
         },
-        ..SchedulerConfig::default()
     };
     // Driven by the scheduler as the lease holder: wait for its pass.
     let scheduler = rat_server::scheduler::spawn(server.server.platform.clone(), config.clone());
@@ -339,7 +338,7 @@ async fn the_lease_holder_prunes_old_runs_and_maintains_tables() {
     let done = server
         .server
         .platform
-        .housekeep(&config.run_retention, &config.maintenance)
+        .housekeep(&config.run_retention)
         .await
         .unwrap();
     assert_eq!(done.runs_pruned, 0);

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_yaml_ng::Value;
 
 use super::annotations::Annotation;
+use crate::MaintenanceOverrides;
 use crate::error::{Error, Result};
 
 /// How a run's result is merged into the table.
@@ -193,6 +194,9 @@ pub struct PipelineSettings {
     pub scd_valid_to: String,
     /// Free text, stored as the table property `comment`.
     pub description: Option<String>,
+    /// Maintenance settings of this pipeline's table, over the project's.
+    #[serde(default, skip_serializing_if = "MaintenanceOverrides::is_empty")]
+    pub maintenance: MaintenanceOverrides,
 }
 
 impl Default for PipelineSettings {
@@ -206,11 +210,12 @@ impl Default for PipelineSettings {
             scd_valid_from: "valid_from".into(),
             scd_valid_to: "valid_to".into(),
             description: None,
+            maintenance: MaintenanceOverrides::default(),
         }
     }
 }
 
-const KNOWN_KEYS: [&str; 8] = [
+const KNOWN_KEYS: [&str; 9] = [
     "merge_strategy",
     "unique_key",
     "watermark_column",
@@ -219,6 +224,7 @@ const KNOWN_KEYS: [&str; 8] = [
     "scd_valid_from",
     "scd_valid_to",
     "description",
+    "maintenance",
 ];
 
 /// Where a setting's value came from, for error messages.
@@ -313,6 +319,10 @@ pub fn resolve_settings(
             "scd_valid_from" => settings.scd_valid_from = column(value, field, origin)?,
             "scd_valid_to" => settings.scd_valid_to = column(value, field, origin)?,
             "description" => settings.description = Some(string_value(value, field, origin)?),
+            "maintenance" => {
+                settings.maintenance = MaintenanceOverrides::from_yaml(value)
+                    .map_err(|message| origin.error(field, message))?;
+            }
             _ => warnings.push(format!(
                 "{}: unknown setting '{key}' ignored (known: {})",
                 origin.file,
@@ -460,6 +470,34 @@ mod tests {
     fn resolve(yaml: Option<&str>, sql: &str) -> Result<ResolvedSettings> {
         let ann = parse_annotations(sql, "pipeline.sql")?;
         resolve_settings(yaml.map(|y| ("config.yaml", y)), &ann, "pipeline.sql")
+    }
+
+    #[test]
+    fn maintenance_settings_of_a_pipeline() {
+        let r = resolve(
+            Some("maintenance:\n  keep_last: 3\n  snapshot_retention: 2d\n"),
+            "SELECT 1",
+        )
+        .unwrap();
+        let effective = r.settings.maintenance.apply(&Default::default());
+        assert_eq!(effective.keep_last, 3);
+        assert_eq!(effective.snapshot_retention.as_secs(), 2 * 86_400);
+        let r = resolve(
+            None,
+            "-- @maintenance: {target_file_size: 1048576}\nSELECT 1",
+        )
+        .unwrap();
+        assert_eq!(
+            r.settings
+                .maintenance
+                .apply(&Default::default())
+                .target_file_size,
+            1 << 20
+        );
+        let err = resolve(None, "-- @maintenance: {keep_last: 0}\nSELECT 1").unwrap_err();
+        assert!(err.to_string().contains("at least 1"), "{err}");
+        assert_eq!(err.context("field"), Some("maintenance"));
+        assert_eq!(err.context("line"), Some("1"));
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! (compaction, snapshot expiry, orphan removal).
 
 use chrono::Utc;
-use rat_core::{MaintenanceSettings, Result, RunRetention};
+use rat_core::project::{Project, ProjectSource};
+use rat_core::{ErrorKind, MaintenanceSettings, Result, RunRetention, TableRef};
 use rat_runner::maintain::{MaintainOptions, maintain};
 
 use super::Platform;
@@ -24,19 +25,23 @@ pub struct Housekeeping {
 
 impl Platform {
     /// Prunes run records to `retention` and maintains every table with
-    /// `settings`. A table that fails is logged and skipped.
-    pub async fn housekeep(
-        &self,
-        retention: &RunRetention,
-        settings: &MaintenanceSettings,
-    ) -> Result<Housekeeping> {
+    /// its settings ([`Platform::maintenance_settings`]). A table that
+    /// fails is logged and skipped.
+    pub async fn housekeep(&self, retention: &RunRetention) -> Result<Housekeeping> {
         let mut done = Housekeeping {
             runs_pruned: self.store().prune(retention, Utc::now()).await?.len(),
             ..Housekeeping::default()
         };
-        let options = MaintainOptions::new(*settings).with_run_store(self.store().clone());
         for table in all_tables(self, None).await? {
-            match maintain(self.catalog().as_ref(), &table.table, &options).await {
+            let maintained = match self.maintenance_settings(&table.table).await {
+                Ok(settings) => {
+                    let options =
+                        MaintainOptions::new(settings).with_run_store(self.store().clone());
+                    maintain(self.catalog().as_ref(), &table.table, &options).await
+                }
+                Err(e) => Err(e),
+            };
+            match maintained {
                 Ok(report) => {
                     done.tables_maintained += 1;
                     done.files_removed += report.removed_files.len();
@@ -48,5 +53,19 @@ impl Platform {
             }
         }
         Ok(done)
+    }
+
+    /// How `table` is maintained: the project's settings (`maintenance:`
+    /// in `rat.yaml`), with those its pipeline sets over them. A table no
+    /// pipeline writes gets the project's.
+    pub async fn maintenance_settings(&self, table: &TableRef) -> Result<MaintenanceSettings> {
+        let project = self.project_maintenance();
+        let storage = self.storage(&table.namespace)?;
+        let source = ProjectSource::of(&table.namespace);
+        match Project::load_pipeline(storage.as_ref(), &source, table).await {
+            Ok(pipeline) => Ok(pipeline.settings.maintenance.apply(&project)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(project),
+            Err(e) => Err(e),
+        }
     }
 }

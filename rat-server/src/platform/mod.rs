@@ -21,8 +21,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rat_core::{
-    BatchStore, Catalog, Error, ErrorKind, Executor, Identifier, Result, RunStore, ScheduleStore,
-    Storage,
+    BatchStore, Catalog, Error, ErrorKind, Executor, Identifier, MaintenanceSettings, Result,
+    RunStore, ScheduleStore, Storage,
 };
 use rat_executor::Stores;
 use rat_runner::Engine;
@@ -60,6 +60,8 @@ struct Inner {
     features: Features,
     /// Storage per namespace when a credential vendor scopes it.
     access: Option<Arc<NamespaceAccess>>,
+    /// How tables are maintained, unless their pipeline says otherwise.
+    maintenance: MaintenanceSettings,
     /// Whether this instance's scheduler holds the lease.
     leading: AtomicBool,
     /// This process, as batches it drives record it.
@@ -82,25 +84,37 @@ impl Platform {
         stores: Stores,
         features: Features,
     ) -> Self {
-        Self::build(engine, executor, stores, features, None)
-    }
-
-    fn build(
-        engine: Engine,
-        executor: Arc<dyn Executor>,
-        stores: Stores,
-        features: Features,
-        access: Option<Arc<NamespaceAccess>>,
-    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 engine,
                 executor,
                 stores,
                 features,
-                access,
+                access: None,
+                maintenance: MaintenanceSettings::default(),
                 leading: AtomicBool::new(false),
                 owner: rat_executor::Owner::current().to_string(),
+            }),
+        }
+    }
+
+    /// The same components with scoped `access` and project `maintenance`.
+    fn rebuilt(
+        &self,
+        access: Option<Arc<NamespaceAccess>>,
+        maintenance: MaintenanceSettings,
+    ) -> Self {
+        let inner = &self.inner;
+        Self {
+            inner: Arc::new(Inner {
+                engine: inner.engine.clone(),
+                executor: inner.executor.clone(),
+                stores: inner.stores.clone(),
+                features: inner.features.clone(),
+                access,
+                maintenance,
+                leading: AtomicBool::new(false),
+                owner: inner.owner.clone(),
             }),
         }
     }
@@ -109,14 +123,18 @@ impl Platform {
     /// `access` scopes to it (`default`, the storage root, is then out of
     /// reach and not listed).
     pub fn with_namespace_access(self, access: Arc<NamespaceAccess>) -> Self {
-        let inner = &self.inner;
-        Self::build(
-            inner.engine.clone(),
-            inner.executor.clone(),
-            inner.stores.clone(),
-            inner.features.clone(),
-            Some(access),
-        )
+        self.rebuilt(Some(access), self.inner.maintenance)
+    }
+
+    /// The same platform maintaining tables with `settings` (the project's
+    /// `maintenance:`), unless a table's pipeline sets its own.
+    pub fn with_maintenance(self, settings: MaintenanceSettings) -> Self {
+        self.rebuilt(self.inner.access.clone(), settings)
+    }
+
+    /// The project-wide maintenance settings.
+    pub(crate) fn project_maintenance(&self) -> MaintenanceSettings {
+        self.inner.maintenance
     }
 
     /// The schedule store (with the scheduler lease).
@@ -130,7 +148,7 @@ impl Platform {
     }
 
     /// The storage `namespace`'s pipelines are reached with.
-    fn storage(&self, namespace: &Identifier) -> Result<Arc<dyn Storage>> {
+    pub(crate) fn storage(&self, namespace: &Identifier) -> Result<Arc<dyn Storage>> {
         match &self.inner.access {
             Some(access) => access.storage(namespace),
             None => Ok(self.inner.engine.storage().clone()),

@@ -66,7 +66,8 @@ impl Platform {
         table: &TableRef,
         request: &MaintainRequest,
     ) -> Result<MaintenanceReport> {
-        let options = rat_runner::maintain::MaintainOptions::default()
+        let settings = self.maintenance_settings(table).await?;
+        let options = rat_runner::maintain::MaintainOptions::new(settings)
             .dry_run(request.dry_run)
             .with_run_store(self.store().clone());
         rat_runner::maintain::maintain(self.catalog().as_ref(), table, &options).await
