@@ -119,4 +119,13 @@ pub trait Executor: Send + Sync + fmt::Debug {
     /// Asks the run to stop. Cancelling a finished run is
     /// [`ErrorKind::Conflict`](crate::ErrorKind::Conflict).
     async fn cancel(&self, run: &RunId) -> Result<()>;
+
+    /// The records of these ended runs were pruned
+    /// ([`RunStore::prune`](crate::RunStore::prune)): drops whatever the
+    /// executor still keeps of them (a process executor's run folders).
+    /// Nothing kept is not an error.
+    async fn forget(&self, runs: &[RunId]) -> Result<()> {
+        let _ = runs;
+        Ok(())
+    }
 }

@@ -123,4 +123,12 @@ impl Executor for OnDemand {
             None => self.store.request_cancel(run).await,
         }
     }
+
+    async fn forget(&self, runs: &[RunId]) -> Result<()> {
+        match self.started.get() {
+            Some(executor) => executor.forget(runs).await,
+            // Nothing started here kept anything.
+            None => Ok(()),
+        }
+    }
 }

@@ -139,6 +139,13 @@ pub trait Launcher: Send + Sync + fmt::Debug + 'static {
         live: Arc<LiveRun>,
         store: &Arc<dyn RunStore>,
     ) -> Outcome;
+
+    /// Drops what the launcher keeps of an ended run whose record was
+    /// pruned (see [`Executor::forget`]).
+    async fn forget(&self, run: &RunId) -> Result<()> {
+        let _ = run;
+        Ok(())
+    }
 }
 
 #[derive(Debug)]
@@ -469,6 +476,19 @@ impl<L: Launcher> Executor for Pool<L> {
         }
         self.shared.store.request_cancel(run).await
     }
+
+    async fn forget(&self, runs: &[RunId]) -> Result<()> {
+        for run in runs {
+            if self
+                .live(run)
+                .is_some_and(|l| !l.snapshot().status.is_terminal())
+            {
+                continue;
+            }
+            self.shared.launcher.forget(run).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Implements [`Executor`] for an executor type by forwarding to its
@@ -510,6 +530,13 @@ macro_rules! forward_executor {
                 run: &$crate::__private::rat_core::RunId,
             ) -> $crate::__private::rat_core::Result<()> {
                 self.pool.cancel(run).await
+            }
+
+            async fn forget(
+                &self,
+                runs: &[$crate::__private::rat_core::RunId],
+            ) -> $crate::__private::rat_core::Result<()> {
+                self.pool.forget(runs).await
             }
         }
     };

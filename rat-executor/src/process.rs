@@ -387,6 +387,15 @@ impl Launcher for Child {
             },
         }
     }
+
+    /// The run's folder (its input, result and log files) goes with its
+    /// record.
+    async fn forget(&self, run: &RunId) -> rat_core::Result<()> {
+        match tokio::fs::remove_dir_all(self.dir(run)).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
 }
 
 forward_executor!(ProcessExecutor);

@@ -265,3 +265,34 @@ async fn a_runner_that_finished_while_no_executor_ran_is_recorded() {
     assert_eq!(record.result.unwrap().rows_written, 1);
     assert_contiguous(&h.stored_logs(&run).await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pruned_run_loses_its_folder_and_a_kept_one_keeps_it() {
+    let h = Harness::new().await;
+    h.pipeline("bronze.one", "SELECT 1 AS n");
+    let executor = h.process(PoolConfig::default()).await;
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        let run = executor.submit(request("bronze.one")).await.unwrap();
+        let record = wait_for_end(&executor, &run, Duration::from_secs(60)).await;
+        assert!(succeeded(&record), "{:?}", record.error);
+        runs.push(run);
+    }
+    let folder = |run: &rat_core::RunId| h.path().join(".rat/runs").join(run.as_str());
+    assert!(runs.iter().all(|r| folder(r).join("input.json").exists()));
+    let retention = rat_core::RunRetention {
+        keep_runs: 1,
+        ..Default::default()
+    };
+    let mut pruned = h.store.prune(&retention, chrono::Utc::now()).await.unwrap();
+    pruned.sort();
+    assert_eq!(pruned, runs[..2], "the two oldest runs are pruned");
+    executor.forget(&pruned).await.unwrap();
+    assert!(!folder(&runs[0]).exists() && !folder(&runs[1]).exists());
+    assert!(
+        folder(&runs[2]).join("input.json").exists(),
+        "the kept run keeps its folder"
+    );
+    // Forgetting again (nothing left) is not an error.
+    executor.forget(&pruned).await.unwrap();
+}

@@ -1,5 +1,5 @@
-//! Housekeeping the lease holder does now and then: rat's own run records
-//! and logs pruned to their retention, and every table maintained
+//! Housekeeping the lease holder does now and then: rat's own run records,
+//! logs and run folders pruned to their retention, and every table maintained
 //! (compaction, snapshot expiry, orphan removal).
 
 use chrono::Utc;
@@ -28,8 +28,10 @@ impl Platform {
     /// its settings ([`Platform::maintenance_settings`]). A table that
     /// fails is logged and skipped.
     pub async fn housekeep(&self, retention: &RunRetention) -> Result<Housekeeping> {
+        let pruned = self.store().prune(retention, Utc::now()).await?;
+        self.executor().forget(&pruned).await?;
         let mut done = Housekeeping {
-            runs_pruned: self.store().prune(retention, Utc::now()).await?.len(),
+            runs_pruned: pruned.len(),
             ..Housekeeping::default()
         };
         for table in all_tables(self, None).await? {
