@@ -84,6 +84,15 @@ pub(crate) async fn plan_changes(
     Ok(change.into_file_changes())
 }
 
+/// Whether `strategy` reads the base snapshot's files (copy-on-write
+/// rewrites them); `full_refresh` and `append_only` only list them.
+pub(crate) fn reads_base(strategy: MergeStrategy) -> bool {
+    !matches!(
+        strategy,
+        MergeStrategy::FullRefresh | MergeStrategy::AppendOnly
+    )
+}
+
 /// The changes of a previous attempt's files (full_refresh or append_only,
 /// whose result does not depend on the table) on top of a new base.
 pub(crate) fn reuse_changes(

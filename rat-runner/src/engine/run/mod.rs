@@ -19,7 +19,7 @@ use rat_core::{
 use tokio_util::sync::CancellationToken;
 
 use super::Engine;
-use super::merge::{plan_changes, reuse_changes, with_validity_columns};
+use super::merge::{plan_changes, reads_base, reuse_changes, with_validity_columns};
 use super::probe::{result_schema, watermark};
 use super::relations::{Relation, check_select, grant_table};
 use super::stale::remove_stale_branches;
@@ -319,11 +319,18 @@ impl<'e> Run<'e> {
         let write_folder = existing
             .as_ref()
             .map(|t| FileWriter::run_folder(t, &self.spec.run_id, &self.engine.staging_dir()));
+        // A copy-on-write merge reads base files after the lockdown.
+        let mut sandbox = base_sandbox.clone();
+        if let Some(base) = target_relation.as_ref()
+            && reads_base(settings.merge_strategy)
+        {
+            sandbox.allow_files(&base.files);
+        }
         self.expose(
             &session,
             &relations,
             &rendered,
-            base_sandbox,
+            &sandbox,
             write_folder,
             file,
         )

@@ -93,7 +93,9 @@ impl Run<'_> {
     }
 
     /// The relations the pipeline's views show: each `ref()`'s snapshot,
-    /// and the target's own base (`this`).
+    /// and the target's own base (`this`) when the SQL reads it. A view
+    /// and a sandbox entry cost per file, so a pipeline that never reads
+    /// its table does not pay for the table's history.
     pub(super) async fn relations(
         &self,
         pipeline: &Pipeline,
@@ -105,7 +107,7 @@ impl Run<'_> {
         others.remove(&this);
         let mut relations =
             resolve_refs(self.engine.catalog.as_ref(), &others, &pipeline.sql_file).await?;
-        if let Some(target) = target {
+        if let Some(target) = target.filter(|_| rendered.reads_target) {
             relations.insert(this, target.clone());
         }
         Ok(relations)
@@ -113,7 +115,8 @@ impl Run<'_> {
 
     /// Makes the views of `relations` and of the landing zones the
     /// template named, then locks the session down to exactly their files,
-    /// the run's output `folder` and `base` (project files, when allowed).
+    /// the run's output `folder` and `base` (project files when allowed,
+    /// the base files a merge reads).
     pub(super) async fn expose(
         &self,
         session: &DuckSession,
