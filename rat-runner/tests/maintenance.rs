@@ -6,14 +6,15 @@
 
 mod common;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use chrono::Utc;
 use common::TestProject;
+use common::safety::{files_on_disk, referenced_by_snapshots};
 use iceberg::TableUpdate;
 use rat_core::{MaintenanceSettings, RunStatus, TableCommit};
 use rat_runner::maintain::{MaintainOptions, RemovalReason, maintain};
-use rat_runner::table::{list_table_files, snapshot_files};
+use rat_runner::table::snapshot_files;
 
 const APPEND: &str = "-- @merge_strategy: append_only\n\
     SELECT i AS id, 'row ' || i AS v FROM range(10) t(i)";
@@ -35,46 +36,6 @@ async fn set_properties(p: &TestProject, table: &str, props: &[(&str, &str)]) {
 }
 
 /// Every file on disk under the table's folder.
-async fn files_on_disk(p: &TestProject, table: &str) -> BTreeSet<String> {
-    let loaded = p.load(table).await;
-    list_table_files(&loaded)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|f| f.path.trim_start_matches("file://").to_owned())
-        .collect()
-}
-
-/// Every file each snapshot of the table references (manifest lists,
-/// manifests, live data files), as plain paths.
-async fn referenced_by_snapshots(p: &TestProject, table: &str) -> BTreeSet<String> {
-    let loaded = p.load(table).await;
-    let mut out = BTreeSet::new();
-    for snapshot in loaded.metadata.snapshots() {
-        out.insert(
-            snapshot
-                .manifest_list()
-                .trim_start_matches("file://")
-                .to_owned(),
-        );
-        let files = snapshot_files(&loaded, Some(snapshot.snapshot_id()))
-            .await
-            .unwrap();
-        for (manifest, _) in &files.manifests {
-            out.insert(
-                manifest
-                    .manifest_path
-                    .trim_start_matches("file://")
-                    .to_owned(),
-            );
-        }
-        for path in files.paths() {
-            out.insert(path.trim_start_matches("file://").to_owned());
-        }
-    }
-    out
-}
-
 #[tokio::test]
 async fn appends_merge_manifests_and_drop_old_metadata_files() {
     let p = TestProject::new().await;
@@ -288,4 +249,64 @@ async fn an_old_unreferenced_file_is_an_orphan_and_a_young_one_is_not() {
     assert_eq!(report.removed_files.len(), 1, "{report:?}");
     assert_eq!(report.removed_files[0].reason, RemovalReason::Orphan);
     assert_eq!(p.scalar("SELECT count(*) FROM bronze.events").await, 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn appends_racing_compaction_lose_and_duplicate_no_row() {
+    let p = TestProject::new().await;
+    // Each run's rows carry the run's start: a lost or doubled run shows.
+    p.write(
+        "pipelines/bronze/events/pipeline.sql",
+        "-- @merge_strategy: append_only\n\
+         SELECT i AS id, '{{ run_started_at }}' AS run FROM range(10) t(i)",
+    );
+    for _ in 0..8 {
+        p.run_ok(&[]).await;
+    }
+    let table: rat_core::TableRef = "bronze.events".parse().unwrap();
+    let catalog = p.engine.catalog();
+    // Appends publish while compaction plans and commits; whichever
+    // commit comes second re-plans on the table as it then is.
+    let appends = async {
+        for _ in 0..6 {
+            p.run_ok(&[]).await;
+        }
+    };
+    let compactions = async {
+        let mut outcomes = Vec::new();
+        for _ in 0..6 {
+            let outcome = maintain(catalog.as_ref(), &table, &MaintainOptions::default()).await;
+            outcomes.push(outcome.map(|r| r.compacted.len()));
+            tokio::task::yield_now().await;
+        }
+        outcomes
+    };
+    let ((), outcomes) = tokio::join!(appends, compactions);
+    for outcome in &outcomes {
+        // Giving up after its retries is allowed; failing otherwise is not.
+        if let Err(e) = outcome {
+            assert_eq!(e.kind(), rat_core::ErrorKind::Conflict, "{e}");
+        }
+    }
+    assert!(
+        outcomes.iter().any(|o| matches!(o, Ok(n) if *n > 0)),
+        "{outcomes:?}"
+    );
+    assert_eq!(p.scalar("SELECT count(*) FROM bronze.events").await, 140);
+    assert_eq!(
+        p.scalar("SELECT count(DISTINCT run) FROM bronze.events")
+            .await,
+        14
+    );
+    assert_eq!(
+        p.scalar("SELECT count(*) FROM (SELECT run FROM bronze.events GROUP BY run HAVING count(*) <> 10)")
+            .await,
+        0,
+        "a run's rows were lost or doubled"
+    );
+    let loaded = p.load("bronze.events").await;
+    let files = snapshot_files(&loaded, loaded.main_snapshot_id())
+        .await
+        .unwrap();
+    assert_eq!(files.record_count(), 140);
 }

@@ -2,13 +2,16 @@
 //! (duplicate keys, NULL keys, empty results, new and removed keys,
 //! composite keys, partitioned tables). After each run the table must equal
 //! what a plain DuckDB SQL oracle computes from the same inputs; at the end
-//! pyiceberg and DuckDB's iceberg extension must read the same rows.
+//! pyiceberg and DuckDB's iceberg extension must read the same rows, and
+//! after maintenance (with a tag and a branch on old snapshots) every
+//! retained snapshot must read as it did.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use chrono::{DateTime, Utc};
 use common::TestProject;
+use common::safety::{READERS_PRELUDE, check_maintenance_keeps_what_it_must};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rat_core::{MergeStrategy, RunStatus};
@@ -245,6 +248,7 @@ async fn check_strategy(
         assert_eq!(p.refs(TABLE).await, ["main"], "run {run} left a branch");
     }
     check_readers(&p, select).await;
+    check_maintenance_keeps_what_it_must(&p, TABLE, select).await;
     p
 }
 
@@ -252,24 +256,9 @@ async fn check_strategy(
 async fn check_readers(p: &TestProject, select: &str) {
     let loaded = p.load(TABLE).await;
     let script = format!(
-        r#"
-import json, os, calendar, datetime
-import duckdb, duckdb_extension_avro, duckdb_extension_iceberg
-from pyiceberg.catalog.sql import SqlCatalog
-cwd = os.getcwd()
-catalog = SqlCatalog("rat", uri=f"sqlite:///{{cwd}}/.rat/catalog.db", warehouse=f"file://{{cwd}}/.rat/warehouse")
-def canon(v):
-    if isinstance(v, datetime.datetime):
-        return calendar.timegm(v.utctimetuple()) * 1000000 + v.microsecond
-    if isinstance(v, datetime.date):
-        return v.isoformat()
-    return v
+        r#"{READERS_PRELUDE}
 table = catalog.load_table("default.silver.target")
 py = [[canon(v) for v in row.values()] for row in table.scan().to_arrow().to_pylist()]
-con = duckdb.connect()
-for mod, name in [(duckdb_extension_avro, "avro"), (duckdb_extension_iceberg, "iceberg")]:
-    con.execute(f"LOAD '{{os.path.dirname(mod.__file__)}}/extensions/v1.5.5/{{name}}.duckdb_extension'")
-con.execute("SET TimeZone = 'UTC'")
 dk = [list(r) for r in con.execute("SELECT {select} FROM iceberg_scan('{location}')").fetchall()]
 print(json.dumps({{"pyiceberg": py, "duckdb": dk}}, default=str))
 "#,

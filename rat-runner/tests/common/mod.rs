@@ -12,6 +12,7 @@ use rat_core::{
 };
 use rat_runner::catalog::SqlCatalog;
 pub mod remote;
+pub mod safety;
 
 use rat_runner::query::{QueryOptions, QueryOutput, query};
 use rat_runner::storage::LocalStorage;
