@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{
@@ -159,6 +160,32 @@ async fn a_runner_killed_mid_write_fails_the_run_and_leaves_no_branch() {
         &wait_for_end(&executor, &next, Duration::from_secs(60)).await
     ));
     assert_eq!(h.refs("silver.t").await, ["main"]);
+
+    // The killed run's files (data, manifests, list) go with maintenance,
+    // which asks the run store: a failed run's files go at once.
+    let table: rat_core::TableRef = "silver.t".parse().unwrap();
+    let of_run = |files: &[rat_runner::table::ListedFile]| -> Vec<String> {
+        files
+            .iter()
+            .filter(|f| f.path.contains(run.as_str()))
+            .map(|f| f.path.clone())
+            .collect()
+    };
+    let loaded = h.engine.catalog().load_table(&table).await.unwrap();
+    let before = rat_runner::table::list_table_files(&loaded).await.unwrap();
+    assert!(!of_run(&before).is_empty(), "the killed run wrote files");
+    let store: Arc<dyn RunStore> = h.store.clone();
+    let options = rat_runner::maintain::MaintainOptions::default().with_run_store(store);
+    rat_runner::maintain::maintain(h.engine.catalog().as_ref(), &table, &options)
+        .await
+        .unwrap();
+    let loaded = h.engine.catalog().load_table(&table).await.unwrap();
+    let after = rat_runner::table::list_table_files(&loaded).await.unwrap();
+    assert_eq!(
+        of_run(&after),
+        Vec::<String>::new(),
+        "files of the killed run remain"
+    );
 }
 
 /// Starts `table` on an executor that then dies: it lives on a runtime of
