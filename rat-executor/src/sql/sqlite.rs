@@ -39,12 +39,17 @@ impl SqliteRunStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(30));
+        // Held from the first connection on: opening a new file switches
+        // it to WAL, which takes an exclusive lock, and two connections
+        // both holding a shared lock while they wait for it get
+        // SQLITE_BUSY at once (SQLite's deadlock avoidance skips the busy
+        // handler), as eight stores opened together under load showed.
+        let _lock = MigrationLock::take(path).await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
             .await
             .map_err(|e| db_error("cannot open the run store", e))?;
-        let _lock = MigrationLock::take(path).await?;
         Self::migrate(&pool).await?;
         Ok(Self {
             pool,
@@ -94,7 +99,8 @@ impl SqliteRunStore {
 super::sql_store!(SqliteRunStore, Sqlite, SqliteRow);
 super::batches::batch_store!(SqliteRunStore);
 
-/// An exclusive lock on `<store>.lock`, held while migrations run.
+/// An exclusive lock on `<store>.lock`, held while a store opens: its first
+/// connection (which may switch a new file to WAL) and its migrations.
 ///
 /// SQLite has no advisory lock for sqlx's migrator to take (PostgreSQL
 /// has), so two processes opening a new store at once would both apply
