@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use chrono::Utc;
 use common::TestProject;
-use common::safety::{files_on_disk, referenced_by_snapshots};
+use common::safety::{assert_files_match_snapshots, files_on_disk};
 use iceberg::TableUpdate;
 use rat_core::{MaintenanceSettings, RunStatus, TableCommit};
 use rat_runner::maintain::{MaintainOptions, RemovalReason, maintain};
@@ -168,18 +168,7 @@ async fn maintenance_compacts_expires_and_keeps_every_retained_snapshot_readable
 
     // Nothing any retained snapshot references was deleted, and every
     // data file on disk is referenced.
-    let disk = files_on_disk(&p, "bronze.events").await;
-    let referenced = referenced_by_snapshots(&p, "bronze.events").await;
-    let missing: Vec<&String> = referenced.difference(&disk).collect();
-    assert!(missing.is_empty(), "deleted but referenced: {missing:?}");
-    let unreferenced_data: Vec<&String> = disk
-        .iter()
-        .filter(|f| f.ends_with(".parquet") && !referenced.contains(*f))
-        .collect();
-    assert!(
-        unreferenced_data.is_empty(),
-        "left behind: {unreferenced_data:?}"
-    );
+    let disk = assert_files_match_snapshots(&p, "bronze.events").await;
     assert!(
         report
             .removed_files

@@ -7,7 +7,7 @@ use chrono::Utc;
 use rat_core::{LogLevel, RunId, RunSpec};
 
 use super::Engine;
-use crate::table::{abandon_commit, run_branches};
+use crate::table::{abandon_commit, ref_names};
 
 /// Removes `run-*` branches of the spec's table left by runs that ended
 /// without cleaning up: those whose run record is terminal, or, without a
@@ -22,7 +22,13 @@ pub(super) async fn remove_stale_branches(
     let Ok(table) = catalog.load_table(&spec.table).await else {
         return;
     };
-    for (branch, run) in run_branches(&table.metadata) {
+    for branch in ref_names(&table.metadata) {
+        let Some(Ok(run)) = branch
+            .strip_prefix(rat_core::RUN_BRANCH_PREFIX)
+            .map(str::parse::<RunId>)
+        else {
+            continue;
+        };
         if run == spec.run_id {
             continue;
         }

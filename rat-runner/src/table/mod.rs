@@ -23,5 +23,5 @@ pub use rollback::{Rollback, rollback};
 pub use schema::{evolve_schema, iceberg_transform, partition_spec, spec_matches};
 pub use snapshot::{
     FileChanges, StagedSnapshot, abandon_commit, abandon_run, publish_commit, ref_names,
-    run_branches, same_fields, stage_snapshot,
+    same_fields, stage_snapshot,
 };

@@ -429,24 +429,6 @@ pub async fn abandon_run(catalog: &dyn rat_core::Catalog, spec: &rat_core::RunSp
         .map(|_| ())
 }
 
-/// The run branches (`run-<id>`) a table holds, with their runs. A run's
-/// branch points at the snapshot that run staged, which names the run
-/// (`rat.run-id`), so they are found from the snapshots without
-/// serializing the metadata as [`ref_names`] must: this is on every run's
-/// path, and the metadata grows with history.
-pub fn run_branches(metadata: &iceberg::spec::TableMetadata) -> Vec<(String, RunId)> {
-    let mut found: Vec<(String, RunId)> = metadata
-        .snapshots()
-        .filter_map(|s| s.summary().additional_properties.get("rat.run-id"))
-        .filter_map(|id| id.parse::<RunId>().ok())
-        .map(|run| (run.branch(), run))
-        .filter(|(branch, _)| metadata.snapshot_for_ref(branch).is_some())
-        .collect();
-    found.sort();
-    found.dedup();
-    found
-}
-
 /// The names of a table's refs (branches and tags). iceberg 0.10 keeps the
 /// map private, so they are read from the metadata's JSON form.
 pub fn ref_names(metadata: &iceberg::spec::TableMetadata) -> Vec<String> {

@@ -234,6 +234,12 @@ pub async fn check_maintenance_keeps_what_it_must(p: &TestProject, table: &str, 
         );
     }
 
+    assert_files_match_snapshots(p, table).await;
+}
+
+/// Nothing a snapshot of `table` references is missing from its folder,
+/// and no data file is there that none references. Returns the files.
+pub async fn assert_files_match_snapshots(p: &TestProject, table: &str) -> BTreeSet<String> {
     let disk = files_on_disk(p, table).await;
     let referenced = referenced_by_snapshots(p, table).await;
     let missing: Vec<&String> = referenced.difference(&disk).collect();
@@ -249,4 +255,5 @@ pub async fn check_maintenance_keeps_what_it_must(p: &TestProject, table: &str, 
         unreferenced.is_empty(),
         "{table}: left behind: {unreferenced:?}"
     );
+    disk
 }
