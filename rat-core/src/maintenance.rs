@@ -98,14 +98,7 @@ impl MaintenanceOverrides {
     }
 
     fn merged(&self, base: &MaintenanceSettings) -> Result<MaintenanceSettings, String> {
-        let mut tree = match serde_yaml_ng::to_value(base) {
-            Ok(serde_yaml_ng::Value::Mapping(map)) => map,
-            _ => serde_yaml_ng::Mapping::new(),
-        };
-        for (key, value) in &self.0 {
-            tree.insert(key.clone(), value.clone());
-        }
-        serde_yaml_ng::from_value(serde_yaml_ng::Value::Mapping(tree)).map_err(|e| e.to_string())
+        de::over(base, &self.0)
     }
 }
 

@@ -294,15 +294,19 @@ impl ServerSetup {
 /// Takes the top-level section `name` out of `tree` (so the lakehouse
 /// sections remain), read as `T`; its defaults when absent. An error names
 /// the section.
-fn take_section<T: serde::de::DeserializeOwned + Default>(
+fn take_section<T: serde::de::DeserializeOwned + serde::Serialize + Default>(
     tree: &mut serde_yaml_ng::Value,
     name: &str,
 ) -> Result<T> {
+    let invalid = |message: String| {
+        Error::invalid(format!("invalid {name} section: {message}")).with_context("section", name)
+    };
     match tree.as_mapping_mut().and_then(|m| m.remove(name)) {
-        Some(value) => serde_yaml_ng::from_value(value).map_err(|e| {
-            Error::invalid(format!("invalid {name} section: {e}")).with_context("section", name)
-        }),
-        None => Ok(T::default()),
+        Some(serde_yaml_ng::Value::Mapping(fields)) => {
+            rat_core::config::de::over(&T::default(), &fields).map_err(invalid)
+        }
+        Some(serde_yaml_ng::Value::Null) | None => Ok(T::default()),
+        Some(_) => Err(invalid("it must be a mapping of settings".into())),
     }
 }
 

@@ -189,3 +189,40 @@ pub mod span {
         }
     }
 }
+
+/// `fields` read as a `T` over `base`: each field given replaces `base`'s,
+/// the rest stay. An error names the field it is about (`keep_last: must
+/// be at least 1`), found by trying each given field alone.
+///
+/// ```
+/// use rat_core::MaintenanceSettings;
+///
+/// let fields: serde_yaml_ng::Mapping = serde_yaml_ng::from_str("{keep_last: 0}").unwrap();
+/// let err = rat_core::config::de::over(&MaintenanceSettings::default(), &fields).unwrap_err();
+/// assert_eq!(err, "keep_last: must be at least 1");
+/// ```
+pub fn over<T: serde::Serialize + serde::de::DeserializeOwned>(
+    base: &T,
+    fields: &serde_yaml_ng::Mapping,
+) -> Result<T, String> {
+    let merged = |fields: &serde_yaml_ng::Mapping| {
+        let mut tree = match serde_yaml_ng::to_value(base) {
+            Ok(serde_yaml_ng::Value::Mapping(map)) => map,
+            _ => serde_yaml_ng::Mapping::new(),
+        };
+        for (key, value) in fields {
+            tree.insert(key.clone(), value.clone());
+        }
+        serde_yaml_ng::from_value::<T>(serde_yaml_ng::Value::Mapping(tree))
+    };
+    merged(fields).map_err(|e| {
+        fields
+            .iter()
+            .find(|(key, value)| {
+                let alone = serde_yaml_ng::Mapping::from_iter([((*key).clone(), (*value).clone())]);
+                merged(&alone).is_err()
+            })
+            .and_then(|(key, _)| key.as_str())
+            .map_or_else(|| e.to_string(), |key| format!("{key}: {e}"))
+    })
+}
