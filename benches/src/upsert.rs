@@ -177,28 +177,36 @@ async fn upsert_once(
 
 /// The data files of `silver.upserted` now.
 async fn upsert_files(engine: &rat_runner::Engine) -> Result<u64> {
-    let loaded = engine
-        .catalog()
-        .load_table(&"silver.upserted".parse()?)
-        .await?;
-    let summary = snapshot_summary(engine, loaded.main_snapshot_id().unwrap_or_default()).await?;
-    Ok(summary
-        .get("total-data-files")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0))
+    let loaded = upserted(engine).await?;
+    Ok(
+        summary_of(&loaded, loaded.main_snapshot_id().unwrap_or_default())
+            .get("total-data-files")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+    )
 }
 
 async fn snapshot_summary(
     engine: &rat_runner::Engine,
     snapshot_id: i64,
 ) -> Result<std::collections::HashMap<String, String>> {
-    let loaded = engine
+    Ok(summary_of(&upserted(engine).await?, snapshot_id))
+}
+
+async fn upserted(engine: &rat_runner::Engine) -> Result<rat_core::LoadedTable> {
+    Ok(engine
         .catalog()
         .load_table(&"silver.upserted".parse()?)
-        .await?;
-    Ok(loaded
+        .await?)
+}
+
+fn summary_of(
+    loaded: &rat_core::LoadedTable,
+    snapshot_id: i64,
+) -> std::collections::HashMap<String, String> {
+    loaded
         .metadata
         .snapshot_by_id(snapshot_id)
         .map(|s| s.summary().additional_properties.clone())
-        .unwrap_or_default())
+        .unwrap_or_default()
 }

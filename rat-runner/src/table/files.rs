@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use iceberg::io::FileIO;
 use iceberg::spec::{
-    DataContentType, ManifestContentType, ManifestEntry, ManifestFile, ManifestList, Schema,
-    SnapshotRef, TableMetadata,
+    DataContentType, DataFile, ManifestContentType, ManifestEntry, ManifestFile, ManifestList,
+    Schema, SnapshotRef, TableMetadata,
 };
 use rat_core::{Error, ErrorKind, LoadedTable, Result, TableRef};
 
@@ -31,6 +31,16 @@ impl SnapshotFiles {
         self.entries()
             .map(|e| e.data_file().file_path().to_owned())
             .collect()
+    }
+
+    /// The live data files written with partition spec `spec_id` (whose
+    /// partition tuples compare with those of files written with it now).
+    pub fn data_files_of_spec(&self, spec_id: i32) -> impl Iterator<Item = &DataFile> {
+        self.manifests
+            .iter()
+            .filter(move |(manifest, _)| manifest.partition_spec_id == spec_id)
+            .flat_map(|(_, entries)| entries)
+            .map(|e| e.data_file())
     }
 
     /// Total live records.

@@ -142,26 +142,16 @@ mod tests {
     #[test]
     fn temporal_transforms_read_as_dates() {
         // 2026-01-05 is day 20458, month 672 (2026-01), hour 491_002 (10:00).
-        assert_eq!(
-            path(Transform::Day, "at", Some(Literal::date(20458))),
-            "p=2026-01-05"
-        );
-        assert_eq!(
-            path(Transform::Month, "at", Some(Literal::int(672))),
-            "p=2026-01"
-        );
-        assert_eq!(
-            path(Transform::Year, "at", Some(Literal::int(56))),
-            "p=2026"
-        );
-        assert_eq!(
-            path(Transform::Hour, "at", Some(Literal::int(491_002))),
-            "p=2026-01-05-10"
-        );
-        assert_eq!(
-            path(Transform::Month, "at", Some(Literal::int(-1))),
-            "p=1969-12"
-        );
+        let cases = [
+            (Transform::Day, Literal::date(20458), "p=2026-01-05"),
+            (Transform::Month, Literal::int(672), "p=2026-01"),
+            (Transform::Year, Literal::int(56), "p=2026"),
+            (Transform::Hour, Literal::int(491_002), "p=2026-01-05-10"),
+            (Transform::Month, Literal::int(-1), "p=1969-12"),
+        ];
+        for (transform, value, want) in cases {
+            assert_eq!(path(transform, "at", Some(value)), want, "{transform}");
+        }
     }
 
     #[test]

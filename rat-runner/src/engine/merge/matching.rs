@@ -322,13 +322,8 @@ pub(super) async fn rewrite_with_new(
         return Ok(new_files);
     }
     let affected_paths: HashSet<&str> = affected.iter().map(String::as_str).collect();
-    let spec_id = writer.spec_id();
     let touched: HashSet<&Struct> = base
-        .manifests
-        .iter()
-        .filter(|(manifest, _)| manifest.partition_spec_id == spec_id)
-        .flat_map(|(_, entries)| entries)
-        .map(|e| e.data_file())
+        .data_files_of_spec(writer.spec_id())
         .filter(|f| affected_paths.contains(f.file_path()))
         .map(|f| f.partition())
         .collect();

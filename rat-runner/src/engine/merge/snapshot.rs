@@ -26,14 +26,9 @@ pub(super) async fn replace_partitions(
         return Ok(Change::default());
     }
     let Some(column) = &settings.partition_column else {
-        let spec_id = writer.spec_id();
         let replaced: HashSet<&Struct> = new_files.iter().map(|f| f.partition()).collect();
         let removed: Vec<String> = base
-            .manifests
-            .iter()
-            .filter(|(manifest, _)| manifest.partition_spec_id == spec_id)
-            .flat_map(|(_, entries)| entries)
-            .map(|e| e.data_file())
+            .data_files_of_spec(writer.spec_id())
             .filter(|f| replaced.contains(f.partition()))
             .map(|f| f.file_path().to_owned())
             .collect();
