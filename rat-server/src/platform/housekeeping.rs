@@ -29,21 +29,21 @@ impl Platform {
     /// fails is logged and skipped.
     pub async fn housekeep(&self, retention: &RunRetention) -> Result<Housekeeping> {
         let pruned = self.store().prune(retention, Utc::now()).await?;
-        self.executor().forget(&pruned).await?;
+        // The records are gone either way: a folder left here is only disk.
+        if let Err(e) = self.executor().forget(&pruned).await {
+            tracing::warn!("cannot remove the folders of pruned runs: {e}");
+        }
         let mut done = Housekeeping {
             runs_pruned: pruned.len(),
             ..Housekeeping::default()
         };
         for table in all_tables(self, None).await? {
-            let maintained = match self.maintenance_settings(&table.table).await {
-                Ok(settings) => {
-                    let options =
-                        MaintainOptions::new(settings).with_run_store(self.store().clone());
-                    maintain(self.catalog().as_ref(), &table.table, &options).await
-                }
-                Err(e) => Err(e),
+            let maintained = async {
+                let settings = self.maintenance_settings(&table.table).await?;
+                let options = MaintainOptions::new(settings).with_run_store(self.store().clone());
+                maintain(self.catalog().as_ref(), &table.table, &options).await
             };
-            match maintained {
+            match maintained.await {
                 Ok(report) => {
                     done.tables_maintained += 1;
                     done.files_removed += report.removed_files.len();
