@@ -5,12 +5,13 @@
 
 mod common;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::Utc;
 use common::{Harness, succeeded, wait_for_end};
 use iceberg::TableUpdate;
-use iceberg::spec::{SnapshotReference, SnapshotRetention};
+use iceberg::spec::{Operation, Snapshot, SnapshotReference, SnapshotRetention, Summary};
 use rat_core::{
     ErrorKind, Executor, RunError, RunId, RunRecord, RunRequest, RunStatus, RunStore, TableCommit,
     Transition,
@@ -28,22 +29,43 @@ fn run_id_aged(age: Duration) -> RunId {
     uuid::Uuid::new_v7(ts).simple().to_string().parse().unwrap()
 }
 
-/// Leaves a branch for `run` on the table, as a killed runner would.
+/// Leaves a branch for `run` on the table, as a killed runner would: at a
+/// snapshot of its own (here one listing main's files), named in its
+/// summary.
 async fn leave_branch(h: &Harness, table: &str, run: &RunId) {
     let catalog = h.engine.catalog();
     let loaded = catalog.load_table(&table.parse().unwrap()).await.unwrap();
-    let snapshot = loaded.main_snapshot_id().unwrap();
+    let main = loaded.metadata.current_snapshot().unwrap().clone();
+    let snapshot_id = (uuid::Uuid::new_v4().as_u64_pair().0 >> 1) as i64;
+    let snapshot = Snapshot::builder()
+        .with_snapshot_id(snapshot_id)
+        .with_parent_snapshot_id(Some(main.snapshot_id()))
+        .with_sequence_number(loaded.metadata.next_sequence_number())
+        .with_timestamp_ms(Utc::now().timestamp_millis())
+        .with_manifest_list(main.manifest_list())
+        .with_schema_id(loaded.metadata.current_schema_id())
+        .with_summary(Summary {
+            operation: Operation::Append,
+            additional_properties: HashMap::from([(
+                rat_runner::table::RUN_ID_PROPERTY.to_owned(),
+                run.to_string(),
+            )]),
+        })
+        .build();
     catalog
         .commit(TableCommit {
             table: loaded.table.clone(),
             requirements: vec![],
-            updates: vec![TableUpdate::SetSnapshotRef {
-                ref_name: run.branch(),
-                reference: SnapshotReference::new(
-                    snapshot,
-                    SnapshotRetention::branch(None, None, None),
-                ),
-            }],
+            updates: vec![
+                TableUpdate::AddSnapshot { snapshot },
+                TableUpdate::SetSnapshotRef {
+                    ref_name: run.branch(),
+                    reference: SnapshotReference::new(
+                        snapshot_id,
+                        SnapshotRetention::branch(None, None, None),
+                    ),
+                },
+            ],
         })
         .await
         .unwrap();

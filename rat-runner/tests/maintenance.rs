@@ -58,6 +58,14 @@ async fn appends_merge_manifests_and_drop_old_metadata_files() {
             .await
             .unwrap();
         most = most.max(files.manifests.len());
+        // Totals carried from snapshot to snapshot (the run reads only the
+        // manifest list) still match the files.
+        let summary = &loaded.metadata.current_snapshot().unwrap().summary();
+        let total = |key: &str| summary.additional_properties[key].parse::<u64>().unwrap();
+        assert_eq!(total("total-records"), files.record_count());
+        assert_eq!(total("total-data-files"), files.entries().count() as u64);
+        let size: u64 = files.entries().map(|e| e.file_size_in_bytes()).sum();
+        assert_eq!(total("total-files-size"), size);
     }
     assert!(
         most <= 4,

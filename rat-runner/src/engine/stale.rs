@@ -7,7 +7,7 @@ use chrono::Utc;
 use rat_core::{LogLevel, RunId, RunSpec};
 
 use super::Engine;
-use crate::table::{abandon_commit, ref_names};
+use crate::table::{abandon_commit, runs_with_branches};
 
 /// Removes `run-*` branches of the spec's table left by runs that ended
 /// without cleaning up: those whose run record is terminal, or, without a
@@ -22,16 +22,11 @@ pub(super) async fn remove_stale_branches(
     let Ok(table) = catalog.load_table(&spec.table).await else {
         return;
     };
-    for branch in ref_names(&table.metadata) {
-        let Some(Ok(run)) = branch
-            .strip_prefix(rat_core::RUN_BRANCH_PREFIX)
-            .map(str::parse::<RunId>)
-        else {
-            continue;
-        };
+    for run in runs_with_branches(&table.metadata) {
         if run == spec.run_id {
             continue;
         }
+        let branch = run.branch();
         let Some(reason) = stale_reason(engine, &run).await else {
             continue;
         };

@@ -17,7 +17,8 @@ use crate::duck::{ColumnMatch, DuckSession, SessionLimits};
 use crate::engine::relations::{Relation, grant_table};
 use crate::engine::write::FileWriter;
 use crate::table::{
-    FileChanges, SnapshotFiles, abandon_commit, publish_commit, snapshot_files, stage_snapshot,
+    BaseSnapshot, FileChanges, SnapshotFiles, abandon_commit, publish_commit, snapshot_files,
+    stage_snapshot,
 };
 
 /// Fewest small files a partition needs before it is compacted (Iceberg's
@@ -72,7 +73,7 @@ pub async fn compact(
         if dry_run {
             return Ok((table, report));
         }
-        match rewrite(catalog, &table, &base, &groups).await? {
+        match rewrite(catalog, &table, &base.into(), &groups).await? {
             Rewritten::Published(after, files_out) => {
                 for (entry, out) in report.iter_mut().zip(files_out) {
                     entry.files_out = out;
@@ -147,7 +148,7 @@ enum Rewritten {
 async fn rewrite(
     catalog: &dyn Catalog,
     table: &LoadedTable,
-    base: &SnapshotFiles,
+    base: &BaseSnapshot,
     groups: &Groups,
 ) -> Result<Rewritten> {
     let run_id = RunId::generate();

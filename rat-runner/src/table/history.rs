@@ -77,7 +77,10 @@ pub fn history(table: &LoadedTable) -> Vec<SnapshotInfo> {
                 total_records: num("total-records"),
                 current: i == last && Some(*id) == main,
                 rollback: !seen.insert(*id),
-                run_id: summary.additional_properties.get("rat.run-id").cloned(),
+                run_id: summary
+                    .additional_properties
+                    .get(super::snapshot::RUN_ID_PROPERTY)
+                    .cloned(),
             })
         })
         .collect();

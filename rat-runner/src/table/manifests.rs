@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use iceberg::spec::{DataFile, ManifestEntry, ManifestFile, TableMetadata};
+use iceberg::spec::{DataFile, ManifestFile, TableMetadata};
 
 use super::properties::{
     MANIFEST_MERGE_ENABLED, MANIFEST_MIN_COUNT_TO_MERGE, MANIFEST_TARGET_SIZE_BYTES, bool_property,
@@ -91,22 +91,43 @@ pub(super) enum Planned {
 /// write.
 #[derive(Debug, Clone)]
 pub(super) enum Unit {
-    Carry(ManifestFile, Vec<ManifestEntry>),
-    Write { spec_id: i32, entries: Vec<Planned> },
+    /// A manifest of the base snapshot, kept by reference: its position
+    /// among the base's manifests and how many live files it holds.
+    Carry {
+        index: usize,
+        manifest: ManifestFile,
+        live: u64,
+    },
+    /// A manifest to write: `entries`, then the live entries of the base
+    /// manifests at `merged` (read only now, when merging needs them).
+    Write {
+        spec_id: i32,
+        entries: Vec<Planned>,
+        merged: Vec<usize>,
+    },
 }
 
 impl Unit {
+    /// A manifest to write with `entries` only.
+    pub(super) fn write(spec_id: i32, entries: Vec<Planned>) -> Self {
+        Self::Write {
+            spec_id,
+            entries,
+            merged: Vec::new(),
+        }
+    }
+
     fn spec_id(&self) -> i32 {
         match self {
-            Unit::Carry(m, _) => m.partition_spec_id,
+            Unit::Carry { manifest, .. } => manifest.partition_spec_id,
             Unit::Write { spec_id, .. } => *spec_id,
         }
     }
 
-    fn entry_count(&self) -> usize {
+    fn entry_count(&self) -> u64 {
         match self {
-            Unit::Carry(_, e) => e.len(),
-            Unit::Write { entries, .. } => entries.len(),
+            Unit::Carry { live, .. } => *live,
+            Unit::Write { entries, .. } => entries.len() as u64,
         }
     }
 
@@ -114,23 +135,8 @@ impl Unit {
     /// the carried ones' bytes per entry for one not yet written.
     fn size(&self, bytes_per_entry: u64) -> u64 {
         match self {
-            Unit::Carry(m, _) => m.manifest_length.max(0) as u64,
+            Unit::Carry { manifest, .. } => manifest.manifest_length.max(0) as u64,
             Unit::Write { entries, .. } => entries.len() as u64 * bytes_per_entry,
-        }
-    }
-
-    fn into_planned(self, snapshot_id: i64) -> Vec<Planned> {
-        match self {
-            Unit::Write { entries, .. } => entries,
-            Unit::Carry(_, entries) => entries
-                .into_iter()
-                .map(|e| Planned::Existing {
-                    snapshot_id: e.snapshot_id().unwrap_or(snapshot_id),
-                    sequence_number: e.sequence_number().unwrap_or(0),
-                    file_sequence_number: e.file_sequence_number,
-                    file: e.data_file().clone(),
-                })
-                .collect(),
         }
     }
 }
@@ -140,15 +146,15 @@ impl Unit {
 /// packed in order into bins of the target size; a bin of one manifest is
 /// kept, the bin holding the newest manifest is kept while it has fewer than
 /// the minimum count, and every other bin becomes one manifest.
-pub(super) fn merge(units: Vec<Unit>, policy: MergePolicy, snapshot_id: i64) -> Vec<Unit> {
+pub(super) fn merge(units: Vec<Unit>, policy: MergePolicy) -> Vec<Unit> {
     if !policy.enabled || units.len() < 2 {
         return units;
     }
     let (carried_bytes, carried_entries) = units
         .iter()
-        .filter(|u| matches!(u, Unit::Carry(..)))
+        .filter(|u| matches!(u, Unit::Carry { .. }))
         .fold((0u64, 0u64), |(b, n), u| {
-            (b + u.size(0), n + u.entry_count() as u64)
+            (b + u.size(0), n + u.entry_count())
         });
     let bytes_per_entry = carried_bytes
         .checked_div(carried_entries)
@@ -171,13 +177,25 @@ pub(super) fn merge(units: Vec<Unit>, policy: MergePolicy, snapshot_id: i64) -> 
                 out.extend(bin.into_iter().map(|(_, u)| u));
                 continue;
             }
-            let entries = bin
-                .into_iter()
-                .flat_map(|(_, u)| u.into_planned(snapshot_id))
-                .collect();
+            let mut entries = Vec::new();
+            let mut merged = Vec::new();
+            for (_, unit) in bin {
+                match unit {
+                    Unit::Carry { index, .. } => merged.push(index),
+                    Unit::Write {
+                        entries: planned,
+                        merged: more,
+                        ..
+                    } => {
+                        entries.extend(planned);
+                        merged.extend(more);
+                    }
+                }
+            }
             out.push(Unit::Write {
                 spec_id: spec,
                 entries,
+                merged,
             });
         }
     }
@@ -226,10 +244,7 @@ mod tests {
                 .build()
                 .expect("a data file")
         };
-        Unit::Write {
-            spec_id: 0,
-            entries: (0..n).map(|i| Planned::Added(file(i))).collect(),
-        }
+        Unit::write(0, (0..n).map(|i| Planned::Added(file(i))).collect())
     }
 
     fn counts(units: &[Unit]) -> Vec<bool> {
@@ -245,10 +260,56 @@ mod tests {
             min_count_to_merge: 3,
             ..MergePolicy::default()
         };
-        let two = merge(vec![write(1), write(1)], policy, 1);
+        let two = merge(vec![write(1), write(1)], policy);
         assert_eq!(counts(&two), vec![true, true], "below the count: kept");
-        let three = merge(vec![write(1), write(1), write(1)], policy, 1);
+        let three = merge(vec![write(1), write(1), write(1)], policy);
         assert_eq!(three.len(), 1, "at the count: one manifest");
+    }
+
+    fn carry(index: usize) -> Unit {
+        Unit::Carry {
+            index,
+            manifest: ManifestFile {
+                manifest_path: format!("file:///t/metadata/{index}-m0.avro"),
+                manifest_length: 100,
+                partition_spec_id: 0,
+                content: iceberg::spec::ManifestContentType::Data,
+                sequence_number: 1,
+                min_sequence_number: 1,
+                added_snapshot_id: 1,
+                added_files_count: Some(1),
+                existing_files_count: Some(0),
+                deleted_files_count: Some(0),
+                added_rows_count: Some(1),
+                existing_rows_count: Some(0),
+                deleted_rows_count: Some(0),
+                partitions: None,
+                key_metadata: None,
+                first_row_id: None,
+            },
+            live: 1,
+        }
+    }
+
+    #[test]
+    fn merged_base_manifests_are_named_for_reading_at_write_time() {
+        let policy = MergePolicy {
+            min_count_to_merge: 3,
+            ..MergePolicy::default()
+        };
+        let merged = merge(vec![write(2), carry(0), carry(1)], policy);
+        let [
+            Unit::Write {
+                entries, merged, ..
+            },
+        ] = merged.as_slice()
+        else {
+            panic!("one manifest to write: {merged:?}");
+        };
+        assert_eq!(entries.len(), 2, "the new entries");
+        assert_eq!(merged, &vec![0, 1], "both base manifests, in order");
+        let kept = merge(vec![write(2), carry(0)], policy);
+        assert!(matches!(kept[1], Unit::Carry { index: 0, .. }));
     }
 
     #[test]
@@ -258,10 +319,7 @@ mod tests {
             min_count_to_merge: 2,
             ..MergePolicy::default()
         };
-        assert_eq!(
-            merge(vec![write(1), write(1), write(1)], policy, 1).len(),
-            3
-        );
+        assert_eq!(merge(vec![write(1), write(1), write(1)], policy).len(), 3);
     }
 
     #[test]
@@ -272,7 +330,7 @@ mod tests {
             ..MergePolicy::default()
         };
         // Four one-entry manifests in bins of two: two merged manifests.
-        let merged = merge(vec![write(1), write(1), write(1), write(1)], policy, 1);
+        let merged = merge(vec![write(1), write(1), write(1), write(1)], policy);
         assert_eq!(merged.len(), 2);
     }
 }

@@ -13,7 +13,9 @@ mod schema;
 mod snapshot;
 
 pub use datafile::describe_data_file;
-pub use files::{SnapshotFiles, snapshot_files};
+pub use files::{
+    BaseSnapshot, SnapshotFiles, SnapshotManifests, snapshot_files, snapshot_manifests,
+};
 pub(crate) use files::{metadata_error, read_manifest_list};
 pub use history::{SnapshotInfo, history};
 pub use listing::{ListedFile, list_table_files};
@@ -22,6 +24,6 @@ pub use partition_path::partition_path;
 pub use rollback::{Rollback, rollback};
 pub use schema::{evolve_schema, iceberg_transform, partition_spec, spec_matches};
 pub use snapshot::{
-    FileChanges, StagedSnapshot, abandon_commit, abandon_run, publish_commit, ref_names,
-    same_fields, stage_snapshot,
+    FileChanges, RUN_ID_PROPERTY, StagedSnapshot, abandon_commit, abandon_run, publish_commit,
+    ref_names, runs_with_branches, same_fields, stage_snapshot,
 };

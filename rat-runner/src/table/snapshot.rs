@@ -2,17 +2,17 @@
 //! commit that puts it on a branch (iceberg-rust 0.10 only fast-appends to
 //! `main`, so rat owns its commits; see ARCHITECTURE.md).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use iceberg::spec::{
-    DataFile, FormatVersion, ManifestFile, ManifestListWriter, ManifestWriter,
+    DataFile, FormatVersion, ManifestEntry, ManifestFile, ManifestListWriter, ManifestWriter,
     ManifestWriterBuilder, Operation, PartitionSpecRef, Schema, SchemaRef, Snapshot,
     SnapshotReference, SnapshotRetention, SnapshotSummaryCollector, Summary,
 };
 use iceberg::{TableRequirement, TableUpdate};
 use rat_core::{Error, ErrorKind, LoadedTable, Result, RunId, TableCommit};
 
-use super::files::SnapshotFiles;
+use super::files::{BaseSnapshot, live_entries};
 use super::manifests::{MergePolicy, Planned, Unit, merge};
 
 /// What a run changes in a table, as files.
@@ -52,7 +52,7 @@ pub struct StagedSnapshot {
 /// added and made current in the same commit.
 pub async fn stage_snapshot(
     table: &LoadedTable,
-    base: &SnapshotFiles,
+    base: &BaseSnapshot,
     changes: FileChanges,
     schema: &Schema,
     branch: &str,
@@ -80,7 +80,7 @@ pub async fn stage_snapshot(
 
     let snapshot_id = new_snapshot_id(table);
     let sequence_number = metadata.next_sequence_number();
-    let parent = base.snapshot.as_ref().map(|s| s.snapshot_id());
+    let parent = base.snapshot().map(|s| s.snapshot_id());
     let mut summary = SnapshotSummaryCollector::default();
     let mut units: Vec<Unit> = Vec::new();
     let mut added_records = 0;
@@ -92,55 +92,62 @@ pub async fn stage_snapshot(
             summary.add_file(&data_file, write_schema.clone(), spec.clone());
             entries.push(Planned::Added(data_file));
         }
-        units.push(Unit::Write {
-            spec_id: spec.spec_id(),
-            entries,
-        });
+        units.push(Unit::write(spec.spec_id(), entries));
     }
+    if base.files().is_none() && !changes.removed.is_empty() {
+        return Err(Error::internal(format!(
+            "files of {} to remove, but its base snapshot's manifests were not read",
+            table.table
+        )));
+    }
+    let base_manifests = base.manifests();
     let mut removed_records = 0;
     let mut removed_found = 0;
-    for (manifest, entries) in &base.manifests {
+    for (index, &(manifest, entries)) in base_manifests.iter().enumerate() {
+        let live = match entries {
+            Some(e) => e.len() as u64,
+            None => listed_live_files(table, manifest).await?,
+        };
         // A manifest whose files were all deleted by an earlier snapshot
         // only recorded that deletion; like Iceberg's own writers, do not
         // carry it forward, or every run would read a longer list.
-        if entries.is_empty() {
+        if live == 0 {
             continue;
         }
+        let carry = Unit::Carry {
+            index,
+            manifest: manifest.clone(),
+            live,
+        };
+        let Some(entries) = entries else {
+            units.push(carry);
+            continue;
+        };
         let losing = entries
             .iter()
             .any(|e| changes.removed.contains(e.data_file().file_path()));
         if !losing {
-            units.push(Unit::Carry(manifest.clone(), entries.clone()));
+            units.push(carry);
             continue;
         }
         let manifest_spec = spec_by_id(table, manifest.partition_spec_id, &spec);
         let mut planned = Vec::with_capacity(entries.len());
         for entry in entries {
-            let file = entry.data_file().clone();
-            let sequence_number = entry.sequence_number().unwrap_or(0);
-            let file_sequence_number = entry.file_sequence_number;
-            if changes.removed.contains(file.file_path()) {
-                removed_records += file.record_count();
-                removed_found += 1;
-                summary.remove_file(&file, write_schema.clone(), manifest_spec.clone());
-                planned.push(Planned::Deleted {
-                    file,
-                    sequence_number,
-                    file_sequence_number,
-                });
-            } else {
-                planned.push(Planned::Existing {
-                    snapshot_id: entry.snapshot_id().unwrap_or(snapshot_id),
-                    file,
-                    sequence_number,
-                    file_sequence_number,
-                });
+            if !changes.removed.contains(entry.data_file().file_path()) {
+                planned.push(existing(entry.clone(), snapshot_id));
+                continue;
             }
+            let file = entry.data_file();
+            removed_records += file.record_count();
+            removed_found += 1;
+            summary.remove_file(file, write_schema.clone(), manifest_spec.clone());
+            planned.push(Planned::Deleted {
+                file: file.clone(),
+                sequence_number: entry.sequence_number().unwrap_or(0),
+                file_sequence_number: entry.file_sequence_number,
+            });
         }
-        units.push(Unit::Write {
-            spec_id: manifest.partition_spec_id,
-            entries: planned,
-        });
+        units.push(Unit::write(manifest.partition_spec_id, planned));
     }
     if removed_found != changes.removed.len() {
         return Err(Error::internal(format!(
@@ -151,10 +158,22 @@ pub async fn stage_snapshot(
     }
     let mut manifests: Vec<ManifestFile> = Vec::new();
     let mut written: Vec<String> = Vec::new();
-    for unit in merge(units, MergePolicy::of(metadata), snapshot_id) {
+    for unit in merge(units, MergePolicy::of(metadata)) {
         match unit {
-            Unit::Carry(manifest, _) => manifests.push(manifest),
-            Unit::Write { spec_id, entries } => {
+            Unit::Carry { manifest, .. } => manifests.push(manifest),
+            Unit::Write {
+                spec_id,
+                mut entries,
+                merged,
+            } => {
+                for index in merged {
+                    let (manifest, read) = base_manifests[index];
+                    let live = match read {
+                        Some(e) => e.to_vec(),
+                        None => live_entries(table, manifest).await?,
+                    };
+                    entries.extend(live.into_iter().map(|e| existing(e, snapshot_id)));
+                }
                 let manifest_spec = spec_by_id(table, spec_id, &spec);
                 let manifest = write_manifest(
                     table,
@@ -195,7 +214,7 @@ pub async fn stage_snapshot(
 
     let mut properties = summary.build();
     add_totals(&mut properties, base, added_records, removed_records);
-    properties.insert("rat.run-id".into(), run_id.to_string());
+    properties.insert(RUN_ID_PROPERTY.into(), run_id.to_string());
     let snapshot = Snapshot::builder()
         .with_snapshot_id(snapshot_id)
         .with_parent_snapshot_id(parent)
@@ -251,36 +270,84 @@ pub async fn stage_snapshot(
     })
 }
 
-/// Totals over the whole table after the change, as the spec's summary keys.
+/// Totals over the whole table after the change, as the spec's summary
+/// keys: the parent's totals plus this change, as Iceberg's writers keep
+/// them. A parent without totals has them counted from its read entries;
+/// with only its manifest list, a total it lacks is left out.
 fn add_totals(
     properties: &mut HashMap<String, String>,
-    base: &SnapshotFiles,
+    base: &BaseSnapshot,
     added_records: u64,
     removed_records: u64,
 ) {
-    let (mut files, mut size) = (0i64, 0i64);
-    for entry in base.entries() {
-        files += 1;
-        size += entry.file_size_in_bytes() as i64;
-    }
     let num = |key: &str| -> i64 {
         properties
             .get(key)
             .and_then(|v| v.parse().ok())
             .unwrap_or(0)
     };
-    files += num("added-data-files") - num("deleted-data-files");
-    size += num("added-files-size") - num("removed-files-size");
-    let records = base.record_count() + added_records - removed_records;
-    properties.insert("total-records".into(), records.to_string());
-    properties.insert("total-data-files".into(), files.to_string());
-    properties.insert("total-files-size".into(), size.to_string());
+    let change = [
+        (
+            "total-data-files",
+            num("added-data-files") - num("deleted-data-files"),
+        ),
+        (
+            "total-files-size",
+            num("added-files-size") - num("removed-files-size"),
+        ),
+        (
+            "total-records",
+            added_records as i64 - removed_records as i64,
+        ),
+    ];
+    for (key, delta) in change {
+        if let Some(total) = base_total(base, key) {
+            properties.insert(key.into(), (total + delta).to_string());
+        }
+    }
     for key in [
         "total-delete-files",
         "total-position-deletes",
         "total-equality-deletes",
     ] {
         properties.insert(key.into(), "0".into());
+    }
+}
+
+/// One of the base snapshot's totals (`total-data-files`,
+/// `total-files-size`, `total-records`).
+fn base_total(base: &BaseSnapshot, key: &str) -> Option<i64> {
+    let Some(snapshot) = base.snapshot() else {
+        return Some(0);
+    };
+    let recorded = snapshot.summary().additional_properties.get(key);
+    if let Some(total) = recorded.and_then(|v| v.parse().ok()) {
+        return Some(total);
+    }
+    let files = base.files()?;
+    Some(match key {
+        "total-data-files" => files.entries().count() as i64,
+        "total-files-size" => files.entries().map(|e| e.file_size_in_bytes() as i64).sum(),
+        _ => files.record_count() as i64,
+    })
+}
+
+/// A live entry of a base manifest, as an existing entry of a new one.
+fn existing(entry: ManifestEntry, snapshot_id: i64) -> Planned {
+    Planned::Existing {
+        snapshot_id: entry.snapshot_id().unwrap_or(snapshot_id),
+        sequence_number: entry.sequence_number().unwrap_or(0),
+        file_sequence_number: entry.file_sequence_number,
+        file: entry.data_file().clone(),
+    }
+}
+
+/// How many live data files a listed manifest holds: the list's counts
+/// (required by the v2 spec), or the manifest itself when they are absent.
+async fn listed_live_files(table: &LoadedTable, manifest: &ManifestFile) -> Result<u64> {
+    match (manifest.added_files_count, manifest.existing_files_count) {
+        (Some(added), Some(existing)) => Ok(u64::from(added) + u64::from(existing)),
+        _ => Ok(live_entries(table, manifest).await?.len() as u64),
     }
 }
 
@@ -427,6 +494,23 @@ pub async fn abandon_run(catalog: &dyn rat_core::Catalog, spec: &rat_core::RunSp
         .commit(abandon_commit(&table, &branch, Some(snapshot)))
         .await
         .map(|_| ())
+}
+
+/// The snapshot summary property naming the run that wrote the snapshot.
+pub const RUN_ID_PROPERTY: &str = "rat.run-id";
+
+/// The runs whose `run-<id>` branch is still on the table. A run's branch
+/// is set by the commit that adds its snapshot, whose summary names the
+/// run, and a branch keeps its snapshot from expiring; so the summaries
+/// name every run that can have left one, found without listing the refs
+/// (see [`ref_names`]: that costs the whole metadata's serialisation).
+pub fn runs_with_branches(metadata: &iceberg::spec::TableMetadata) -> BTreeSet<RunId> {
+    metadata
+        .snapshots()
+        .filter_map(|s| s.summary().additional_properties.get(RUN_ID_PROPERTY))
+        .filter_map(|id| id.parse::<RunId>().ok())
+        .filter(|run| metadata.snapshot_for_ref(&run.branch()).is_some())
+        .collect()
 }
 
 /// The names of a table's refs (branches and tags). iceberg 0.10 keeps the

@@ -10,13 +10,13 @@ mod upsert;
 use chrono::{DateTime, Utc};
 use iceberg::spec::{DataFile, Operation};
 use rat_core::project::PipelineSettings;
-use rat_core::{MergeStrategy, Result};
+use rat_core::{MergeStrategy, Pipeline, Result};
 
 pub(crate) use scd2::with_validity_columns;
 
 use super::write::FileWriter;
 use crate::duck::{column_list, quote_ident};
-use crate::table::{FileChanges, SnapshotFiles};
+use crate::table::{BaseSnapshot, FileChanges, SnapshotFiles};
 
 /// Files a strategy adds and base files it removes.
 #[derive(Debug, Default)]
@@ -51,34 +51,37 @@ pub(crate) async fn plan_changes(
     writer: &FileWriter,
     settings: &PipelineSettings,
     result_sql: &str,
-    base: &SnapshotFiles,
+    base: &BaseSnapshot,
     run_started_at: DateTime<Utc>,
 ) -> Result<FileChanges> {
     let keys = &settings.unique_key;
+    // Every strategy but append_only plans against the base's live files.
+    let files = || base.require_files();
     let change = match settings.merge_strategy {
-        MergeStrategy::FullRefresh => {
-            let added = writer.write(&writer.projection(result_sql), "full").await?;
-            Change::new(added, base.paths())
-        }
         MergeStrategy::AppendOnly => {
             let added = writer
                 .write(&writer.projection(result_sql), "append")
                 .await?;
             Change::new(added, Vec::new())
         }
+        MergeStrategy::FullRefresh => {
+            let removed = files()?.paths();
+            let added = writer.write(&writer.projection(result_sql), "full").await?;
+            Change::new(added, removed)
+        }
         MergeStrategy::Incremental => {
             let deduped = dedup_last_wins(&writer.projection(result_sql), keys);
-            upsert::upsert(writer, keys, &deduped, base).await?
+            upsert::upsert(writer, keys, &deduped, files()?).await?
         }
         MergeStrategy::DeleteInsert => {
-            upsert::upsert(writer, keys, &writer.projection(result_sql), base).await?
+            upsert::upsert(writer, keys, &writer.projection(result_sql), files()?).await?
         }
         MergeStrategy::Snapshot => {
-            snapshot::replace_partitions(writer, settings, &writer.projection(result_sql), base)
-                .await?
+            let projection = writer.projection(result_sql);
+            snapshot::replace_partitions(writer, settings, &projection, files()?).await?
         }
         MergeStrategy::Scd2 => {
-            scd2::scd2(writer, settings, result_sql, base, run_started_at).await?
+            scd2::scd2(writer, settings, result_sql, files()?, run_started_at).await?
         }
     };
     Ok(change.into_file_changes())
@@ -93,19 +96,30 @@ pub(crate) fn reads_base(strategy: MergeStrategy) -> bool {
     )
 }
 
+/// Whether a pipeline needs the live files of its table's base snapshot
+/// before it is rendered: every strategy but `append_only` plans against
+/// them, a watermark is computed over them and quality tests read them.
+/// (A pipeline that reads `this` needs them too, known once rendered.)
+pub(crate) fn needs_base_files(pipeline: &Pipeline) -> bool {
+    let settings = &pipeline.settings;
+    settings.merge_strategy != MergeStrategy::AppendOnly
+        || settings.watermark_column.is_some()
+        || !pipeline.tests.is_empty()
+}
+
 /// The changes of a previous attempt's files (full_refresh or append_only,
 /// whose result does not depend on the table) on top of a new base.
 pub(crate) fn reuse_changes(
     strategy: MergeStrategy,
     added: Vec<DataFile>,
-    base: &SnapshotFiles,
-) -> FileChanges {
+    base: &BaseSnapshot,
+) -> Result<FileChanges> {
     let removed = if strategy == MergeStrategy::FullRefresh {
-        base.paths()
+        base.require_files()?.paths()
     } else {
         Vec::new()
     };
-    Change::new(added, removed).into_file_changes()
+    Ok(Change::new(added, removed).into_file_changes())
 }
 
 /// Keeps the last row per key (in result order). Rows with a NULL key

@@ -19,15 +19,16 @@ use rat_core::{
 use tokio_util::sync::CancellationToken;
 
 use super::Engine;
-use super::merge::{plan_changes, reads_base, reuse_changes, with_validity_columns};
+use super::merge::{
+    needs_base_files, plan_changes, reads_base, reuse_changes, with_validity_columns,
+};
 use super::probe::{result_schema, watermark};
 use super::relations::{Relation, check_select, grant_table};
 use super::stale::remove_stale_branches;
 use super::write::{FileWriter, partition_exprs};
 use crate::duck::{ColumnMatch, Sandbox};
 use crate::table::{
-    SnapshotFiles, evolve_schema, partition_spec, same_fields, snapshot_files, spec_matches,
-    stage_snapshot,
+    BaseSnapshot, evolve_schema, partition_spec, same_fields, spec_matches, stage_snapshot,
 };
 use crate::template::{TemplateContext, render};
 
@@ -288,20 +289,24 @@ impl<'e> Run<'e> {
         };
         let base_main = existing.as_ref().and_then(LoadedTable::main_snapshot_id);
         self.base_snapshot_id = base_main;
-        let base = match &existing {
-            Some(t) => snapshot_files(t, base_main).await?,
-            None => SnapshotFiles::default(),
+        let mut base = match &existing {
+            Some(t) => BaseSnapshot::list(t, base_main).await?,
+            None => BaseSnapshot::default(),
         };
-        let target_relation = existing.as_ref().map(|t| Relation::of(t, &base));
+        if let Some(t) = &existing
+            && needs_base_files(pipeline)
+        {
+            base.read(t).await?;
+        }
         // rat's own statements (the watermark) run before the lockdown;
         // the pipeline's only after it.
         let mut session = self.open_session()?;
         if let Some(table) = &existing {
             grant_table(&session, table).await?;
         }
-        let watermark_value = match (&settings.watermark_column, &target_relation) {
-            (Some(column), Some(rel)) if base.snapshot.is_some() => {
-                Some(watermark(&session, rel, column, file).await?).flatten()
+        let watermark_value = match (&settings.watermark_column, &existing, base.files()) {
+            (Some(column), Some(t), Some(files)) if files.snapshot.is_some() => {
+                Some(watermark(&session, &Relation::of(t, files), column, file).await?).flatten()
             }
             _ => None,
         };
@@ -313,6 +318,15 @@ impl<'e> Run<'e> {
         };
         let rendered = render(&pipeline.sql, file, &template_ctx)?;
         check_select(&session, &rendered.sql, file).await?;
+        if let Some(t) = &existing
+            && rendered.reads_target
+        {
+            base.read(t).await?;
+        }
+        let target_relation = existing
+            .as_ref()
+            .zip(base.files())
+            .map(|(t, files)| Relation::of(t, files));
         let relations = self
             .relations(pipeline, &rendered, target_relation.as_ref())
             .await?;
@@ -397,7 +411,7 @@ impl<'e> Run<'e> {
                     LogLevel::Info,
                     "reusing the data files of the previous attempt".into(),
                 );
-                reuse_changes(settings.merge_strategy, r.added, &base)
+                reuse_changes(settings.merge_strategy, r.added, &base)?
             }
             _ => plan_changes(&writer, settings, &rendered.sql, &base, self.started_at)
                 .await
@@ -424,12 +438,17 @@ impl<'e> Run<'e> {
                 changes.removed.len()
             ),
         );
-        let branch_files: Vec<String> = base
-            .paths()
-            .into_iter()
-            .filter(|p| !changes.removed.contains(p))
-            .chain(changes.added.iter().map(|f| f.file_path().to_owned()))
-            .collect();
+        // Only quality tests read the branch's files.
+        let branch_files: Vec<String> = if pipeline.tests.is_empty() {
+            Vec::new()
+        } else {
+            base.require_files()?
+                .paths()
+                .into_iter()
+                .filter(|p| !changes.removed.contains(p))
+                .chain(changes.added.iter().map(|f| f.file_path().to_owned()))
+                .collect()
+        };
 
         // The test phase has a session of its own.
         drop(writer);
