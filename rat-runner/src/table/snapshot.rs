@@ -134,7 +134,7 @@ pub async fn stage_snapshot(
         let mut planned = Vec::with_capacity(entries.len());
         for entry in entries {
             if !changes.removed.contains(entry.data_file().file_path()) {
-                planned.push(existing(entry.clone(), snapshot_id));
+                planned.push(existing(entry, snapshot_id));
                 continue;
             }
             let file = entry.data_file();
@@ -168,11 +168,15 @@ pub async fn stage_snapshot(
             } => {
                 for index in merged {
                     let (manifest, read) = base_manifests[index];
+                    let loaded;
                     let live = match read {
-                        Some(e) => e.to_vec(),
-                        None => live_entries(table, manifest).await?,
+                        Some(e) => e,
+                        None => {
+                            loaded = live_entries(table, manifest).await?;
+                            loaded.as_slice()
+                        }
                     };
-                    entries.extend(live.into_iter().map(|e| existing(e, snapshot_id)));
+                    entries.extend(live.iter().map(|e| existing(e, snapshot_id)));
                 }
                 let manifest_spec = spec_by_id(table, spec_id, &spec);
                 let manifest = write_manifest(
@@ -333,7 +337,7 @@ fn base_total(base: &BaseSnapshot, key: &str) -> Option<i64> {
 }
 
 /// A live entry of a base manifest, as an existing entry of a new one.
-fn existing(entry: ManifestEntry, snapshot_id: i64) -> Planned {
+fn existing(entry: &ManifestEntry, snapshot_id: i64) -> Planned {
     Planned::Existing {
         snapshot_id: entry.snapshot_id().unwrap_or(snapshot_id),
         sequence_number: entry.sequence_number().unwrap_or(0),
