@@ -50,7 +50,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use executor::{Executor, LogCursor, RunRecord, RunRequest};
 pub use ident::{DEFAULT_NAMESPACE, Identifier, Layer, RUN_BRANCH_PREFIX, RunId, TableRef};
 pub use maintenance::{MaintenanceOverrides, MaintenanceSettings, RunRetention};
-pub use project::{MergeStrategy, Pipeline, Project, ProjectSource};
+pub use project::{Language, MergeStrategy, Pipeline, Project, ProjectSource};
 pub use run::{
     LogLevel, LogRecord, LogSink, Phase, QualityResult, RunError, RunResult, RunSpec, RunStatus,
     SharedLogSink, TestOutcome, TracingLogSink,

@@ -2,8 +2,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rat_core::{Error, Pipeline, Project, Result, TableRef};
+use rat_core::{Error, Identifier, Language, Pipeline, Project, Result, TableRef};
 
+use crate::python::{PythonConfig, ScriptInputs, find_inputs};
 use crate::template::{Rendered, TemplateContext, render};
 
 /// Dependencies between the pipelines of a project.
@@ -18,12 +19,62 @@ pub struct Dag {
 /// What discovery learned about one pipeline.
 #[derive(Debug, Clone)]
 pub struct Discovered {
-    /// The pipeline's SQL rendered for a first run (no watermark).
-    pub first_run: Rendered,
+    /// What the pipeline's own code reads.
+    pub code: DiscoveredCode,
     /// Each quality test's file and SQL, rendered for a first run.
     pub tests: Vec<(String, Rendered)>,
-    /// Every table referenced in any rendering of the SQL or its tests.
+    /// Every table referenced in any rendering of the SQL, the script or
+    /// its tests.
     pub refs: BTreeSet<TableRef>,
+}
+
+/// A pipeline's code as discovery saw it.
+#[derive(Debug, Clone)]
+pub enum DiscoveredCode {
+    /// The SQL rendered for a first run (no watermark).
+    Sql(Rendered),
+    /// The literal `ref()` / `landing_zone()` arguments of a script.
+    Python(PythonInputs),
+}
+
+/// What a Python pipeline reads, by the names its script uses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PythonInputs {
+    /// `ref()` argument as written → the table it names.
+    pub refs: BTreeMap<String, TableRef>,
+    /// `landing_zone()` arguments.
+    pub landing_zones: BTreeSet<Identifier>,
+}
+
+impl PythonInputs {
+    /// Checks what the bootstrap found in `pipeline`'s script: every name
+    /// a valid table or zone, errors naming the file and line.
+    pub fn of(pipeline: &Pipeline, found: ScriptInputs) -> Result<Self> {
+        let file = pipeline.source_file.as_str();
+        let namespace = pipeline.table.namespace.as_str();
+        let located =
+            |e: Error, line: usize| e.with_context("file", file).with_context("line", line);
+        let mut inputs = Self::default();
+        for named in found.refs {
+            let table = TableRef::parse(&named.name, namespace).map_err(|e| {
+                located(
+                    Error::invalid(format!("ref('{}'): {}", named.name, e.message())),
+                    named.line,
+                )
+            })?;
+            inputs.refs.insert(named.name, table);
+        }
+        for named in found.landing_zones {
+            let zone = Identifier::new(&named.name).map_err(|e| {
+                located(
+                    Error::invalid(format!("landing_zone('{}'): {}", named.name, e.message())),
+                    named.line,
+                )
+            })?;
+            inputs.landing_zones.insert(zone);
+        }
+        Ok(inputs)
+    }
 }
 
 /// A watermark stand-in for discovery, so `{% if watermark_value %}` branches
@@ -31,45 +82,83 @@ pub struct Discovered {
 const WATERMARK_PLACEHOLDER: &str = "1970-01-01 00:00:00";
 
 /// Renders a pipeline (and its tests) the ways discovery needs: once as a
-/// first run and once with a watermark, collecting every `ref()`.
-pub fn discover(pipeline: &Pipeline) -> Result<Discovered> {
+/// first run and once with a watermark, collecting every `ref()`; a Python
+/// pipeline's script is read by `python`'s `ast` (one interpreter start).
+pub fn discover(pipeline: &Pipeline, python: &PythonConfig) -> Result<Discovered> {
+    let script = match pipeline.language {
+        Language::Sql => None,
+        Language::Python => {
+            let mut found = find_inputs(
+                python,
+                &[(pipeline.source_file.as_str(), pipeline.source.as_str())],
+            )?;
+            found.pop()
+        }
+    };
+    discover_with(pipeline, script)
+}
+
+/// [`discover`] with a script's inputs already found (`None` for SQL).
+fn discover_with(pipeline: &Pipeline, script: Option<ScriptInputs>) -> Result<Discovered> {
     let ctx = |watermark: Option<&str>| TemplateContext {
         table: pipeline.table.clone(),
         strategy: pipeline.settings.merge_strategy,
         watermark_value: watermark.map(str::to_owned),
         run_started_at: chrono::Utc::now(),
     };
-    let first_run = render(&pipeline.sql, &pipeline.sql_file, &ctx(None))?;
-    let later = render(
-        &pipeline.sql,
-        &pipeline.sql_file,
-        &ctx(Some(WATERMARK_PLACEHOLDER)),
-    )?;
     let tables = |r: &Rendered| r.refs.iter().map(|t| t.table.clone()).collect::<Vec<_>>();
-    let mut refs: BTreeSet<TableRef> = tables(&first_run)
-        .into_iter()
-        .chain(tables(&later))
-        .collect();
+    let (code, mut refs) = match (pipeline.language, script) {
+        (Language::Python, found) => {
+            let inputs = PythonInputs::of(pipeline, found.unwrap_or_default())?;
+            let refs: BTreeSet<TableRef> = inputs.refs.values().cloned().collect();
+            (DiscoveredCode::Python(inputs), refs)
+        }
+        (Language::Sql, _) => {
+            let first_run = render(&pipeline.source, &pipeline.source_file, &ctx(None))?;
+            let later = render(
+                &pipeline.source,
+                &pipeline.source_file,
+                &ctx(Some(WATERMARK_PLACEHOLDER)),
+            )?;
+            let refs = tables(&first_run)
+                .into_iter()
+                .chain(tables(&later))
+                .collect();
+            (DiscoveredCode::Sql(first_run), refs)
+        }
+    };
     let mut tests = Vec::with_capacity(pipeline.tests.len());
     for test in &pipeline.tests {
         let rendered = render(&test.sql, &test.file, &ctx(None))?;
         refs.extend(tables(&rendered));
         tests.push((test.file.clone(), rendered));
     }
-    Ok(Discovered {
-        first_run,
-        tests,
-        refs,
-    })
+    Ok(Discovered { code, tests, refs })
 }
 
 impl Dag {
-    /// Builds the DAG of `project`. A cycle is an error naming the files.
-    pub fn build(project: &Project) -> Result<(Self, BTreeMap<TableRef, Discovered>)> {
+    /// Builds the DAG of `project`; its Python pipelines' scripts are read
+    /// by `python` (one interpreter start for all, blocking). A cycle is an
+    /// error naming the files.
+    pub fn build(
+        project: &Project,
+        python: &PythonConfig,
+    ) -> Result<(Self, BTreeMap<TableRef, Discovered>)> {
+        let scripts: Vec<(&str, &str)> = project
+            .pipelines
+            .values()
+            .filter(|p| p.language == Language::Python)
+            .map(|p| (p.source_file.as_str(), p.source.as_str()))
+            .collect();
+        let mut scripts_found = find_inputs(python, &scripts)?.into_iter();
         let mut found = BTreeMap::new();
         let mut deps = BTreeMap::new();
         for (table, pipeline) in &project.pipelines {
-            let discovered = discover(pipeline)?;
+            let script = match pipeline.language {
+                Language::Python => scripts_found.next(),
+                Language::Sql => None,
+            };
+            let discovered = discover_with(pipeline, script)?;
             let mut d = discovered.refs.clone();
             d.remove(table);
             deps.insert(table.clone(), d);
@@ -163,7 +252,7 @@ fn topological_order(
     let names: Vec<String> = cycle.iter().map(|t| t.short()).collect();
     let files: Vec<&str> = cycle
         .iter()
-        .filter_map(|t| project.get(t).map(|p| p.sql_file.as_str()))
+        .filter_map(|t| project.get(t).map(|p| p.source_file.as_str()))
         .collect();
     Err(
         Error::invalid(format!("dependency cycle: {}", names.join(" -> ")))
@@ -223,7 +312,7 @@ mod tests {
             ),
             ("bronze.b", "SELECT 1 AS id"),
         ]);
-        let (dag, _) = Dag::build(&p).unwrap();
+        let (dag, _) = Dag::build(&p, &PythonConfig::default()).unwrap();
         let order: Vec<String> = dag.order.iter().map(|t| t.short()).collect();
         assert_eq!(order, ["bronze.b", "silver.s", "gold.g"]);
         let g: TableRef = "gold.g".parse().unwrap();
@@ -238,7 +327,7 @@ mod tests {
             ("gold.c", "SELECT * FROM {{ ref('silver.a') }}"),
             ("bronze.ok", "SELECT 1"),
         ]);
-        let err = Dag::build(&p).unwrap_err();
+        let err = Dag::build(&p, &PythonConfig::default()).unwrap_err();
         assert!(err.message().starts_with("dependency cycle"), "{err}");
         assert!(
             err.to_string().contains("pipelines/silver/a/pipeline.sql"),
@@ -252,7 +341,7 @@ mod tests {
             "silver.s",
             "-- @merge_strategy: incremental\n-- @unique_key: id\nSELECT 1 AS id {% if watermark_value %} FROM {{ ref('bronze.late') }}{% endif %}",
         )]);
-        let (dag, _) = Dag::build(&p).unwrap();
+        let (dag, _) = Dag::build(&p, &PythonConfig::default()).unwrap();
         let s: TableRef = "silver.s".parse().unwrap();
         assert_eq!(dag.deps[&s].len(), 1);
     }

@@ -16,6 +16,7 @@
 //! - [`table`]: data files, statistics, schema evolution, snapshots, branches.
 //! - [`Engine`]: the [`RunEngine`](rat_core::RunEngine) that runs one pipeline
 //!   phase by phase; [`Engine::plan`] validates a batch before anything runs.
+//! - [`python`]: Python pipelines in their own interpreter (bootstrap, inputs, result stream).
 //! - [`query`]: read-only SQL over current snapshots.
 //! - [`maintain`]: compaction, snapshot expiry and orphan removal per table.
 //! - [`access`]: storage, catalog and runs of one namespace through
@@ -28,6 +29,7 @@ pub mod duck;
 mod engine;
 pub mod lakehouse;
 pub mod maintain;
+pub mod python;
 pub mod query;
 pub mod s3;
 pub mod storage;

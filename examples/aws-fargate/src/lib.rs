@@ -334,7 +334,7 @@ impl Fargate {
             let key = ObjectKey::new(format!("{}pipelines/", self.source.prefix))?;
             bail!("no pipelines under {key}: upload a project first (--upload DIR)");
         }
-        let (dag, _) = Dag::build(&project)?;
+        let (dag, _) = Dag::build(&project, &rat_runner::python::PythonConfig::from_env())?;
         if selected.is_empty() {
             return Ok(dag.order);
         }

@@ -1,4 +1,5 @@
-//! `-- @key: value` header annotations of pipeline and test SQL files.
+//! `-- @key: value` header annotations of pipeline and test SQL files, and
+//! `# @key: value` ones of `pipeline.py`.
 
 use serde_yaml_ng::Value;
 
@@ -16,8 +17,9 @@ pub struct Annotation {
     pub line: usize,
 }
 
-/// Reads the annotations from the header of `sql`: the leading run of blank
-/// and `--` comment lines. The first other line ends the header.
+/// Reads the annotations from the header of `source`: the leading run of
+/// blank and comment lines (`#` in a `.py` file, `--` otherwise). The first
+/// other line ends the header.
 ///
 /// ```
 /// use rat_core::project::parse_annotations;
@@ -26,15 +28,18 @@ pub struct Annotation {
 /// let found = parse_annotations(sql, "pipeline.sql").unwrap();
 /// assert_eq!(found.len(), 2);
 /// assert_eq!(found[1].value.as_str(), Some("a, b"));
+/// let py = "#!/usr/bin/env python3\n# @merge_strategy: full_refresh\nresult = None";
+/// assert_eq!(parse_annotations(py, "pipeline.py").unwrap()[0].line, 2);
 /// ```
-pub fn parse_annotations(sql: &str, file: &str) -> Result<Vec<Annotation>> {
+pub fn parse_annotations(source: &str, file: &str) -> Result<Vec<Annotation>> {
+    let marker = if file.ends_with(".py") { "#" } else { "--" };
     let mut found = Vec::new();
-    for (idx, line) in sql.lines().enumerate() {
+    for (idx, line) in source.lines().enumerate() {
         let trimmed = line.trim();
         if trimmed.is_empty() {
             continue;
         }
-        let Some(comment) = trimmed.strip_prefix("--") else {
+        let Some(comment) = trimmed.strip_prefix(marker) else {
             break;
         };
         let Some(body) = comment.trim_start().strip_prefix('@') else {
@@ -48,7 +53,7 @@ pub fn parse_annotations(sql: &str, file: &str) -> Result<Vec<Annotation>> {
         };
         let (key, raw) = body.split_once(':').ok_or_else(|| {
             located(format!(
-                "annotation '@{}' has no value: write '-- @key: value'",
+                "annotation '@{}' has no value: write '{marker} @key: value'",
                 body.trim()
             ))
         })?;
@@ -95,6 +100,17 @@ mod tests {
         let found = parse_annotations(sql, "t.sql").unwrap();
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].line, 3);
+    }
+
+    #[test]
+    fn python_headers_use_hash_comments() {
+        let py =
+            "# a comment\n# @merge_strategy: incremental\n-- @not: this\nimport os\n# @late: x";
+        let found = parse_annotations(py, "pipelines/b/x/pipeline.py").unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].key, "merge_strategy");
+        let err = parse_annotations("# @merge_strategy\n", "pipeline.py").unwrap_err();
+        assert!(err.to_string().contains("'# @key: value'"), "{err}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! [`Storage`](crate::Storage) with one folder per pipeline.
 //!
 //! ```text
-//! {prefix}pipelines/{layer}/{name}/pipeline.sql
+//! {prefix}pipelines/{layer}/{name}/pipeline.sql   (or pipeline.py)
 //! {prefix}pipelines/{layer}/{name}/config.yaml
 //! {prefix}pipelines/{layer}/{name}/tests/quality/*.sql
 //! {prefix}landing/{zone}/...
@@ -77,15 +77,61 @@ impl ProjectSource {
     }
 }
 
-/// One pipeline: its SQL, effective settings and quality tests.
+/// What a pipeline is written in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    /// `pipeline.sql`: a Jinja template of one SELECT.
+    #[default]
+    Sql,
+    /// `pipeline.py`: a script that sets `result` (see PIPELINES.md).
+    Python,
+}
+
+impl Language {
+    /// The language of a pipeline file, by its name.
+    ///
+    /// ```
+    /// use rat_core::project::Language;
+    /// assert_eq!(Language::of_file("pipelines/bronze/a/pipeline.py"), Some(Language::Python));
+    /// assert_eq!(Language::of_file("pipeline.sql"), Some(Language::Sql));
+    /// assert_eq!(Language::of_file("config.yaml"), None);
+    /// ```
+    pub fn of_file(file: &str) -> Option<Self> {
+        let name = file.rsplit('/').next().unwrap_or(file);
+        match name {
+            PYTHON_FILE => Some(Self::Python),
+            SQL_FILE => Some(Self::Sql),
+            _ => None,
+        }
+    }
+
+    /// The file a pipeline in this language lives in.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Self::Sql => SQL_FILE,
+            Self::Python => PYTHON_FILE,
+        }
+    }
+}
+
+/// The file of a SQL pipeline.
+pub const SQL_FILE: &str = "pipeline.sql";
+/// The file of a Python pipeline; checked first, as the original system did.
+pub const PYTHON_FILE: &str = "pipeline.py";
+
+/// One pipeline: its code, effective settings and quality tests.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Pipeline {
     /// The table it produces (`namespace.layer.name`).
     pub table: TableRef,
-    /// Key of `pipeline.sql`.
-    pub sql_file: String,
-    /// The template text of `pipeline.sql`.
-    pub sql: String,
+    /// What [`source`](Self::source) is written in.
+    #[serde(default)]
+    pub language: Language,
+    /// Key of `pipeline.sql` or `pipeline.py`.
+    pub source_file: String,
+    /// The text of the source file (a SQL template or a Python script).
+    pub source: String,
     /// Key of `config.yaml`, when present.
     pub config_file: Option<String>,
     /// Settings after annotations override `config.yaml`.
@@ -97,25 +143,35 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// Builds a pipeline from its files' contents. Errors name the file.
+    /// Builds a pipeline from its files' contents; the language follows
+    /// the source file's name (`pipeline.py` or `pipeline.sql`). Errors
+    /// name the file.
     pub fn from_sources(
         table: TableRef,
-        sql_file: &str,
-        sql: &str,
+        source_file: &str,
+        source: &str,
         config: Option<(&str, &str)>,
         tests: &[(String, String)],
     ) -> Result<Self> {
-        let annotations = parse_annotations(sql, sql_file)?;
-        if sql.lines().all(|l| {
+        let language = Language::of_file(source_file).ok_or_else(|| {
+            Error::invalid("a pipeline's code is pipeline.sql or pipeline.py")
+                .with_context("file", source_file)
+        })?;
+        let annotations = parse_annotations(source, source_file)?;
+        let (comment, empty) = match language {
+            Language::Sql => ("--", "pipeline.sql has no SELECT"),
+            Language::Python => ("#", "pipeline.py has no code: it must set `result`"),
+        };
+        if source.lines().all(|l| {
             let l = l.trim();
-            l.is_empty() || l.starts_with("--")
+            l.is_empty() || l.starts_with(comment)
         }) {
-            return Err(Error::invalid("pipeline.sql has no SELECT").with_context("file", sql_file));
+            return Err(Error::invalid(empty).with_context("file", source_file));
         }
         let ResolvedSettings {
             settings,
             mut warnings,
-        } = resolve_settings(config, &annotations, sql_file)?;
+        } = resolve_settings(config, &annotations, source_file)?;
         let mut parsed_tests = Vec::with_capacity(tests.len());
         for (file, text) in tests {
             let (test, test_warnings) = QualityTest::parse(file, text)?;
@@ -125,8 +181,9 @@ impl Pipeline {
         parsed_tests.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(Self {
             table,
-            sql_file: sql_file.to_owned(),
-            sql: sql.to_owned(),
+            language,
+            source_file: source_file.to_owned(),
+            source: source.to_owned(),
             config_file: config.map(|(f, _)| f.to_owned()),
             settings,
             tests: parsed_tests,
@@ -145,6 +202,7 @@ pub struct Project {
 #[derive(Default)]
 struct PipelineFiles {
     sql: Option<String>,
+    python: Option<String>,
     config: Option<String>,
     tests: Vec<String>,
 }
@@ -175,7 +233,8 @@ impl Project {
             })?;
             let files = folders.entry((layer, name)).or_default();
             match tail {
-                ["pipeline.sql"] => files.sql = Some(key.to_owned()),
+                [SQL_FILE] => files.sql = Some(key.to_owned()),
+                [PYTHON_FILE] => files.python = Some(key.to_owned()),
                 ["config.yaml"] | ["config.yml"] if files.config.is_some() => {
                     return Err(
                         Error::invalid("both config.yaml and config.yml exist; keep one")
@@ -191,19 +250,26 @@ impl Project {
         let mut pipelines = BTreeMap::new();
         for ((layer, name), files) in folders {
             let table = TableRef::new(source.namespace.clone(), layer, name);
-            let Some(sql_file) = files.sql else {
+            let Some(code_file) = files.python.as_ref().or(files.sql.as_ref()) else {
                 let dir = source.pipeline_dir(&table);
-                return Err(Error::invalid("pipeline folder has no pipeline.sql")
-                    .with_context("file", format!("{dir}pipeline.sql")));
+                return Err(
+                    Error::invalid("pipeline folder has no pipeline.sql (or pipeline.py)")
+                        .with_context("file", format!("{dir}{SQL_FILE}")),
+                );
             };
-            let pipeline = load_files(
+            let mut pipeline = load_files(
                 storage,
                 table.clone(),
-                &sql_file,
+                code_file,
                 files.config,
                 &files.tests,
             )
             .await?;
+            if files.python.is_some() && files.sql.is_some() {
+                pipeline
+                    .warnings
+                    .push(both_files_warning(&source.pipeline_dir(&table)));
+            }
             pipelines.insert(table, pipeline);
         }
         Ok(Self { pipelines })
@@ -222,14 +288,21 @@ impl Project {
             .into_iter()
             .map(|m| String::from(m.key))
             .collect();
-        let sql_file = format!("{dir}pipeline.sql");
-        if !keys.contains(&sql_file) {
-            return Err(Error::new(
-                ErrorKind::NotFound,
-                format!("no pipeline '{}'", table.short()),
-            )
-            .with_context("file", sql_file));
-        }
+        let python_file = format!("{dir}{PYTHON_FILE}");
+        let sql_file = format!("{dir}{SQL_FILE}");
+        let has_sql = keys.contains(&sql_file);
+        let has_python = keys.contains(&python_file);
+        let code_file = match (has_python, has_sql) {
+            (true, _) => python_file,
+            (false, true) => sql_file,
+            (false, false) => {
+                return Err(Error::new(
+                    ErrorKind::NotFound,
+                    format!("no pipeline '{}'", table.short()),
+                )
+                .with_context("file", sql_file));
+            }
+        };
         let config = keys
             .iter()
             .find(|k| k.ends_with("/config.yaml") || k.ends_with("/config.yml"))
@@ -245,7 +318,11 @@ impl Project {
             })
             .cloned()
             .collect();
-        load_files(storage, table.clone(), &sql_file, config, &tests).await
+        let mut pipeline = load_files(storage, table.clone(), &code_file, config, &tests).await?;
+        if has_python && has_sql {
+            pipeline.warnings.push(both_files_warning(&dir));
+        }
+        Ok(pipeline)
     }
 
     /// The pipeline producing `table`, if it is part of this project.
@@ -254,10 +331,16 @@ impl Project {
     }
 }
 
+/// The original system ran `pipeline.py` when both existed; so does rat,
+/// but says so.
+fn both_files_warning(dir: &str) -> String {
+    format!("{dir} holds both {PYTHON_FILE} and {SQL_FILE}: {PYTHON_FILE} runs; remove one")
+}
+
 async fn load_files(
     storage: &dyn Storage,
     table: TableRef,
-    sql_file: &str,
+    code_file: &str,
     config_file: Option<String>,
     test_files: &[String],
 ) -> Result<Pipeline> {
@@ -268,7 +351,7 @@ async fn load_files(
             .await
             .map(|text| (key, text))
     };
-    let (_, sql) = read(sql_file.to_owned()).await?;
+    let (_, code) = read(code_file.to_owned()).await?;
     let config = match config_file {
         Some(key) => Some(read(key).await?),
         None => None,
@@ -279,8 +362,8 @@ async fn load_files(
     }
     Pipeline::from_sources(
         table,
-        sql_file,
-        &sql,
+        code_file,
+        &code,
         config.as_ref().map(|(f, t)| (f.as_str(), t.as_str())),
         &tests,
     )

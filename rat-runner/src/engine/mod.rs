@@ -27,6 +27,7 @@ pub use plan::RunPlan;
 pub(crate) use relations::{create_table_views, named_tables, parse_select, relation_at};
 
 use crate::duck::SessionLimits;
+use crate::python::PythonConfig;
 
 /// Engine settings.
 #[derive(Debug, Clone)]
@@ -41,6 +42,8 @@ pub struct EngineConfig {
     /// What pipeline and quality-test SQL may read beyond what its run
     /// resolved (strict unless the storage is a trusted project folder).
     pub sql_access: SqlAccess,
+    /// The interpreter of Python pipelines.
+    pub python: PythonConfig,
 }
 
 impl Default for EngineConfig {
@@ -50,6 +53,7 @@ impl Default for EngineConfig {
             max_commit_attempts: 12,
             stale_branch_age: Duration::from_secs(3600),
             sql_access: SqlAccess::Strict,
+            python: PythonConfig::default(),
         }
     }
 }

@@ -2,13 +2,13 @@
 //! parses, the DAG has no cycle, every `ref()` can be satisfied, every SQL
 //! file is one SELECT.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rat_core::{Error, ErrorKind, Pipeline, Project, ProjectSource, Result, TableRef};
 
 use super::Engine;
 use super::relations::check_select;
-use crate::dag::{Dag, Discovered, discover};
+use crate::dag::{Dag, Discovered, DiscoveredCode, discover};
 use crate::duck::{DuckSession, Sandbox};
 
 /// Pipelines to run, in dependency order, from a validated project.
@@ -41,10 +41,22 @@ impl Engine {
     /// catalog (its upstream tables may not exist yet). The tables it
     /// `ref()`s are in the result.
     pub async fn check_pipeline(&self, pipeline: &Pipeline) -> Result<Discovered> {
-        let found = discover(pipeline)?;
+        let (python, owned) = (self.config.python.clone(), pipeline.clone());
+        let found = tokio::task::spawn_blocking(move || discover(&owned, &python))
+            .await
+            .map_err(|e| Error::internal(format!("checking {}: {e}", pipeline.table)))??;
         let session = parser_session(&self.config).await?;
         check_rendered(&session, pipeline, &found).await?;
         Ok(found)
+    }
+
+    /// The DAG of `project`, its Python scripts read by the engine's
+    /// interpreter (on the blocking pool).
+    pub async fn dag(&self, project: &Project) -> Result<(Dag, BTreeMap<TableRef, Discovered>)> {
+        let (python, project) = (self.config.python.clone(), project.clone());
+        tokio::task::spawn_blocking(move || Dag::build(&project, &python))
+            .await
+            .map_err(|e| Error::internal(format!("building the DAG: {e}")))?
     }
 
     /// Loads `source`, builds its DAG and checks the selected pipelines
@@ -61,7 +73,7 @@ impl Engine {
                 ),
             ));
         }
-        let (dag, discovered) = Dag::build(&project)?;
+        let (dag, discovered) = self.dag(&project).await?;
         let order = if targets.is_empty() {
             dag.order.clone()
         } else {
@@ -90,7 +102,7 @@ impl Engine {
                             "ref('{}') names a table that does not exist{hint}",
                             dep.short()
                         ))
-                        .with_context("file", &pipeline.sql_file));
+                        .with_context("file", &pipeline.source_file));
                     }
                     Err(e) => return Err(e),
                 }
@@ -117,7 +129,10 @@ async fn check_rendered(
     pipeline: &Pipeline,
     found: &Discovered,
 ) -> Result<()> {
-    check_select(session, &found.first_run.sql, &pipeline.sql_file).await?;
+    // A script's syntax was checked when its inputs were found.
+    if let DiscoveredCode::Sql(first_run) = &found.code {
+        check_select(session, &first_run.sql, &pipeline.source_file).await?;
+    }
     for (file, rendered) in &found.tests {
         check_select(session, &rendered.sql, file).await?;
     }

@@ -161,6 +161,18 @@ pub(crate) async fn create_table_views(
             session.grant_s3(&relation.location, access).await?;
         }
     }
+    let sql = table_views_sql(relations);
+    session
+        .run(move |c| {
+            c.execute_batch(&sql)
+                .map_err(|e| duck_error("cannot create table views", e))
+        })
+        .await
+}
+
+/// The statements making the view of each relation (a Python script's
+/// DuckDB connection runs the same ones).
+pub(crate) fn table_views_sql(relations: &BTreeMap<RefTarget, Relation>) -> String {
     let mut sql = String::new();
     let namespaces: BTreeSet<&Identifier> = relations.keys().map(|t| &t.table.namespace).collect();
     for ns in namespaces {
@@ -178,12 +190,7 @@ pub(crate) async fn create_table_views(
             relation.sql()
         ));
     }
-    session
-        .run(move |c| {
-            c.execute_batch(&sql)
-                .map_err(|e| duck_error("cannot create table views", e))
-        })
-        .await
+    sql
 }
 
 /// Creates the views of the landing zones a template named; the files
@@ -195,34 +202,64 @@ pub(crate) async fn create_landing_views(
     zones: &BTreeSet<Identifier>,
     file: &str,
 ) -> Result<Vec<String>> {
-    let mut files = Vec::new();
-    if zones.is_empty() {
-        return Ok(files);
-    }
-    let mut sql = String::from("CREATE SCHEMA IF NOT EXISTS memory.landing;\n");
-    for zone in zones {
-        let prefix = format!("{}landing/{zone}/", project.prefix);
-        if let Some(access) = storage.s3_access() {
-            let folder = ObjectKey::new(prefix.trim_end_matches('/'))?;
+    if let Some(access) = storage.s3_access() {
+        for zone in zones {
+            let folder = ObjectKey::new(format!("{}landing/{zone}", project.prefix))?;
             session
                 .grant_s3(&storage.engine_url(&folder), &access)
                 .await?;
         }
+    }
+    let LandingViews { sql, files } = landing_views(storage, project, zones, file).await?;
+    if !sql.is_empty() {
+        session
+            .run(move |c| {
+                c.execute_batch(&sql)
+                    .map_err(|e| duck_error("cannot read landing zone", e))
+            })
+            .await?;
+    }
+    Ok(files)
+}
+
+/// The views of some landing zones: their statements and the files they read.
+pub(crate) struct LandingViews {
+    /// `CREATE VIEW` statements (empty for no zones).
+    pub(crate) sql: String,
+    /// The files the views read.
+    pub(crate) files: Vec<String>,
+}
+
+/// The views of `zones` over the files each holds now.
+pub(crate) async fn landing_views(
+    storage: &dyn Storage,
+    project: &ProjectSource,
+    zones: &BTreeSet<Identifier>,
+    file: &str,
+) -> Result<LandingViews> {
+    let mut views = LandingViews {
+        sql: String::new(),
+        files: Vec::new(),
+    };
+    if zones.is_empty() {
+        return Ok(views);
+    }
+    views
+        .sql
+        .push_str("CREATE SCHEMA IF NOT EXISTS memory.landing;\n");
+    for zone in zones {
+        let prefix = format!("{}landing/{zone}/", project.prefix);
         let objects = storage.list_all(&prefix).await?;
         let reader = landing_reader(zone, &objects, storage, file)?;
-        files.extend(objects.iter().map(|o| storage.engine_url(&o.key)));
-        sql.push_str(&format!(
+        views
+            .files
+            .extend(objects.iter().map(|o| storage.engine_url(&o.key)));
+        views.sql.push_str(&format!(
             "CREATE OR REPLACE VIEW {} AS SELECT * FROM {reader};\n",
             landing_view_name(zone.as_str())
         ));
     }
-    session
-        .run(move |c| {
-            c.execute_batch(&sql)
-                .map_err(|e| duck_error("cannot read landing zone", e))
-        })
-        .await?;
-    Ok(files)
+    Ok(views)
 }
 
 /// The table function reading a zone's files, chosen by their extension.

@@ -7,7 +7,6 @@ use rat_core::{
     Error, ErrorKind, Identifier, Layer, ObjectKey, Pipeline, Project, ProjectSource, Result,
     StorageExt, TableRef,
 };
-use rat_runner::dag::Dag;
 
 use super::{Platform, parse_namespace};
 use crate::api::{
@@ -141,7 +140,7 @@ impl Platform {
         for namespace in namespaces {
             let source = ProjectSource::of(&namespace);
             let project = Project::load(self.storage(&namespace)?.as_ref(), &source).await?;
-            let (dag, _) = Dag::build(&project)?;
+            let (dag, _) = self.inner.engine.dag(&project).await?;
             for (to, froms) in &dag.deps {
                 for from in froms {
                     lineage.edges.push(LineageEdge {

@@ -2,6 +2,7 @@
 
 mod cleanup;
 mod gate;
+mod python;
 mod session;
 
 use std::sync::Arc;
@@ -13,8 +14,8 @@ use chrono::{DateTime, Utc};
 use iceberg::spec::{DataFile, Schema};
 use rat_core::run::PhaseTiming;
 use rat_core::{
-    Error, ErrorKind, LoadedTable, LogLevel, NewTable, Phase, Pipeline, Project, QualityResult,
-    Result, RunContext, RunResult, RunSpec, RunStatus,
+    Error, ErrorKind, Language, LoadedTable, LogLevel, NewTable, Phase, Pipeline, Project,
+    QualityResult, Result, RunContext, RunResult, RunSpec, RunStatus,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -219,7 +220,7 @@ impl<'e> Run<'e> {
             LogLevel::Info,
             format!(
                 "loaded {} ({}, {} quality tests)",
-                pipeline.sql_file,
+                pipeline.source_file,
                 pipeline.settings.merge_strategy,
                 pipeline.tests.len()
             ),
@@ -277,7 +278,7 @@ impl<'e> Run<'e> {
         reusable: &mut Option<Reusable>,
     ) -> Result<Attempt> {
         let catalog = self.engine.catalog.clone();
-        let file = pipeline.sql_file.as_str();
+        let file = pipeline.source_file.as_str();
         let target = &pipeline.table;
         let settings = &pipeline.settings;
 
@@ -313,11 +314,21 @@ impl<'e> Run<'e> {
         let template_ctx = TemplateContext {
             table: target.clone(),
             strategy: settings.merge_strategy,
-            watermark_value,
+            watermark_value: watermark_value.clone(),
             run_started_at: self.started_at,
         };
-        let rendered = render(&pipeline.sql, file, &template_ctx)?;
-        check_select(&session, &rendered.sql, file).await?;
+        let script = match pipeline.language {
+            Language::Sql => None,
+            Language::Python => Some(python::Script::discover(self, pipeline).await?),
+        };
+        let rendered = match &script {
+            None => {
+                let rendered = render(&pipeline.source, file, &template_ctx)?;
+                check_select(&session, &rendered.sql, file).await?;
+                rendered
+            }
+            Some(script) => script.rendered(pipeline),
+        };
         if let Some(t) = &existing
             && rendered.reads_target
         {
@@ -340,17 +351,23 @@ impl<'e> Run<'e> {
         {
             sandbox.allow_files(&base.files);
         }
-        self.expose(
-            &session,
-            &relations,
-            &rendered,
-            &sandbox,
-            write_folder,
-            file,
-        )
-        .await?;
+        if script.is_none() {
+            self.expose(
+                &session,
+                &relations,
+                &rendered,
+                &sandbox,
+                write_folder.clone(),
+                file,
+            )
+            .await?;
+        }
 
         self.enter(Phase::Execute)?;
+        if let Some(script) = &script {
+            self.run_script(pipeline, script, &relations, watermark_value, &session)
+                .await?;
+        }
         let mut result_schema = result_schema(&session, &rendered.sql, file).await?;
         if settings.merge_strategy == rat_core::MergeStrategy::Scd2 {
             result_schema = with_validity_columns(settings, &result_schema)
@@ -358,6 +375,12 @@ impl<'e> Run<'e> {
         }
         let table = match existing {
             Some(t) => t,
+            None if script.is_some() => {
+                // rat's own SQL only: the session locks down below.
+                let table = self.create_table(pipeline, &result_schema).await?;
+                grant_table(&session, &table).await?;
+                table
+            }
             None => {
                 // A new table's folder is known only now: the session
                 // that writes into it is locked down with it.
@@ -378,6 +401,15 @@ impl<'e> Run<'e> {
                 table
             }
         };
+        if script.is_some() {
+            let mut locked = sandbox.clone();
+            locked.allow_folder(&FileWriter::run_folder(
+                &table,
+                &self.spec.run_id,
+                &self.engine.staging_dir(),
+            ));
+            session.lock_down(&locked).await?;
+        }
         if !spec_matches(
             table.metadata.default_partition_spec(),
             table.metadata.current_schema(),
@@ -536,7 +568,7 @@ impl<'e> Run<'e> {
                 partition_exprs(&bound, schema)?;
                 Ok(spec)
             })
-            .map_err(|e| e.with_context("file", &pipeline.sql_file))?;
+            .map_err(|e| e.with_context("file", &pipeline.source_file))?;
         let mut properties = crate::table::properties::created_table_defaults();
         properties.insert("rat.pipeline".to_owned(), pipeline.table.to_string());
         if let Some(description) = &pipeline.settings.description {

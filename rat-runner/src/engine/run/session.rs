@@ -106,7 +106,7 @@ impl Run<'_> {
         let mut others = rendered.refs.clone();
         others.remove(&this);
         let mut relations =
-            resolve_refs(self.engine.catalog.as_ref(), &others, &pipeline.sql_file).await?;
+            resolve_refs(self.engine.catalog.as_ref(), &others, &pipeline.source_file).await?;
         if let Some(target) = target.filter(|_| rendered.reads_target) {
             relations.insert(this, target.clone());
         }

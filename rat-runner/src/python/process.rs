@@ -1,0 +1,269 @@
+//! One Python pipeline run in its own interpreter: started with a clean
+//! environment in a temporary folder, fed its context, its output lines
+//! forwarded to the run's log, its `result` stream loaded into the run's
+//! DuckDB session, stopped by SIGTERM then SIGKILL when the run is.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rat_core::{Error, ErrorKind, LogLevel, Result, SharedLogSink};
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio_util::sync::CancellationToken;
+
+use super::{BOOTSTRAP, PythonConfig, result};
+use crate::duck::DuckSession;
+
+/// How long a stopped script has between SIGTERM and SIGKILL.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// The unit separator starting the bootstrap's messages for rat.
+const MARK: char = '\u{1f}';
+
+/// What the bootstrap builds the script's globals from.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScriptContext {
+    /// The script's key (tracebacks name it).
+    pub file: String,
+    /// The script.
+    pub source: String,
+    /// `this`: `"ns.layer.name"`.
+    pub this: String,
+    /// `run_started_at`, ISO-8601 UTC.
+    pub run_started_at: String,
+    /// `is_incremental`.
+    pub is_incremental: bool,
+    /// `watermark_value`.
+    pub watermark_value: Option<String>,
+    /// `config`: the effective settings.
+    pub config: serde_json::Value,
+    /// Statements making the views `ref()` and `landing_zone()` name, over
+    /// the files the run resolved.
+    pub views_sql: String,
+    /// `ref()` argument → the view it names.
+    pub refs: BTreeMap<String, String>,
+    /// `landing_zone()` argument → the view it names.
+    pub landing_zones: BTreeMap<String, String>,
+    /// Resources of the script's DuckDB connection.
+    pub duckdb: DuckSettings,
+}
+
+/// Resources of the script's own DuckDB connection (the run's limits).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DuckSettings {
+    /// Worker threads.
+    pub threads: Option<usize>,
+    /// DuckDB's `memory_limit`.
+    pub memory_limit: Option<String>,
+}
+
+/// The failure the bootstrap reports.
+#[derive(Debug, Deserialize)]
+struct Reported {
+    kind: String,
+    message: String,
+    line: Option<usize>,
+    traceback: Option<String>,
+}
+
+/// The environment every interpreter gets: enough to find programs and
+/// decode text, nothing of rat's own (no credentials, no `RAT_*`).
+pub(super) fn base_env() -> Vec<(String, String)> {
+    let mut env = vec![
+        ("PYTHONUNBUFFERED".to_owned(), "1".to_owned()),
+        ("PYTHONDONTWRITEBYTECODE".to_owned(), "1".to_owned()),
+    ];
+    for name in ["PATH", "LANG", "LC_ALL", "TZ"] {
+        if let Ok(value) = std::env::var(name) {
+            env.push((name.to_owned(), value));
+        }
+    }
+    env
+}
+
+/// Runs `context`'s script with `python` in a fresh `workdir` (removed
+/// afterwards) and loads its `result` into `session` as
+/// [`RESULT_TABLE`](super::RESULT_TABLE). Returns the rows loaded.
+///
+/// The script's lines reach `log`; an exception fails with its traceback
+/// and the script's line; `cancel` stops the interpreter (SIGTERM, then
+/// SIGKILL after a grace period).
+pub async fn run_script(
+    python: &PythonConfig,
+    context: &ScriptContext,
+    workdir: &Path,
+    session: &DuckSession,
+    log: SharedLogSink,
+    cancel: &CancellationToken,
+) -> Result<u64> {
+    std::fs::create_dir_all(workdir).map_err(|e| {
+        Error::new(
+            ErrorKind::Storage,
+            format!("cannot create the script's folder: {e}"),
+        )
+        .with_context("file", workdir.display())
+    })?;
+    let outcome = run_in(python, context, workdir, session, log, cancel).await;
+    let _ = std::fs::remove_dir_all(workdir);
+    outcome
+}
+
+async fn run_in(
+    python: &PythonConfig,
+    context: &ScriptContext,
+    workdir: &Path,
+    session: &DuckSession,
+    log: SharedLogSink,
+    cancel: &CancellationToken,
+) -> Result<u64> {
+    let home = workdir.to_string_lossy().into_owned();
+    let mut child = Command::new(&python.interpreter)
+        .args(["-c", BOOTSTRAP, "run"])
+        .env_clear()
+        .envs(base_env())
+        .env("HOME", &home)
+        .env("TMPDIR", &home)
+        .current_dir(workdir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| python.not_started(&e))?;
+    let input = serde_json::to_vec(context)
+        .map_err(|e| Error::internal(format!("cannot encode the script's context: {e}")))?;
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let feed = tokio::spawn(async move {
+        let _ = stdin.write_all(&input).await;
+    });
+    let reported = Arc::new(Mutex::new(None));
+    let lines = forward_lines(&mut child, log, Arc::clone(&reported));
+    let stdout = child.stdout.take().expect("piped stdout");
+    let stream = std::fs::File::from(
+        stdout
+            .into_owned_fd()
+            .map_err(|e| Error::internal(format!("cannot read the script's result: {e}")))?,
+    );
+    let loaded = tokio::select! {
+        loaded = result::load(session, stream) => loaded,
+        _ = cancel.cancelled() => {
+            stop(&mut child).await;
+            return Err(Error::new(ErrorKind::Cancelled, "run cancelled"));
+        }
+    };
+    let status = tokio::select! {
+        status = child.wait() => status,
+        _ = cancel.cancelled() => {
+            stop(&mut child).await;
+            return Err(Error::new(ErrorKind::Cancelled, "run cancelled"));
+        }
+    }
+    .map_err(|e| Error::internal(format!("waiting for Python: {e}")))?;
+    let _ = feed.await;
+    let _ = lines.await;
+    let file = context.file.as_str();
+    if let Some(reported) = reported.lock().expect("report").take() {
+        return Err(script_error(reported, file));
+    }
+    if !status.success() {
+        return Err(exit_error(status, file));
+    }
+    loaded.map_err(|e| e.with_context("file", file))
+}
+
+/// Forwards the interpreter's stderr to `log` and keeps its failure report.
+fn forward_lines(
+    child: &mut Child,
+    log: SharedLogSink,
+    reported: Arc<Mutex<Option<Reported>>>,
+) -> tokio::task::JoinHandle<()> {
+    let stderr = child.stderr.take().expect("piped stderr");
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stderr).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let Some(message) = line.strip_prefix(MARK) else {
+                log.log(LogLevel::Info, line);
+                continue;
+            };
+            let mut parts = message.splitn(3, MARK);
+            match (parts.next(), parts.next(), parts.next()) {
+                (Some("rat-log"), Some(level), Some(text)) => {
+                    log.log(python_level(level), text.to_owned());
+                }
+                (Some("rat-error"), Some(json), None) => {
+                    if let Ok(r) = serde_json::from_str::<Reported>(json) {
+                        *reported.lock().expect("report") = Some(r);
+                    }
+                }
+                _ => log.log(LogLevel::Info, line),
+            }
+        }
+    })
+}
+
+fn python_level(level: &str) -> LogLevel {
+    match level {
+        "DEBUG" => LogLevel::Debug,
+        "WARNING" => LogLevel::Warn,
+        "ERROR" | "CRITICAL" => LogLevel::Error,
+        _ => LogLevel::Info,
+    }
+}
+
+fn script_error(reported: Reported, file: &str) -> Error {
+    let kind = match reported.kind.as_str() {
+        "script" => ErrorKind::Query,
+        _ => ErrorKind::InvalidInput,
+    };
+    let message = match &reported.traceback {
+        Some(trace) => format!("{}\n{}", reported.message, trace.trim_end()),
+        None => reported.message,
+    };
+    let error = Error::new(kind, message).with_context("file", file);
+    let error = match reported.line {
+        Some(line) => error.with_context("line", line),
+        None => error,
+    };
+    if reported.kind == "environment" {
+        error.with_context("field", "python")
+    } else {
+        error
+    }
+}
+
+fn exit_error(status: std::process::ExitStatus, file: &str) -> Error {
+    use std::os::unix::process::ExitStatusExt;
+    let how = match status.signal() {
+        Some(9) => "was killed (signal 9; out of memory?)".to_owned(),
+        Some(signal) => format!("was killed by signal {signal}"),
+        None => format!("exited with status {}", status.code().unwrap_or(-1)),
+    };
+    Error::new(
+        ErrorKind::Executor,
+        format!("the Python process {how} before finishing the script"),
+    )
+    .with_context("file", file)
+}
+
+/// SIGTERM, then SIGKILL if the interpreter is still there after [`GRACE`].
+async fn stop(child: &mut Child) {
+    if let Some(pid) = child
+        .id()
+        .and_then(|p| rustix::process::Pid::from_raw(p as i32))
+    {
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        if tokio::time::timeout(GRACE, child.wait()).await.is_ok() {
+            return;
+        }
+    }
+    let _ = child.kill().await;
+}
+
+/// A fresh folder for one script under `base`.
+pub(crate) fn workdir(base: &Path, run_id: &str) -> PathBuf {
+    base.join(format!("python-{run_id}"))
+}
