@@ -19,4 +19,9 @@ if [ -z "${RAT_DUCKDB_EXTENSION_DIR:-}" ]; then
     if [ -f "$d/httpfs.duckdb_extension" ]; then export RAT_DUCKDB_EXTENSION_DIR="$d"; fi
   done
 fi
+# Python pipelines run with the venv's interpreter (pyarrow, duckdb) unless
+# RAT_PYTHON names another.
+if [ -z "${RAT_PYTHON:-}" ] && [ -x "$RAT_VENV/bin/python" ]; then
+  export RAT_PYTHON="$RAT_VENV/bin/python"
+fi
 true # sourced under `set -e`: a missing venv is not an error here

@@ -16,7 +16,8 @@ pub mod safety;
 
 use rat_runner::query::{QueryOptions, QueryOutput, query};
 use rat_runner::storage::LocalStorage;
-use rat_runner::{Engine, RunPlan};
+use rat_runner::python::PythonConfig;
+use rat_runner::{Engine, EngineConfig, RunPlan};
 use serde_json::Value;
 
 /// A project folder with tables under `.rat/`.
@@ -176,7 +177,11 @@ pub async fn open_engine(project: &Path) -> Engine {
     )
     .await
     .unwrap();
-    Engine::new(Arc::new(storage), Arc::new(catalog))
+    let config = EngineConfig {
+        python: PythonConfig::new(python_bin()),
+        ..EngineConfig::default()
+    };
+    Engine::with_config(Arc::new(storage), Arc::new(catalog), config)
 }
 
 /// Collects log lines.
