@@ -41,6 +41,10 @@ pub struct RunnerInput {
     /// What the run's SQL may read beyond what it resolved.
     #[serde(default)]
     pub sql_access: SqlAccess,
+    /// The interpreter of Python pipelines (`python:` of `rat.yaml`);
+    /// `None`: the runner's `$RAT_PYTHON`, else `python3`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python: Option<std::path::PathBuf>,
 }
 
 /// The variable carrying the [`RunnerInput`] of a container's runner

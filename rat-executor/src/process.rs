@@ -39,6 +39,8 @@ pub struct ProcessConfig {
     pub tail_interval: Duration,
     /// What the runs' SQL may read beyond what they resolved.
     pub sql_access: SqlAccess,
+    /// The interpreter of Python pipelines; `None`: the runner's default.
+    pub python: Option<PathBuf>,
 }
 
 /// The `rat-runner` binary: `$RAT_RUNNER`, else the one beside the running
@@ -78,6 +80,7 @@ impl ProcessConfig {
             grace: Duration::from_secs(5),
             tail_interval: Duration::from_millis(20),
             sql_access: SqlAccess::Strict,
+            python: None,
         }
     }
 }
@@ -132,6 +135,7 @@ impl Child {
             spec: spec.clone(),
             lakehouse: self.config.lakehouse.clone(),
             sql_access: self.config.sql_access,
+            python: self.config.python.clone(),
         };
         std::fs::write(dir.join("input.json"), serde_json::to_vec_pretty(&input)?)?;
         let stdout = std::fs::File::create(dir.join("result.json"))?;

@@ -323,3 +323,64 @@ async fn a_pruned_run_loses_its_folder_and_a_kept_one_keeps_it() {
     // Forgetting again (nothing left) is not an error.
     executor.forget(&pruned).await.unwrap();
 }
+
+/// 20M rows of about 50 bytes (~1 GB as Arrow) streamed by a script's
+/// `RecordBatchReader`: the run stays under a 1 GB memory limit (DuckDB's,
+/// and the runner's and the interpreter's address-space ceiling), so the
+/// result was never whole in either process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_streamed_python_result_larger_than_the_memory_limit_is_written() {
+    let h = Harness::new().await;
+    h.write(
+        "pipelines/bronze/stream/pipeline.py",
+        "# @merge_strategy: full_refresh\n\
+         import pyarrow.compute as pc\n\
+         BATCH = 500_000\n\
+         schema = pa.schema([('id', pa.int64()), ('label', pa.string())])\n\
+         def batches():\n\
+         \x20   for start in range(0, 20_000_000, BATCH):\n\
+         \x20       ids = pa.array(range(start, start + BATCH), pa.int64())\n\
+         \x20       labels = pc.binary_join_element_wise('row-', pc.cast(ids, pa.string()), '-' + 'x' * 30, '')\n\
+         \x20       yield pa.record_batch([ids, labels], schema=schema)\n\
+         result = pa.RecordBatchReader.from_batches(schema, batches())\n",
+    );
+    // The runner's interpreter: $RAT_PYTHON (scripts/env.sh names the
+    // test venv's), as a server's runners get it.
+    let executor = h.process(PoolConfig::default()).await;
+    let limits = RunLimits {
+        memory_limit: Some("1GB".into()),
+        threads: Some(2),
+        timeout: Some(Duration::from_secs(600)),
+    };
+    let run = executor
+        .submit(request("bronze.stream").with_limits(limits))
+        .await
+        .unwrap();
+    let logs = follow_all(&executor, &run, 0).await;
+    let record = wait_for_end(&executor, &run, Duration::from_secs(600)).await;
+    assert!(succeeded(&record), "{:?}", record.error);
+    assert_eq!(record.result.as_ref().unwrap().rows_written, 20_000_000);
+    // The interpreter's own peak: the whole result would be over 1 GB.
+    let peak: u64 = logs
+        .iter()
+        .find_map(|l| {
+            l.message
+                .strip_prefix("the script's process peaked at ")?
+                .strip_suffix(" MiB resident")?
+                .parse()
+                .ok()
+        })
+        .expect("the script reports its peak");
+    assert!(peak < 1024, "the script's process peaked at {peak} MiB");
+    let out = rat_runner::query::query(
+        h.engine.catalog().as_ref(),
+        "SELECT count(*), count(DISTINCT id), max(length(label)) FROM bronze.stream",
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        out.rows[0],
+        [json!(20_000_000), json!(20_000_000), json!(43)]
+    );
+}

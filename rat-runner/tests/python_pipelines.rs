@@ -167,17 +167,36 @@ async fn script_failures_are_named_and_publish_nothing() {
         "raises",
         "# @merge_strategy: full_refresh\n\ndef load():\n    raise ValueError('the API said no')\n\nload()\n",
     );
-    script("killed", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n");
-    fails(&p, "bronze.no_result", ErrorKind::InvalidInput, "did not set `result`").await;
+    script(
+        "killed",
+        "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n",
+    );
+    fails(
+        &p,
+        "bronze.no_result",
+        ErrorKind::InvalidInput,
+        "did not set `result`",
+    )
+    .await;
     fails(&p, "bronze.wrong_type", ErrorKind::InvalidInput, "not dict").await;
-    let r = fails(&p, "bronze.raises", ErrorKind::Query, "ValueError: the API said no").await;
+    let r = fails(
+        &p,
+        "bronze.raises",
+        ErrorKind::Query,
+        "ValueError: the API said no",
+    )
+    .await;
     let err = r.error.unwrap();
     assert_eq!(
         err.file.as_deref(),
         Some("pipelines/bronze/raises/pipeline.py")
     );
     assert!(err.message.contains("line: 4"), "{}", err.message);
-    assert!(err.message.contains("in load"), "traceback: {}", err.message);
+    assert!(
+        err.message.contains("in load"),
+        "traceback: {}",
+        err.message
+    );
     fails(&p, "bronze.killed", ErrorKind::Executor, "killed").await;
 }
 
@@ -229,7 +248,8 @@ async fn an_interpreter_without_pyarrow_is_named_with_the_fix() {
     let err = r.error.unwrap();
     assert_eq!(err.error_kind(), ErrorKind::InvalidInput);
     assert!(
-        err.message.contains("cannot import pyarrow and duckdb") && err.message.contains("pip install pyarrow duckdb"),
+        err.message.contains("cannot import pyarrow and duckdb")
+            && err.message.contains("pip install pyarrow duckdb"),
         "{}",
         err.message
     );
@@ -243,7 +263,12 @@ async fn an_interpreter_without_pyarrow_is_named_with_the_fix() {
     );
     let r = run_with(&missing, &p, "bronze.customers", MemoryLog::default(), None).await;
     let err = r.error.unwrap();
-    assert!(err.message.contains("cannot start Python '/no/such/python3'"), "{}", err.message);
+    assert!(
+        err.message
+            .contains("cannot start Python '/no/such/python3'"),
+        "{}",
+        err.message
+    );
 }
 
 const SLEEPER: &str = "# @merge_strategy: full_refresh\nimport time\nlog.info('sleeping')\ntime.sleep(120)\nresult = pa.table({'a': [1]})\n";
@@ -264,13 +289,22 @@ async fn a_timeout_stops_the_script_and_publishes_nothing() {
     assert_eq!(r.status, RunStatus::Failed, "{:?}", r.error);
     assert_eq!(r.error.unwrap().error_kind(), ErrorKind::Timeout);
     assert!(started.elapsed() < Duration::from_secs(60), "not stopped");
-    assert!(p.engine.catalog().load_table(&"bronze.slow".parse().unwrap()).await.is_err());
+    assert!(
+        p.engine
+            .catalog()
+            .load_table(&"bronze.slow".parse().unwrap())
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
 async fn cancelling_mid_script_stops_it_and_leaves_main_alone() {
     let p = TestProject::new().await;
-    p.write("pipelines/bronze/slow/pipeline.py", "# @merge_strategy: full_refresh\nresult = pa.table({'a': [1, 2]})\n");
+    p.write(
+        "pipelines/bronze/slow/pipeline.py",
+        "# @merge_strategy: full_refresh\nresult = pa.table({'a': [1, 2]})\n",
+    );
     p.run_ok(&[]).await;
     let before = p.load("bronze.slow").await.main_snapshot_id();
     p.write("pipelines/bronze/slow/pipeline.py", SLEEPER);
@@ -294,7 +328,10 @@ async fn cancelling_mid_script_stops_it_and_leaves_main_alone() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     cancel.cancel();
-    let r = tokio::time::timeout(Duration::from_secs(60), run).await.unwrap().unwrap();
+    let r = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(r.status, RunStatus::Cancelled, "{:?}", r.error);
     assert_eq!(p.load("bronze.slow").await.main_snapshot_id(), before);
     assert_eq!(p.refs("bronze.slow").await, ["main"]);

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use rat_core::config::{CatalogConfig, StorageConfig};
+use rat_core::config::{CatalogConfig, SqlAccess, StorageConfig};
 use rat_core::{Executor, LakehouseConfig, Result, RunEngine};
 use rat_executor::{LocalExecutor, OnDemand, ProcessConfig, ProcessExecutor, Stores};
 use rat_runner::access::{NamespaceAccess, ScopedEngine};
@@ -93,6 +93,7 @@ impl ServerSetup {
         let stores = self.run_store.open().await?;
         let config = EngineConfig {
             sql_access: self.sql_access,
+            python: self.python.clone(),
             ..EngineConfig::default()
         };
         let engine = Engine::open(&self.lakehouse, config)
@@ -155,9 +156,19 @@ impl ServerSetup {
         let storage = engine.storage().clone();
         match &self.executor {
             ExecutorConfig::Local(pool) => {
+                // Untrusted pipelines: Python code has no box in this process.
+                let engine = match self.sql_access {
+                    SqlAccess::Strict => {
+                        engine.with_python(engine.config().python.clone().refusing(
+                            "a server's in-process executor cannot sandbox Python code; \
+                             set server.executor to process or ecs",
+                        ))
+                    }
+                    SqlAccess::ProjectFiles => engine.clone(),
+                };
                 let runs: Arc<dyn RunEngine> = match access {
-                    Some(access) => Arc::new(ScopedEngine::new(engine.clone(), access)),
-                    None => Arc::new(engine.clone()),
+                    Some(access) => Arc::new(ScopedEngine::new(engine, access)),
+                    None => Arc::new(engine),
                 };
                 let local =
                     LocalExecutor::start(runs, stores.runs.clone(), storage, pool.clone()).await?;
@@ -172,6 +183,7 @@ impl ServerSetup {
                 let mut process =
                     ProcessConfig::new(runner, lakehouse, self.state_dir.join("runs"));
                 process.sql_access = self.sql_access;
+                process.python = Some(self.python.interpreter.clone());
                 let executor =
                     ProcessExecutor::start(process, stores.runs.clone(), storage, pool.clone())
                         .await?;

@@ -32,6 +32,7 @@ use std::path::{Path, PathBuf};
 use rat_core::config::{SqlAccess, config_tree};
 use rat_core::{Error, LakehouseConfig, MaintenanceSettings, Result, RunRetention};
 use rat_executor::{PoolConfig, RunStoreConfig};
+use rat_runner::python::PythonConfig;
 use serde::{Deserialize, Deserializer};
 
 use crate::auth::AuthConfig;
@@ -195,6 +196,9 @@ pub struct ServerSetup {
     /// How tables are maintained (`maintenance:` of `rat.yaml`), unless
     /// their pipeline sets its own.
     pub maintenance: MaintenanceSettings,
+    /// The interpreter of Python pipelines (`python:` of `rat.yaml`, else
+    /// `$RAT_PYTHON`, else `python3`).
+    pub python: PythonConfig,
 }
 
 impl ServerSetup {
@@ -211,6 +215,7 @@ impl ServerSetup {
             scheduler: Some(SchedulerConfig::default()),
             sql_access: SqlAccess::Strict,
             maintenance: MaintenanceSettings::default(),
+            python: PythonConfig::from_env(),
         }
     }
 
@@ -262,6 +267,7 @@ impl ServerSetup {
                 .map_err(|e| Error::internal(format!("the default server section: {e}")))?,
         };
         let maintenance: MaintenanceSettings = take_section(&mut tree, "maintenance")?;
+        let python = take_python(&mut tree, base)?;
         let run_retention: RunRetention = take_section(&mut tree, "runs")?;
         let lakehouse = if tree.as_mapping().is_some_and(|m| m.is_empty()) {
             LakehouseConfig::embedded(project)
@@ -287,7 +293,32 @@ impl ServerSetup {
         });
         setup.sql_access = section.sql_access;
         setup.maintenance = maintenance;
+        if let Some(python) = python {
+            setup.python = python;
+        }
         Ok((setup, section.listen))
+    }
+}
+
+/// Takes `python:` (the interpreter of Python pipelines) out of `tree`: a
+/// name looked up on `PATH`, or a path (relative to the config's folder).
+fn take_python(tree: &mut serde_yaml_ng::Value, base: &Path) -> Result<Option<PythonConfig>> {
+    match tree.as_mapping_mut().and_then(|m| m.remove("python")) {
+        None | Some(serde_yaml_ng::Value::Null) => Ok(None),
+        Some(serde_yaml_ng::Value::String(text)) if !text.trim().is_empty() => {
+            let path = Path::new(text.trim());
+            let interpreter = if path.components().count() > 1 && path.is_relative() {
+                base.join(path)
+            } else {
+                path.to_owned()
+            };
+            Ok(Some(PythonConfig::new(interpreter)))
+        }
+        Some(other) => Err(Error::invalid(format!(
+            "python must name an interpreter (python3, /opt/venv/bin/python), not {}",
+            serde_yaml_ng::to_string(&other).unwrap_or_default().trim()
+        ))
+        .with_context("field", "python")),
     }
 }
 
@@ -320,6 +351,27 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn python_names_the_interpreter_of_python_pipelines() {
+        let load = |yaml: &str, vars: &[(&str, &str)]| {
+            ServerSetup::from_yaml(yaml, Path::new("/etc/rat"), Path::new("/p"), env(vars))
+        };
+        let (setup, _) = load("python: venv/bin/python\n", &[]).unwrap();
+        assert_eq!(
+            setup.python.interpreter,
+            PathBuf::from("/etc/rat/venv/bin/python")
+        );
+        let (setup, _) = load("python: python3.12\n", &[]).unwrap();
+        assert_eq!(setup.python.interpreter, PathBuf::from("python3.12"));
+        let (setup, _) = load("", &[("RAT__PYTHON", "/opt/py/bin/python")]).unwrap();
+        assert_eq!(
+            setup.python.interpreter,
+            PathBuf::from("/opt/py/bin/python")
+        );
+        let err = load("python: [a, b]\n", &[]).unwrap_err();
+        assert_eq!(err.context("field"), Some("python"), "{err}");
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub(crate) fn overrides(config: &EcsConfig, spec: &RunSpec) -> Result<TaskOverri
         lakehouse: config.runner_lakehouse()?.clone(),
         // A task's storage is remote: there is no project folder to open.
         sql_access: rat_core::config::SqlAccess::Strict,
+        // The image's own (its RAT_PYTHON, else python3 on its PATH).
+        python: None,
     };
     let input = serde_json::to_string(&input)
         .map_err(|e| Error::internal(format!("cannot encode the runner input: {e}")))?;

@@ -178,6 +178,21 @@ impl RunLimits {
     pub fn memory_limit_bytes(&self) -> Result<Option<u64>> {
         self.memory_limit.as_deref().map(parse_size).transpose()
     }
+
+    /// The address-space limit of a run's processes (the runner, a Python
+    /// pipeline's interpreter), above the memory limit: DuckDB spills before
+    /// its own limit, and this catches what it does not account for.
+    ///
+    /// ```
+    /// use rat_core::config::RunLimits;
+    /// let limits = RunLimits { memory_limit: Some("1GiB".into()), ..RunLimits::default() };
+    /// assert_eq!(limits.address_space_ceiling().unwrap(), Some(3 << 30));
+    /// ```
+    pub fn address_space_ceiling(&self) -> Result<Option<u64>> {
+        Ok(self
+            .memory_limit_bytes()?
+            .map(|bytes| bytes.saturating_mul(2).max(bytes.saturating_add(2 << 30))))
+    }
 }
 
 /// Parses `512MB`, `2GiB`, `1.5 GB`, `1000000` (bytes) into bytes.

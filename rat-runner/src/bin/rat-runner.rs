@@ -30,6 +30,7 @@ use rat_core::runner::{RunnerEvent, RunnerExit, RunnerLine};
 use rat_core::{
     Error, ErrorKind, LogLevel, LogRecord, LogSink, Phase, RunContext, RunEngine, RunnerInput,
 };
+use rat_runner::python::PythonConfig;
 use rat_runner::{Engine, EngineConfig};
 use tokio_util::sync::CancellationToken;
 
@@ -92,6 +93,11 @@ fn run(input: RunnerInput, abandon: bool) -> RunnerExit {
     runtime.block_on(async move {
         let config = EngineConfig {
             sql_access: input.sql_access,
+            python: input
+                .python
+                .clone()
+                .map(PythonConfig::new)
+                .unwrap_or_default(),
             ..EngineConfig::default()
         };
         let engine = match Engine::open(&input.lakehouse, config).await {
@@ -141,13 +147,11 @@ async fn cancel_on_signals(cancel: CancellationToken) {
     cancel.cancel();
 }
 
-/// An address-space limit above DuckDB's memory limit: DuckDB spills before
-/// its own limit; this catches what it does not account for.
+/// The run's address-space ceiling (see `RunLimits::address_space_ceiling`).
 fn limit_memory(input: &RunnerInput) -> Result<(), Error> {
-    let Some(bytes) = input.spec.limits.memory_limit_bytes()? else {
+    let Some(ceiling) = input.spec.limits.address_space_ceiling()? else {
         return Ok(());
     };
-    let ceiling = bytes.saturating_mul(2).max(bytes.saturating_add(2 << 30));
     rlimit::setrlimit(rlimit::Resource::AS, ceiling, ceiling).map_err(|e| {
         Error::new(
             ErrorKind::Internal,

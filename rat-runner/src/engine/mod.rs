@@ -121,6 +121,13 @@ impl Engine {
         }
     }
 
+    /// The same engine running Python pipelines with `python`.
+    pub fn with_python(&self, python: PythonConfig) -> Self {
+        let mut engine = self.clone();
+        engine.config.python = python;
+        engine
+    }
+
     /// The pipeline storage.
     pub fn storage(&self) -> &Arc<dyn Storage> {
         &self.storage

@@ -131,6 +131,11 @@ def as_reader(pa, result, duckdb):
 
 def run():
     context = json.load(sys.stdin)
+    if context.get("address_space_limit"):
+        import resource
+
+        limit = context["address_space_limit"]
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     # The Arrow stream owns stdout; everything the script prints, even from
     # C code, goes to stderr and so to the run's log.
     result_out = os.fdopen(os.dup(1), "wb")
@@ -212,6 +217,10 @@ def run():
             for batch in reader:
                 writer.write_batch(batch)
         result_out.close()
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+        tell("log", f"INFO{MARK}the script's process peaked at {peak} MiB resident")
     except BrokenPipeError:
         sys.exit(1)  # rat stopped reading: the run was cancelled
     except Exception as e:

@@ -42,6 +42,11 @@ pub struct PythonConfig {
     /// The interpreter: a path, or a name looked up on `PATH`. It must be
     /// able to import `pyarrow` and `duckdb`.
     pub interpreter: PathBuf,
+    /// Why this engine does not run Python pipelines, when it does not (a
+    /// server's in-process executor: Python cannot be sandboxed there).
+    /// Their scripts are still read for planning, which runs none of them.
+    #[serde(default)]
+    pub refused: Option<String>,
 }
 
 impl PythonConfig {
@@ -49,6 +54,25 @@ impl PythonConfig {
     pub fn new(interpreter: impl Into<PathBuf>) -> Self {
         Self {
             interpreter: interpreter.into(),
+            refused: None,
+        }
+    }
+
+    /// The same interpreter, refusing to run scripts for `reason`.
+    pub fn refusing(mut self, reason: impl Into<String>) -> Self {
+        self.refused = Some(reason.into());
+        self
+    }
+
+    /// An error when scripts may not run here.
+    pub(crate) fn check_runs(&self, file: &str) -> Result<()> {
+        match &self.refused {
+            None => Ok(()),
+            Some(reason) => Err(Error::new(
+                ErrorKind::Unsupported,
+                format!("this Python pipeline cannot run here: {reason}"),
+            )
+            .with_context("file", file)),
         }
     }
 

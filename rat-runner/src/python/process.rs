@@ -50,6 +50,8 @@ pub struct ScriptContext {
     pub landing_zones: BTreeMap<String, String>,
     /// Resources of the script's DuckDB connection.
     pub duckdb: DuckSettings,
+    /// The interpreter's address-space limit in bytes (the run's ceiling).
+    pub address_space_limit: Option<u64>,
 }
 
 /// Resources of the script's own DuckDB connection (the run's limits).

@@ -14,9 +14,9 @@ use rat_runner::catalog::SqlCatalog;
 pub mod remote;
 pub mod safety;
 
+use rat_runner::python::PythonConfig;
 use rat_runner::query::{QueryOptions, QueryOutput, query};
 use rat_runner::storage::LocalStorage;
-use rat_runner::python::PythonConfig;
 use rat_runner::{Engine, EngineConfig, RunPlan};
 use serde_json::Value;
 

@@ -24,6 +24,7 @@ pub(super) struct Script {
 impl Script {
     /// Finds the script's inputs (the same `ast` pass planning does).
     pub(super) async fn discover(run: &Run<'_>, pipeline: &Pipeline) -> Result<Self> {
+        run.engine.config.python.check_runs(&pipeline.source_file)?;
         let mut found = find_inputs_async(
             &run.engine.config.python,
             vec![(pipeline.source_file.clone(), pipeline.source.clone())],
@@ -121,6 +122,7 @@ impl Run<'_> {
                     .clone()
                     .or(defaults.memory_limit.clone()),
             },
+            address_space_limit: limits.address_space_ceiling()?,
         };
         let folder = workdir(&self.engine.staging_dir(), &self.spec.run_id.to_string());
         let rows = run_script(
