@@ -89,7 +89,8 @@ async fn pipelines_are_validated_before_anything_is_written() {
         .get("/api/v1/pipelines/default/bronze/customers")
         .await;
     assert_eq!(status, StatusCode::OK, "{detail}");
-    assert!(detail["sql"].as_str().unwrap().contains("customer_id"));
+    assert!(detail["source"].as_str().unwrap().contains("customer_id"));
+    assert_eq!(detail["language"], "sql");
     assert!(detail["config"].as_str().unwrap().contains("full_refresh"));
     assert_eq!(detail["settings"]["merge_strategy"], "full_refresh");
     assert_eq!(detail["tests"][0]["name"], "unique_customer_id");

@@ -132,6 +132,32 @@ impl From<TableRef> for PipelineSummary {
     }
 }
 
+impl PipelineFiles {
+    /// The code file's name and text: exactly one of `sql` and `python`.
+    ///
+    /// ```
+    /// use rat_server::api::PipelineFiles;
+    /// let files: PipelineFiles = serde_json::from_str(r#"{"python": "result = None"}"#).unwrap();
+    /// assert_eq!(files.code().unwrap().0, "pipeline.py");
+    /// let both: PipelineFiles = serde_json::from_str(r#"{"sql": "SELECT 1", "python": "x"}"#).unwrap();
+    /// assert!(both.code().is_err());
+    /// ```
+    pub fn code(&self) -> rat_core::Result<(&'static str, &str)> {
+        match (&self.sql, &self.python) {
+            (Some(sql), None) => Ok((rat_core::project::SQL_FILE, sql)),
+            (None, Some(python)) => Ok((rat_core::project::PYTHON_FILE, python)),
+            (Some(_), Some(_)) => Err(rat_core::Error::invalid(
+                "give the pipeline's code as sql or as python, not both",
+            )
+            .with_context("field", "python")),
+            (None, None) => Err(rat_core::Error::invalid(
+                "the pipeline's code is missing: give sql (pipeline.sql) or python (pipeline.py)",
+            )
+            .with_context("field", "sql")),
+        }
+    }
+}
+
 /// `GET /api/v1/pipelines/{ns}/{layer}/{name}`: the files and what rat
 /// makes of them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -149,8 +175,12 @@ pub struct PipelineDetail {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineFiles {
-    /// `pipeline.sql`.
-    pub sql: String,
+    /// `pipeline.sql`; give this or `python`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sql: Option<String>,
+    /// `pipeline.py`; give this or `sql`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python: Option<String>,
     /// `config.yaml`.
     #[serde(default)]
     pub config: Option<String>,

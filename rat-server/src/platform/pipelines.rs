@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use rat_core::project::{PYTHON_FILE, SQL_FILE};
 use rat_core::{
     Error, ErrorKind, Identifier, Layer, ObjectKey, Pipeline, Project, ProjectSource, Result,
     StorageExt, TableRef,
@@ -114,17 +115,17 @@ impl Platform {
         let dir = ProjectSource::of(&table.namespace).pipeline_dir(table);
         let storage = self.storage(&table.namespace)?;
         let objects = storage.list_all(&dir).await?;
-        if !objects
-            .iter()
-            .any(|m| m.key.as_str().ends_with("/pipeline.sql"))
-        {
+        let is_code = |key: &str| {
+            key.strip_prefix(dir.as_str())
+                .is_some_and(|rest| rest == SQL_FILE || rest == PYTHON_FILE)
+        };
+        if !objects.iter().any(|m| is_code(m.key.as_str())) {
             return Err(no_pipeline(table));
         }
-        // pipeline.sql last: until it goes, the pipeline is still listed.
-        let (sql, rest): (Vec<_>, Vec<_>) = objects
-            .into_iter()
-            .partition(|m| m.key.as_str() == format!("{dir}pipeline.sql"));
-        for meta in rest.into_iter().chain(sql) {
+        // The code last: until it goes, the pipeline is still listed.
+        let (code, rest): (Vec<_>, Vec<_>) =
+            objects.into_iter().partition(|m| is_code(m.key.as_str()));
+        for meta in rest.into_iter().chain(code) {
             storage.delete(&meta.key).await?;
         }
         Ok(())
@@ -169,20 +170,30 @@ impl Platform {
 
     pub(super) async fn pipeline_exists(&self, table: &TableRef) -> Result<bool> {
         let dir = ProjectSource::of(&table.namespace).pipeline_dir(table);
-        self.storage(&table.namespace)?
-            .exists(&ObjectKey::new(format!("{dir}pipeline.sql"))?)
-            .await
+        let storage = self.storage(&table.namespace)?;
+        for code in [PYTHON_FILE, SQL_FILE] {
+            if storage
+                .exists(&ObjectKey::new(format!("{dir}{code}"))?)
+                .await?
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Validates everything first (settings, templates, SQL syntax of the
-    /// pipeline and its tests), then writes; a refused save changes nothing.
+    /// pipeline and its tests, a script's syntax and `ref()`s), then
+    /// writes; a refused save changes nothing. Saving one language's code
+    /// removes the other's file.
     async fn save_pipeline(
         &self,
         table: &TableRef,
         files: &PipelineFiles,
     ) -> Result<PipelineDetail> {
         let dir = ProjectSource::of(&table.namespace).pipeline_dir(table);
-        let sql_file = format!("{dir}pipeline.sql");
+        let (code_name, code) = files.code()?;
+        let code_file = format!("{dir}{code_name}");
         let config_file = format!("{dir}config.yaml");
         let mut tests = Vec::new();
         for (name, sql) in &files.tests {
@@ -191,8 +202,7 @@ impl Platform {
             tests.push((format!("{dir}tests/quality/{name}.sql"), sql.clone()));
         }
         let config = files.config.as_deref().map(|c| (config_file.as_str(), c));
-        let pipeline =
-            Pipeline::from_sources(table.clone(), &sql_file, &files.sql, config, &tests)?;
+        let pipeline = Pipeline::from_sources(table.clone(), &code_file, code, config, &tests)?;
         self.inner.engine.check_pipeline(&pipeline).await?;
         let storage = self.storage(&table.namespace)?;
 
@@ -200,15 +210,18 @@ impl Platform {
         if let Some(config) = &files.config {
             keep.insert(config_file, config.clone());
         }
-        // pipeline.sql last, so a reader never sees a new SQL with stale tests.
-        for (key, text) in keep.iter().chain([(&sql_file, &files.sql)]) {
+        // The code last, so a reader never sees new code with stale tests.
+        for (key, text) in keep.iter() {
             storage
                 .put(&ObjectKey::new(key.as_str())?, text.clone().into())
                 .await?;
         }
+        storage
+            .put(&ObjectKey::new(code_file.as_str())?, code.to_owned().into())
+            .await?;
         for meta in storage.list_all(&dir).await? {
             let key = meta.key.as_str();
-            if key != sql_file && !keep.contains_key(key) && is_pipeline_file(&key[dir.len()..]) {
+            if key != code_file && !keep.contains_key(key) && is_pipeline_file(&key[dir.len()..]) {
                 storage.delete(&meta.key).await?;
             }
         }
@@ -218,10 +231,12 @@ impl Platform {
 
 /// Files rat reads from a pipeline folder (others are left alone).
 fn is_pipeline_file(relative: &str) -> bool {
-    matches!(relative, "config.yaml" | "config.yml")
-        || (relative.starts_with("tests/quality/")
-            && relative.ends_with(".sql")
-            && relative.split('/').count() == 3)
+    matches!(
+        relative,
+        "config.yaml" | "config.yml" | SQL_FILE | PYTHON_FILE
+    ) || (relative.starts_with("tests/quality/")
+        && relative.ends_with(".sql")
+        && relative.split('/').count() == 3)
 }
 
 fn no_pipeline(table: &TableRef) -> Error {
