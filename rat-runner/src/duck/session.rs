@@ -18,8 +18,38 @@ pub struct SessionLimits {
     pub threads: Option<usize>,
     /// DuckDB `memory_limit`, e.g. `"2GB"`.
     pub memory_limit: Option<String>,
-    /// Where DuckDB spills when over the memory limit.
+    /// Under which folder DuckDB spills when over the memory limit (the
+    /// system's temp folder when `None`); each session spills into a
+    /// folder of its own there.
     pub temp_directory: Option<String>,
+}
+
+/// A session's own spill folder, removed with the session. DuckDB names
+/// its spill files alike in every database, so two sessions sharing a
+/// folder (its default is `.tmp` in the working directory) read each
+/// other's blocks: concurrent runs over the memory limit corrupt each
+/// other's data.
+struct SpillDir(std::path::PathBuf);
+
+impl SpillDir {
+    fn new(limits: &SessionLimits) -> Self {
+        let base = limits
+            .temp_directory
+            .as_ref()
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| std::env::temp_dir().join("rat-spill"));
+        let dir = base.join(format!("duck-{}", uuid::Uuid::new_v4().simple()));
+        // DuckDB makes only the last level, on first spill; a folder it
+        // cannot make fails that statement with its path.
+        let _ = std::fs::create_dir_all(&dir);
+        Self(dir)
+    }
+}
+
+impl Drop for SpillDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// An in-memory DuckDB database owned by one run.
@@ -44,6 +74,8 @@ pub struct DuckSession {
     cancelled: Arc<AtomicBool>,
     /// Remote locations statements may read, see [`DuckSession::grant_s3`].
     grants: Arc<tokio::sync::Mutex<Vec<Grant>>>,
+    /// Last: removed after the database is closed (held, never read).
+    _spill: Arc<SpillDir>,
 }
 
 /// How often a stop is repeated until the statement is over.
@@ -77,11 +109,10 @@ impl DuckSession {
                 .max_memory(limit)
                 .map_err(|e| duck_error("invalid memory_limit", e))?;
         }
-        if let Some(dir) = &limits.temp_directory {
-            config = config
-                .with("temp_directory", dir)
-                .map_err(|e| duck_error("invalid temp_directory", e))?;
-        }
+        let spill = SpillDir::new(limits);
+        config = config
+            .with("temp_directory", &spill.0.to_string_lossy())
+            .map_err(|e| duck_error("invalid temp_directory", e))?;
         let conn = Connection::open_in_memory_with_flags(config)
             .map_err(|e| duck_error("cannot open DuckDB", e))?;
         conn.execute_batch("SET TimeZone = 'UTC';")
@@ -96,6 +127,7 @@ impl DuckSession {
             running: Arc::new(AtomicU64::new(0)),
             cancelled: Arc::new(AtomicBool::new(false)),
             grants: Arc::default(),
+            _spill: Arc::new(spill),
         })
     }
 
