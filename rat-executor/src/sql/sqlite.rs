@@ -170,16 +170,19 @@ mod tests {
     #[tokio::test]
     async fn one_owner_holds_the_lease_until_it_expires() {
         let (_dir, s) = store().await;
-        let ttl = Duration::from_millis(300);
-        assert!(s.lead("a", ttl).await.unwrap());
-        assert!(!s.lead("b", ttl).await.unwrap());
-        assert!(s.lead("a", ttl).await.unwrap(), "renewed by its holder");
-        tokio::time::sleep(Duration::from_millis(400)).await;
-        assert!(s.lead("b", ttl).await.unwrap(), "taken over once expired");
-        assert!(!s.lead("a", ttl).await.unwrap());
+        // A lease the test never waits out, and one it does: no assertion
+        // depends on how fast the statements between them run.
+        let held = Duration::from_secs(600);
+        let short = Duration::from_millis(50);
+        assert!(s.lead("a", held).await.unwrap());
+        assert!(!s.lead("b", held).await.unwrap());
+        assert!(s.lead("a", short).await.unwrap(), "renewed by its holder");
+        tokio::time::sleep(short * 3).await;
+        assert!(s.lead("b", held).await.unwrap(), "taken over once expired");
+        assert!(!s.lead("a", held).await.unwrap());
         s.resign("a").await.unwrap();
-        assert!(!s.lead("a", ttl).await.unwrap(), "only the holder resigns");
+        assert!(!s.lead("a", held).await.unwrap(), "only the holder resigns");
         s.resign("b").await.unwrap();
-        assert!(s.lead("a", ttl).await.unwrap());
+        assert!(s.lead("a", held).await.unwrap());
     }
 }
