@@ -111,7 +111,7 @@ impl DuckSession {
         }
         let spill = SpillDir::new(limits);
         config = config
-            .with("temp_directory", &spill.0.to_string_lossy())
+            .with("temp_directory", spill.0.to_string_lossy())
             .map_err(|e| duck_error("invalid temp_directory", e))?;
         let conn = Connection::open_in_memory_with_flags(config)
             .map_err(|e| duck_error("cannot open DuckDB", e))?;
