@@ -356,3 +356,30 @@ async fn run_with(
     };
     engine.execute(spec, ctx).await
 }
+
+#[tokio::test]
+async fn warm_workers_run_one_script_each() {
+    let p = TestProject::new().await;
+    p.write(
+        "pipelines/bronze/pids/pipeline.py",
+        "# @merge_strategy: append_only\nimport os\nresult = pa.table({'pid': [os.getpid()]})\n",
+    );
+    let mut logs = Vec::new();
+    for _ in 0..3 {
+        let log = MemoryLog::default();
+        let r = run_with(&p.engine, &p, "bronze.pids", log.clone(), None).await;
+        assert_eq!(r.status, RunStatus::Success, "{:?}", r.error);
+        // One worker waits for the next script.
+        assert_eq!(p.engine.python_workers().idle(), 1);
+        logs.push(log.0.lock().unwrap().clone());
+    }
+    let said = |lines: &Vec<(LogLevel, String)>, what: &str| {
+        lines.iter().any(|(_, m)| m.starts_with(what))
+    };
+    assert!(said(&logs[0], "a new Python worker"), "{:?}", logs[0]);
+    assert!(said(&logs[1], "a warm Python worker"), "{:?}", logs[1]);
+    assert!(said(&logs[2], "a warm Python worker"), "{:?}", logs[2]);
+    // Never reused: three runs, three processes.
+    let out = p.query("SELECT count(DISTINCT pid) FROM bronze.pids").await;
+    assert_eq!(out.rows, vec![vec![json!(3)]]);
+}

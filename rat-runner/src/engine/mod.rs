@@ -27,7 +27,7 @@ pub use plan::RunPlan;
 pub(crate) use relations::{create_table_views, named_tables, parse_select, relation_at};
 
 use crate::duck::SessionLimits;
-use crate::python::PythonConfig;
+use crate::python::{PythonConfig, WorkerPool};
 
 /// Engine settings.
 #[derive(Debug, Clone)]
@@ -81,6 +81,8 @@ pub struct Engine {
     catalog: Arc<dyn Catalog>,
     config: EngineConfig,
     run_store: Option<Arc<dyn RunStore>>,
+    /// Warm interpreters for Python pipelines (shared by clones).
+    python_workers: Arc<WorkerPool>,
 }
 
 impl Engine {
@@ -95,11 +97,13 @@ impl Engine {
         catalog: Arc<dyn Catalog>,
         config: EngineConfig,
     ) -> Self {
+        let python_workers = Arc::new(WorkerPool::new(config.python.clone(), staging_dir(&config)));
         Self {
             storage,
             catalog,
             config,
             run_store: None,
+            python_workers,
         }
     }
 
@@ -118,14 +122,21 @@ impl Engine {
             catalog,
             config: self.config.clone(),
             run_store: self.run_store.clone(),
+            python_workers: self.python_workers.clone(),
         }
     }
 
     /// The same engine running Python pipelines with `python`.
     pub fn with_python(&self, python: PythonConfig) -> Self {
         let mut engine = self.clone();
+        engine.python_workers = Arc::new(WorkerPool::new(python.clone(), self.staging_dir()));
         engine.config.python = python;
         engine
+    }
+
+    /// The warm interpreters of Python pipelines.
+    pub fn python_workers(&self) -> &WorkerPool {
+        &self.python_workers
     }
 
     /// The pipeline storage.
@@ -146,14 +157,7 @@ impl Engine {
     /// Where data files of remote tables are written before their upload:
     /// DuckDB's temp directory when set, else the system's.
     pub(crate) fn staging_dir(&self) -> std::path::PathBuf {
-        let base = self
-            .config
-            .limits
-            .temp_directory
-            .as_ref()
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(std::env::temp_dir);
-        base.join("rat-staging")
+        staging_dir(&self.config)
     }
 }
 
@@ -162,4 +166,15 @@ impl RunEngine for Engine {
     async fn execute(&self, spec: RunSpec, ctx: RunContext) -> RunResult {
         run::Run::new(self, spec, ctx).execute().await
     }
+}
+
+/// Where runs stage files before they are committed.
+fn staging_dir(config: &EngineConfig) -> std::path::PathBuf {
+    let base = config
+        .limits
+        .temp_directory
+        .as_ref()
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("rat-staging")
 }

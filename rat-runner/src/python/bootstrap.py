@@ -6,7 +6,8 @@ Two jobs, chosen by the first argument:
         each script, the literal ref() / landing_zone() arguments it calls, or
         the syntax or dynamic-ref error with its line. Standard library only
         (ast), so planning never pays for importing pyarrow.
-  run   Reads the run's context as JSON on stdin, builds the pipeline's globals
+  run   Imports pyarrow and duckdb (a warm worker does so before it is
+        needed), then reads the run's context as JSON on stdin, builds the pipeline's globals
         (pa, duckdb_conn, ref, landing_zone, this, run_started_at,
         is_incremental, watermark_value, config, log), runs the script and
         streams `result` to stdout as an Arrow IPC stream. The script's own
@@ -130,17 +131,13 @@ def as_reader(pa, result, duckdb):
 
 
 def run():
-    context = json.load(sys.stdin)
-    if context.get("address_space_limit"):
-        import resource
-
-        limit = context["address_space_limit"]
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     # The Arrow stream owns stdout; everything the script prints, even from
     # C code, goes to stderr and so to the run's log.
     result_out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
+    # Imported before the context arrives: a warm worker has paid for them
+    # by the time a run hands it a script.
     missing = []
     try:
         import pyarrow as pa
@@ -150,6 +147,7 @@ def run():
         import duckdb
     except ImportError:
         missing.append("duckdb")
+    context = json.load(sys.stdin)
     if missing:
         fail(
             f"{sys.executable} cannot import {' and '.join(missing)}: install with "
@@ -157,6 +155,11 @@ def run():
             "(python: in rat.yaml) at an interpreter that has them",
             kind="environment",
         )
+    if context.get("address_space_limit"):
+        import resource
+
+        limit = context["address_space_limit"]
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     handler = RatLogHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
     root = logging.getLogger()

@@ -12,6 +12,7 @@
 
 mod process;
 mod result;
+mod worker;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -19,9 +20,9 @@ use std::process::{Command, Stdio};
 use rat_core::{Error, ErrorKind, Result};
 use serde::{Deserialize, Serialize};
 
-pub(crate) use process::workdir;
 pub use process::{DuckSettings, ScriptContext, run_script};
 pub(crate) use result::RESULT_TABLE;
+pub use worker::WorkerPool;
 
 /// rat's bootstrap module: builds a pipeline's globals, runs it and streams
 /// its result (see the module's docstring).
@@ -47,6 +48,14 @@ pub struct PythonConfig {
     /// Their scripts are still read for planning, which runs none of them.
     #[serde(default)]
     pub refused: Option<String>,
+    /// Interpreters kept started with pyarrow and duckdb imported, each
+    /// waiting for one script (0: every script starts cold).
+    #[serde(default = "default_warm_workers")]
+    pub warm_workers: usize,
+}
+
+fn default_warm_workers() -> usize {
+    1
 }
 
 impl PythonConfig {
@@ -55,6 +64,7 @@ impl PythonConfig {
         Self {
             interpreter: interpreter.into(),
             refused: None,
+            warm_workers: default_warm_workers(),
         }
     }
 

@@ -4,18 +4,17 @@
 //! DuckDB session, stopped by SIGTERM then SIGKILL when the run is.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rat_core::{Error, ErrorKind, LogLevel, Result, SharedLogSink};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use tokio_util::sync::CancellationToken;
 
-use super::{BOOTSTRAP, PythonConfig, result};
+use super::result;
+use super::worker::WorkerPool;
 use crate::duck::DuckSession;
 
 /// How long a stopped script has between SIGTERM and SIGKILL.
@@ -87,55 +86,33 @@ pub(super) fn base_env() -> Vec<(String, String)> {
     env
 }
 
-/// Runs `context`'s script with `python` in a fresh `workdir` (removed
-/// afterwards) and loads its `result` into `session` as
-/// [`RESULT_TABLE`](super::RESULT_TABLE). Returns the rows loaded.
+/// Runs `context`'s script in a worker of `pool` and loads its `result`
+/// into `session` as [`RESULT_TABLE`](super::RESULT_TABLE). Returns the
+/// rows loaded.
 ///
 /// The script's lines reach `log`; an exception fails with its traceback
 /// and the script's line; `cancel` stops the interpreter (SIGTERM, then
 /// SIGKILL after a grace period).
 pub async fn run_script(
-    python: &PythonConfig,
+    pool: &WorkerPool,
     context: &ScriptContext,
-    workdir: &Path,
     session: &DuckSession,
     log: SharedLogSink,
     cancel: &CancellationToken,
 ) -> Result<u64> {
-    std::fs::create_dir_all(workdir).map_err(|e| {
-        Error::new(
-            ErrorKind::Storage,
-            format!("cannot create the script's folder: {e}"),
-        )
-        .with_context("file", workdir.display())
-    })?;
-    let outcome = run_in(python, context, workdir, session, log, cancel).await;
-    let _ = std::fs::remove_dir_all(workdir);
-    outcome
-}
-
-async fn run_in(
-    python: &PythonConfig,
-    context: &ScriptContext,
-    workdir: &Path,
-    session: &DuckSession,
-    log: SharedLogSink,
-    cancel: &CancellationToken,
-) -> Result<u64> {
-    let home = workdir.to_string_lossy().into_owned();
-    let mut child = Command::new(&python.interpreter)
-        .args(["-c", BOOTSTRAP, "run"])
-        .env_clear()
-        .envs(base_env())
-        .env("HOME", &home)
-        .env("TMPDIR", &home)
-        .current_dir(workdir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| python.not_started(&e))?;
+    let mut worker = pool.take()?;
+    log.log(
+        LogLevel::Info,
+        if worker.warm {
+            format!(
+                "a warm Python worker runs the script (started {} ms before)",
+                worker.started.elapsed().as_millis()
+            )
+        } else {
+            "a new Python worker runs the script (none was warm)".to_owned()
+        },
+    );
+    let child = &mut worker.child;
     let input = serde_json::to_vec(context)
         .map_err(|e| Error::internal(format!("cannot encode the script's context: {e}")))?;
     let mut stdin = child.stdin.take().expect("piped stdin");
@@ -143,7 +120,7 @@ async fn run_in(
         let _ = stdin.write_all(&input).await;
     });
     let reported = Arc::new(Mutex::new(None));
-    let lines = forward_lines(&mut child, log, Arc::clone(&reported));
+    let lines = forward_lines(child, log, Arc::clone(&reported));
     let stdout = child.stdout.take().expect("piped stdout");
     let stream = std::fs::File::from(
         stdout
@@ -153,14 +130,14 @@ async fn run_in(
     let loaded = tokio::select! {
         loaded = result::load(session, stream) => loaded,
         _ = cancel.cancelled() => {
-            stop(&mut child).await;
+            stop(child).await;
             return Err(Error::new(ErrorKind::Cancelled, "run cancelled"));
         }
     };
     let status = tokio::select! {
         status = child.wait() => status,
         _ = cancel.cancelled() => {
-            stop(&mut child).await;
+            stop(child).await;
             return Err(Error::new(ErrorKind::Cancelled, "run cancelled"));
         }
     }
@@ -171,10 +148,17 @@ async fn run_in(
     if let Some(reported) = reported.lock().expect("report").take() {
         return Err(script_error(reported, file));
     }
+    // A killed interpreter leaves the stream cut short: the kill is the
+    // cause. A failed load closes the pipe, and the interpreter exits for
+    // that: the load's error is the cause.
+    if std::os::unix::process::ExitStatusExt::signal(&status).is_some() {
+        return Err(exit_error(status, file));
+    }
+    let rows = loaded.map_err(|e| e.with_context("file", file))?;
     if !status.success() {
         return Err(exit_error(status, file));
     }
-    loaded.map_err(|e| e.with_context("file", file))
+    Ok(rows)
 }
 
 /// Forwards the interpreter's stderr to `log` and keeps its failure report.
@@ -263,9 +247,4 @@ async fn stop(child: &mut Child) {
         }
     }
     let _ = child.kill().await;
-}
-
-/// A fresh folder for one script under `base`.
-pub(crate) fn workdir(base: &Path, run_id: &str) -> PathBuf {
-    base.join(format!("python-{run_id}"))
 }

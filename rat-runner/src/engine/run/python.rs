@@ -11,9 +11,7 @@ use super::Run;
 use crate::dag::PythonInputs;
 use crate::duck::{DuckSession, landing_view_name};
 use crate::engine::relations::{Relation, landing_views, table_views_sql};
-use crate::python::{
-    DuckSettings, RESULT_TABLE, ScriptContext, find_inputs_async, run_script, workdir,
-};
+use crate::python::{DuckSettings, RESULT_TABLE, ScriptContext, find_inputs_async, run_script};
 use crate::template::{RefTarget, Rendered};
 
 /// What a Python pipeline's run knows before its script starts.
@@ -124,11 +122,9 @@ impl Run<'_> {
             },
             address_space_limit: limits.address_space_ceiling()?,
         };
-        let folder = workdir(&self.engine.staging_dir(), &self.spec.run_id.to_string());
         let rows = run_script(
-            &self.engine.config.python,
+            &self.engine.python_workers,
             &context,
-            &folder,
             session,
             self.ctx.log.clone(),
             &self.cancel,
