@@ -10,11 +10,13 @@
 //! cargo run -p rat-benches -- server [--submissions N]
 //! cargo run -p rat-benches -- query-scale [--tables N] [--repeat K]
 //! cargo run -p rat-benches -- append-history [--runs N] [--scans K]
+//! cargo run -p rat-benches -- python [--runs N] [--rows R] [--repeat K]   # RAT_PYTHON: pyarrow + duckdb
 //! ```
 
 mod append_history;
 mod executors;
 mod full_refresh;
+mod python;
 mod query_scale;
 mod remote;
 mod report;
@@ -28,7 +30,7 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(name) = args.first() else {
         bail!(
-            "usage: rat-benches full-refresh|upsert|remote [--rows N] [--repeat K] [--consecutive C] | executors [--runs N] | server [--submissions N] | query-scale [--tables N] [--repeat K] | append-history [--runs N] [--scans K]"
+            "usage: rat-benches full-refresh|upsert|remote [--rows N] [--repeat K] [--consecutive C] | executors [--runs N] | server [--submissions N] | query-scale [--tables N] [--repeat K] | append-history [--runs N] [--scans K] | python [--runs N] [--rows R] [--repeat K]"
         );
     };
     let flag = |flag: &str, default: usize| -> Result<usize> {
@@ -62,13 +64,18 @@ fn main() -> Result<()> {
             flag("--runs", 1000)?,
             flag("--scans", 5)?,
         )),
+        "python" => runtime.block_on(python::run(
+            flag("--runs", 20)?,
+            flag("--rows", 10_000_000)?,
+            flag("--repeat", 3)?,
+        )),
         "query-scale" => runtime.block_on(query_scale::run(
             flag("--tables", 2000)?,
             flag("--repeat", 15)?,
         )),
         other => {
             bail!(
-                "unknown benchmark '{other}' (known: full-refresh, upsert, executors, remote, server, query-scale, append-history)"
+                "unknown benchmark '{other}' (known: full-refresh, upsert, executors, remote, server, query-scale, append-history, python)"
             )
         }
     }

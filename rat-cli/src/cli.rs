@@ -50,6 +50,10 @@ pub(crate) enum Command {
     Init {
         /// Folder to create the project in (must not hold a project yet).
         dir: PathBuf,
+        /// Also a Python pipeline (gold.customer_bands, pipeline.py); its
+        /// runs need an interpreter with pyarrow and duckdb (RAT_PYTHON).
+        #[arg(long)]
+        python: bool,
     },
     /// Run pipelines (all, or the ones named) in dependency order: the
     /// selection is validated as a whole first; independent pipelines run

@@ -76,14 +76,21 @@ const SAMPLE: &[(&str, &str)] = &[
     (".gitignore", ".rat/\n"),
 ];
 
-pub(crate) fn init(dir: &Path, json: bool) -> Result<u8> {
+/// `rat init --python`: a Python pipeline over the sample's tables.
+const PYTHON: (&str, &str) = (
+    "pipelines/gold/customer_bands/pipeline.py",
+    include_str!("../../../examples/python-pipeline/pipeline.py"),
+);
+
+pub(crate) fn init(dir: &Path, python: bool, json: bool) -> Result<u8> {
     if dir.join("pipelines").exists() {
         return Err(Error::invalid(format!(
             "'{}' already holds a project (pipelines/ exists); choose an empty folder",
             dir.display()
         )));
     }
-    for (relative, content) in SAMPLE {
+    let files: Vec<&(&str, &str)> = SAMPLE.iter().chain(python.then_some(&PYTHON)).collect();
+    for (relative, content) in &files {
         let path = dir.join(relative);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
@@ -91,7 +98,7 @@ pub(crate) fn init(dir: &Path, json: bool) -> Result<u8> {
         std::fs::write(&path, content)?;
     }
     if json {
-        print_json(&json!({ "project": dir, "files": SAMPLE.len() }));
+        print_json(&json!({ "project": dir, "files": files.len() }));
     } else {
         println!("Created a sample project in {}.", dir.display());
         println!("Run it with:  rat --project {} run", dir.display());

@@ -40,9 +40,9 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<u8> {
     let api = |execution| open(&place, server, execution);
     let table = |name: &str| name.parse::<TableRef>();
     match cli.command {
-        Command::Init { dir } => {
+        Command::Init { dir, python } => {
             local_only("init")?;
-            init::init(&dir, json)
+            init::init(&dir, python, json)
         }
         Command::Config => {
             local_only("config")?;

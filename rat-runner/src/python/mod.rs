@@ -10,16 +10,17 @@
 //! same bootstrap, with the standard library only, which tables and
 //! landing zones a script names (Python's own `ast`).
 
+mod inputs;
 mod process;
 mod result;
 mod worker;
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use rat_core::{Error, ErrorKind, Result};
 use serde::{Deserialize, Serialize};
 
+pub use inputs::{NamedInput, ScriptInputs, find_inputs, find_inputs_async};
 pub use process::{DuckSettings, ScriptContext, run_script};
 pub(crate) use result::RESULT_TABLE;
 pub use worker::WorkerPool;
@@ -91,7 +92,7 @@ impl PythonConfig {
         Self::new(std::env::var_os(PYTHON_ENV).unwrap_or_else(|| "python3".into()))
     }
 
-    fn not_started(&self, e: &std::io::Error) -> Error {
+    pub(crate) fn not_started(&self, e: &std::io::Error) -> Error {
         Error::invalid(format!(
             "cannot start Python '{}': {e}; set {PYTHON_ENV} (or python: in rat.yaml) to an interpreter with pyarrow and duckdb",
             self.interpreter.display()
@@ -104,111 +105,4 @@ impl Default for PythonConfig {
     fn default() -> Self {
         Self::from_env()
     }
-}
-
-/// A name a script passes to `ref()` or `landing_zone()`, and where.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct NamedInput {
-    /// The literal argument.
-    pub name: String,
-    /// 1-based line of the call.
-    pub line: usize,
-}
-
-/// What one script reads, found without running it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-pub struct ScriptInputs {
-    /// `ref('...')` arguments.
-    #[serde(default)]
-    pub refs: Vec<NamedInput>,
-    /// `landing_zone('...')` arguments.
-    #[serde(default)]
-    pub landing_zones: Vec<NamedInput>,
-}
-
-#[derive(Deserialize)]
-struct Found {
-    #[serde(flatten)]
-    inputs: ScriptInputs,
-    error: Option<Located>,
-}
-
-#[derive(Deserialize)]
-struct Located {
-    message: String,
-    line: Option<usize>,
-}
-
-/// The `ref()` and `landing_zone()` calls of each `(file, source)` script,
-/// in one interpreter start for all of them. A syntax error or a call whose
-/// argument is not a literal is an error naming the file and line.
-///
-/// Blocking (it waits for the interpreter, tens of milliseconds with only
-/// the standard library imported); async callers use
-/// [`find_inputs_async`].
-pub fn find_inputs(python: &PythonConfig, scripts: &[(&str, &str)]) -> Result<Vec<ScriptInputs>> {
-    if scripts.is_empty() {
-        return Ok(Vec::new());
-    }
-    let request = serde_json::json!({
-        "scripts": scripts.iter().map(|(file, source)| serde_json::json!({"file": file, "source": source})).collect::<Vec<_>>()
-    });
-    let mut child = Command::new(&python.interpreter)
-        .args(["-c", BOOTSTRAP, "deps"])
-        .env_clear()
-        .envs(process::base_env())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| python.not_started(&e))?;
-    let stdin = child.stdin.take().expect("piped stdin");
-    let writer = std::thread::spawn(move || serde_json::to_writer(stdin, &request));
-    let output = child
-        .wait_with_output()
-        .map_err(|e| python.not_started(&e))?;
-    let _ = writer.join();
-    if !output.status.success() {
-        return Err(Error::new(
-            ErrorKind::Executor,
-            format!(
-                "Python '{}' could not read the pipeline scripts: {}",
-                python.interpreter.display(),
-                String::from_utf8_lossy(&output.stderr).trim()
-            ),
-        ));
-    }
-    let found: Vec<Found> = serde_json::from_slice(&output.stdout)
-        .map_err(|e| Error::internal(format!("the Python bootstrap answered badly: {e}")))?;
-    scripts
-        .iter()
-        .zip(found)
-        .map(|((file, _), found)| match found.error {
-            None => Ok(found.inputs),
-            Some(err) => {
-                let e = Error::invalid(err.message).with_context("file", file);
-                Err(match err.line {
-                    Some(line) => e.with_context("line", line),
-                    None => e,
-                })
-            }
-        })
-        .collect()
-}
-
-/// [`find_inputs`] on the blocking pool.
-pub async fn find_inputs_async(
-    python: &PythonConfig,
-    scripts: Vec<(String, String)>,
-) -> Result<Vec<ScriptInputs>> {
-    let python = python.clone();
-    tokio::task::spawn_blocking(move || {
-        let borrowed: Vec<(&str, &str)> = scripts
-            .iter()
-            .map(|(f, s)| (f.as_str(), s.as_str()))
-            .collect();
-        find_inputs(&python, &borrowed)
-    })
-    .await
-    .map_err(|e| Error::internal(format!("finding a script's inputs: {e}")))?
 }
