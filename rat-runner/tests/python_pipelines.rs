@@ -383,3 +383,32 @@ async fn warm_workers_run_one_script_each() {
     let out = p.query("SELECT count(DISTINCT pid) FROM bronze.pids").await;
     assert_eq!(out.rows, vec![vec![json!(3)]]);
 }
+
+#[tokio::test]
+async fn relations_readers_and_dataframes_are_results_too() {
+    let p = TestProject::new().await;
+    for (name, body) in [
+        ("relation", "result = duckdb_conn.sql('SELECT 42 AS n')"),
+        (
+            "reader",
+            "t = pa.table({'n': [42]})\nresult = pa.RecordBatchReader.from_batches(t.schema, t.to_batches())",
+        ),
+        (
+            "frame",
+            "import pandas as pd\nresult = pd.DataFrame({'n': [42]})",
+        ),
+    ] {
+        p.write(
+            &format!("pipelines/bronze/{name}/pipeline.py"),
+            &format!("# @merge_strategy: full_refresh\n{body}\n"),
+        );
+    }
+    p.run_ok(&[]).await;
+    for name in ["relation", "reader", "frame"] {
+        assert_eq!(
+            p.scalar(&format!("SELECT n FROM bronze.{name}")).await,
+            42,
+            "{name}"
+        );
+    }
+}

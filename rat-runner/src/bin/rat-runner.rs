@@ -93,11 +93,15 @@ fn run(input: RunnerInput, abandon: bool) -> RunnerExit {
     runtime.block_on(async move {
         let config = EngineConfig {
             sql_access: input.sql_access,
-            python: input
-                .python
-                .clone()
-                .map(PythonConfig::new)
-                .unwrap_or_default(),
+            // One run per process: a warm worker would import for nothing.
+            python: PythonConfig {
+                warm_workers: 0,
+                ..input
+                    .python
+                    .clone()
+                    .map(PythonConfig::new)
+                    .unwrap_or_default()
+            },
             ..EngineConfig::default()
         };
         let engine = match Engine::open(&input.lakehouse, config).await {
