@@ -380,6 +380,40 @@ async fn landing_files_on_s3_feed_an_incremental_pipeline() {
     );
 }
 
+/// A Python pipeline on SeaweedFS: its DuckDB reads a table's files and a
+/// landing zone on S3 with the run's vended access, and its result is
+/// written to the warehouse bucket like a SQL one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_pipelines_read_tables_and_landing_zones_on_s3() {
+    let remote = admin_sample().await;
+    remote
+        .put_file("landing/extra/001.csv", "customer_id,bonus\n1,10\n2,20\n")
+        .await;
+    remote
+        .put_file(
+            "pipelines/gold/py_orders/pipeline.py",
+            "# @merge_strategy: full_refresh\n\
+             orders = duckdb_conn.sql(f\"SELECT customer_id, count(*) AS n FROM {ref('silver.orders_enriched')} GROUP BY 1\")\n\
+             extra = duckdb_conn.sql(f\"SELECT * FROM {landing_zone('extra')}\")\n\
+             result = duckdb_conn.sql('SELECT o.customer_id, o.n, coalesce(e.bonus, 0) AS bonus FROM orders o LEFT JOIN extra e USING (customer_id)')\n",
+        )
+        .await;
+    remote.run_ok(&[]).await;
+    let ns = remote.source.namespace.to_string();
+    let got = remote
+        .query(&format!(
+            "SELECT sum(n), sum(bonus) FROM {ns}.gold.py_orders"
+        ))
+        .await;
+    let orders = remote
+        .scalar(&format!("SELECT count(*) FROM {ns}.silver.orders_enriched"))
+        .await;
+    assert_eq!(got.rows[0][0], serde_json::json!(orders));
+    assert_eq!(got.rows[0][1], serde_json::json!(30));
+    let table = remote.load(&format!("{ns}.gold.py_orders")).await;
+    assert!(table.metadata.location().starts_with("s3://warehouse/"));
+}
+
 /// Runs of one namespace start together and each creates the namespace:
 /// every creation succeeds (SeaweedFS answers 500 to some losers of that
 /// race; creating is idempotent, so rat retries).

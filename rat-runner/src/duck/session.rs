@@ -175,6 +175,24 @@ impl DuckSession {
         Ok(())
     }
 
+    /// The statements that give another DuckDB of the same version this
+    /// session's S3 access (httpfs and a secret per granted scope, with
+    /// credentials fresh now); `None` when nothing was granted. They hold
+    /// credentials: they go to a script's own process on a pipe, never to
+    /// a log or an error.
+    pub(crate) async fn access_statements(&self) -> Result<Option<String>> {
+        let grants = self.grants.lock().await;
+        if grants.is_empty() {
+            return Ok(None);
+        }
+        let mut sql = format!("{};\n", load_httpfs_sql());
+        for grant in grants.iter() {
+            sql.push_str(&grant.secret_sql().await?.0);
+            sql.push('\n');
+        }
+        Ok(Some(sql))
+    }
+
     /// Secrets whose credentials are due for renewal, as statements.
     async fn renewals(&self) -> Result<Vec<(String, String)>> {
         let mut grants = self.grants.lock().await;

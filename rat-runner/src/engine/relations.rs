@@ -202,14 +202,7 @@ pub(crate) async fn create_landing_views(
     zones: &BTreeSet<Identifier>,
     file: &str,
 ) -> Result<Vec<String>> {
-    if let Some(access) = storage.s3_access() {
-        for zone in zones {
-            let folder = ObjectKey::new(format!("{}landing/{zone}", project.prefix))?;
-            session
-                .grant_s3(&storage.engine_url(&folder), &access)
-                .await?;
-        }
-    }
+    grant_landing(session, storage, project, zones).await?;
     let LandingViews { sql, files } = landing_views(storage, project, zones, file).await?;
     if !sql.is_empty() {
         session
@@ -220,6 +213,24 @@ pub(crate) async fn create_landing_views(
             .await?;
     }
     Ok(files)
+}
+
+/// Lets the session read `zones` when the storage is remote.
+pub(crate) async fn grant_landing(
+    session: &DuckSession,
+    storage: &dyn Storage,
+    project: &ProjectSource,
+    zones: &BTreeSet<Identifier>,
+) -> Result<()> {
+    if let Some(access) = storage.s3_access() {
+        for zone in zones {
+            let folder = ObjectKey::new(format!("{}landing/{zone}", project.prefix))?;
+            session
+                .grant_s3(&storage.engine_url(&folder), &access)
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 /// The views of some landing zones: their statements and the files they read.

@@ -173,8 +173,16 @@ def run():
     conn = duckdb.connect(config=config)
     if settings.get("memory_limit"):
         conn.execute(f"SET memory_limit = '{settings['memory_limit']}'")
+    if context.get("access_sql"):
+        try:
+            conn.execute(context["access_sql"])
+        except Exception as e:  # its text holds credentials: not repeated
+            fail(f"cannot give the script's DuckDB the run's S3 access ({type(e).__name__})", kind="setup")
     if context.get("views_sql"):
-        conn.execute(context["views_sql"])
+        try:
+            conn.execute(context["views_sql"])
+        except Exception as e:
+            fail(f"cannot open the run's tables in the script's DuckDB: {e}", kind="setup")
     refs = context.get("refs", {})
     zones = context.get("landing_zones", {})
 

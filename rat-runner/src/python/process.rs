@@ -23,8 +23,9 @@ const GRACE: Duration = Duration::from_secs(5);
 /// The unit separator starting the bootstrap's messages for rat.
 const MARK: char = '\u{1f}';
 
-/// What the bootstrap builds the script's globals from.
-#[derive(Debug, Clone, Serialize)]
+/// What the bootstrap builds the script's globals from. Its `Debug` leaves
+/// out the S3 access statements (they hold credentials).
+#[derive(Clone, Serialize)]
 pub struct ScriptContext {
     /// The script's key (tracebacks name it).
     pub file: String,
@@ -40,6 +41,10 @@ pub struct ScriptContext {
     pub watermark_value: Option<String>,
     /// `config`: the effective settings.
     pub config: serde_json::Value,
+    /// Statements giving the script's DuckDB the run's S3 access (httpfs,
+    /// secrets with the namespace's scoped credentials); `None` for local
+    /// files. Sent on the pipe only.
+    pub access_sql: Option<String>,
     /// Statements making the views `ref()` and `landing_zone()` name, over
     /// the files the run resolved.
     pub views_sql: String,
@@ -51,6 +56,21 @@ pub struct ScriptContext {
     pub duckdb: DuckSettings,
     /// The interpreter's address-space limit in bytes (the run's ceiling).
     pub address_space_limit: Option<u64>,
+}
+
+impl std::fmt::Debug for ScriptContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScriptContext")
+            .field("file", &self.file)
+            .field("this", &self.this)
+            .field("refs", &self.refs)
+            .field("landing_zones", &self.landing_zones)
+            .field(
+                "access_sql",
+                &self.access_sql.as_ref().map(|_| "<redacted>"),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 /// Resources of the script's own DuckDB connection (the run's limits).
@@ -203,6 +223,7 @@ fn python_level(level: &str) -> LogLevel {
 fn script_error(reported: Reported, file: &str) -> Error {
     let kind = match reported.kind.as_str() {
         "script" => ErrorKind::Query,
+        "setup" => ErrorKind::Storage,
         _ => ErrorKind::InvalidInput,
     };
     let message = match &reported.traceback {

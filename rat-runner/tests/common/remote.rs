@@ -162,11 +162,11 @@ pub async fn remote_project(
     source: ProjectSource,
 ) -> TestProject {
     let catalog = RestCatalog::connect(&catalog).await.unwrap();
-    let engine = Engine::with_config(
-        Arc::new(storage),
-        Arc::new(catalog),
-        EngineConfig::default(),
-    );
+    let config = EngineConfig {
+        python: rat_runner::python::PythonConfig::new(super::python_bin()),
+        ..EngineConfig::default()
+    };
+    let engine = Engine::with_config(Arc::new(storage), Arc::new(catalog), config);
     TestProject {
         dir,
         engine,

@@ -5,12 +5,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rat_core::{Error, ErrorKind, Pipeline, Result};
+use rat_core::{Error, Pipeline, Result};
 
 use super::Run;
 use crate::dag::PythonInputs;
 use crate::duck::{DuckSession, landing_view_name};
-use crate::engine::relations::{Relation, landing_views, table_views_sql};
+use crate::engine::relations::{Relation, grant_landing, landing_views, table_views_sql};
 use crate::python::{DuckSettings, RESULT_TABLE, ScriptContext, find_inputs_async, run_script};
 use crate::template::{RefTarget, Rendered};
 
@@ -68,16 +68,20 @@ impl Run<'_> {
         session: &DuckSession,
     ) -> Result<()> {
         let file = pipeline.source_file.as_str();
-        if relations.values().any(|r| r.s3.is_some())
-            || (!script.inputs.landing_zones.is_empty()
-                && self.engine.storage.s3_access().is_some())
-        {
-            return Err(Error::new(
-                ErrorKind::Unsupported,
-                "a Python pipeline cannot read tables or landing zones on S3 yet",
-            )
-            .with_context("file", file));
+        // Remote files: the script's DuckDB gets the same scoped access as
+        // the run's (granted here, handed over as statements).
+        for relation in relations.values() {
+            if let Some(access) = &relation.s3 {
+                session.grant_s3(&relation.location, access).await?;
+            }
         }
+        grant_landing(
+            session,
+            self.engine.storage.as_ref(),
+            &self.spec.project,
+            &script.inputs.landing_zones,
+        )
+        .await?;
         let landing = landing_views(
             self.engine.storage.as_ref(),
             &self.spec.project,
@@ -110,6 +114,7 @@ impl Run<'_> {
             watermark_value,
             config: serde_json::to_value(&pipeline.settings)
                 .map_err(|e| Error::internal(format!("cannot encode settings: {e}")))?,
+            access_sql: session.access_statements().await?,
             views_sql: format!("{}{}", table_views_sql(relations), landing.sql),
             refs,
             landing_zones,
