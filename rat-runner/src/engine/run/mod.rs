@@ -1,6 +1,8 @@
 //! One run of one pipeline, phase by phase.
 
 mod cleanup;
+mod compile;
+mod execute;
 mod gate;
 mod python;
 mod session;
@@ -14,24 +16,18 @@ use chrono::{DateTime, Utc};
 use iceberg::spec::{DataFile, Schema};
 use rat_core::run::PhaseTiming;
 use rat_core::{
-    Error, ErrorKind, Language, LoadedTable, LogLevel, NewTable, Phase, Pipeline, Project,
-    QualityResult, Result, RunContext, RunResult, RunSpec, RunStatus,
+    Error, ErrorKind, LoadedTable, LogLevel, NewTable, Phase, Pipeline, Project, QualityResult,
+    Result, RunContext, RunResult, RunSpec, RunStatus,
 };
 use tokio_util::sync::CancellationToken;
 
 use super::Engine;
-use super::merge::{
-    needs_base_files, plan_changes, reads_base, reuse_changes, with_validity_columns,
-};
-use super::probe::{result_schema, watermark};
-use super::relations::{Relation, check_select, grant_table};
+use super::relations::Relation;
 use super::stale::remove_stale_branches;
-use super::write::{FileWriter, partition_exprs};
+use super::write::partition_exprs;
 use crate::duck::{ColumnMatch, Sandbox};
-use crate::table::{
-    BaseSnapshot, evolve_schema, partition_spec, same_fields, spec_matches, stage_snapshot,
-};
-use crate::template::{TemplateContext, render};
+use crate::table::{partition_spec, stage_snapshot};
+use execute::Executed;
 
 /// State of a run in progress; turned into a [`RunResult`] at the end.
 pub(super) struct Run<'e> {
@@ -278,213 +274,20 @@ impl<'e> Run<'e> {
         reusable: &mut Option<Reusable>,
     ) -> Result<Attempt> {
         let catalog = self.engine.catalog.clone();
-        let file = pipeline.source_file.as_str();
-        let target = &pipeline.table;
-        let settings = &pipeline.settings;
-
-        self.enter(Phase::Compile)?;
-        let existing = match catalog.load_table(target).await {
-            Ok(t) => Some(t),
-            Err(e) if e.kind() == ErrorKind::NotFound => None,
-            Err(e) => return Err(e),
-        };
-        let base_main = existing.as_ref().and_then(LoadedTable::main_snapshot_id);
-        self.base_snapshot_id = base_main;
-        let mut base = match &existing {
-            Some(t) => BaseSnapshot::list(t, base_main).await?,
-            None => BaseSnapshot::default(),
-        };
-        if let Some(t) = &existing
-            && needs_base_files(pipeline)
-        {
-            base.read(t).await?;
-        }
-        // rat's own statements (the watermark) run before the lockdown;
-        // the pipeline's only after it.
-        let mut session = self.open_session()?;
-        if let Some(table) = &existing {
-            grant_table(&session, table).await?;
-        }
-        let watermark_value = match (&settings.watermark_column, &existing, base.files()) {
-            (Some(column), Some(t), Some(files)) if files.snapshot.is_some() => {
-                Some(watermark(&session, &Relation::of(t, files), column, file).await?).flatten()
-            }
-            _ => None,
-        };
-        let template_ctx = TemplateContext {
-            table: target.clone(),
-            strategy: settings.merge_strategy,
-            watermark_value: watermark_value.clone(),
-            run_started_at: self.started_at,
-        };
-        let script = match pipeline.language {
-            Language::Sql => None,
-            Language::Python => Some(python::Script::discover(self, pipeline).await?),
-        };
-        let rendered = match &script {
-            None => {
-                let rendered = render(&pipeline.source, file, &template_ctx)?;
-                check_select(&session, &rendered.sql, file).await?;
-                rendered
-            }
-            Some(script) => script.rendered(pipeline),
-        };
-        if let Some(t) = &existing
-            && rendered.reads_target
-        {
-            base.read(t).await?;
-        }
-        let target_relation = existing
-            .as_ref()
-            .zip(base.files())
-            .map(|(t, files)| Relation::of(t, files));
-        let relations = self
-            .relations(pipeline, &rendered, target_relation.as_ref())
+        let compiled = self.compile(pipeline, base_sandbox).await?;
+        let (template_ctx, base_main) = (compiled.template_ctx.clone(), compiled.base_main);
+        // The execute phase's session ends with it: the test phase has one
+        // of its own.
+        let Executed {
+            table,
+            base,
+            write_schema,
+            changes,
+            reusable_after,
+            branch_files,
+        } = self
+            .execute_pipeline(pipeline, base_sandbox, compiled, reusable)
             .await?;
-        let write_folder = existing
-            .as_ref()
-            .map(|t| FileWriter::run_folder(t, &self.spec.run_id, &self.engine.staging_dir()));
-        // A copy-on-write merge reads base files after the lockdown.
-        let mut sandbox = base_sandbox.clone();
-        if let Some(base) = target_relation.as_ref()
-            && reads_base(settings.merge_strategy)
-        {
-            sandbox.allow_files(&base.files);
-        }
-        if script.is_none() {
-            self.expose(
-                &session,
-                &relations,
-                &rendered,
-                &sandbox,
-                write_folder.clone(),
-                file,
-            )
-            .await?;
-        }
-
-        self.enter(Phase::Execute)?;
-        if let Some(script) = &script {
-            self.run_script(pipeline, script, &relations, watermark_value, &session)
-                .await?;
-        }
-        let mut result_schema = result_schema(&session, &rendered.sql, file).await?;
-        if settings.merge_strategy == rat_core::MergeStrategy::Scd2 {
-            result_schema = with_validity_columns(settings, &result_schema)
-                .map_err(|e| e.with_context("file", file))?;
-        }
-        let table = match existing {
-            Some(t) => t,
-            None if script.is_some() => {
-                // rat's own SQL only: the session locks down below.
-                let table = self.create_table(pipeline, &result_schema).await?;
-                grant_table(&session, &table).await?;
-                table
-            }
-            None => {
-                // A new table's folder is known only now: the session
-                // that writes into it is locked down with it.
-                let table = self.create_table(pipeline, &result_schema).await?;
-                session = self.open_session()?;
-                grant_table(&session, &table).await?;
-                let folder =
-                    FileWriter::run_folder(&table, &self.spec.run_id, &self.engine.staging_dir());
-                self.expose(
-                    &session,
-                    &relations,
-                    &rendered,
-                    base_sandbox,
-                    Some(folder),
-                    file,
-                )
-                .await?;
-                table
-            }
-        };
-        if script.is_some() {
-            let mut locked = sandbox.clone();
-            locked.allow_folder(&FileWriter::run_folder(
-                &table,
-                &self.spec.run_id,
-                &self.engine.staging_dir(),
-            ));
-            session.lock_down(&locked).await?;
-        }
-        if !spec_matches(
-            table.metadata.default_partition_spec(),
-            table.metadata.current_schema(),
-            &settings.partition_by,
-        ) {
-            return Err(Error::new(
-                ErrorKind::Unsupported,
-                "partition_by differs from the table's partition spec; changing a table's partitioning is not supported yet",
-            )
-            .with_context("file", file)
-            .with_context("field", "partition_by"));
-        }
-        let write_schema = evolve_schema(
-            table.metadata.current_schema(),
-            table.metadata.last_column_id(),
-            &result_schema,
-            settings.merge_strategy,
-        )
-        .map_err(|e| e.with_context("file", file))?;
-        self.unpublished.track(&table, &self.spec.run_id);
-        let writer = FileWriter::new(
-            session.session.clone(),
-            table.clone(),
-            Arc::new(write_schema.clone()),
-            self.spec.run_id.clone(),
-            self.engine.staging_dir(),
-        );
-        let changes = match reusable.take() {
-            Some(r) if same_fields(&r.schema, &write_schema) => {
-                self.log(
-                    LogLevel::Info,
-                    "reusing the data files of the previous attempt".into(),
-                );
-                reuse_changes(settings.merge_strategy, r.added, &base)?
-            }
-            _ => plan_changes(&writer, settings, &rendered.sql, &base, self.started_at)
-                .await
-                .map_err(|e| e.with_context("file", file))?,
-        };
-        let reusable_after = (!rendered.reads_target
-            && matches!(
-                settings.merge_strategy,
-                rat_core::MergeStrategy::FullRefresh | rat_core::MergeStrategy::AppendOnly
-            ))
-        .then(|| Reusable {
-            schema: write_schema.clone(),
-            added: changes.added.clone(),
-        });
-        self.unpublished
-            .add_data(changes.added.iter().map(|f| f.file_path().to_owned()));
-        self.rows_written = changes.added.iter().map(DataFile::record_count).sum();
-        self.log(
-            LogLevel::Info,
-            format!(
-                "wrote {} rows in {} data files; replacing {} files",
-                self.rows_written,
-                changes.added.len(),
-                changes.removed.len()
-            ),
-        );
-        // Only quality tests read the branch's files.
-        let branch_files: Vec<String> = if pipeline.tests.is_empty() {
-            Vec::new()
-        } else {
-            base.require_files()?
-                .paths()
-                .into_iter()
-                .filter(|p| !changes.removed.contains(p))
-                .chain(changes.added.iter().map(|f| f.file_path().to_owned()))
-                .collect()
-        };
-
-        // The test phase has a session of its own.
-        drop(writer);
-        drop(session);
 
         self.enter(Phase::Write)?;
         let branch = self.spec.run_id.branch();
