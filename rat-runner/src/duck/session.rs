@@ -188,7 +188,7 @@ impl DuckSession {
         let mut sql = format!("{};\n", load_httpfs_sql());
         for grant in grants.iter() {
             sql.push_str(&grant.secret_sql().await?.0);
-            sql.push('\n');
+            sql.push_str(";\n");
         }
         Ok(Some(sql))
     }
