@@ -156,11 +156,7 @@ pub(crate) async fn create_table_views(
     session: &DuckSession,
     relations: &BTreeMap<RefTarget, Relation>,
 ) -> Result<()> {
-    for relation in relations.values() {
-        if let Some(access) = &relation.s3 {
-            session.grant_s3(&relation.location, access).await?;
-        }
-    }
+    grant_relations(session, relations).await?;
     let sql = table_views_sql(relations);
     session
         .run(move |c| {
@@ -168,6 +164,19 @@ pub(crate) async fn create_table_views(
                 .map_err(|e| duck_error("cannot create table views", e))
         })
         .await
+}
+
+/// Lets the session read the relations whose files are remote.
+pub(crate) async fn grant_relations(
+    session: &DuckSession,
+    relations: &BTreeMap<RefTarget, Relation>,
+) -> Result<()> {
+    for relation in relations.values() {
+        if let Some(access) = &relation.s3 {
+            session.grant_s3(&relation.location, access).await?;
+        }
+    }
+    Ok(())
 }
 
 /// The statements making the view of each relation (a Python script's

@@ -10,7 +10,9 @@ use rat_core::{Error, Pipeline, Result};
 use super::Run;
 use crate::dag::PythonInputs;
 use crate::duck::{DuckSession, landing_view_name};
-use crate::engine::relations::{Relation, grant_landing, landing_views, table_views_sql};
+use crate::engine::relations::{
+    Relation, grant_landing, grant_relations, landing_views, table_views_sql,
+};
 use crate::python::{DuckSettings, RESULT_TABLE, ScriptContext, find_inputs_async, run_script};
 use crate::template::{RefTarget, Rendered};
 
@@ -70,11 +72,7 @@ impl Run<'_> {
         let file = pipeline.source_file.as_str();
         // Remote files: the script's DuckDB gets the same scoped access as
         // the run's (granted here, handed over as statements).
-        for relation in relations.values() {
-            if let Some(access) = &relation.s3 {
-                session.grant_s3(&relation.location, access).await?;
-            }
-        }
+        grant_relations(session, relations).await?;
         grant_landing(
             session,
             self.engine.storage.as_ref(),
