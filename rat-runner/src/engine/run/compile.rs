@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use rat_core::{ErrorKind, Language, LoadedTable, Phase, Pipeline, Result};
+use rat_core::{Catalog, ErrorKind, Language, LoadedTable, Phase, Pipeline, Result};
 
 use super::Run;
 use super::python::Script;
@@ -55,25 +55,14 @@ impl Run<'_> {
         let settings = &pipeline.settings;
 
         self.enter(Phase::Compile)?;
-        let existing = match catalog.load_table(target).await {
-            Ok(t) => Some(t),
-            Err(e) if e.kind() == ErrorKind::NotFound => None,
-            Err(e) => return Err(e),
-        };
+        // The session opens while the table loads: a long history costs
+        // its metadata's parse, which then overlaps DuckDB's start.
+        let (session, (existing, mut base)) =
+            tokio::try_join!(self.open_session(), load_target(catalog.as_ref(), pipeline))?;
         let base_main = existing.as_ref().and_then(LoadedTable::main_snapshot_id);
         self.base_snapshot_id = base_main;
-        let mut base = match &existing {
-            Some(t) => BaseSnapshot::list(t, base_main).await?,
-            None => BaseSnapshot::default(),
-        };
-        if let Some(t) = &existing
-            && needs_base_files(pipeline)
-        {
-            base.read(t).await?;
-        }
         // rat's own statements (the watermark) run before the lockdown;
         // the pipeline's only after it.
-        let session = self.open_session()?;
         if let Some(table) = &existing {
             grant_table(&session, table).await?;
         }
@@ -148,4 +137,23 @@ impl Run<'_> {
             sandbox,
         })
     }
+}
+
+/// The target table as it is now (when it exists) and what its `main`
+/// snapshot holds: the manifests always, the files when the merge needs
+/// them.
+async fn load_target(
+    catalog: &dyn Catalog,
+    pipeline: &Pipeline,
+) -> Result<(Option<LoadedTable>, BaseSnapshot)> {
+    let existing = match catalog.load_table(&pipeline.table).await {
+        Ok(t) => t,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok((None, BaseSnapshot::default())),
+        Err(e) => return Err(e),
+    };
+    let mut base = BaseSnapshot::list(&existing, existing.main_snapshot_id()).await?;
+    if needs_base_files(pipeline) {
+        base.read(&existing).await?;
+    }
+    Ok((Some(existing), base))
 }

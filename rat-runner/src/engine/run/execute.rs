@@ -76,7 +76,7 @@ impl Run<'_> {
                 // A new table's folder is known only now: the session
                 // that writes into it is locked down with it.
                 let table = self.create_table(pipeline, &result_schema).await?;
-                session = self.open_session()?;
+                session = self.open_session().await?;
                 grant_table(&session, &table).await?;
                 let folder =
                     FileWriter::run_folder(&table, &self.spec.run_id, &self.engine.staging_dir());

@@ -123,7 +123,7 @@ impl Run<'_> {
         )
         .await?;
         relations.insert(this, branch_relation);
-        let session = self.open_session()?;
+        let session = self.open_session().await?;
         create_table_views(&session, &relations).await?;
         let mut sandbox = base_sandbox.clone();
         for relation in relations.values() {
