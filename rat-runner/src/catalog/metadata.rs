@@ -8,6 +8,12 @@ use std::sync::Arc;
 
 use iceberg::spec::TableMetadata;
 
+use super::metadata_json::Refs;
+
+/// What a cache keeps of one metadata file: the parsed metadata, and its
+/// refs when they are known (see [`Refs`]).
+type Entry = (Arc<TableMetadata>, Option<Arc<Refs>>);
+
 /// Weight units a cache holds by default (about one per snapshot, schema
 /// and log entry of the metadata it keeps).
 pub(crate) const DEFAULT_CAPACITY: u64 = 200_000;
@@ -32,7 +38,7 @@ pub(crate) fn weight(metadata: &TableMetadata) -> u32 {
 /// ```
 #[derive(Clone)]
 pub struct MetadataCache {
-    entries: moka::sync::Cache<String, Arc<TableMetadata>>,
+    entries: moka::sync::Cache<String, Entry>,
 }
 
 impl std::fmt::Debug for MetadataCache {
@@ -55,18 +61,33 @@ impl MetadataCache {
     pub fn with_capacity(capacity: u64) -> Self {
         let entries = moka::sync::Cache::builder()
             .max_capacity(capacity)
-            .weigher(|_: &String, metadata: &Arc<TableMetadata>| weight(metadata))
+            .weigher(|_: &String, (metadata, _): &Entry| weight(metadata))
             .build();
         Self { entries }
     }
 
     /// The metadata read from `location`, if kept.
     pub fn get(&self, location: &str) -> Option<Arc<TableMetadata>> {
-        self.entries.get(location)
+        self.entries.get(location).map(|(metadata, _)| metadata)
     }
 
     /// Keeps `metadata` as what `location` holds.
     pub fn insert(&self, location: &str, metadata: Arc<TableMetadata>) {
-        self.entries.insert(location.to_owned(), metadata);
+        self.entries.insert(location.to_owned(), (metadata, None));
+    }
+
+    /// The metadata read from `location` and its refs, if kept.
+    pub(crate) fn get_with_refs(&self, location: &str) -> Option<Entry> {
+        self.entries.get(location)
+    }
+
+    /// Keeps `metadata`, whose refs are `refs`, as what `location` holds.
+    pub(crate) fn insert_with_refs(
+        &self,
+        location: &str,
+        metadata: Arc<TableMetadata>,
+        refs: Option<Arc<Refs>>,
+    ) {
+        self.entries.insert(location.to_owned(), (metadata, refs));
     }
 }

@@ -2,6 +2,7 @@
 //! table metadata they share.
 
 mod metadata;
+mod metadata_json;
 mod rest;
 mod sql;
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use iceberg::compression::CompressionCodec;
 use iceberg::io::FileIO;
 use iceberg::spec::{FormatVersion, SortOrder, TableMetadata, TableMetadataBuilder};
 use iceberg::{MetadataLocation, TableRequirement};
@@ -19,6 +20,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::{Row, SqliteConnection};
 
 use super::MetadataCache;
+use super::metadata_json::{Refs, to_json};
 
 /// The `catalog_name` rat writes and reads. Open the file from pyiceberg with
 /// `SqlCatalog("rat", uri="sqlite:///…/catalog.db", warehouse="file:///…")`.
@@ -27,6 +29,9 @@ pub const DEFAULT_CATALOG_NAME: &str = "rat";
 /// How often a commit re-reads and re-checks when another writer swapped the
 /// metadata pointer between our read and our write.
 const POINTER_RACE_RETRIES: usize = 16;
+
+/// The first bytes of a gzip stream: a compressed metadata file.
+const GZIP_MAGIC: [u8; 2] = [0x1F, 0x8B];
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS iceberg_tables (
@@ -166,20 +171,78 @@ impl SqlCatalog {
 
     /// The metadata `location` holds: read once, then from the cache.
     async fn read_metadata(&self, table: &TableRef, location: &str) -> Result<Arc<TableMetadata>> {
-        if let Some(metadata) = self.metadata.get(location) {
-            return Ok(metadata);
+        Ok(self.read_with_refs(table, location).await?.0)
+    }
+
+    /// The metadata `location` holds and, unless the file is compressed,
+    /// its refs: read once, then from the cache.
+    async fn read_with_refs(
+        &self,
+        table: &TableRef,
+        location: &str,
+    ) -> Result<(Arc<TableMetadata>, Option<Arc<Refs>>)> {
+        if let Some(known) = self.metadata.get_with_refs(location) {
+            return Ok(known);
         }
-        let metadata = TableMetadata::read_from(&self.file_io, location)
+        let read_error = |e: iceberg::Error| {
+            Error::new(ErrorKind::Catalog, "cannot read table metadata")
+                .with_context("table", table)
+                .with_context("file", location)
+                .with_source(e)
+        };
+        let bytes = self
+            .file_io
+            .new_input(location)
+            .map_err(read_error)?
+            .read()
             .await
-            .map_err(|e| {
-                Error::new(ErrorKind::Catalog, "cannot read table metadata")
-                    .with_context("table", table)
-                    .with_context("file", location)
-                    .with_source(e)
-            })?;
+            .map_err(read_error)?;
+        let (metadata, refs) = if bytes.starts_with(&GZIP_MAGIC) {
+            let metadata = TableMetadata::read_from(&self.file_io, location)
+                .await
+                .map_err(read_error)?;
+            (metadata, None)
+        } else {
+            let metadata: TableMetadata =
+                serde_json::from_slice(&bytes).map_err(|e| read_error(e.into()))?;
+            let refs = Refs::read(&bytes, &metadata).map_err(|e| read_error(e.into()))?;
+            (metadata, Some(Arc::new(refs)))
+        };
         let metadata = Arc::new(metadata);
-        self.metadata.insert(location, metadata.clone());
-        Ok(metadata)
+        self.metadata
+            .insert_with_refs(location, metadata.clone(), refs.clone());
+        Ok((metadata, refs))
+    }
+
+    /// Writes `metadata` to `location`: from borrowed parts when its refs
+    /// are known and it is uncompressed v2 (see [`to_json`]), else through
+    /// iceberg's serializer.
+    async fn write_metadata(
+        &self,
+        table: &TableRef,
+        metadata: &TableMetadata,
+        refs: Option<&Refs>,
+        location: &MetadataLocation,
+    ) -> Result<()> {
+        let uncompressed = matches!(
+            metadata.metadata_compression_codec(),
+            Ok(CompressionCodec::None)
+        );
+        let json = refs
+            .filter(|_| uncompressed)
+            .and_then(|refs| to_json(metadata, refs));
+        let written = match json {
+            Some(json) => {
+                let json = json.map_err(|e| storage_error(table, e.into()))?;
+                self.file_io
+                    .new_output(location.to_string())
+                    .map_err(|e| storage_error(table, e))?
+                    .write(json.into())
+                    .await
+            }
+            None => metadata.write_to(&self.file_io, location).await,
+        };
+        written.map_err(|e| storage_error(table, e))
     }
 
     fn loaded(
@@ -204,7 +267,7 @@ impl SqlCatalog {
             .current_location(table)
             .await?
             .ok_or_else(|| table_not_found(table))?;
-        let current = self.read_metadata(table, &current_location).await?;
+        let (current, refs) = self.read_with_refs(table, &current_location).await?;
         for requirement in &commit.requirements {
             requirement
                 .check(Some(&current))
@@ -216,15 +279,14 @@ impl SqlCatalog {
             builder = update.apply(builder).map_err(|e| update_error(table, e))?;
         }
         let built = builder.build().map_err(|e| update_error(table, e))?;
+        let new_refs = refs.and_then(|refs| refs.after(&built.changes, &built.metadata));
         let new_metadata = built.metadata;
         let new_location = MetadataLocation::from_str(&current_location)
             .map_err(|e| update_error(table, e))?
             .with_next_version()
             .with_new_metadata(&new_metadata);
-        new_metadata
-            .write_to(&self.file_io, &new_location)
-            .await
-            .map_err(|e| storage_error(table, e))?;
+        self.write_metadata(table, &new_metadata, new_refs.as_ref(), &new_location)
+            .await?;
         let new_location = new_location.to_string();
         let swapped = sqlx::query(
             "UPDATE iceberg_tables SET metadata_location = ?, previous_metadata_location = ? \
@@ -254,7 +316,8 @@ impl SqlCatalog {
             }
         }
         let new_metadata = Arc::new(new_metadata);
-        self.metadata.insert(&new_location, new_metadata.clone());
+        self.metadata
+            .insert_with_refs(&new_location, new_metadata.clone(), new_refs.map(Arc::new));
         Ok(Some(self.loaded(table, new_metadata, new_location)))
     }
 }

@@ -116,14 +116,16 @@ impl Run<'_> {
             test_refs.extend(render(&test.sql, &test.file, template_ctx)?.refs);
         }
         test_refs.remove(&this);
-        let mut relations = resolve_refs(
-            self.engine.catalog.as_ref(),
-            &test_refs,
-            &pipeline.tests[0].file,
-        )
-        .await?;
+        // DuckDB starts while the tests' refs resolve.
+        let (mut relations, session) = tokio::try_join!(
+            resolve_refs(
+                self.engine.catalog.as_ref(),
+                &test_refs,
+                &pipeline.tests[0].file,
+            ),
+            self.open_session(),
+        )?;
         relations.insert(this, branch_relation);
-        let session = self.open_session().await?;
         create_table_views(&session, &relations).await?;
         let mut sandbox = base_sandbox.clone();
         for relation in relations.values() {
