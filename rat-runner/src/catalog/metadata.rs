@@ -71,11 +71,6 @@ impl MetadataCache {
         self.entries.get(location).map(|(metadata, _)| metadata)
     }
 
-    /// Keeps `metadata` as what `location` holds.
-    pub fn insert(&self, location: &str, metadata: Arc<TableMetadata>) {
-        self.entries.insert(location.to_owned(), (metadata, None));
-    }
-
     /// The metadata read from `location` and its refs, if kept.
     pub(crate) fn get_with_refs(&self, location: &str) -> Option<Entry> {
         self.entries.get(location)

@@ -197,6 +197,8 @@ impl SqlCatalog {
             .read()
             .await
             .map_err(read_error)?;
+        // A compressed file (rare: rat never asks for one) is read again by
+        // iceberg, which alone can inflate it; its refs stay unknown.
         let (metadata, refs) = if bytes.starts_with(&GZIP_MAGIC) {
             let metadata = TableMetadata::read_from(&self.file_io, location)
                 .await
