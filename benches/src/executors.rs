@@ -30,14 +30,8 @@ pub(crate) async fn run(runs: usize) -> Result<()> {
         PoolConfig::default(),
     )
     .await?;
-    let runner = std::env::current_exe()?.with_file_name("rat-runner");
-    ensure!(
-        runner.is_file(),
-        "{} is missing: cargo build -p rat-runner --bins",
-        runner.display()
-    );
     let process = ProcessExecutor::start(
-        ProcessConfig::new(runner, lakehouse, project.path().join(".rat/runs")),
+        ProcessConfig::new(runner()?, lakehouse, project.path().join(".rat/runs")),
         store.clone(),
         storage,
         PoolConfig::default(),
@@ -88,8 +82,20 @@ pub(crate) async fn run(runs: usize) -> Result<()> {
     Ok(())
 }
 
-/// One run: (submit → running, submit → terminal as the caller sees it), in ms.
-async fn measure(executor: &dyn Executor, store: &dyn RunStore) -> Result<(f64, f64)> {
+/// The `rat-runner` binary beside this one.
+pub(crate) fn runner() -> Result<std::path::PathBuf> {
+    let runner = std::env::current_exe()?.with_file_name("rat-runner");
+    ensure!(
+        runner.is_file(),
+        "{} is missing: cargo build -p rat-runner --bins",
+        runner.display()
+    );
+    Ok(runner)
+}
+
+/// One run of `bronze.tiny`: (submit → running, submit → terminal as the
+/// caller sees it), in ms.
+pub(crate) async fn measure(executor: &dyn Executor, store: &dyn RunStore) -> Result<(f64, f64)> {
     let called = Utc::now();
     let clock = Instant::now();
     let run = executor

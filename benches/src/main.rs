@@ -10,7 +10,7 @@
 //! cargo run -p rat-benches -- server [--submissions N]
 //! cargo run -p rat-benches -- query-scale [--tables N] [--repeat K]
 //! cargo run -p rat-benches -- append-history [--runs N] [--scans K]
-//! cargo run -p rat-benches -- python [--runs N] [--rows R] [--repeat K]   # RAT_PYTHON: pyarrow + duckdb
+//! cargo run -p rat-benches -- python [--runs N] [--rows R] [--repeat K]   # RAT_PYTHON: pyarrow + duckdb; needs rat-runner
 //! ```
 
 mod append_history;

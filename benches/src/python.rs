@@ -3,22 +3,28 @@
 //! 150 ms); and `rows` rows from a script vs the same rows from SQL, both
 //! written the same way (target: ratio ≤ 1.5).
 //!
-//! Runs come one second apart, as scheduled pipelines do: a warm worker
-//! pays its imports (about a second of CPU) while nothing asks for it.
+//! Each run starts once the warm engine's waiting worker says its imports
+//! are done (about a second of CPU), as a scheduled pipeline's would be:
+//! no import competes with the run measured, warm or cold.
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use anyhow::Result;
+use rat_core::LakehouseConfig;
+use rat_executor::{PoolConfig, ProcessConfig, ProcessExecutor, SqliteRunStore};
 use rat_runner::python::PythonConfig;
 
-use crate::report::{median, table};
+use crate::executors;
+use crate::report::{median, percentiles, table};
 use crate::setup::BenchProject;
 
 const TINY: &str = "# @merge_strategy: full_refresh\n\
     result = pa.table({'n': list(range(10)), 'label': [f'row {i}' for i in range(10)]})\n";
 
-/// Time between runs of the tiny pipeline.
-const SPACING: Duration = Duration::from_secs(1);
+/// The longest wait for a worker's imports.
+const IMPORTS: Duration = Duration::from_secs(120);
 
 pub(crate) async fn run(runs: usize, rows: usize, repeat: usize) -> Result<()> {
     let project = BenchProject::new()?;
@@ -46,10 +52,17 @@ pub(crate) async fn run(runs: usize, rows: usize, repeat: usize) -> Result<()> {
     project.run(&cold, "bronze.tiny").await?;
     project.run(&warm, "bronze.tiny").await?;
     let (mut warm_times, mut cold_times) = (Vec::new(), Vec::new());
+    let ready = || async {
+        anyhow::ensure!(
+            warm.python_workers().wait_ready(IMPORTS).await,
+            "no warm Python worker finished its imports within {IMPORTS:?}"
+        );
+        Ok(())
+    };
     for _ in 0..runs {
-        tokio::time::sleep(SPACING).await;
+        ready().await?;
         cold_times.push(project.run(&cold, "bronze.tiny").await?.0);
-        tokio::time::sleep(SPACING).await;
+        ready().await?;
         warm_times.push(project.run(&warm, "bronze.tiny").await?.0);
     }
     let (warm_p50, cold_p50) = (median(&warm_times), median(&cold_times));
@@ -67,6 +80,8 @@ pub(crate) async fn run(runs: usize, rows: usize, repeat: usize) -> Result<()> {
         ],
     );
 
+    per_process(&project, runs).await?;
+
     let (mut python_times, mut sql_times) = (Vec::new(), Vec::new());
     for _ in 0..repeat {
         sql_times.push(project.run(&warm, "bronze.from_sql").await?.0);
@@ -83,6 +98,71 @@ pub(crate) async fn run(runs: usize, rows: usize, repeat: usize) -> Result<()> {
                 ms(python_p50),
                 format!("{:.2}", ratio(python_p50, sql_p50)),
                 "≤ 1.5".into(),
+            ],
+        ],
+    );
+    Ok(())
+}
+
+/// The tiny script as a strict server runs it: a `rat-runner` process per
+/// run, taking a warm worker its executor keeps, vs starting its own
+/// interpreter; interleaved, each run once a warm worker is ready.
+async fn per_process(project: &BenchProject, runs: usize) -> Result<()> {
+    let storage = project.engine().await?.storage().clone();
+    // Each executor its own run store: executors sharing one share runs.
+    let start = |workers: usize, name: &str| {
+        let (storage, runs) = (storage.clone(), project.path().join(".rat").join(name));
+        async move {
+            let store = Arc::new(SqliteRunStore::open(runs.join("runs.db")).await?);
+            let mut config = ProcessConfig::new(
+                executors::runner()?,
+                LakehouseConfig::embedded(project.path()),
+                runs,
+            );
+            config.python_workers = workers;
+            let executor =
+                ProcessExecutor::start(config, store.clone(), storage, PoolConfig::default())
+                    .await?;
+            Ok::<_, anyhow::Error>((executor, store))
+        }
+    };
+    let (warm, warm_store) = start(1, "runs-warm").await?;
+    let (cold, cold_store) = start(0, "runs-cold").await?;
+    let ready = || async {
+        anyhow::ensure!(
+            warm.python_worker_ready(IMPORTS).await,
+            "the executor's Python worker did not finish its imports within {IMPORTS:?}"
+        );
+        Ok(())
+    };
+    // The first run asks for a worker: the executor keeps one from then.
+    executors::measure(&warm, warm_store.as_ref()).await?;
+    let (mut warm_times, mut cold_times) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        ready().await?;
+        cold_times.push(executors::measure(&cold, cold_store.as_ref()).await?.1);
+        ready().await?;
+        warm_times.push(executors::measure(&warm, warm_store.as_ref()).await?.1);
+    }
+    let p50 = |times: &mut Vec<f64>| percentiles(times).0;
+    let (warm_p50, cold_p50) = (p50(&mut warm_times), p50(&mut cold_times));
+    println!(
+        "
+the 10-row script per process (a strict server), {runs} runs each, p50 ms:
+"
+    );
+    table(
+        &["runner's interpreter", "p50 ms", "vs cold"],
+        &[
+            vec![
+                "its own (cold)".into(),
+                format!("{cold_p50:.1}"),
+                "1.00".into(),
+            ],
+            vec![
+                "the executor's warm worker".into(),
+                format!("{warm_p50:.1}"),
+                format!("{:.2}", warm_p50 / cold_p50),
             ],
         ],
     );

@@ -71,6 +71,7 @@ impl Place {
             setup.executor = ExecutorConfig::Process {
                 pool,
                 runner: Some(runner),
+                python_workers: None,
             };
         }
         if let (Some(workers), Some(pool)) = (execution.workers, setup.executor.pool_mut()) {

@@ -45,6 +45,26 @@ pub struct RunnerInput {
     /// `None`: the runner's `$RAT_PYTHON`, else `python3`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub python: Option<std::path::PathBuf>,
+    /// The folder of the executor's warm Python workers, when it keeps
+    /// some: a Python run takes one there instead of starting one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python_workers: Option<std::path::PathBuf>,
+}
+
+/// The files of a process executor's warm Python workers, which its
+/// runners claim ([`RunnerInput::python_workers`] names the folder; each
+/// worker has a private folder in it).
+pub mod python_workers {
+    /// In the pool folder: a runner looked for a worker (the executor
+    /// starts none before).
+    pub const WANTED: &str = "wanted";
+    /// In a worker's folder: its pid, once its imports are done.
+    pub const READY: &str = "ready";
+    /// In a worker's folder: the socket the claiming runner connects to.
+    pub const SOCKET: &str = "sock";
+    /// In a worker's folder: created (exclusively) by the runner that
+    /// claims it, holding that runner's pid.
+    pub const CLAIMED: &str = "claimed";
 }
 
 /// The variable carrying the [`RunnerInput`] of a container's runner

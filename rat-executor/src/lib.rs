@@ -6,7 +6,8 @@
 //! container elsewhere.
 //!
 //! - [`LocalExecutor`]: the embedded default, a warm in-process pool.
-//! - [`ProcessExecutor`]: one `rat-runner` process per run, with limits.
+//! - [`ProcessExecutor`]: one `rat-runner` process per run, with limits,
+//!   and warm Python workers its runners take.
 //! - [`OnDemand`]: an executor started by its first submitted run.
 //! - [`Pool`] + [`Launcher`]: the machinery both share, for other
 //!   executors (`rat-cloud-aws`'s ECS executor is a pool of ECS launches).
@@ -34,6 +35,7 @@ mod logs;
 mod on_demand;
 mod pool;
 mod process;
+mod python_workers;
 mod queue;
 mod run_store;
 mod runner_output;

@@ -20,6 +20,7 @@ use crate::forward_executor;
 use crate::identity::ProcessId;
 use crate::live::LiveRun;
 use crate::pool::{Launcher, Outcome, Pool, PoolConfig};
+use crate::python_workers::PythonWorkers;
 use crate::runner_output::RunnerOutput;
 
 /// How to start runner processes.
@@ -41,6 +42,10 @@ pub struct ProcessConfig {
     pub sql_access: SqlAccess,
     /// The interpreter of Python pipelines; `None`: the runner's default.
     pub python: Option<PathBuf>,
+    /// Warm Python workers kept for runners (see [`crate::python_workers`]);
+    /// none is started before a Python run asks for one. 0: every Python
+    /// run starts its interpreter.
+    pub python_workers: usize,
 }
 
 /// The `rat-runner` binary: `$RAT_RUNNER`, else the one beside the running
@@ -81,6 +86,7 @@ impl ProcessConfig {
             tail_interval: Duration::from_millis(20),
             sql_access: SqlAccess::Strict,
             python: None,
+            python_workers: 1,
         }
     }
 }
@@ -94,6 +100,7 @@ impl ProcessConfig {
 #[derive(Debug)]
 pub struct ProcessExecutor {
     pool: Pool<Child>,
+    python_workers: Option<Arc<PythonWorkers>>,
 }
 
 impl ProcessExecutor {
@@ -106,14 +113,41 @@ impl ProcessExecutor {
         config: PoolConfig,
     ) -> Result<Self> {
         std::fs::create_dir_all(&process.runs_dir)?;
-        let pool = Pool::start(Child { config: process }, store, storage, config).await?;
-        Ok(Self { pool })
+        let python_workers = match process.python_workers {
+            0 => None,
+            count => Some(Arc::new(PythonWorkers::new(
+                process.runner.clone(),
+                process.python.clone(),
+                &process.runs_dir,
+                count,
+            )?)),
+        };
+        let child = Child {
+            config: process,
+            python_workers: python_workers.clone(),
+        };
+        let pool = Pool::start(child, store, storage, config).await?;
+        Ok(Self {
+            pool,
+            python_workers,
+        })
+    }
+
+    /// Waits up to `timeout` until a warm Python worker is ready for the
+    /// next Python run; whether one is (never, before a Python run has
+    /// asked for one, or with `python_workers: 0`).
+    pub async fn python_worker_ready(&self, timeout: Duration) -> bool {
+        match &self.python_workers {
+            Some(workers) => workers.wait_ready(timeout).await,
+            None => false,
+        }
     }
 }
 
 #[derive(Debug)]
 struct Child {
     config: ProcessConfig,
+    python_workers: Option<Arc<PythonWorkers>>,
 }
 
 /// How to learn that the runner exited.
@@ -136,6 +170,7 @@ impl Child {
             lakehouse: self.config.lakehouse.clone(),
             sql_access: self.config.sql_access,
             python: self.config.python.clone(),
+            python_workers: self.python_workers.as_ref().map(|w| w.dir().to_owned()),
         };
         std::fs::write(dir.join("input.json"), serde_json::to_vec_pretty(&input)?)?;
         let stdout = std::fs::File::create(dir.join("result.json"))?;
@@ -331,6 +366,9 @@ impl Launcher for Child {
         store: &Arc<dyn RunStore>,
     ) -> Outcome {
         let dir = self.dir(&spec.run_id);
+        if let Some(workers) = &self.python_workers {
+            workers.top_up();
+        }
         let child = match self.spawn(&spec, &dir).await {
             Ok(child) => child,
             Err(e) => {
@@ -343,7 +381,8 @@ impl Launcher for Child {
                 };
             }
         };
-        if let Some(id) = child.id().and_then(ProcessId::of)
+        let pid = child.id();
+        if let Some(id) = pid.and_then(ProcessId::of)
             && let Err(e) = live.set_handle(id.to_string(), store).await
         {
             tracing::warn!(
@@ -351,8 +390,14 @@ impl Launcher for Child {
                 spec.run_id
             );
         }
-        self.follow(spec.limits.timeout, &dir, &live, Exit::Own(child))
-            .await
+        let outcome = self
+            .follow(spec.limits.timeout, &dir, &live, Exit::Own(child))
+            .await;
+        if let (Some(workers), Some(pid)) = (&self.python_workers, pid) {
+            workers.release(pid).await;
+            workers.top_up();
+        }
+        outcome
     }
 
     /// A runner was started for the run: whether it still runs (follow it)

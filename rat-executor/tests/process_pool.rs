@@ -8,6 +8,8 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
+
 use common::{
     ENDLESS, Harness, assert_contiguous, cancel_a_running_query, follow_all, succeeded,
     wait_for_end, wait_until,
@@ -383,4 +385,97 @@ async fn a_streamed_python_result_larger_than_the_memory_limit_is_written() {
         out.rows[0],
         [json!(20_000_000), json!(20_000_000), json!(43)]
     );
+}
+
+/// Submits `table`, follows its log to the end and returns the record and
+/// the log's messages.
+async fn run_to_end(
+    executor: &rat_executor::ProcessExecutor,
+    table: &str,
+) -> (rat_core::RunRecord, Vec<String>) {
+    let run = executor.submit(request(table)).await.unwrap();
+    let logs = follow_all(executor, &run, 0).await;
+    let record = wait_for_end(executor, &run, Duration::from_secs(300)).await;
+    (record, logs.into_iter().map(|l| l.message).collect())
+}
+
+/// A strict server's Python runs: the first starts its interpreter (the
+/// executor starts none before a Python run asks), the next ones take a
+/// warm worker the executor keeps, one script per worker process; a
+/// cancelled script on a taken worker is stopped with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn python_runs_take_the_warm_workers_the_executor_keeps() {
+    let h = Harness::new().await;
+    h.write(
+        "pipelines/bronze/pids/pipeline.py",
+        "# @merge_strategy: append_only\nimport os\nresult = pa.table({'pid': [os.getpid()]})\n",
+    );
+    let executor = h.process(PoolConfig::default()).await;
+    assert!(!executor.python_worker_ready(Duration::ZERO).await);
+    let said = |logs: &[String], what: &str| logs.iter().any(|m| m.starts_with(what));
+
+    let (record, logs) = run_to_end(&executor, "bronze.pids").await;
+    assert!(succeeded(&record), "{:?}", record.error);
+    assert!(
+        said(&logs, "a new Python worker runs the script"),
+        "{logs:?}"
+    );
+    for _ in 0..2 {
+        assert!(executor.python_worker_ready(Duration::from_secs(120)).await);
+        let (record, logs) = run_to_end(&executor, "bronze.pids").await;
+        assert!(succeeded(&record), "{:?}", record.error);
+        assert!(
+            said(
+                &logs,
+                "a warm Python worker of the server's runs the script (ready;"
+            ),
+            "{logs:?}"
+        );
+    }
+    let out = rat_runner::query::query(
+        h.engine.catalog().as_ref(),
+        "SELECT count(*), count(DISTINCT pid) FROM bronze.pids",
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.rows[0], [json!(3), json!(3)]);
+
+    // Cancelled mid-script on a taken worker: the worker goes too.
+    h.write(
+        "pipelines/bronze/sleeper/pipeline.py",
+        "# @merge_strategy: full_refresh\nimport os, time\nlog.info(f'pid {os.getpid()}')\ntime.sleep(300)\nresult = pa.table({'a': [1]})\n",
+    );
+    assert!(executor.python_worker_ready(Duration::from_secs(120)).await);
+    let run = executor.submit(request("bronze.sleeper")).await.unwrap();
+    let mut lines = executor
+        .logs(
+            &run,
+            rat_core::LogCursor {
+                from_seq: 0,
+                follow: true,
+            },
+        )
+        .await
+        .unwrap();
+    let pid = loop {
+        let line = lines.next().await.expect("the script logs its pid");
+        if let Some(pid) = line
+            .message
+            .strip_prefix("pid ")
+            .and_then(|p| p.parse::<i32>().ok())
+        {
+            break pid;
+        }
+    };
+    drop(lines);
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    executor.cancel(&run).await.unwrap();
+    let record = wait_for_end(&executor, &run, Duration::from_secs(60)).await;
+    assert_eq!(record.status, RunStatus::Cancelled, "{:?}", record.error);
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "the cancelled script's worker {pid} still exists"
+    );
+    assert_eq!(h.main_snapshot("bronze.sleeper").await, None);
 }

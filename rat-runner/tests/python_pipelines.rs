@@ -365,7 +365,16 @@ async fn warm_workers_run_one_script_each() {
         "# @merge_strategy: append_only\nimport os\nresult = pa.table({'pid': [os.getpid()]})\n",
     );
     let mut logs = Vec::new();
-    for _ in 0..3 {
+    for run in 0..3 {
+        if run > 0 {
+            // The waiting worker says when its imports are done.
+            assert!(
+                p.engine
+                    .python_workers()
+                    .wait_ready(Duration::from_secs(120))
+                    .await
+            );
+        }
         let log = MemoryLog::default();
         let r = run_with(&p.engine, &p, "bronze.pids", log.clone(), None).await;
         assert_eq!(r.status, RunStatus::Success, "{:?}", r.error);
@@ -377,8 +386,16 @@ async fn warm_workers_run_one_script_each() {
         lines.iter().any(|(_, m)| m.starts_with(what))
     };
     assert!(said(&logs[0], "a new Python worker"), "{:?}", logs[0]);
-    assert!(said(&logs[1], "a warm Python worker"), "{:?}", logs[1]);
-    assert!(said(&logs[2], "a warm Python worker"), "{:?}", logs[2]);
+    assert!(
+        said(&logs[1], "a warm Python worker runs the script (ready;"),
+        "{:?}",
+        logs[1]
+    );
+    assert!(
+        said(&logs[2], "a warm Python worker runs the script (ready;"),
+        "{:?}",
+        logs[2]
+    );
     // Never reused: three runs, three processes.
     let out = p.query("SELECT count(DISTINCT pid) FROM bronze.pids").await;
     assert_eq!(out.rows, vec![vec![json!(3)]]);

@@ -5,13 +5,14 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use common::remote::*;
-use common::{TestProject, run_python};
+use common::{MemoryLog, TestProject, run_python};
 use iceberg::TableRequirement;
 use rat_core::config::{CredentialsConfig, RestAuth};
-use rat_core::{ErrorKind, RunStatus, TableCommit};
+use rat_core::{ErrorKind, RunContext, RunEngine, RunSpec, RunStatus, TableCommit, TableRef};
 use serde_json::Value;
 
 const GOLD: [&str; 2] = ["gold.revenue_by_country", "gold.top_customers"];
@@ -253,16 +254,11 @@ async fn vended_credentials_alone_read_and_write_tables() {
     assert_eq!(without.load(&table).await.main_snapshot_id(), None);
 }
 
-/// Credentials from a `credential_process` that assumes a role whose STS
-/// credentials live 6 s, through a run that lasts longer: the run renews
-/// them (storage, data file uploads, manifests, DuckDB's secret) and
-/// completes.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn credentials_that_expire_during_a_run_are_renewed() {
-    require_seaweedfs();
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("fetches.log");
-    let script = dir.path().join("creds.py");
+/// A `credential_process` that assumes a role whose STS credentials live
+/// [`STS_LIFETIME`], writing a line per fetch to `fetches.log` in `dir`.
+fn short_lived_credentials(dir: &std::path::Path) -> CredentialsConfig {
+    let log = dir.join("fetches.log");
+    let script = dir.join("creds.py");
     std::fs::write(
         &script,
         format!(
@@ -280,12 +276,23 @@ print(json.dumps({{"Version": 1, "AccessKeyId": c["AccessKeyId"], "SecretAccessK
         ),
     )
     .unwrap();
-    let process = CredentialsConfig::Process {
+    CredentialsConfig::Process {
         command: vec![
             common::python_bin().to_string_lossy().into_owned(),
             script.to_string_lossy().into_owned(),
         ],
-    };
+    }
+}
+
+/// Credentials from a `credential_process` that assumes a role whose STS
+/// credentials live 6 s, through a run that lasts longer: the run renews
+/// them (storage, data file uploads, manifests, DuckDB's secret) and
+/// completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_that_expire_during_a_run_are_renewed() {
+    require_seaweedfs();
+    let dir = tempfile::tempdir().unwrap();
+    let process = short_lived_credentials(dir.path());
     let catalog = rest_config(oauth2(dir.path()), false, process.clone());
     let remote = remote_sample(dir, process, catalog).await;
     // One row, many seconds of CPU and no S3 reads while it computes: the
@@ -412,6 +419,61 @@ async fn python_pipelines_read_tables_and_landing_zones_on_s3() {
     assert_eq!(got.rows[0][1], serde_json::json!(30));
     let table = remote.load(&format!("{ns}.gold.py_orders")).await;
     assert!(table.metadata.location().starts_with("s3://warehouse/"));
+}
+
+/// A script that outlives its credentials: rat sends the script's DuckDB
+/// renewed access while it runs, so a file it opens after the run's first
+/// STS credentials expired still reads. (Results are read whole: a
+/// relation bound while an earlier result is half read lives in that
+/// result's DuckDB transaction, which does not see later secrets.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_script_gets_its_s3_access_renewed() {
+    require_seaweedfs();
+    let dir = tempfile::tempdir().unwrap();
+    let process = short_lived_credentials(dir.path());
+    let catalog = rest_config(oauth2(dir.path()), false, process.clone());
+    let remote = remote_sample(dir, process, catalog).await;
+    remote.put_file("landing/early/001.csv", "n\n1\n2\n").await;
+    remote.put_file("landing/late/001.csv", "n\n10\n20\n").await;
+    let outlive = STS_LIFETIME.as_secs() + 2;
+    remote
+        .put_file(
+            "pipelines/bronze/slow_reader/pipeline.py",
+            &format!(
+                "# @merge_strategy: full_refresh\nimport time\n\
+                 early = duckdb_conn.sql(f\"SELECT sum(n) FROM {{landing_zone('early')}}\").fetchall()[0][0]\n\
+                 time.sleep({outlive})\n\
+                 late = duckdb_conn.sql(f\"SELECT sum(n) FROM {{landing_zone('late')}}\").fetchall()[0][0]\n\
+                 result = pa.table({{'early': [early], 'late': [late]}})\n"
+            ),
+        )
+        .await;
+    let ns = remote.source.namespace.to_string();
+    let log = MemoryLog::default();
+    let spec = RunSpec {
+        project: remote.source.clone(),
+        ..RunSpec::new(TableRef::parse("bronze.slow_reader", &ns).unwrap())
+    };
+    let ctx = RunContext {
+        cancel: Default::default(),
+        log: Arc::new(log.clone()),
+    };
+    let r = remote.engine.execute(spec, ctx).await;
+    let lines = log.0.lock().unwrap().clone();
+    assert_eq!(r.status, RunStatus::Success, "{:?}\n{lines:?}", r.error);
+    assert!(
+        lines
+            .iter()
+            .any(|(_, m)| m.contains("the script's S3 access was renewed")),
+        "{lines:?}"
+    );
+    let got = remote
+        .query(&format!("SELECT early, late FROM {ns}.bronze.slow_reader"))
+        .await;
+    assert_eq!(
+        got.rows,
+        vec![vec![serde_json::json!(3), serde_json::json!(30)]]
+    );
 }
 
 /// Runs of one namespace start together and each creates the namespace:

@@ -174,7 +174,11 @@ impl ServerSetup {
                     LocalExecutor::start(runs, stores.runs.clone(), storage, pool.clone()).await?;
                 Ok(Arc::new(local))
             }
-            ExecutorConfig::Process { pool, runner } => {
+            ExecutorConfig::Process {
+                pool,
+                runner,
+                python_workers,
+            } => {
                 let runner = match runner {
                     Some(path) => path.clone(),
                     None => rat_executor::locate_runner("set server.executor.runner")?,
@@ -184,6 +188,9 @@ impl ServerSetup {
                     ProcessConfig::new(runner, lakehouse, self.state_dir.join("runs"));
                 process.sql_access = self.sql_access;
                 process.python = Some(self.python.interpreter.clone());
+                if let Some(count) = python_workers {
+                    process.python_workers = *count;
+                }
                 let executor =
                     ProcessExecutor::start(process, stores.runs.clone(), storage, pool.clone())
                         .await?;

@@ -101,6 +101,11 @@ pub enum ExecutorConfig {
         /// The runner binary (`$RAT_RUNNER`, else beside this program's).
         #[serde(default)]
         runner: Option<PathBuf>,
+        /// Warm Python workers kept for the runners (default 1, started
+        /// once a Python run asks for one; 0: each Python run starts its
+        /// interpreter).
+        #[serde(default)]
+        python_workers: Option<usize>,
     },
     /// An ECS Fargate task per run (feature `aws`;
     /// [`rat_cloud_aws::EcsConfig`] has every field).
@@ -389,10 +394,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!(listen.to_string(), "0.0.0.0:9000");
-        let ExecutorConfig::Process { pool, runner } = &setup.executor else {
+        let ExecutorConfig::Process {
+            pool,
+            runner,
+            python_workers,
+        } = &setup.executor
+        else {
             panic!("{:?}", setup.executor)
         };
         assert_eq!((pool.workers, pool.queue, runner), (8, 64, &None));
+        assert_eq!(python_workers, &None);
         assert_eq!(
             setup.run_store,
             RunStoreConfig::Sqlite {

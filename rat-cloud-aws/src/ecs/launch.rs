@@ -28,6 +28,8 @@ pub(crate) fn overrides(config: &EcsConfig, spec: &RunSpec) -> Result<TaskOverri
         sql_access: rat_core::config::SqlAccess::Strict,
         // The image's own (its RAT_PYTHON, else python3 on its PATH).
         python: None,
+        // A task is one run: no worker of another's to take.
+        python_workers: None,
     };
     let input = serde_json::to_string(&input)
         .map_err(|e| Error::internal(format!("cannot encode the runner input: {e}")))?;

@@ -7,6 +7,9 @@
 //!                             a container): a RunnerInput as JSON
 //! rat-runner --spec FILE --abandon
 //!                             remove the branch of that run, if left behind
+//! rat-runner python-worker --dir DIR [--python PYTHON]
+//!                             become a warm Python worker in DIR, for a
+//!                             runner of the same executor to claim
 //! ```
 //!
 //! Protocol ([`rat_core::runner`]): one JSON object per line on stderr
@@ -35,6 +38,12 @@ use rat_runner::{Engine, EngineConfig};
 use tokio_util::sync::CancellationToken;
 
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("python-worker") {
+        let error = python_worker(&args[1..]);
+        emit_error(&error);
+        std::process::exit(RunnerExit::Invalid.code());
+    }
     let exit = match read_input() {
         Ok((input, abandon)) => run(input, abandon),
         Err(e) => {
@@ -43,6 +52,24 @@ fn main() {
         }
     };
     std::process::exit(exit.code());
+}
+
+/// `python-worker --dir DIR [--python PYTHON]`: returns only on failure.
+fn python_worker(args: &[String]) -> Error {
+    let usage = || Error::invalid("usage: rat-runner python-worker --dir DIR [--python PYTHON]");
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|at| args.get(at + 1))
+    };
+    let Some(dir) = value("--dir") else {
+        return usage();
+    };
+    if args.len() != if value("--python").is_some() { 4 } else { 2 } {
+        return usage();
+    }
+    let python = value("--python").map_or_else(PythonConfig::from_env, PythonConfig::new);
+    rat_runner::python::exec_worker(&python, std::path::Path::new(dir))
 }
 
 fn read_input() -> Result<(RunnerInput, bool), Error> {
@@ -93,9 +120,11 @@ fn run(input: RunnerInput, abandon: bool) -> RunnerExit {
     runtime.block_on(async move {
         let config = EngineConfig {
             sql_access: input.sql_access,
-            // One run per process: a warm worker would import for nothing.
+            // One run per process: a warm worker of its own would import for
+            // nothing; its executor may share one of its own.
             python: PythonConfig {
                 warm_workers: 0,
+                shared_workers: input.python_workers.clone(),
                 ..input
                     .python
                     .clone()

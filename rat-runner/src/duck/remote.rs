@@ -25,6 +25,25 @@ pub(super) struct Grant {
     pub(super) renew_at: Option<DateTime<Utc>>,
 }
 
+/// Statements giving another DuckDB a session's S3 access. They hold
+/// credentials, so `Debug` shows only when they are due for renewal.
+#[derive(Clone)]
+pub(crate) struct AccessStatements {
+    /// httpfs and one `CREATE OR REPLACE SECRET` per granted scope.
+    pub(crate) sql: String,
+    /// When the first of their credentials should be replaced.
+    pub(crate) renew_at: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for AccessStatements {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessStatements")
+            .field("sql", &"<redacted>")
+            .field("renew_at", &self.renew_at)
+            .finish()
+    }
+}
+
 /// The statement loading httpfs: from [`EXTENSION_DIR_ENV`] when set, else
 /// from DuckDB's own extension folder (after `INSTALL httpfs`).
 pub(super) fn load_httpfs_sql() -> String {

@@ -5,11 +5,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use duckdb::{Config, Connection, InterruptHandle};
 use rat_core::{Error, ErrorKind, Result, S3Access};
 
-use super::remote::{Grant, httpfs_missing, load_httpfs_sql, secret_error};
+use super::remote::{AccessStatements, Grant, httpfs_missing, load_httpfs_sql, secret_error};
 
 /// Resource limits of a run's database.
 #[derive(Debug, Clone, Default)]
@@ -177,20 +177,26 @@ impl DuckSession {
 
     /// The statements that give another DuckDB of the same version this
     /// session's S3 access (httpfs and a secret per granted scope, with
-    /// credentials fresh now); `None` when nothing was granted. They hold
-    /// credentials: they go to a script's own process on a pipe, never to
-    /// a log or an error.
-    pub(crate) async fn access_statements(&self) -> Result<Option<String>> {
+    /// credentials fresh now), and when they are due for renewal; `None`
+    /// when nothing was granted. They hold credentials: they go to a
+    /// script's own process on a pipe, never to a log or an error.
+    pub(crate) async fn access_statements(&self) -> Result<Option<AccessStatements>> {
         let grants = self.grants.lock().await;
         if grants.is_empty() {
             return Ok(None);
         }
         let mut sql = format!("{};\n", load_httpfs_sql());
+        let mut renew_at: Option<DateTime<Utc>> = None;
         for grant in grants.iter() {
-            sql.push_str(&grant.secret_sql().await?.0);
+            let (secret, at) = grant.secret_sql().await?;
+            sql.push_str(&secret);
             sql.push_str(";\n");
+            renew_at = match (renew_at, at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
         }
-        Ok(Some(sql))
+        Ok(Some(AccessStatements { sql, renew_at }))
     }
 
     /// Secrets whose credentials are due for renewal, as statements.

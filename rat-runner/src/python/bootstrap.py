@@ -1,20 +1,26 @@
 """rat's bootstrap for Python pipelines (rat's own code, run by the rat engine).
 
-Two jobs, chosen by the first argument:
+Three jobs, chosen by the first argument:
 
   deps  Reads {"scripts": [{"file", "source"}]} as JSON on stdin and writes, for
         each script, the literal ref() / landing_zone() arguments it calls, or
         the syntax or dynamic-ref error with its line. Standard library only
         (ast), so planning never pays for importing pyarrow.
   run   Imports pyarrow and duckdb (a warm worker does so before it is
-        needed), then reads the run's context as JSON on stdin, builds the pipeline's globals
-        (pa, duckdb_conn, ref, landing_zone, this, run_started_at,
-        is_incremental, watermark_value, config, log), runs the script and
-        streams `result` to stdout as an Arrow IPC stream. The script's own
-        output (print, logging, log) goes to stderr, one line per message.
+        needed) and says so (rat-ready), then reads the run's context as
+        one line of JSON on stdin (later lines renew its S3 access), builds
+        the pipeline's globals (pa, duckdb_conn, ref, landing_zone, this,
+        run_started_at, is_incremental, watermark_value, config, log), runs
+        the script and streams `result` to stdout as an Arrow IPC stream.
+        The script's own output (print, logging, log) goes to stderr, one
+        line per message.
+  serve FOLDER
+        A server's warm worker: the imports of run, then waits in FOLDER
+        for a runner to connect, and does run over that connection.
 
-Messages for rat on stderr start with the unit separator (\\x1f): rat-log lines
-carry a level, one rat-error line carries the failure as JSON.
+Messages for rat on stderr start with the unit separator (\\x1f): rat-ready
+says the imports are done, rat-log lines carry a level, one rat-error line
+carries the failure as JSON.
 """
 
 import ast
@@ -23,6 +29,7 @@ import linecache
 import logging
 import os
 import sys
+import threading
 import traceback
 
 MARK = "\x1f"
@@ -76,7 +83,17 @@ def tell(kind, payload):
 
 def fail(message, kind="script", line=None, trace=None):
     tell("error", json.dumps({"kind": kind, "message": message, "line": line, "traceback": trace}))
-    sys.exit(1)
+    finish(1)
+
+
+def finish(code):
+    """Ends the process once its output is out, without the interpreter's
+    teardown (a tenth of a second with pyarrow, duckdb and pandas loaded,
+    which the run would wait for), as multiprocessing's workers do."""
+    try:
+        sys.stderr.flush()
+    finally:
+        os._exit(code)
 
 
 class RatLogHandler(logging.Handler):
@@ -130,6 +147,37 @@ def as_reader(pa, result, duckdb):
     )
 
 
+def follow_renewals(lines, cursor):
+    """Applies the renewed S3 access rat sends while the script runs, one
+    JSON line each, on a connection of its own to the script's database
+    (secrets are the database's), so a long script never outlives its
+    credentials."""
+    for line in lines:
+        try:
+            cursor.execute(json.loads(line)["access_sql"])
+            tell("log", f"INFO{MARK}the script's S3 access was renewed before its credentials expire")
+        except Exception as e:  # its text holds credentials: not repeated
+            tell("log", f"WARNING{MARK}cannot renew the script's S3 access ({type(e).__name__})")
+
+
+def import_all():
+    """Imports what scripts use; the names of the modules missing."""
+    missing = []
+    for module in ("pyarrow", "duckdb"):
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(module)
+    # pyarrow imports pandas (when installed) the first time a script
+    # builds a table from Python objects, which costs about as much as
+    # pyarrow's own import: paid here too, ahead of the script.
+    try:
+        import pandas  # noqa: F401
+    except ImportError:
+        pass
+    return missing
+
+
 def run():
     # The Arrow stream owns stdout; everything the script prints, even from
     # C code, goes to stderr and so to the run's log.
@@ -138,16 +186,10 @@ def run():
     sys.stdout = sys.stderr
     # Imported before the context arrives: a warm worker has paid for them
     # by the time a run hands it a script.
-    missing = []
-    try:
-        import pyarrow as pa
-    except ImportError:
-        missing.append("pyarrow")
-    try:
-        import duckdb
-    except ImportError:
-        missing.append("duckdb")
-    context = json.load(sys.stdin)
+    missing = import_all()
+    # The pool hands out workers that said this first.
+    tell("ready", "")
+    context = json.loads(sys.stdin.readline())
     if missing:
         fail(
             f"{sys.executable} cannot import {' and '.join(missing)}: install with "
@@ -155,6 +197,9 @@ def run():
             "(python: in rat.yaml) at an interpreter that has them",
             kind="environment",
         )
+    import duckdb
+    import pyarrow as pa
+
     if context.get("address_space_limit"):
         import resource
 
@@ -178,6 +223,9 @@ def run():
             conn.execute(context["access_sql"])
         except Exception as e:  # its text holds credentials: not repeated
             fail(f"cannot give the script's DuckDB the run's S3 access ({type(e).__name__})", kind="setup")
+        threading.Thread(target=follow_renewals, args=(sys.stdin, conn.cursor()), daemon=True).start()
+    # The script reads no input of rat's.
+    sys.stdin = open(os.devnull)
     if context.get("views_sql"):
         try:
             conn.execute(context["views_sql"])
@@ -233,10 +281,37 @@ def run():
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
         tell("log", f"INFO{MARK}the script's process peaked at {peak} MiB resident")
     except BrokenPipeError:
-        sys.exit(1)  # rat stopped reading: the run was cancelled
+        finish(1)  # rat stopped reading: the run was cancelled
     except Exception as e:
         fail_with_traceback(f"producing `result` failed: {type(e).__name__}: {e}", file, e)
+    finish(0)
+
+
+def serve(folder):
+    """A server's warm worker: imports, then waits in `folder` (its own,
+    private) for the one runner that claims it. `ready` holds the pid once
+    the imports are done; the runner connects three times to `sock`, and
+    the connections become stdin, stdout and stderr of `run`."""
+    import socket
+
+    import_all()  # run names what is missing
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind("sock")  # relative: socket paths are short, folders may not be
+    listener.listen(3)
+    with open("ready.tmp", "w") as f:
+        f.write(str(os.getpid()))
+    os.rename("ready.tmp", "ready")
+    tell("ready", "")
+    streams = [listener.accept()[0] for _ in range(3)]
+    listener.close()
+    for fd, stream in enumerate(streams):
+        os.dup2(stream.fileno(), fd)
+        stream.close()
+    run()
 
 
 if __name__ == "__main__":
-    {"deps": deps, "run": run}[sys.argv[1]]()
+    if sys.argv[1] == "serve":
+        serve(sys.argv[2])
+    else:
+        {"deps": deps, "run": run}[sys.argv[1]]()

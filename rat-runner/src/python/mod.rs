@@ -13,6 +13,7 @@
 mod inputs;
 mod process;
 mod result;
+mod shared;
 mod worker;
 
 use std::path::PathBuf;
@@ -23,6 +24,7 @@ use serde::{Deserialize, Serialize};
 pub use inputs::{NamedInput, ScriptInputs, find_inputs, find_inputs_async};
 pub use process::{DuckSettings, ScriptContext, run_script};
 pub(crate) use result::RESULT_TABLE;
+pub use shared::exec_worker;
 pub use worker::WorkerPool;
 
 /// rat's bootstrap module: builds a pipeline's globals, runs it and streams
@@ -53,6 +55,10 @@ pub struct PythonConfig {
     /// waiting for one script (0: every script starts cold).
     #[serde(default = "default_warm_workers")]
     pub warm_workers: usize,
+    /// A folder where a server's process executor keeps warm workers for
+    /// its runners; a script takes one from there before anything else.
+    #[serde(default)]
+    pub shared_workers: Option<PathBuf>,
 }
 
 fn default_warm_workers() -> usize {
@@ -66,6 +72,7 @@ impl PythonConfig {
             interpreter: interpreter.into(),
             refused: None,
             warm_workers: default_warm_workers(),
+            shared_workers: None,
         }
     }
 

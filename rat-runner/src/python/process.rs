@@ -7,25 +7,28 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use rat_core::{Error, ErrorKind, LogLevel, Result, SharedLogSink};
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::Child;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio_util::sync::CancellationToken;
 
 use super::result;
-use super::worker::WorkerPool;
+use super::worker::{Pipes, Worker, WorkerPool};
 use crate::duck::DuckSession;
 
 /// How long a stopped script has between SIGTERM and SIGKILL.
 const GRACE: Duration = Duration::from_secs(5);
 
+/// The shortest time between two renewals of a script's S3 access.
+const MIN_RENEWAL: Duration = Duration::from_secs(1);
+
 /// The unit separator starting the bootstrap's messages for rat.
 const MARK: char = '\u{1f}';
 
-/// What the bootstrap builds the script's globals from. Its `Debug` leaves
-/// out the S3 access statements (they hold credentials).
-#[derive(Clone, Serialize)]
+/// What the bootstrap builds the script's globals from, besides the run's
+/// S3 access, which [`run_script`] takes from the session.
+#[derive(Debug, Clone, Serialize)]
 pub struct ScriptContext {
     /// The script's key (tracebacks name it).
     pub file: String,
@@ -41,10 +44,6 @@ pub struct ScriptContext {
     pub watermark_value: Option<String>,
     /// `config`: the effective settings.
     pub config: serde_json::Value,
-    /// Statements giving the script's DuckDB the run's S3 access (httpfs,
-    /// secrets with the namespace's scoped credentials); `None` for local
-    /// files. Sent on the pipe only.
-    pub access_sql: Option<String>,
     /// Statements making the views `ref()` and `landing_zone()` name, over
     /// the files the run resolved.
     pub views_sql: String,
@@ -58,19 +57,21 @@ pub struct ScriptContext {
     pub address_space_limit: Option<u64>,
 }
 
-impl std::fmt::Debug for ScriptContext {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ScriptContext")
-            .field("file", &self.file)
-            .field("this", &self.this)
-            .field("refs", &self.refs)
-            .field("landing_zones", &self.landing_zones)
-            .field(
-                "access_sql",
-                &self.access_sql.as_ref().map(|_| "<redacted>"),
-            )
-            .finish_non_exhaustive()
-    }
+/// The first line the bootstrap reads: the context and the statements
+/// giving the script's DuckDB the run's S3 access (httpfs, secrets with the
+/// namespace's scoped credentials; `None` for local files). Sent on the
+/// pipe only, never logged.
+#[derive(Serialize)]
+struct Handover<'a> {
+    #[serde(flatten)]
+    context: &'a ScriptContext,
+    access_sql: Option<&'a str>,
+}
+
+/// A later line: the same access with credentials renewed.
+#[derive(Serialize)]
+struct Renewal<'a> {
+    access_sql: &'a str,
 }
 
 /// Resources of the script's own DuckDB connection (the run's limits).
@@ -120,49 +121,47 @@ pub async fn run_script(
     log: SharedLogSink,
     cancel: &CancellationToken,
 ) -> Result<u64> {
+    let access = session.access_statements().await?;
+    let mut input = serde_json::to_vec(&Handover {
+        context,
+        access_sql: access.as_ref().map(|a| a.sql.as_str()),
+    })
+    .map_err(|e| Error::internal(format!("cannot encode the script's context: {e}")))?;
+    input.push(b'\n');
     let mut worker = pool.take()?;
-    log.log(
-        LogLevel::Info,
-        if worker.warm {
-            format!(
-                "a warm Python worker runs the script (started {} ms before)",
-                worker.started.elapsed().as_millis()
-            )
-        } else {
-            "a new Python worker runs the script (none was warm)".to_owned()
-        },
-    );
-    let child = &mut worker.child;
-    let input = serde_json::to_vec(context)
-        .map_err(|e| Error::internal(format!("cannot encode the script's context: {e}")))?;
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    let feed = tokio::spawn(async move {
-        let _ = stdin.write_all(&input).await;
-    });
+    // Once the script is over, whatever its end, a replacement starts.
+    let _top_up = TopUpOnDrop(pool);
+    log.log(LogLevel::Info, worker.describe());
+    let Pipes {
+        mut stdin,
+        stdout,
+        stderr,
+    } = worker.pipes()?;
+    let renew_at = access.and_then(|a| a.renew_at);
+    let (renewing, renew_log) = (session.clone(), log.clone());
+    // Ends with the run, however it ends (it holds the session).
+    let _feed = AbortOnDrop(tokio::spawn(async move {
+        if stdin.write_all(&input).await.is_ok() {
+            renew_access(stdin, &renewing, renew_at, &renew_log).await;
+        }
+    }));
     let reported = Arc::new(Mutex::new(None));
-    let lines = forward_lines(child, log, Arc::clone(&reported));
-    let stdout = child.stdout.take().expect("piped stdout");
-    let stream = std::fs::File::from(
-        stdout
-            .into_owned_fd()
-            .map_err(|e| Error::internal(format!("cannot read the script's result: {e}")))?,
-    );
+    let lines = forward_lines(stderr, log, Arc::clone(&reported));
     let loaded = tokio::select! {
-        loaded = result::load(session, stream) => loaded,
+        loaded = result::load(session, stdout) => loaded,
         _ = cancel.cancelled() => {
-            stop(child).await;
+            stop(&mut worker).await;
             return Err(Error::new(ErrorKind::Cancelled, "run cancelled"));
         }
     };
     let status = tokio::select! {
-        status = child.wait() => status,
+        status = worker.wait() => status,
         _ = cancel.cancelled() => {
-            stop(child).await;
+            stop(&mut worker).await;
             return Err(Error::new(ErrorKind::Cancelled, "run cancelled"));
         }
     }
     .map_err(|e| Error::internal(format!("waiting for Python: {e}")))?;
-    let _ = feed.await;
     let _ = lines.await;
     let file = context.file.as_str();
     if let Some(reported) = reported.lock().expect("report").take() {
@@ -181,13 +180,65 @@ pub async fn run_script(
     Ok(rows)
 }
 
+/// Tops its pool up when dropped.
+struct TopUpOnDrop<'a>(&'a WorkerPool);
+
+impl Drop for TopUpOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.top_up();
+    }
+}
+
+/// A task aborted when this is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Sends the script renewed S3 access each time its credentials are due,
+/// until the run ends (the task is aborted) or the script's stdin closes.
+async fn renew_access(
+    mut stdin: Box<dyn AsyncWrite + Send + Unpin>,
+    session: &DuckSession,
+    mut renew_at: Option<DateTime<Utc>>,
+    log: &SharedLogSink,
+) {
+    while let Some(at) = renew_at {
+        // Never more often than MIN_RENEWAL, whatever a provider says.
+        let wait = (at - Utc::now()).to_std().unwrap_or_default();
+        tokio::time::sleep(wait.max(MIN_RENEWAL)).await;
+        let access = match session.access_statements().await {
+            Ok(Some(access)) => access,
+            Ok(None) => return,
+            Err(e) => {
+                log.log(
+                    LogLevel::Warn,
+                    format!("cannot renew the script's S3 access: {e}"),
+                );
+                return;
+            }
+        };
+        let mut line = serde_json::to_vec(&Renewal {
+            access_sql: &access.sql,
+        })
+        .expect("a string encodes");
+        line.push(b'\n');
+        if stdin.write_all(&line).await.is_err() {
+            return;
+        }
+        renew_at = access.renew_at;
+    }
+}
+
 /// Forwards the interpreter's stderr to `log` and keeps its failure report.
 fn forward_lines(
-    child: &mut Child,
+    stderr: Box<dyn AsyncRead + Send + Unpin>,
     log: SharedLogSink,
     reported: Arc<Mutex<Option<Reported>>>,
 ) -> tokio::task::JoinHandle<()> {
-    let stderr = child.stderr.take().expect("piped stderr");
     tokio::spawn(async move {
         let mut lines = BufReader::new(stderr).lines();
         while let Ok(Some(line)) = lines.next_line().await {
@@ -200,6 +251,7 @@ fn forward_lines(
                 (Some("rat-log"), Some(level), Some(text)) => {
                     log.log(python_level(level), text.to_owned());
                 }
+                (Some("rat-ready"), Some(_), None) => {}
                 (Some("rat-error"), Some(json), None) => {
                     if let Ok(r) = serde_json::from_str::<Reported>(json) {
                         *reported.lock().expect("report") = Some(r);
@@ -257,15 +309,9 @@ fn exit_error(status: std::process::ExitStatus, file: &str) -> Error {
 }
 
 /// SIGTERM, then SIGKILL if the interpreter is still there after [`GRACE`].
-async fn stop(child: &mut Child) {
-    if let Some(pid) = child
-        .id()
-        .and_then(|p| rustix::process::Pid::from_raw(p as i32))
-    {
-        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-        if tokio::time::timeout(GRACE, child.wait()).await.is_ok() {
-            return;
-        }
+async fn stop(worker: &mut Worker) {
+    worker.signal(rustix::process::Signal::TERM);
+    if tokio::time::timeout(GRACE, worker.wait()).await.is_err() {
+        worker.kill().await;
     }
-    let _ = child.kill().await;
 }

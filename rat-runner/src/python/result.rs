@@ -7,7 +7,6 @@
 //! result is never held in memory at once.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -32,7 +31,7 @@ const VECTOR_SIZE: usize = 2048;
 /// The table function reading streams registered here.
 const FUNCTION: &str = "rat_python_result";
 
-type Stream = StreamReader<std::io::BufReader<File>>;
+type Stream = StreamReader<std::io::BufReader<Box<dyn std::io::Read + Send>>>;
 
 /// Streams being loaded, by id: a table function's parameters are values,
 /// so the stream is found by a number, and removed when its load ends.
@@ -52,7 +51,10 @@ impl Drop for Registered {
 
 /// Loads the IPC stream read from `pipe` into [`RESULT_TABLE`]; the rows
 /// loaded.
-pub(super) async fn load(session: &DuckSession, pipe: File) -> Result<u64> {
+pub(super) async fn load(
+    session: &DuckSession,
+    pipe: Box<dyn std::io::Read + Send>,
+) -> Result<u64> {
     session
         .run(move |conn| {
             let reader = StreamReader::try_new_buffered(pipe, None).map_err(|e| {

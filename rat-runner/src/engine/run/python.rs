@@ -112,7 +112,6 @@ impl Run<'_> {
             watermark_value,
             config: serde_json::to_value(&pipeline.settings)
                 .map_err(|e| Error::internal(format!("cannot encode settings: {e}")))?,
-            access_sql: session.access_statements().await?,
             views_sql: format!("{}{}", table_views_sql(relations), landing.sql),
             refs,
             landing_zones,
