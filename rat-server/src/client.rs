@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use crate::api::{
     Batch, BatchRequest, ErrorEnvelope, Features, Lineage, MAX_PAGE, MaintainRequest,
     MaintenanceReport, Namespace, NewNamespace, NewPipeline, Page, PipelineDetail, PipelineFiles,
-    PipelineSummary, PlatformApi, QueryOutput, QueryRequest, Rollback, RollbackRequest,
+    PipelineSummary, PlatformApi, QueryOutput, QueryRequest, Readiness, Rollback, RollbackRequest,
     RunAccepted, Schedule, ScheduleRequest, SnapshotInfo, SubmitRun, TableDetail, TableSummary,
 };
 
@@ -196,6 +196,18 @@ fn query_string(pairs: &[(&str, Option<String>)]) -> String {
 impl PlatformApi for Client {
     async fn features(&self) -> Result<Features> {
         self.get("/features").await
+    }
+
+    /// `/health/ready` answers `503` with the same body when not ready.
+    async fn readiness(&self) -> Result<Readiness> {
+        let url = format!("{}/health/ready", self.api.trim_end_matches("/api/v1"));
+        let response = self.http.get(url).send().await.map_err(|e| {
+            Error::new(ErrorKind::Executor, format!("cannot reach the server: {e}"))
+                .with_retryable(true)
+        })?;
+        let status = response.status();
+        let bytes = response.bytes().await.unwrap_or_default();
+        serde_json::from_slice(&bytes).map_err(|_| refusal(status, &bytes))
     }
 
     async fn namespaces(&self) -> Result<Vec<Namespace>> {

@@ -504,3 +504,52 @@ async fn malformed_requests_get_the_envelope() {
         &[],
     );
 }
+
+/// Liveness is the process answering; readiness asks the run store, the
+/// catalog and storage, and turns 503 (naming the component, not the
+/// error) when one fails: here the project folder, which is the storage's
+/// root, becomes a file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn liveness_and_readiness_name_each_component() {
+    let server = Server::sample().await;
+    let (status, live) = server.get("/health/live").await;
+    assert_eq!(
+        (status, live["status"].as_str()),
+        (StatusCode::OK, Some("ok"))
+    );
+    let (status, ready) = server.get("/health/ready").await;
+    assert_eq!(status, StatusCode::OK, "{ready}");
+    assert_eq!(ready["ready"], true);
+    let components: Vec<&str> = ready["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            assert_eq!(c["ok"], true, "{c}");
+            c["component"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(components, ["run_store", "catalog", "storage"]);
+
+    let root = server.dir.path().to_owned();
+    let moved = root.with_extension("moved");
+    std::fs::rename(&root, &moved).unwrap();
+    std::fs::write(&root, "not a folder").unwrap();
+    let (status, ready) = server.get("/health/ready").await;
+    std::fs::remove_file(&root).unwrap();
+    std::fs::rename(&moved, &root).unwrap();
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{ready}");
+    assert_eq!(ready["ready"], false);
+    let storage = &ready["checks"][2];
+    assert_eq!(
+        (storage["component"].as_str(), storage["ok"].as_bool()),
+        (Some("storage"), Some(false))
+    );
+    assert_eq!(storage["error_kind"], "storage");
+    assert!(
+        !ready.to_string().contains(&*root.to_string_lossy()),
+        "{ready}"
+    );
+    assert_eq!(ready["checks"][0]["ok"], true);
+    assert_eq!(server.get("/health/ready").await.0, StatusCode::OK);
+}

@@ -38,6 +38,9 @@ pub trait PlatformApi: Send + Sync + std::fmt::Debug {
     /// Which implementations serve the platform.
     async fn features(&self) -> Result<Features>;
 
+    /// Whether the run store, the catalog and storage answer now.
+    async fn readiness(&self) -> Result<Readiness>;
+
     /// Every namespace, by name.
     async fn namespaces(&self) -> Result<Vec<Namespace>>;
 

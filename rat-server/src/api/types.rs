@@ -74,6 +74,31 @@ pub struct Health {
     pub version: String,
 }
 
+/// `GET /health/ready`: whether the components requests need answer
+/// (`200` when all do, `503` otherwise).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Readiness {
+    /// Every check passed.
+    pub ready: bool,
+    /// One per component: `run_store`, `catalog`, `storage`.
+    pub checks: Vec<ReadinessCheck>,
+}
+
+/// One component's answer to a readiness check. What went wrong is in the
+/// server's log, not here: the route is public.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadinessCheck {
+    /// The component.
+    pub component: String,
+    /// Whether it answered in time.
+    pub ok: bool,
+    /// How long it took, in milliseconds.
+    pub millis: u64,
+    /// The kind of failure (`storage`, `catalog`, `timeout`...), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<String>,
+}
+
 /// `GET /api/v1/features`: which implementations this server runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Features {

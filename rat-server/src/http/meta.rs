@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 
 use super::{Api, Paging};
-use crate::api::{Features, Health, Namespace, NewNamespace, Page};
+use crate::api::{Features, Health, Namespace, NewNamespace, Page, Readiness};
 use crate::error::{ApiResult, Json, Query};
 
 pub(super) async fn health() -> axum::Json<Health> {
@@ -12,6 +12,17 @@ pub(super) async fn health() -> axum::Json<Health> {
         status: "ok".into(),
         version: env!("CARGO_PKG_VERSION").into(),
     })
+}
+
+/// `200` with the checks when every component answers, else `503`.
+pub(super) async fn ready(State(api): Api) -> ApiResult<(StatusCode, axum::Json<Readiness>)> {
+    let readiness = api.readiness().await?;
+    let status = if readiness.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    Ok((status, axum::Json(readiness)))
 }
 
 pub(super) async fn features(State(api): Api) -> ApiResult<axum::Json<Features>> {

@@ -28,7 +28,8 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// What every handler works through: any implementation of the API.
 pub(crate) type Api = State<Arc<dyn PlatformApi>>;
 
-/// The API over `platform`, every route but `/health` checked by `auth`.
+/// The API over `platform`, every route but `/health`, `/health/live`,
+/// `/health/ready` and `/api/v1/openapi.json` checked by `auth`.
 ///
 /// ```no_run
 /// # async fn demo(platform: rat_server::Platform) -> std::io::Result<()> {
@@ -91,7 +92,11 @@ pub fn router(platform: Arc<dyn PlatformApi>, auth: Authenticator) -> Router {
         // Public, like /health: it describes, it reveals nothing.
         .route("/openapi.json", get(meta::openapi));
     Router::new()
+        // Public, for probes: liveness is the process answering at all,
+        // readiness its components answering too.
         .route("/health", get(meta::health))
+        .route("/health/live", get(meta::health))
+        .route("/health/ready", get(meta::ready))
         .nest("/api/v1", api)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

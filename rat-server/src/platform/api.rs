@@ -9,14 +9,18 @@ use super::Platform;
 use crate::api::{
     Batch, BatchRequest, Features, Lineage, MaintainRequest, MaintenanceReport, Namespace,
     NewPipeline, Page, PipelineDetail, PipelineFiles, PipelineSummary, PlatformApi, QueryOutput,
-    QueryRequest, Rollback, RunAccepted, Schedule, ScheduleRequest, SnapshotInfo, SubmitRun,
-    TableDetail, TableSummary,
+    QueryRequest, Readiness, Rollback, RunAccepted, Schedule, ScheduleRequest, SnapshotInfo,
+    SubmitRun, TableDetail, TableSummary,
 };
 
 #[async_trait]
 impl PlatformApi for Platform {
     async fn features(&self) -> Result<Features> {
         Ok(self.current_features())
+    }
+
+    async fn readiness(&self) -> Result<Readiness> {
+        Ok(self.readiness_now().await)
     }
 
     async fn namespaces(&self) -> Result<Vec<Namespace>> {

@@ -4,6 +4,7 @@
 
 mod api;
 mod batches;
+mod health;
 mod housekeeping;
 mod pipelines;
 mod runs;
