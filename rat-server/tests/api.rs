@@ -531,13 +531,31 @@ async fn liveness_and_readiness_name_each_component() {
         .collect();
     assert_eq!(components, ["run_store", "catalog", "storage"]);
 
+    // The failure is logged in full, under the request's id.
+    let logged = CapturedLog::install();
     let root = server.dir.path().to_owned();
     let moved = root.with_extension("moved");
     std::fs::rename(&root, &moved).unwrap();
     std::fs::write(&root, "not a folder").unwrap();
-    let (status, ready) = server.get("/health/ready").await;
+    let response = server
+        .http
+        .get(server.url("/health/ready"))
+        .header("x-request-id", "probe-7")
+        .send()
+        .await
+        .unwrap();
     std::fs::remove_file(&root).unwrap();
     std::fs::rename(&moved, &root).unwrap();
+    let status = response.status();
+    assert_eq!(response.headers()["x-request-id"], "probe-7");
+    let ready: serde_json::Value = response.json().await.unwrap();
+    let log = logged.text();
+    assert!(
+        log.lines().any(|l| l.contains("request_id=probe-7")
+            && l.contains("readiness check failed")
+            && l.contains("component=\"storage\"")),
+        "{log}"
+    );
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{ready}");
     assert_eq!(ready["ready"], false);
     let storage = &ready["checks"][2];
@@ -552,4 +570,66 @@ async fn liveness_and_readiness_name_each_component() {
     );
     assert_eq!(ready["checks"][0]["ok"], true);
     assert_eq!(server.get("/health/ready").await.0, StatusCode::OK);
+}
+
+/// What this test process logs, from the moment it is installed (each
+/// test is a process of its own under nextest).
+struct CapturedLog(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl CapturedLog {
+    fn install() -> Self {
+        let buffer = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let writer = CapturedLog(buffer.clone());
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone_writer())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        Self(buffer)
+    }
+
+    fn clone_writer(&self) -> Self {
+        Self(self.0.clone())
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Every answer names its request: the caller's id when it sent one, a
+/// new UUID otherwise, error answers and unknown routes included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_carries_a_request_id() {
+    let server = Server::sample().await;
+    let mut seen = std::collections::BTreeSet::new();
+    for path in ["/health", "/api/v1/features", "/api/v1/no/such/route"] {
+        let response = server.http.get(server.url(path)).send().await.unwrap();
+        let id = response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(uuid::Uuid::parse_str(&id).is_ok(), "{path}: {id}");
+        seen.insert(id);
+    }
+    assert_eq!(seen.len(), 3, "ids repeat: {seen:?}");
+    let response = server
+        .http
+        .get(server.url("/api/v1/features"))
+        .header("x-request-id", "caller-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "caller-1");
 }

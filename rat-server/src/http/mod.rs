@@ -13,10 +13,12 @@ use axum::Router;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderName, StatusCode};
 use axum::middleware;
 use axum::routing::{get, post};
 use serde::Deserialize;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
 
 use crate::api::{DEFAULT_PAGE, MAX_PAGE, Page, PlatformApi};
 use crate::auth::{self, Authenticator};
@@ -101,7 +103,31 @@ pub fn router(platform: Arc<dyn PlatformApi>, auth: Authenticator) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // Outermost last: the id is set (or the caller's kept), the
+        // request's log lines carry it, and the response echoes it.
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
         .with_state(platform)
+}
+
+/// The header naming a request: the caller's when it sends one, else a
+/// new UUID; on every response.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The span of one request, under which its log lines are written.
+fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
+    let id = request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %request.method(),
+        path = %request.uri().path(),
+    )
 }
 
 async fn not_found() -> ApiError {
