@@ -107,17 +107,21 @@ impl PythonWorkers {
     /// status, which reaping here would take away.
     pub(crate) fn top_up(&self) {
         let mut workers = self.workers.lock().expect("python workers");
+        let mut unclaimed = 0;
         workers.retain_mut(|w| {
-            let ended = w.claimed_by().is_none() && !matches!(w.child.try_wait(), Ok(None));
-            if ended {
-                let _ = std::fs::remove_dir_all(&w.folder);
+            if w.claimed_by().is_some() {
+                return true;
             }
-            !ended
+            if matches!(w.child.try_wait(), Ok(None)) {
+                unclaimed += 1;
+                return true;
+            }
+            let _ = std::fs::remove_dir_all(&w.folder);
+            false
         });
         if !self.dir.join(WANTED).exists() {
             return;
         }
-        let mut unclaimed = workers.iter().filter(|w| w.claimed_by().is_none()).count();
         while unclaimed < self.count {
             match self.spawn() {
                 Ok(worker) => workers.push(worker),

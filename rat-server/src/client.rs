@@ -113,11 +113,16 @@ impl Client {
         }
     }
 
-    async fn answer(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response> {
-        let response = request.send().await.map_err(|e| {
+    /// The server's response, whatever its status.
+    async fn reach(request: reqwest::RequestBuilder) -> Result<reqwest::Response> {
+        request.send().await.map_err(|e| {
             Error::new(ErrorKind::Executor, format!("cannot reach the server: {e}"))
                 .with_retryable(true)
-        })?;
+        })
+    }
+
+    async fn answer(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response> {
+        let response = Self::reach(request).await?;
         let status = response.status();
         if status.is_success() {
             return Ok(response);
@@ -201,10 +206,7 @@ impl PlatformApi for Client {
     /// `/health/ready` answers `503` with the same body when not ready.
     async fn readiness(&self) -> Result<Readiness> {
         let url = format!("{}/health/ready", self.api.trim_end_matches("/api/v1"));
-        let response = self.http.get(url).send().await.map_err(|e| {
-            Error::new(ErrorKind::Executor, format!("cannot reach the server: {e}"))
-                .with_retryable(true)
-        })?;
+        let response = Self::reach(self.http.get(url)).await?;
         let status = response.status();
         let bytes = response.bytes().await.unwrap_or_default();
         serde_json::from_slice(&bytes).map_err(|_| refusal(status, &bytes))
