@@ -154,6 +154,12 @@ pub(crate) enum Command {
         #[command(subcommand)]
         action: Option<ScheduleAction>,
     },
+    /// Landing zones, where raw files wait for pipelines: list, create,
+    /// upload, ls, rm, preview, delete.
+    Landing {
+        #[command(subcommand)]
+        action: Option<LandingAction>,
+    },
     /// Serve the HTTP API over this project (the `server:` section of the
     /// config says how: run store, executor, auth, scheduler).
     Serve {
@@ -181,4 +187,76 @@ pub(crate) enum ScheduleAction {
         /// The schedule's id.
         id: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum LandingAction {
+    /// List landing zones with their file counts.
+    List {
+        /// Only this namespace's zones.
+        #[arg(long)]
+        namespace: Option<String>,
+    },
+    /// Create a zone (`zone` or `namespace.zone`).
+    Create {
+        /// The zone: lowercase letters, digits and `_`.
+        zone: String,
+        /// What the zone receives.
+        #[arg(long)]
+        description: Option<String>,
+        /// Refuse uploads of another format (csv, json, parquet).
+        #[arg(long, value_parser = parse_format)]
+        format: Option<rat_core::project::FileFormat>,
+        /// Move files a successful run read to the zone's _processed/.
+        #[arg(long)]
+        archive: bool,
+    },
+    /// Upload local files into a zone (streamed; each keeps its name).
+    Upload {
+        /// The zone.
+        zone: String,
+        /// The files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// List a zone's files waiting to be read.
+    Ls {
+        /// The zone.
+        zone: String,
+        /// List the archive (_processed/) instead.
+        #[arg(long)]
+        archived: bool,
+    },
+    /// Delete files from a zone.
+    Rm {
+        /// The zone.
+        zone: String,
+        /// The files.
+        #[arg(required = true)]
+        files: Vec<String>,
+    },
+    /// Show a file's first rows and the columns DuckDB detects.
+    Preview {
+        /// The zone.
+        zone: String,
+        /// The file.
+        file: String,
+        /// How many rows.
+        #[arg(long, default_value_t = 20)]
+        rows: u32,
+    },
+    /// Delete a zone with all its files and archive.
+    Delete {
+        /// The zone.
+        zone: String,
+    },
+}
+
+fn parse_format(text: &str) -> Result<rat_core::project::FileFormat, String> {
+    match text {
+        "csv" => Ok(rat_core::project::FileFormat::Csv),
+        "json" => Ok(rat_core::project::FileFormat::Json),
+        "parquet" => Ok(rat_core::project::FileFormat::Parquet),
+        other => Err(format!("'{other}' is not csv, json or parquet")),
+    }
 }

@@ -50,7 +50,7 @@ pub(crate) fn report_error(err: &Error, json: bool) -> u8 {
 
 fn exit_code(err: &Error) -> u8 {
     match err.kind() {
-        ErrorKind::InvalidInput => EXIT_INVALID,
+        ErrorKind::InvalidInput | ErrorKind::TooLarge => EXIT_INVALID,
         _ => EXIT_FAILURE,
     }
 }
@@ -99,4 +99,23 @@ pub(crate) fn print_json(value: &impl serde::Serialize) {
         Ok(text) => println!("{text}"),
         Err(e) => eprintln!("error: cannot encode JSON: {e}"),
     }
+}
+
+/// Prints a query's rows as a table (`NULL` for nulls, strings bare).
+pub(crate) fn print_output(out: &rat_server::api::QueryOutput) {
+    let rows: Vec<Vec<String>> = out
+        .rows
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|v| match v {
+                    serde_json::Value::Null => "NULL".to_owned(),
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect()
+        })
+        .collect();
+    let headers: Vec<&str> = out.columns.iter().map(String::as_str).collect();
+    print_table(&headers, &rows);
 }

@@ -245,8 +245,66 @@ fn every_command_answers_the_same_locally_and_through_a_server() {
         Value::Array(vec![])
     );
 
+    // landing: a zone made here, files uploaded both ways (streamed over
+    // HTTP the second time), listed and previewed the same, removed.
+    std::fs::write(project.join("a.csv"), "id,city\n1,Oslo\n2,Lima\n").unwrap();
+    std::fs::write(project.join("b.csv"), "id,city\n3,Pune\n").unwrap();
+    let made = common::rat(
+        project,
+        &["--json", "landing", "create", "drops", "--format", "csv"],
+    );
+    assert_eq!(json(&made)["expected_format"], "csv", "{made:?}");
+    let here = project.join("a.csv").display().to_string();
+    let there = project.join("b.csv").display().to_string();
+    let local = common::rat(project, &["--json", "landing", "upload", "drops", &here]);
+    let remote = remote_rat(
+        &served,
+        Some(KEY),
+        &["--json", "landing", "upload", "drops", &there],
+    );
+    assert_eq!(json(&local)["files"][0]["size"], 22, "{local:?}");
+    assert_eq!(json(&remote)["files"][0]["name"], "b.csv", "{remote:?}");
+    for args in [
+        vec!["--json", "landing"],
+        vec!["landing", "list"],
+        vec!["--json", "landing", "ls", "drops"],
+        vec!["--json", "landing", "preview", "drops", "a.csv"],
+        vec!["landing", "preview", "drops", "b.csv", "--rows", "1"],
+    ] {
+        same(project, &served, &args);
+    }
+    let preview = json(&same(
+        project,
+        &served,
+        &["--json", "landing", "preview", "drops", "a.csv"],
+    ));
+    assert_eq!(preview["schema"][1]["name"], "city", "{preview}");
+    assert_eq!(preview["rows"][1][1], "Lima", "{preview}");
+    let (local, remote) = (
+        common::rat(project, &["--json", "landing", "rm", "drops", "a.csv"]),
+        remote_rat(
+            &served,
+            Some(KEY),
+            &["--json", "landing", "rm", "drops", "b.csv"],
+        ),
+    );
+    assert_eq!(json(&local)["deleted"][0], "a.csv");
+    assert_eq!(json(&remote)["deleted"][0], "b.csv");
+    assert_eq!(
+        json(&same(
+            project,
+            &served,
+            &["--json", "landing", "ls", "drops"]
+        )),
+        Value::Array(vec![])
+    );
+
     // Failures: the same message, context and exit code.
     for (args, code) in [
+        (vec!["--json", "landing", "ls", "nothing"], 1),
+        (vec!["--json", "landing", "create", "../x"], 2),
+        (vec!["--json", "landing", "preview", "drops", "a.csv"], 1),
+        (vec!["--json", "landing", "rm", "drops", "../a.csv"], 2),
         (vec!["--json", "cancel", run], 1),
         (vec!["cancel", run], 1),
         (vec!["--json", "run", "gold.nothing"], 1),

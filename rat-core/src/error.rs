@@ -34,6 +34,8 @@ pub enum ErrorKind {
     Catalog,
     /// A bounded queue is full; try again later (maps to HTTP 429).
     QueueFull,
+    /// An input is larger than the limit set for it (an upload).
+    TooLarge,
     /// The compute backend of an executor (ECS...) failed or refused.
     Executor,
     /// A bug or an invariant violation inside rat.
@@ -61,6 +63,7 @@ impl ErrorKind {
             ErrorKind::Storage => "storage",
             ErrorKind::Catalog => "catalog",
             ErrorKind::QueueFull => "queue_full",
+            ErrorKind::TooLarge => "too_large",
             ErrorKind::Executor => "executor",
             ErrorKind::Internal => "internal",
         }
@@ -76,7 +79,7 @@ impl ErrorKind {
     /// assert_eq!(ErrorKind::from_name("oops"), None);
     /// ```
     pub fn from_name(name: &str) -> Option<Self> {
-        const ALL: [ErrorKind; 14] = [
+        const ALL: [ErrorKind; 15] = [
             ErrorKind::InvalidInput,
             ErrorKind::NotFound,
             ErrorKind::AlreadyExists,
@@ -89,6 +92,7 @@ impl ErrorKind {
             ErrorKind::Storage,
             ErrorKind::Catalog,
             ErrorKind::QueueFull,
+            ErrorKind::TooLarge,
             ErrorKind::Executor,
             ErrorKind::Internal,
         ];

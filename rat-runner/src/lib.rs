@@ -18,6 +18,7 @@
 //!   phase by phase; [`Engine::plan`] validates a batch before anything runs.
 //! - [`python`]: Python pipelines in their own interpreter (bootstrap, inputs, result stream).
 //! - [`query`]: read-only SQL over current snapshots.
+//! - [`landing`]: a landing file's first rows and detected schema.
 //! - [`maintain`]: compaction, snapshot expiry and orphan removal per table.
 //! - [`access`]: storage, catalog and runs of one namespace through
 //!   credentials a vendor scopes to it.
@@ -28,6 +29,7 @@ pub mod dag;
 pub mod duck;
 mod engine;
 pub mod lakehouse;
+pub mod landing;
 pub mod maintain;
 pub mod python;
 pub mod query;

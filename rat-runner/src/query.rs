@@ -90,11 +90,22 @@ pub async fn query(
     }
     session.lock_down(&sandbox).await?;
 
-    let limit = options.max_rows + 1;
+    select_rows(&session, sql, options.max_rows, options.timeout).await
+}
+
+/// The first `max_rows` rows of the SELECT `sql` in `session` (locked down
+/// already), as typed JSON values, within `timeout`.
+pub(crate) async fn select_rows(
+    session: &DuckSession,
+    sql: &str,
+    max_rows: usize,
+    timeout: Duration,
+) -> Result<QueryOutput> {
+    let limit = max_rows + 1;
     let probe = format!("SELECT * FROM ({sql}) AS __rat_q LIMIT 0");
     let fetch = format!("SELECT to_json(__rat_q) FROM ({sql}) AS __rat_q LIMIT {limit}");
     let (columns, json_rows) = session
-        .run_with_timeout(options.timeout, move |c| {
+        .run_with_timeout(timeout, move |c| {
             let mut stmt = c
                 .prepare(&probe)
                 .map_err(|e| duck_error("query failed", e))?;
@@ -114,9 +125,9 @@ pub async fn query(
             Ok((columns, rows))
         })
         .await?;
-    let truncated = json_rows.len() > options.max_rows;
-    let mut rows = Vec::with_capacity(json_rows.len().min(options.max_rows));
-    for text in json_rows.into_iter().take(options.max_rows) {
+    let truncated = json_rows.len() > max_rows;
+    let mut rows = Vec::with_capacity(json_rows.len().min(max_rows));
+    for text in json_rows.into_iter().take(max_rows) {
         let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text)
             .map_err(|e| Error::internal(format!("unexpected row JSON: {e}")))?;
         rows.push(object.into_iter().map(|(_, v)| v).collect());

@@ -116,7 +116,8 @@ impl ServerSetup {
             }
         };
         let mut platform = Platform::new(engine, executor, stores, self.features())
-            .with_maintenance(self.maintenance);
+            .with_maintenance(self.maintenance)
+            .with_landing(self.landing);
         if let Some(access) = access {
             platform = platform.with_namespace_access(access);
         }

@@ -15,6 +15,7 @@
 //!   credential_vendor: {type: sts, role_arn: arn:aws:iam::123456789012:role/rat-ns}  # static (default)
 //!   scheduler: true
 //!   sql_access: strict                # project_files: a trusted single-user server
+//!   landing: {max_file_bytes: 33554432}   # largest upload to a landing zone
 //! maintenance: {snapshot_retention: 7d, keep_last: 10, orphan_age: 3d, target_file_size: 134217728}
 //! runs: {keep_runs: 100, log_retention: 30d}
 //! ```
@@ -35,6 +36,7 @@ use rat_executor::{PoolConfig, RunStoreConfig};
 use rat_runner::python::PythonConfig;
 use serde::{Deserialize, Deserializer};
 
+use crate::LandingSettings;
 use crate::auth::AuthConfig;
 use crate::scheduler::SchedulerConfig;
 
@@ -66,6 +68,9 @@ pub struct ServerSection {
     /// over a local project folder.
     #[serde(default)]
     pub sql_access: SqlAccess,
+    /// Limits of landing zone uploads.
+    #[serde(default)]
+    pub landing: LandingSettings,
 }
 
 fn default_listen() -> SocketAddr {
@@ -201,6 +206,8 @@ pub struct ServerSetup {
     /// How tables are maintained (`maintenance:` of `rat.yaml`), unless
     /// their pipeline sets its own.
     pub maintenance: MaintenanceSettings,
+    /// Limits of landing zone uploads (`server.landing`).
+    pub landing: LandingSettings,
     /// The interpreter of Python pipelines (`python:` of `rat.yaml`, else
     /// `$RAT_PYTHON`, else `python3`).
     pub python: PythonConfig,
@@ -220,6 +227,7 @@ impl ServerSetup {
             scheduler: Some(SchedulerConfig::default()),
             sql_access: SqlAccess::Strict,
             maintenance: MaintenanceSettings::default(),
+            landing: LandingSettings::default(),
             python: PythonConfig::from_env(),
         }
     }
@@ -298,6 +306,7 @@ impl ServerSetup {
         });
         setup.sql_access = section.sql_access;
         setup.maintenance = maintenance;
+        setup.landing = section.landing;
         if let Some(python) = python {
             setup.python = python;
         }

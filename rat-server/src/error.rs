@@ -1,6 +1,7 @@
 //! One error envelope for every failure: `{"error": {"code", "message"}}`
 //! with the HTTP status its kind calls for.
 
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -55,6 +56,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::Unsupported => StatusCode::NOT_IMPLEMENTED,
         ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
         ErrorKind::QueueFull => StatusCode::TOO_MANY_REQUESTS,
+        ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorKind::Storage | ErrorKind::Catalog => StatusCode::BAD_GATEWAY,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -102,7 +104,7 @@ pub type ApiResult<T> = std::result::Result<T, ApiError>;
 
 fn rejection(status: StatusCode, what: &str, text: String) -> ApiError {
     let code = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
         StatusCode::UNPROCESSABLE_ENTITY => "invalid_input",
         _ => "bad_request",
@@ -124,6 +126,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
             Err(e) => Err(json_rejection(e)),
         }
     }
+}
+
+/// A multipart body the extractor refused (not `multipart/form-data`,
+/// no boundary), in the envelope.
+pub(crate) fn multipart_rejection(e: MultipartRejection) -> ApiError {
+    rejection(e.status(), "request body", e.body_text())
 }
 
 fn json_rejection(e: JsonRejection) -> ApiError {

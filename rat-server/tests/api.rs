@@ -500,7 +500,7 @@ async fn malformed_requests_get_the_envelope() {
     assert_error(
         &server.post("/api/v1/query", json!({"sql": big})).await,
         StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
+        "too_large",
         &[],
     );
 }

@@ -39,6 +39,11 @@ fn the_document_names_every_route() {
         "/query",
         "/schedules",
         "/schedules/{id}",
+        "/landing-zones",
+        "/landing-zones/{namespace}/{zone}",
+        "/landing-zones/{namespace}/{zone}/files",
+        "/landing-zones/{namespace}/{zone}/files/{file}",
+        "/landing-zones/{namespace}/{zone}/files/{file}/preview",
     ];
     assert_eq!(documented, served.into_iter().collect());
 }

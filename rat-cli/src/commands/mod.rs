@@ -6,6 +6,7 @@ mod cancel;
 mod config;
 mod history;
 mod init;
+mod landing;
 mod logs;
 mod maintain;
 mod pipelines;
@@ -127,6 +128,10 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<u8> {
         Command::Pipelines { namespace } => {
             let api = api(LocalExecution::default()).await?;
             pipelines::pipelines(api.as_ref(), namespace.as_deref(), json).await
+        }
+        Command::Landing { action } => {
+            let api = api(LocalExecution::default()).await?;
+            landing::landing(api.as_ref(), action, json).await
         }
         Command::Schedules { action } => {
             let api = api(LocalExecution::default()).await?;

@@ -3,7 +3,7 @@
 use rat_core::Result;
 use rat_server::api::{PlatformApi, QueryRequest};
 
-use crate::output::{EXIT_OK, print_json, print_table};
+use crate::output::{EXIT_OK, print_json, print_output};
 
 pub(crate) async fn query(
     api: &dyn PlatformApi,
@@ -22,21 +22,7 @@ pub(crate) async fn query(
         print_json(&out);
         return Ok(EXIT_OK);
     }
-    let rows: Vec<Vec<String>> = out
-        .rows
-        .iter()
-        .map(|row| {
-            row.iter()
-                .map(|v| match v {
-                    serde_json::Value::Null => "NULL".to_owned(),
-                    serde_json::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                })
-                .collect()
-        })
-        .collect();
-    let headers: Vec<&str> = out.columns.iter().map(String::as_str).collect();
-    print_table(&headers, &rows);
+    print_output(&out);
     if out.truncated {
         println!("(showing the first {max_rows} rows; use --max-rows for more)");
     }

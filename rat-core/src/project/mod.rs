@@ -9,6 +9,7 @@
 //! ```
 
 mod annotations;
+pub mod landing;
 mod quality;
 mod settings;
 
@@ -17,6 +18,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use annotations::{Annotation, parse_annotations};
+pub use landing::{FileFormat, ZoneSettings};
 pub use quality::{DEFAULT_TEST_TIMEOUT, QualityTest, Severity};
 pub use settings::{
     MergeStrategy, PartitionField, PartitionTransform, PipelineSettings, ResolvedSettings,

@@ -24,7 +24,9 @@ use rat_core::config::SqlAccess;
 use rat_core::{Catalog, RunContext, RunEngine, RunResult, RunSpec, RunStore, Storage};
 
 pub use plan::RunPlan;
-pub(crate) use relations::{create_table_views, named_tables, parse_select, relation_at};
+pub(crate) use relations::{
+    create_table_views, landing_reader, named_tables, parse_select, relation_at,
+};
 
 use crate::duck::SessionLimits;
 use crate::python::{PythonConfig, WorkerPool};

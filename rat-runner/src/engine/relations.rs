@@ -4,6 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use rat_core::project::FileFormat;
+use rat_core::project::landing::{is_zone_data, zone_prefix};
 use rat_core::{
     Catalog, Error, ErrorKind, Identifier, Layer, LoadedTable, ObjectKey, ProjectSource, Result,
     S3Access, Storage, StorageExt, TableRef,
@@ -202,18 +204,19 @@ pub(crate) fn table_views_sql(relations: &BTreeMap<RefTarget, Relation>) -> Stri
     sql
 }
 
-/// Creates the views of the landing zones a template named; the files
-/// they read.
+/// Creates the views of the landing zones a template named; what they
+/// read.
 pub(crate) async fn create_landing_views(
     session: &DuckSession,
     storage: &dyn Storage,
     project: &ProjectSource,
     zones: &BTreeSet<Identifier>,
     file: &str,
-) -> Result<Vec<String>> {
+) -> Result<LandingViews> {
     grant_landing(session, storage, project, zones).await?;
-    let LandingViews { sql, files } = landing_views(storage, project, zones, file).await?;
-    if !sql.is_empty() {
+    let views = landing_views(storage, project, zones, file).await?;
+    if !views.sql.is_empty() {
+        let sql = views.sql.clone();
         session
             .run(move |c| {
                 c.execute_batch(&sql)
@@ -221,7 +224,7 @@ pub(crate) async fn create_landing_views(
             })
             .await?;
     }
-    Ok(files)
+    Ok(views)
 }
 
 /// Lets the session read `zones` when the storage is remote.
@@ -243,24 +246,25 @@ pub(crate) async fn grant_landing(
 }
 
 /// The views of some landing zones: their statements and the files they read.
+#[derive(Debug, Default)]
 pub(crate) struct LandingViews {
     /// `CREATE VIEW` statements (empty for no zones).
     pub(crate) sql: String,
-    /// The files the views read.
+    /// The files the views read, as the engine reaches them.
     pub(crate) files: Vec<String>,
+    /// The same files by zone and key.
+    pub(crate) consumed: Vec<(Identifier, ObjectKey)>,
 }
 
-/// The views of `zones` over the files each holds now.
+/// The views of `zones` over the data files each holds now (not rat's own
+/// files: the zone's settings, its archive).
 pub(crate) async fn landing_views(
     storage: &dyn Storage,
     project: &ProjectSource,
     zones: &BTreeSet<Identifier>,
     file: &str,
 ) -> Result<LandingViews> {
-    let mut views = LandingViews {
-        sql: String::new(),
-        files: Vec::new(),
-    };
+    let mut views = LandingViews::default();
     if zones.is_empty() {
         return Ok(views);
     }
@@ -268,12 +272,13 @@ pub(crate) async fn landing_views(
         .sql
         .push_str("CREATE SCHEMA IF NOT EXISTS memory.landing;\n");
     for zone in zones {
-        let prefix = format!("{}landing/{zone}/", project.prefix);
-        let objects = storage.list_all(&prefix).await?;
-        let reader = landing_reader(zone, &objects, storage, file)?;
-        views
-            .files
-            .extend(objects.iter().map(|o| storage.engine_url(&o.key)));
+        let objects = zone_data(storage, project, zone).await?;
+        let reader =
+            landing_reader(zone, &objects, storage).map_err(|e| e.with_context("file", file))?;
+        for object in objects {
+            views.files.push(storage.engine_url(&object.key));
+            views.consumed.push((zone.clone(), object.key));
+        }
         views.sql.push_str(&format!(
             "CREATE OR REPLACE VIEW {} AS SELECT * FROM {reader};\n",
             landing_view_name(zone.as_str())
@@ -282,28 +287,33 @@ pub(crate) async fn landing_views(
     Ok(views)
 }
 
+/// The objects of a zone `landing_zone()` reads, in key order.
+pub(crate) async fn zone_data(
+    storage: &dyn Storage,
+    project: &ProjectSource,
+    zone: &Identifier,
+) -> Result<Vec<rat_core::ObjectMeta>> {
+    let prefix = zone_prefix(project, zone);
+    let mut objects = storage.list_all(&prefix).await?;
+    objects.retain(|o| is_zone_data(&o.key.as_str()[prefix.len()..]));
+    Ok(objects)
+}
+
 /// The table function reading a zone's files, chosen by their extension.
-fn landing_reader(
+pub(crate) fn landing_reader(
     zone: &Identifier,
     objects: &[rat_core::ObjectMeta],
     storage: &dyn Storage,
-    file: &str,
 ) -> Result<String> {
-    let located = |msg: String| Error::invalid(msg).with_context("file", file);
     if objects.is_empty() {
-        return Err(located(format!("landing zone '{zone}' has no files")));
+        return Err(Error::invalid(format!(
+            "landing zone '{zone}' has no files"
+        )));
     }
-    let mut by_format: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    let mut by_format: BTreeMap<FileFormat, Vec<String>> = BTreeMap::new();
     for object in objects {
-        let name = object.key.file_name().to_ascii_lowercase();
-        let format = if name.ends_with(".parquet") {
-            "parquet"
-        } else if name.ends_with(".csv") || name.ends_with(".tsv") || name.ends_with(".csv.gz") {
-            "csv"
-        } else if name.ends_with(".json") || name.ends_with(".jsonl") || name.ends_with(".ndjson") {
-            "json"
-        } else {
-            return Err(located(format!(
+        let Some(format) = FileFormat::of(object.key.file_name()) else {
+            return Err(Error::invalid(format!(
                 "landing zone '{zone}' holds '{}', which is not csv, json or parquet",
                 object.key
             )));
@@ -314,8 +324,8 @@ fn landing_reader(
             .push(storage.engine_url(&object.key));
     }
     if by_format.len() > 1 {
-        let formats: Vec<&str> = by_format.keys().copied().collect();
-        return Err(located(format!(
+        let formats: Vec<&str> = by_format.keys().map(|f| f.as_str()).collect();
+        return Err(Error::invalid(format!(
             "landing zone '{zone}' mixes file formats ({}); keep one format per zone",
             formats.join(", ")
         )));
@@ -323,9 +333,9 @@ fn landing_reader(
     let (format, urls) = by_format.into_iter().next().expect("one format");
     let list = string_list(&urls);
     Ok(match format {
-        "parquet" => format!("read_parquet({list}, union_by_name = true)"),
-        "csv" => format!("read_csv({list}, union_by_name = true, filename = false)"),
-        _ => format!("read_json_auto({list}, union_by_name = true)"),
+        FileFormat::Parquet => format!("read_parquet({list}, union_by_name = true)"),
+        FileFormat::Csv => format!("read_csv({list}, union_by_name = true, filename = false)"),
+        FileFormat::Json => format!("read_json_auto({list}, union_by_name = true)"),
     })
 }
 

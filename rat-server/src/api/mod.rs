@@ -6,12 +6,15 @@
 //! asks a server over HTTP. The CLI, the HTTP handlers and the web UI call
 //! the trait, so what they show is the same whichever is behind it.
 
+mod landing;
 mod types;
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
+use rat_core::storage::ByteStream;
 use rat_core::{LogRecord, Result, RunFilter, RunId, RunRecord, TableRef};
 
+pub use landing::*;
 pub use types::*;
 
 /// What the platform does: namespaces, pipelines and their lineage, runs
@@ -157,6 +160,47 @@ pub trait PlatformApi: Send + Sync + std::fmt::Debug {
 
     /// Deletes a schedule.
     async fn delete_schedule(&self, id: &str) -> Result<()>;
+
+    /// The landing zones of `namespace` (every namespace when `None`).
+    async fn landing_zones(&self, namespace: Option<&str>) -> Result<Vec<LandingZone>>;
+
+    /// One landing zone.
+    async fn landing_zone(&self, zone: &ZoneRef) -> Result<LandingZone>;
+
+    /// Creates a landing zone; `already_exists` if it is there.
+    async fn create_landing_zone(&self, zone: &NewLandingZone) -> Result<LandingZone>;
+
+    /// Deletes a landing zone with its files and archive.
+    async fn delete_landing_zone(&self, zone: &ZoneRef) -> Result<()>;
+
+    /// The files of a zone waiting to be read, or (`archived`) those runs
+    /// moved to its `_processed/`.
+    async fn landing_files(&self, zone: &ZoneRef, archived: bool) -> Result<Vec<LandingFile>>;
+
+    /// Streams `data` into a zone as file `name` (replacing one of that
+    /// name): `too_large` past the server's limit, and nothing is stored
+    /// unless all of `data` arrived.
+    async fn upload_landing_file(
+        &self,
+        zone: &ZoneRef,
+        name: &str,
+        data: ByteStream,
+    ) -> Result<LandingFile>;
+
+    /// The bytes of one file of a zone.
+    async fn read_landing_file(&self, zone: &ZoneRef, name: &str) -> Result<ByteStream>;
+
+    /// Deletes one file of a zone.
+    async fn delete_landing_file(&self, zone: &ZoneRef, name: &str) -> Result<()>;
+
+    /// The first `rows` rows of a zone's file and the schema detected, as
+    /// `landing_zone()` would read it.
+    async fn preview_landing_file(
+        &self,
+        zone: &ZoneRef,
+        name: &str,
+        rows: u32,
+    ) -> Result<FilePreview>;
 }
 
 /// Every table of `namespace`, page by page.

@@ -1,6 +1,7 @@
 //! The HTTP API: routes under `/api/v1`, `/health` outside it, the error
 //! envelope for everything that fails (unknown routes included).
 
+mod landing;
 mod meta;
 
 pub use meta::openapi_document;
@@ -16,6 +17,8 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderName, StatusCode};
 use axum::middleware;
 use axum::routing::{get, post};
+
+pub use landing::MAX_UPLOAD_FILES;
 use serde::Deserialize;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -89,6 +92,26 @@ pub fn router(platform: Arc<dyn PlatformApi>, auth: Authenticator) -> Router {
             get(schedules::get)
                 .put(schedules::replace)
                 .delete(schedules::delete),
+        )
+        .route("/landing-zones", get(landing::list).post(landing::create))
+        .route(
+            "/landing-zones/{namespace}/{zone}",
+            get(landing::get).delete(landing::delete),
+        )
+        .route(
+            "/landing-zones/{namespace}/{zone}/files",
+            get(landing::files)
+                .post(landing::upload)
+                // The platform limits each file as it streams.
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/landing-zones/{namespace}/{zone}/files/{file}",
+            get(landing::download).delete(landing::delete_file),
+        )
+        .route(
+            "/landing-zones/{namespace}/{zone}/files/{file}/preview",
+            get(landing::preview),
         )
         .route_layer(middleware::from_fn_with_state(auth, auth::require))
         // Public, like /health: it describes, it reveals nothing.

@@ -3,14 +3,15 @@
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
+use rat_core::storage::ByteStream;
 use rat_core::{LogRecord, Result, RunFilter, RunId, RunRecord, TableRef};
 
 use super::Platform;
 use crate::api::{
-    Batch, BatchRequest, Features, Lineage, MaintainRequest, MaintenanceReport, Namespace,
-    NewPipeline, Page, PipelineDetail, PipelineFiles, PipelineSummary, PlatformApi, QueryOutput,
-    QueryRequest, Readiness, Rollback, RunAccepted, Schedule, ScheduleRequest, SnapshotInfo,
-    SubmitRun, TableDetail, TableSummary,
+    Batch, BatchRequest, Features, FilePreview, LandingFile, LandingZone, Lineage, MaintainRequest,
+    MaintenanceReport, Namespace, NewLandingZone, NewPipeline, Page, PipelineDetail, PipelineFiles,
+    PipelineSummary, PlatformApi, QueryOutput, QueryRequest, Readiness, Rollback, RunAccepted,
+    Schedule, ScheduleRequest, SnapshotInfo, SubmitRun, TableDetail, TableSummary, ZoneRef,
 };
 
 #[async_trait]
@@ -158,5 +159,51 @@ impl PlatformApi for Platform {
 
     async fn delete_schedule(&self, id: &str) -> Result<()> {
         self.remove_schedule(id).await
+    }
+
+    async fn landing_zones(&self, namespace: Option<&str>) -> Result<Vec<LandingZone>> {
+        self.list_zones(namespace).await
+    }
+
+    async fn landing_zone(&self, zone: &ZoneRef) -> Result<LandingZone> {
+        self.read_zone(zone).await
+    }
+
+    async fn create_landing_zone(&self, zone: &NewLandingZone) -> Result<LandingZone> {
+        self.add_zone(zone).await
+    }
+
+    async fn delete_landing_zone(&self, zone: &ZoneRef) -> Result<()> {
+        self.remove_zone(zone).await
+    }
+
+    async fn landing_files(&self, zone: &ZoneRef, archived: bool) -> Result<Vec<LandingFile>> {
+        self.list_zone_files(zone, archived).await
+    }
+
+    async fn upload_landing_file(
+        &self,
+        zone: &ZoneRef,
+        name: &str,
+        data: ByteStream,
+    ) -> Result<LandingFile> {
+        self.store_upload(zone, name, data).await
+    }
+
+    async fn read_landing_file(&self, zone: &ZoneRef, name: &str) -> Result<ByteStream> {
+        self.open_zone_file(zone, name).await
+    }
+
+    async fn delete_landing_file(&self, zone: &ZoneRef, name: &str) -> Result<()> {
+        self.remove_zone_file(zone, name).await
+    }
+
+    async fn preview_landing_file(
+        &self,
+        zone: &ZoneRef,
+        name: &str,
+        rows: u32,
+    ) -> Result<FilePreview> {
+        self.preview_zone_file(zone, name, rows).await
     }
 }

@@ -6,12 +6,14 @@ mod api;
 mod batches;
 mod health;
 mod housekeeping;
+mod landing;
 mod pipelines;
 mod runs;
 mod schedules;
 mod tables;
 
 pub use housekeeping::Housekeeping;
+pub use landing::LandingSettings;
 pub(crate) use pipelines::pipeline_table;
 pub use runs::MAX_LOG_PAGE;
 pub use schedules::next_cron_time;
@@ -59,14 +61,22 @@ struct Inner {
     executor: Arc<dyn Executor>,
     stores: Stores,
     features: Features,
-    /// Storage per namespace when a credential vendor scopes it.
-    access: Option<Arc<NamespaceAccess>>,
-    /// How tables are maintained, unless their pipeline says otherwise.
-    maintenance: MaintenanceSettings,
+    options: Options,
     /// Whether this instance's scheduler holds the lease.
     leading: AtomicBool,
     /// This process, as batches it drives record it.
     owner: String,
+}
+
+/// What a platform is set to beyond its components.
+#[derive(Clone, Default)]
+struct Options {
+    /// Storage per namespace when a credential vendor scopes it.
+    access: Option<Arc<NamespaceAccess>>,
+    /// How tables are maintained, unless their pipeline says otherwise.
+    maintenance: MaintenanceSettings,
+    /// Limits of landing zone uploads.
+    landing: LandingSettings,
 }
 
 impl fmt::Debug for Platform {
@@ -91,29 +101,25 @@ impl Platform {
                 executor,
                 stores,
                 features,
-                access: None,
-                maintenance: MaintenanceSettings::default(),
+                options: Options::default(),
                 leading: AtomicBool::new(false),
                 owner: rat_executor::Owner::current().to_string(),
             }),
         }
     }
 
-    /// The same components with scoped `access` and project `maintenance`.
-    fn rebuilt(
-        &self,
-        access: Option<Arc<NamespaceAccess>>,
-        maintenance: MaintenanceSettings,
-    ) -> Self {
+    /// The same components with `change` applied to the options.
+    fn rebuilt(&self, change: impl FnOnce(&mut Options)) -> Self {
         let inner = &self.inner;
+        let mut options = inner.options.clone();
+        change(&mut options);
         Self {
             inner: Arc::new(Inner {
                 engine: inner.engine.clone(),
                 executor: inner.executor.clone(),
                 stores: inner.stores.clone(),
                 features: inner.features.clone(),
-                access,
-                maintenance,
+                options,
                 leading: AtomicBool::new(false),
                 owner: inner.owner.clone(),
             }),
@@ -124,18 +130,23 @@ impl Platform {
     /// `access` scopes to it (`default`, the storage root, is then out of
     /// reach and not listed).
     pub fn with_namespace_access(self, access: Arc<NamespaceAccess>) -> Self {
-        self.rebuilt(Some(access), self.inner.maintenance)
+        self.rebuilt(|o| o.access = Some(access))
     }
 
     /// The same platform maintaining tables with `settings` (the project's
     /// `maintenance:`), unless a table's pipeline sets its own.
     pub fn with_maintenance(self, settings: MaintenanceSettings) -> Self {
-        self.rebuilt(self.inner.access.clone(), settings)
+        self.rebuilt(|o| o.maintenance = settings)
+    }
+
+    /// The same platform taking landing uploads within `settings`.
+    pub fn with_landing(self, settings: LandingSettings) -> Self {
+        self.rebuilt(|o| o.landing = settings)
     }
 
     /// The project-wide maintenance settings.
     pub(crate) fn project_maintenance(&self) -> MaintenanceSettings {
-        self.inner.maintenance
+        self.inner.options.maintenance
     }
 
     /// The schedule store (with the scheduler lease).
@@ -150,7 +161,7 @@ impl Platform {
 
     /// The storage `namespace`'s pipelines are reached with.
     pub(crate) fn storage(&self, namespace: &Identifier) -> Result<Arc<dyn Storage>> {
-        match &self.inner.access {
+        match &self.inner.options.access {
             Some(access) => access.storage(namespace),
             None => Ok(self.inner.engine.storage().clone()),
         }
@@ -158,7 +169,7 @@ impl Platform {
 
     /// The engine over `namespace`'s storage and catalog.
     async fn engine_for(&self, namespace: &Identifier) -> Result<Engine> {
-        match &self.inner.access {
+        match &self.inner.options.access {
             Some(access) => access.engine(namespace, &self.inner.engine).await,
             None => Ok(self.inner.engine.clone()),
         }
@@ -201,7 +212,7 @@ impl Platform {
             .into_iter()
             .map(|n| n.to_string())
             .collect();
-        match self.inner.access {
+        match self.inner.options.access {
             None => names.push(rat_core::DEFAULT_NAMESPACE.to_owned()),
             // Even when the catalog has one: its files would be the root.
             Some(_) => names.retain(|n| n != rat_core::DEFAULT_NAMESPACE),

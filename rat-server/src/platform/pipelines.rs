@@ -156,7 +156,10 @@ impl Platform {
     }
 
     /// `namespace`, validated, or every namespace when `None`.
-    async fn namespaces_or_all(&self, namespace: Option<&str>) -> Result<Vec<Identifier>> {
+    pub(super) async fn namespaces_or_all(
+        &self,
+        namespace: Option<&str>,
+    ) -> Result<Vec<Identifier>> {
         match namespace {
             Some(ns) => Ok(vec![parse_namespace(ns)?]),
             None => self

@@ -1,5 +1,6 @@
 //! One run of one pipeline, phase by phase.
 
+mod archive;
 mod cleanup;
 mod compile;
 mod execute;
@@ -49,6 +50,8 @@ pub(super) struct Run<'e> {
     warnings: Vec<String>,
     /// Files written for the run that `main` does not reference yet.
     unpublished: cleanup::Unpublished,
+    /// The landing files the last attempt read, by zone.
+    consumed: Vec<(rat_core::Identifier, rat_core::ObjectKey)>,
 }
 
 /// The outcome of one attempt at writing, testing and publishing.
@@ -85,6 +88,7 @@ impl<'e> Run<'e> {
             quality: Vec::new(),
             warnings: Vec::new(),
             unpublished: cleanup::Unpublished::default(),
+            consumed: Vec::new(),
         }
     }
 
@@ -236,7 +240,10 @@ impl<'e> Run<'e> {
                 .attempt(&pipeline, &base_sandbox, &mut reusable)
                 .await?
             {
-                Attempt::Published => return Ok(()),
+                Attempt::Published => {
+                    self.archive_consumed().await;
+                    return Ok(());
+                }
                 Attempt::Conflict(e) if attempt < max => {
                     self.log(
                         LogLevel::Warn,

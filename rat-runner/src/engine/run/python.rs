@@ -62,7 +62,7 @@ impl Run<'_> {
     /// pipeline SQL runs there, only rat's own). Returns the files the
     /// views read.
     pub(super) async fn run_script(
-        &self,
+        &mut self,
         pipeline: &Pipeline,
         script: &Script,
         relations: &BTreeMap<RefTarget, Relation>,
@@ -124,6 +124,7 @@ impl Run<'_> {
             },
             address_space_limit: limits.address_space_ceiling()?,
         };
+        self.consumed = landing.consumed;
         let rows = run_script(
             &self.engine.python_workers,
             &context,

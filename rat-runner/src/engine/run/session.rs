@@ -123,7 +123,7 @@ impl Run<'_> {
     /// the run's output `folder` and `base` (project files when allowed,
     /// the base files a merge reads).
     pub(super) async fn expose(
-        &self,
+        &mut self,
         session: &DuckSession,
         relations: &BTreeMap<RefTarget, Relation>,
         rendered: &Rendered,
@@ -144,7 +144,8 @@ impl Run<'_> {
             file,
         )
         .await?;
-        sandbox.allow_files(&landing);
+        sandbox.allow_files(&landing.files);
+        self.consumed = landing.consumed;
         if let Some(folder) = folder {
             sandbox.allow_folder(&folder);
         }

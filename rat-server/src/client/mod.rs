@@ -4,11 +4,14 @@
 //! [`rat_core::Error`]s with the server's kind, message and context, so a
 //! program (the CLI) cannot tell the two apart.
 
+mod landing;
+
 use std::fmt;
 
 use async_trait::async_trait;
 use futures::StreamExt;
 use futures::stream::BoxStream;
+use rat_core::storage::ByteStream;
 use rat_core::{Error, ErrorKind, LogRecord, Result, RunFilter, RunId, RunRecord, TableRef};
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
@@ -16,10 +19,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::api::{
-    Batch, BatchRequest, ErrorEnvelope, Features, Lineage, MAX_PAGE, MaintainRequest,
-    MaintenanceReport, Namespace, NewNamespace, NewPipeline, Page, PipelineDetail, PipelineFiles,
-    PipelineSummary, PlatformApi, QueryOutput, QueryRequest, Readiness, Rollback, RollbackRequest,
-    RunAccepted, Schedule, ScheduleRequest, SnapshotInfo, SubmitRun, TableDetail, TableSummary,
+    Batch, BatchRequest, ErrorEnvelope, Features, FilePreview, LandingFile, LandingZone, Lineage,
+    MAX_PAGE, MaintainRequest, MaintenanceReport, Namespace, NewLandingZone, NewNamespace,
+    NewPipeline, Page, PipelineDetail, PipelineFiles, PipelineSummary, PlatformApi, QueryOutput,
+    QueryRequest, Readiness, Rollback, RollbackRequest, RunAccepted, Schedule, ScheduleRequest,
+    SnapshotInfo, SubmitRun, TableDetail, TableSummary, ZoneRef,
 };
 
 /// The API of one server.
@@ -434,6 +438,55 @@ impl PlatformApi for Client {
 
     async fn delete_schedule(&self, id: &str) -> Result<()> {
         self.delete(&format!("/schedules/{}", escaped(id))).await
+    }
+
+    async fn landing_zones(&self, namespace: Option<&str>) -> Result<Vec<LandingZone>> {
+        let query = query_string(&[("namespace", namespace.map(str::to_owned))]);
+        self.all(&format!("/landing-zones{query}")).await
+    }
+
+    async fn landing_zone(&self, zone: &ZoneRef) -> Result<LandingZone> {
+        self.get(&landing::zone_path(zone)).await
+    }
+
+    async fn create_landing_zone(&self, zone: &NewLandingZone) -> Result<LandingZone> {
+        self.post("/landing-zones", zone).await
+    }
+
+    async fn delete_landing_zone(&self, zone: &ZoneRef) -> Result<()> {
+        self.delete(&landing::zone_path(zone)).await
+    }
+
+    async fn landing_files(&self, zone: &ZoneRef, archived: bool) -> Result<Vec<LandingFile>> {
+        let path = landing::zone_path(zone);
+        self.all(&format!("{path}/files?archived={archived}")).await
+    }
+
+    async fn upload_landing_file(
+        &self,
+        zone: &ZoneRef,
+        name: &str,
+        data: ByteStream,
+    ) -> Result<LandingFile> {
+        self.upload(zone, name, data).await
+    }
+
+    async fn read_landing_file(&self, zone: &ZoneRef, name: &str) -> Result<ByteStream> {
+        self.download(zone, name).await
+    }
+
+    async fn delete_landing_file(&self, zone: &ZoneRef, name: &str) -> Result<()> {
+        self.delete(&landing::file_path(zone, name)).await
+    }
+
+    async fn preview_landing_file(
+        &self,
+        zone: &ZoneRef,
+        name: &str,
+        rows: u32,
+    ) -> Result<FilePreview> {
+        let path = landing::file_path(zone, name);
+        self.get(&format!("{path}/preview?rows={rows}")).await
     }
 }
 
