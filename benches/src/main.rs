@@ -11,6 +11,7 @@
 //! cargo run -p rat-benches -- query-scale [--tables N] [--repeat K]
 //! cargo run -p rat-benches -- append-history [--runs N] [--scans K]
 //! cargo run -p rat-benches -- python [--runs N] [--rows R] [--repeat K]   # RAT_PYTHON: pyarrow + duckdb; needs rat-runner
+//! cargo run -p rat-benches -- upload [--mib N] [--repeat K]
 //! ```
 
 mod append_history;
@@ -22,6 +23,7 @@ mod remote;
 mod report;
 mod server;
 mod setup;
+mod upload;
 mod upsert;
 
 use anyhow::{Result, bail};
@@ -30,7 +32,7 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(name) = args.first() else {
         bail!(
-            "usage: rat-benches full-refresh|upsert|remote [--rows N] [--repeat K] [--consecutive C] | executors [--runs N] | server [--submissions N] | query-scale [--tables N] [--repeat K] | append-history [--runs N] [--scans K] | python [--runs N] [--rows R] [--repeat K]"
+            "usage: rat-benches full-refresh|upsert|remote [--rows N] [--repeat K] [--consecutive C] | executors [--runs N] | server [--submissions N] | query-scale [--tables N] [--repeat K] | append-history [--runs N] [--scans K] | python [--runs N] [--rows R] [--repeat K] | upload [--mib N] [--repeat K]"
         );
     };
     let flag = |flag: &str, default: usize| -> Result<usize> {
@@ -69,13 +71,21 @@ fn main() -> Result<()> {
             flag("--rows", 10_000_000)?,
             flag("--repeat", 3)?,
         )),
+        "upload" => runtime.block_on(upload::run(flag("--mib", 1024)?, flag("--repeat", 3)?)),
+        // The server half of `upload`, in its own process.
+        "upload-server" => {
+            let dir = args
+                .get(1)
+                .ok_or_else(|| anyhow::anyhow!("upload-server DIR"))?;
+            runtime.block_on(upload::serve(std::path::Path::new(dir)))
+        }
         "query-scale" => runtime.block_on(query_scale::run(
             flag("--tables", 2000)?,
             flag("--repeat", 15)?,
         )),
         other => {
             bail!(
-                "unknown benchmark '{other}' (known: full-refresh, upsert, executors, remote, server, query-scale, append-history, python)"
+                "unknown benchmark '{other}' (known: full-refresh, upsert, executors, remote, server, query-scale, append-history, python, upload)"
             )
         }
     }
