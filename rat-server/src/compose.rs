@@ -34,6 +34,8 @@ pub struct Server {
     pub platform: Platform,
     /// The request check.
     pub auth: Authenticator,
+    /// Cross-origin answers, when other origins are allowed.
+    cors: Option<tower_http::cors::CorsLayer>,
     scheduler: Option<Arc<(tokio::task::JoinHandle<()>, String)>>,
 }
 
@@ -53,7 +55,11 @@ impl Server {
 
     /// The HTTP routes.
     pub fn router(&self) -> axum::Router {
-        crate::http::router(Arc::new(self.platform.clone()), self.auth.clone())
+        let router = crate::http::router(Arc::new(self.platform.clone()), self.auth.clone());
+        match &self.cors {
+            Some(cors) => router.layer(cors.clone()),
+            None => router,
+        }
     }
 }
 
@@ -73,6 +79,7 @@ impl ServerSetup {
     /// then the platform, then the scheduler.
     pub async fn open(&self) -> Result<Server> {
         let auth = Authenticator::from_config(&self.auth)?;
+        let cors = self.cors.as_ref().map(|c| c.layer()).transpose()?;
         let platform = self.open_platform(ExecutorStart::AtOnce).await?;
         let scheduler = self.scheduler.clone().map(|config| {
             let owner = config.owner.clone();
@@ -81,6 +88,7 @@ impl ServerSetup {
         Ok(Server {
             platform,
             auth,
+            cors,
             scheduler,
         })
     }

@@ -16,6 +16,7 @@
 //!   scheduler: true
 //!   sql_access: strict                # project_files: a trusted single-user server
 //!   landing: {max_file_bytes: 33554432}   # largest upload to a landing zone
+//!   cors: {allowed_origins: ["https://ide.example.com"]}   # none by default
 //! maintenance: {snapshot_retention: 7d, keep_last: 10, orphan_age: 3d, target_file_size: 134217728}
 //! runs: {keep_runs: 100, log_retention: 30d}
 //! ```
@@ -38,6 +39,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::LandingSettings;
 use crate::auth::AuthConfig;
+use crate::http::CorsConfig;
 use crate::scheduler::SchedulerConfig;
 
 /// The `server:` section.
@@ -71,6 +73,9 @@ pub struct ServerSection {
     /// Limits of landing zone uploads.
     #[serde(default)]
     pub landing: LandingSettings,
+    /// Other origins browsers may call the API from (none by default).
+    #[serde(default)]
+    pub cors: Option<CorsConfig>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -208,6 +213,8 @@ pub struct ServerSetup {
     pub maintenance: MaintenanceSettings,
     /// Limits of landing zone uploads (`server.landing`).
     pub landing: LandingSettings,
+    /// Other origins browsers may call the API from (`server.cors`).
+    pub cors: Option<CorsConfig>,
     /// The interpreter of Python pipelines (`python:` of `rat.yaml`, else
     /// `$RAT_PYTHON`, else `python3`).
     pub python: PythonConfig,
@@ -228,6 +235,7 @@ impl ServerSetup {
             sql_access: SqlAccess::Strict,
             maintenance: MaintenanceSettings::default(),
             landing: LandingSettings::default(),
+            cors: None,
             python: PythonConfig::from_env(),
         }
     }
@@ -307,6 +315,7 @@ impl ServerSetup {
         setup.sql_access = section.sql_access;
         setup.maintenance = maintenance;
         setup.landing = section.landing;
+        setup.cors = section.cors;
         if let Some(python) = python {
             setup.python = python;
         }

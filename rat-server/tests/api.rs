@@ -633,3 +633,73 @@ async fn every_answer_carries_a_request_id() {
         .unwrap();
     assert_eq!(response.headers()["x-request-id"], "caller-1");
 }
+
+#[tokio::test]
+async fn cors_is_off_by_default_and_answers_only_the_origins_configured() {
+    let preflight = |server: &Server, origin: &str| {
+        server
+            .http
+            .request(reqwest::Method::OPTIONS, server.url("/api/v1/runs"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
+            .send()
+    };
+    let allowed = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let plain = Server::sample().await;
+    let answer = preflight(&plain, "https://ide.example.com").await.unwrap();
+    assert_eq!(allowed(&answer), None);
+
+    let server = Server::sample_with(|setup| {
+        setup.cors = Some(rat_server::http::CorsConfig {
+            allowed_origins: vec!["https://ide.example.com".into()],
+            max_age_secs: 60,
+        });
+    })
+    .await;
+    let answer = preflight(&server, "https://ide.example.com").await.unwrap();
+    assert!(answer.status().is_success(), "{answer:?}");
+    assert_eq!(allowed(&answer).as_deref(), Some("https://ide.example.com"));
+    let methods = answer.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap();
+    assert!(methods.contains("POST"), "{methods}");
+    let answer = preflight(&server, "https://evil.example.com")
+        .await
+        .unwrap();
+    assert_eq!(allowed(&answer), None);
+    // A real request from the origin is marked, and may read its request id.
+    let response = server
+        .http
+        .get(server.url("/api/v1/features"))
+        .header("origin", "https://ide.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        allowed(&response).as_deref(),
+        Some("https://ide.example.com")
+    );
+    assert_eq!(
+        response.headers()["access-control-expose-headers"],
+        "x-request-id"
+    );
+
+    // A bad origin stops the start, naming the field and value.
+    let mut setup = rat_server::ServerSetup::embedded(server.dir.path());
+    setup.cors = Some(rat_server::http::CorsConfig {
+        allowed_origins: vec!["https://ide.example.com/app".into()],
+        max_age_secs: 60,
+    });
+    let err = setup.open().await.unwrap_err();
+    assert_eq!(err.context("field"), Some("server.cors.allowed_origins"));
+    assert!(err.to_string().contains("/app"), "{err}");
+}

@@ -1,6 +1,7 @@
 //! The HTTP API: routes under `/api/v1`, `/health` outside it, the error
 //! envelope for everything that fails (unknown routes included).
 
+mod cors;
 mod landing;
 mod meta;
 
@@ -18,6 +19,7 @@ use axum::http::{HeaderName, StatusCode};
 use axum::middleware;
 use axum::routing::{get, post};
 
+pub use cors::CorsConfig;
 pub use landing::MAX_UPLOAD_FILES;
 use serde::Deserialize;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
