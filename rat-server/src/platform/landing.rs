@@ -189,11 +189,8 @@ impl Platform {
             // storage only saw "the body failed".
             Err(e) => return Err(limited.failure().unwrap_or(e)),
         }
-        let meta = storage
-            .list_all(key.as_str())
+        let meta = object_meta(storage.as_ref(), &key)
             .await?
-            .into_iter()
-            .find(|o| o.key == key)
             .ok_or_else(|| Error::internal(format!("'{key}' is missing right after its upload")))?;
         Ok(landing_file(&zone_prefix(&project, &zone.zone), meta))
     }
@@ -233,12 +230,7 @@ impl Platform {
         let name = landing::file_name(name)?;
         let storage = self.storage(&zone.namespace)?;
         let key = zone_key(&project_of(zone), &zone.zone, name)?;
-        let found = storage
-            .list_all(key.as_str())
-            .await?
-            .into_iter()
-            .find(|o| o.key == key);
-        match found {
+        match object_meta(storage.as_ref(), &key).await? {
             Some(meta) => Ok((storage, meta)),
             None if self.zone_exists(storage.as_ref(), zone).await? => Err(Error::not_found(
                 format!("landing zone '{zone}' has no file '{name}'"),
@@ -250,27 +242,15 @@ impl Platform {
 
     /// A zone's settings; `not_found` when the zone does not exist.
     async fn zone_settings(&self, storage: &dyn Storage, zone: &ZoneRef) -> Result<ZoneSettings> {
-        let key = zone_key(&project_of(zone), &zone.zone, ZONE_FILE)?;
-        match storage.get_string(&key).await {
-            Ok(text) => ZoneSettings::parse(&text, key.as_str()),
-            Err(e) if e.kind() == ErrorKind::NotFound => {
-                if self.zone_exists(storage, zone).await? {
-                    Ok(ZoneSettings::default())
-                } else {
-                    Err(no_zone(zone))
-                }
-            }
-            Err(e) => Err(e),
+        match read_settings(storage, zone).await? {
+            Some(settings) => Ok(settings),
+            None if self.zone_exists(storage, zone).await? => Ok(ZoneSettings::default()),
+            None => Err(no_zone(zone)),
         }
     }
 
     async fn describe_zone(&self, storage: &dyn Storage, zone: &ZoneRef) -> Result<LandingZone> {
-        let key = zone_key(&project_of(zone), &zone.zone, ZONE_FILE)?;
-        let settings = match storage.get_string(&key).await {
-            Ok(text) => ZoneSettings::parse(&text, key.as_str())?,
-            Err(e) if e.kind() == ErrorKind::NotFound => ZoneSettings::default(),
-            Err(e) => return Err(e),
-        };
+        let settings = read_settings(storage, zone).await?.unwrap_or_default();
         let prefix = zone_prefix(&project_of(zone), &zone.zone);
         let (mut files, mut bytes) = (0, 0);
         for object in storage.list_all(&prefix).await? {
@@ -293,6 +273,28 @@ impl Platform {
         let prefix = zone_prefix(&project_of(zone), &zone.zone);
         Ok(storage.list(&prefix).next().await.transpose()?.is_some())
     }
+}
+
+/// The zone's `_zone.yaml`, if it has one.
+async fn read_settings(storage: &dyn Storage, zone: &ZoneRef) -> Result<Option<ZoneSettings>> {
+    let key = zone_key(&project_of(zone), &zone.zone, ZONE_FILE)?;
+    match storage.get_string(&key).await {
+        Ok(text) => ZoneSettings::parse(&text, key.as_str()).map(Some),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// What a listing says of exactly `key`, if it exists.
+async fn object_meta(
+    storage: &dyn Storage,
+    key: &rat_core::ObjectKey,
+) -> Result<Option<ObjectMeta>> {
+    Ok(storage
+        .list_all(key.as_str())
+        .await?
+        .into_iter()
+        .find(|o| &o.key == key))
 }
 
 fn project_of(zone: &ZoneRef) -> ProjectSource {
