@@ -12,10 +12,16 @@ use reqwest::StatusCode;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
+/// Test-only key of the loopback server (scripts/services/seaweedfs-iam.json),
+/// handed over as a secret file so the test needs nothing from the
+/// environment.
+const SECRET: &str = "rat-test-admin-secret";
+
 fn lakehouse(prefix: &str, dir: &std::path::Path) -> rat_core::LakehouseConfig {
+    std::fs::write(dir.join("s3.secret"), SECRET).unwrap();
     let yaml = format!(
         "storage:\n  type: s3\n  bucket: lake\n  prefix: {prefix}\n  endpoint: http://127.0.0.1:8333\n  path_style: true\n  \
-         credentials: {{type: static, access_key_id: rat-test-admin, secret_access_key: {{env: RAT_TEST_S3_SECRET_KEY}}}}\n\
+         credentials: {{type: static, access_key_id: rat-test-admin, secret_access_key: {{file: s3.secret}}}}\n\
          catalog: {{type: sql, path: catalog.db, warehouse: warehouse}}\n"
     );
     rat_server::ServerSetup::from_yaml(&yaml, dir, dir, Vec::new())
