@@ -28,8 +28,22 @@ async fn pyiceberg_reads_rat_tables_with_the_right_rows_and_schema() {
         "partition_by:\n  - {column: day, transform: month}\ndescription: test orders\n",
     );
     p.run_ok(&[]).await;
-    // A second snapshot, so pyiceberg must follow main, not the first one.
-    p.run_ok(&[]).await;
+    // A second snapshot, so pyiceberg must follow main, not the first one;
+    // its config describes the table anew, and its columns.
+    p.write(
+        "pipelines/silver/orders/config.yaml",
+        "partition_by:\n  - {column: day, transform: month}\ndescription: orders, described\n\
+         columns:\n  id: the order number\n  amount: {description: in euros}\n  gone: not a column\n",
+    );
+    let described = p.run_ok(&[]).await;
+    assert!(
+        described[0]
+            .warnings
+            .iter()
+            .any(|w| w.contains("describes 'gone'")),
+        "{:?}",
+        described[0].warnings
+    );
 
     let script = format!(
         "{OPEN_CATALOG}
@@ -45,6 +59,7 @@ print(json.dumps({{
   'march': t.scan(row_filter=\"day >= '2024-02-01'\").to_arrow().num_rows,
   'snapshots': len(t.snapshots()),
   'comment': t.properties.get('comment'),
+  'docs': [f.doc for f in t.schema().fields],
 }}))"
     );
     let out = p.python(&script);
@@ -66,7 +81,11 @@ print(json.dumps({{
     // Days 31..49 fall in February.
     assert_eq!(out["march"], 19);
     assert_eq!(out["snapshots"], 2);
-    assert_eq!(out["comment"], "test orders");
+    assert_eq!(out["comment"], "orders, described");
+    assert_eq!(
+        out["docs"],
+        json!(["the order number", null, null, "in euros", null, null])
+    );
 }
 
 #[tokio::test]

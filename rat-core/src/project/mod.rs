@@ -9,6 +9,8 @@
 //! ```
 
 mod annotations;
+pub mod columns;
+pub mod files;
 pub mod landing;
 mod quality;
 mod settings;
@@ -18,6 +20,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use annotations::{Annotation, parse_annotations};
+pub use columns::ColumnDescriptions;
 pub use landing::{FileFormat, ZoneSettings};
 pub use quality::{DEFAULT_TEST_TIMEOUT, QualityTest, Severity};
 pub use settings::{

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_yaml_ng::Value;
 
 use super::annotations::Annotation;
+use super::columns::ColumnDescriptions;
 use crate::MaintenanceOverrides;
 use crate::error::{Error, Result};
 
@@ -194,6 +195,9 @@ pub struct PipelineSettings {
     pub scd_valid_to: String,
     /// Free text, stored as the table property `comment`.
     pub description: Option<String>,
+    /// Descriptions of columns, stored as the table schema's field docs.
+    #[serde(default, skip_serializing_if = "ColumnDescriptions::is_empty")]
+    pub columns: ColumnDescriptions,
     /// Maintenance settings of this pipeline's table, over the project's.
     #[serde(default, skip_serializing_if = "MaintenanceOverrides::is_empty")]
     pub maintenance: MaintenanceOverrides,
@@ -210,12 +214,13 @@ impl Default for PipelineSettings {
             scd_valid_from: "valid_from".into(),
             scd_valid_to: "valid_to".into(),
             description: None,
+            columns: ColumnDescriptions::default(),
             maintenance: MaintenanceOverrides::default(),
         }
     }
 }
 
-const KNOWN_KEYS: [&str; 9] = [
+const KNOWN_KEYS: [&str; 10] = [
     "merge_strategy",
     "unique_key",
     "watermark_column",
@@ -224,6 +229,7 @@ const KNOWN_KEYS: [&str; 9] = [
     "scd_valid_from",
     "scd_valid_to",
     "description",
+    "columns",
     "maintenance",
 ];
 
@@ -319,6 +325,10 @@ pub fn resolve_settings(
             "scd_valid_from" => settings.scd_valid_from = column(value, field, origin)?,
             "scd_valid_to" => settings.scd_valid_to = column(value, field, origin)?,
             "description" => settings.description = Some(string_value(value, field, origin)?),
+            "columns" => {
+                settings.columns = ColumnDescriptions::from_yaml(value)
+                    .map_err(|message| origin.error(field, message))?;
+            }
             "maintenance" => {
                 settings.maintenance = MaintenanceOverrides::from_yaml(value)
                     .map_err(|message| origin.error(field, message))?;

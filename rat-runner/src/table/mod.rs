@@ -22,7 +22,9 @@ pub use listing::{ListedFile, list_table_files};
 pub use manifests::MergePolicy;
 pub use partition_path::partition_path;
 pub use rollback::{Rollback, rollback};
-pub use schema::{evolve_schema, iceberg_transform, partition_spec, spec_matches};
+pub use schema::{
+    evolve_schema, iceberg_transform, partition_spec, spec_matches, with_column_docs,
+};
 pub use snapshot::{
     FileChanges, RUN_ID_PROPERTY, StagedSnapshot, abandon_commit, abandon_run, publish_commit,
     ref_names, runs_with_branches, same_fields, stage_snapshot,

@@ -3,6 +3,35 @@
 
 use std::collections::HashMap;
 
+/// The table's description (Iceberg's and Spark's `comment`); rat writes
+/// a pipeline's `description` here.
+pub const COMMENT: &str = "comment";
+
+/// The update that makes the table's [`COMMENT`] `description`, when it
+/// says something else (a description removed from the pipeline leaves the
+/// property as it is: another tool may have written it).
+///
+/// ```
+/// use std::collections::HashMap;
+/// use rat_runner::table::properties::{comment_update, COMMENT};
+///
+/// let props = HashMap::from([(COMMENT.to_owned(), "old".to_owned())]);
+/// assert!(comment_update(&props, Some("new")).is_some());
+/// assert!(comment_update(&props, Some("old")).is_none());
+/// assert!(comment_update(&props, None).is_none());
+/// ```
+pub fn comment_update(
+    props: &HashMap<String, String>,
+    description: Option<&str>,
+) -> Option<iceberg::TableUpdate> {
+    let description = description?;
+    (props.get(COMMENT).map(String::as_str) != Some(description)).then(|| {
+        iceberg::TableUpdate::SetProperties {
+            updates: HashMap::from([(COMMENT.to_owned(), description.to_owned())]),
+        }
+    })
+}
+
 /// Whether appends merge small manifests (default true).
 pub const MANIFEST_MERGE_ENABLED: &str = "commit.manifest-merge.enabled";
 /// Fewest manifests a bin holding a commit's new manifest needs before it is

@@ -7,7 +7,7 @@ use iceberg::spec::{
     ListType, MapType, NestedField, NestedFieldRef, PartitionSpec, PrimitiveType, Schema,
     StructType, Transform, Type, UnboundPartitionSpec,
 };
-use rat_core::project::{PartitionField, PartitionTransform};
+use rat_core::project::{ColumnDescriptions, PartitionField, PartitionTransform};
 use rat_core::{Error, MergeStrategy, Result};
 
 /// The schema a run writes with: the table's schema evolved to hold the
@@ -87,6 +87,28 @@ pub fn evolve_schema(
         .with_fields(all)
         .build()
         .map_err(|e| Error::internal("cannot build evolved schema").with_source(e))
+}
+
+/// `schema` with each top-level column's doc set from `columns` (a column
+/// not described loses any doc: the pipeline's config is what describes
+/// its table).
+pub fn with_column_docs(schema: &Schema, columns: &ColumnDescriptions) -> Result<Schema> {
+    let fields: Vec<NestedFieldRef> = schema
+        .as_struct()
+        .fields()
+        .iter()
+        .map(|field| {
+            let mut described = field.as_ref().clone();
+            described.doc = columns.get(&field.name).map(str::to_owned);
+            Arc::new(described)
+        })
+        .collect();
+    Schema::builder()
+        .with_schema_id(schema.schema_id())
+        .with_identifier_field_ids(schema.identifier_field_ids())
+        .with_fields(fields)
+        .build()
+        .map_err(|e| Error::internal("cannot describe the schema's columns").with_source(e))
 }
 
 /// The type a column gets when a value of `result` type is written into a

@@ -14,7 +14,9 @@ use crate::engine::merge::{plan_changes, reuse_changes, with_validity_columns};
 use crate::engine::probe::result_schema;
 use crate::engine::relations::grant_table;
 use crate::engine::write::FileWriter;
-use crate::table::{BaseSnapshot, FileChanges, evolve_schema, same_fields, spec_matches};
+use crate::table::{
+    BaseSnapshot, FileChanges, evolve_schema, same_fields, spec_matches, with_column_docs,
+};
 
 /// What the execute phase wrote, for staging and testing.
 pub(super) struct Executed {
@@ -119,7 +121,16 @@ impl Run<'_> {
             &result_schema,
             settings.merge_strategy,
         )
+        .and_then(|schema| with_column_docs(&schema, &settings.columns))
         .map_err(|e| e.with_context("file", file))?;
+        for name in settings.columns.names() {
+            if write_schema.field_by_name(name).is_none() {
+                let warning =
+                    format!("{file}: 'columns' describes '{name}', which the table does not have");
+                self.log(LogLevel::Warn, warning.clone());
+                self.warnings.push(warning);
+            }
+        }
         self.unpublished.track(&table, &self.spec.run_id);
         let writer = FileWriter::new(
             session.session.clone(),

@@ -11,6 +11,7 @@ use super::{Attempt, Run};
 use crate::duck::Sandbox;
 use crate::engine::quality::run_test;
 use crate::engine::relations::{Relation, create_table_views, resolve_refs};
+use crate::table::properties::comment_update;
 use crate::table::{abandon_commit, publish_commit};
 use crate::template::{RefTarget, TemplateContext, render};
 
@@ -83,12 +84,12 @@ impl Run<'_> {
 
         self.enter(Phase::Publish)?;
         let branch = self.spec.run_id.branch();
-        match self
-            .engine
-            .catalog
-            .commit(publish_commit(on_branch, &branch, snapshot_id, base_main))
-            .await
-        {
+        let mut publish = publish_commit(on_branch, &branch, snapshot_id, base_main);
+        publish.updates.extend(comment_update(
+            on_branch.metadata.properties(),
+            pipeline.settings.description.as_deref(),
+        ));
+        match self.engine.catalog.commit(publish).await {
             Ok(_) => {
                 self.log(
                     LogLevel::Info,

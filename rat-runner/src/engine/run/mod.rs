@@ -27,7 +27,8 @@ use super::relations::Relation;
 use super::stale::remove_stale_branches;
 use super::write::partition_exprs;
 use crate::duck::{ColumnMatch, Sandbox};
-use crate::table::{partition_spec, stage_snapshot};
+use crate::table::properties::COMMENT;
+use crate::table::{partition_spec, stage_snapshot, with_column_docs};
 use execute::Executed;
 
 /// State of a run in progress; turned into a [`RunResult`] at the end.
@@ -382,11 +383,11 @@ impl<'e> Run<'e> {
         let mut properties = crate::table::properties::created_table_defaults();
         properties.insert("rat.pipeline".to_owned(), pipeline.table.to_string());
         if let Some(description) = &pipeline.settings.description {
-            properties.insert("comment".to_owned(), description.clone());
+            properties.insert(COMMENT.to_owned(), description.clone());
         }
         catalog.create_namespace(&pipeline.table.namespace).await?;
         let new_table = NewTable {
-            schema: schema.clone(),
+            schema: with_column_docs(schema, &pipeline.settings.columns)?,
             partition_spec: spec,
             properties,
         };
