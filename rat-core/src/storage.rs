@@ -168,6 +168,15 @@ pub trait StorageExt: Storage {
     async fn list_all(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
         self.list(prefix).try_collect().await
     }
+
+    /// What a listing says of exactly `key` (size, time), if it exists.
+    async fn meta(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>> {
+        Ok(self
+            .list_all(key.as_str())
+            .await?
+            .into_iter()
+            .find(|o| &o.key == key))
+    }
 }
 
 impl<S: Storage + ?Sized> StorageExt for S {}

@@ -44,6 +44,8 @@ fn the_document_names_every_route() {
         "/landing-zones/{namespace}/{zone}/files",
         "/landing-zones/{namespace}/{zone}/files/{file}",
         "/landing-zones/{namespace}/{zone}/files/{file}/preview",
+        "/files/{namespace}",
+        "/files/{namespace}/{path}",
     ];
     assert_eq!(documented, served.into_iter().collect());
 }

@@ -380,6 +380,28 @@ pub struct TableDetail {
     pub snapshots: Vec<serde_json::Value>,
     /// Table properties.
     pub properties: BTreeMap<String, String>,
+    /// What the table holds (its `comment` property, from the pipeline's
+    /// `description`).
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The current schema's top-level columns, in order.
+    #[serde(default)]
+    pub columns: Vec<ColumnInfo>,
+}
+
+/// One column of [`TableDetail`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnInfo {
+    /// The column's name.
+    pub name: String,
+    /// Its Iceberg type (`long`, `decimal(10,2)`, `struct<...>`).
+    #[serde(rename = "type")]
+    pub data_type: String,
+    /// Whether a value is required.
+    pub required: bool,
+    /// Its description (the field's doc, from the pipeline's `columns:`).
+    #[serde(default)]
+    pub description: Option<String>,
 }
 
 /// `POST /api/v1/query`.

@@ -2,6 +2,7 @@
 //! envelope for everything that fails (unknown routes included).
 
 mod cors;
+mod files;
 mod landing;
 mod meta;
 
@@ -94,6 +95,11 @@ pub fn router(platform: Arc<dyn PlatformApi>, auth: Authenticator) -> Router {
             get(schedules::get)
                 .put(schedules::replace)
                 .delete(schedules::delete),
+        )
+        .route("/files/{namespace}", get(files::list))
+        .route(
+            "/files/{namespace}/{*path}",
+            get(files::read).put(files::write).delete(files::delete),
         )
         .route("/landing-zones", get(landing::list).post(landing::create))
         .route(

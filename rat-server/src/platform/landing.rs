@@ -96,12 +96,7 @@ impl Platform {
             .as_deref()
             .unwrap_or(rat_core::DEFAULT_NAMESPACE);
         let zone = ZoneRef::parse(namespace, &new.name)?;
-        if !self.namespace_exists(&zone.namespace).await? {
-            return Err(
-                Error::not_found(format!("no namespace '{}'", zone.namespace))
-                    .with_context("field", "namespace"),
-            );
-        }
+        self.existing_namespace(namespace).await?;
         let storage = self.storage(&zone.namespace)?;
         if self.zone_exists(storage.as_ref(), &zone).await? {
             return Err(Error::new(
@@ -189,7 +184,8 @@ impl Platform {
             // storage only saw "the body failed".
             Err(e) => return Err(limited.failure().unwrap_or(e)),
         }
-        let meta = object_meta(storage.as_ref(), &key)
+        let meta = storage
+            .meta(&key)
             .await?
             .ok_or_else(|| Error::internal(format!("'{key}' is missing right after its upload")))?;
         Ok(landing_file(&zone_prefix(&project, &zone.zone), meta))
@@ -230,7 +226,7 @@ impl Platform {
         let name = landing::file_name(name)?;
         let storage = self.storage(&zone.namespace)?;
         let key = zone_key(&project_of(zone), &zone.zone, name)?;
-        match object_meta(storage.as_ref(), &key).await? {
+        match storage.meta(&key).await? {
             Some(meta) => Ok((storage, meta)),
             None if self.zone_exists(storage.as_ref(), zone).await? => Err(Error::not_found(
                 format!("landing zone '{zone}' has no file '{name}'"),
@@ -283,18 +279,6 @@ async fn read_settings(storage: &dyn Storage, zone: &ZoneRef) -> Result<Option<Z
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }
-}
-
-/// What a listing says of exactly `key`, if it exists.
-async fn object_meta(
-    storage: &dyn Storage,
-    key: &rat_core::ObjectKey,
-) -> Result<Option<ObjectMeta>> {
-    Ok(storage
-        .list_all(key.as_str())
-        .await?
-        .into_iter()
-        .find(|o| &o.key == key))
 }
 
 fn project_of(zone: &ZoneRef) -> ProjectSource {

@@ -4,6 +4,7 @@
 
 mod api;
 mod batches;
+mod files;
 mod health;
 mod housekeeping;
 mod landing;
@@ -234,6 +235,17 @@ impl Platform {
         Ok(Namespace {
             name: namespace.to_string(),
         })
+    }
+
+    /// `name`, validated, when the namespace exists; else `not_found`.
+    pub(super) async fn existing_namespace(&self, name: &str) -> Result<Identifier> {
+        let namespace = parse_namespace(name)?;
+        if self.namespace_exists(&namespace).await? {
+            Ok(namespace)
+        } else {
+            Err(Error::not_found(format!("no namespace '{namespace}'"))
+                .with_context("field", "namespace"))
+        }
     }
 
     async fn namespace_exists(&self, namespace: &Identifier) -> Result<bool> {

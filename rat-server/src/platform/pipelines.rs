@@ -185,11 +185,48 @@ impl Platform {
         Ok(false)
     }
 
+    /// The files a pipeline's folder holds now, as a save would give them
+    /// (`None` without code). Python wins over SQL, `config.yaml` over
+    /// `config.yml`, as the loader reads them.
+    pub(super) async fn stored_files(&self, table: &TableRef) -> Result<Option<PipelineFiles>> {
+        let dir = ProjectSource::of(&table.namespace).pipeline_dir(table);
+        let storage = self.storage(&table.namespace)?;
+        let mut files = PipelineFiles {
+            sql: None,
+            python: None,
+            config: None,
+            tests: BTreeMap::new(),
+        };
+        let mut yml = None;
+        for meta in storage.list_all(&dir).await? {
+            let relative = &meta.key.as_str()[dir.len()..];
+            if !is_pipeline_file(relative) {
+                continue;
+            }
+            let text = storage.get_string(&meta.key).await?;
+            match relative {
+                SQL_FILE => files.sql = Some(text),
+                PYTHON_FILE => files.python = Some(text),
+                "config.yaml" => files.config = Some(text),
+                "config.yml" => yml = Some(text),
+                test => {
+                    let name = test["tests/quality/".len()..].trim_end_matches(".sql");
+                    files.tests.insert(name.to_owned(), text);
+                }
+            }
+        }
+        if files.python.is_some() {
+            files.sql = None;
+        }
+        files.config = files.config.or(yml);
+        Ok((files.sql.is_some() || files.python.is_some()).then_some(files))
+    }
+
     /// Validates everything first (settings, templates, SQL syntax of the
     /// pipeline and its tests, a script's syntax and `ref()`s), then
     /// writes; a refused save changes nothing. Saving one language's code
     /// removes the other's file.
-    async fn save_pipeline(
+    pub(super) async fn save_pipeline(
         &self,
         table: &TableRef,
         files: &PipelineFiles,

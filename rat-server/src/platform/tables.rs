@@ -5,11 +5,12 @@ use std::time::Duration;
 
 use rat_core::{Error, Result, TableRef};
 use rat_runner::query::{QueryOptions, QueryOutput, query};
+use rat_runner::table::properties::COMMENT;
 use rat_runner::table::{Rollback, SnapshotInfo};
 
 use super::{Platform, parse_namespace};
 use crate::api::{
-    MaintainRequest, MaintenanceReport, Page, QueryRequest, TableDetail, TableSummary,
+    ColumnInfo, MaintainRequest, MaintenanceReport, Page, QueryRequest, TableDetail, TableSummary,
 };
 
 /// Most rows a query or preview returns.
@@ -102,6 +103,19 @@ impl Platform {
                 .properties()
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            description: metadata.properties().get(COMMENT).cloned(),
+            columns: metadata
+                .current_schema()
+                .as_struct()
+                .fields()
+                .iter()
+                .map(|f| ColumnInfo {
+                    name: f.name.clone(),
+                    data_type: f.field_type.to_string(),
+                    required: f.required,
+                    description: f.doc.clone(),
+                })
                 .collect(),
         })
     }
