@@ -22,6 +22,18 @@ async fn put(server: &Server, path: &str, content: &str) -> (StatusCode, Value) 
         .await
 }
 
+/// PUTs `content` at `path` and asserts it is refused as invalid, with
+/// `words` in the message.
+async fn refused(server: &Server, path: &str, content: &str, words: &[&str]) {
+    let got = put(server, path, content).await;
+    assert_error(
+        &got,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_input",
+        words,
+    );
+}
+
 async fn delete(server: &Server, path: &str) -> (StatusCode, Value) {
     server
         .call(Method::DELETE, &format!("{FILES}/{path}"), None)
@@ -188,42 +200,25 @@ async fn pipeline_files_are_saved_only_when_the_pipeline_stays_valid() {
     let server = Server::sample().await;
     let code = "pipelines/bronze/orders/pipeline.sql";
     let before = on_disk(&server, code).unwrap();
-    let got = put(&server, code, "SELECT 1 AS id,\nFROM WHERE").await;
-    assert_error(&got, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", &[]);
+    refused(&server, code, "SELECT 1 AS id,\nFROM WHERE", &[]).await;
     assert_eq!(on_disk(&server, code).unwrap(), before);
     let config = "pipelines/bronze/orders/config.yaml";
-    let got = put(&server, config, "partition_by: nope\n").await;
-    assert_error(
-        &got,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_input",
-        &["partition_by"],
-    );
+    refused(&server, config, "partition_by: nope\n", &["partition_by"]).await;
     assert_eq!(on_disk(&server, config), None);
-    let got = put(
+    refused(
         &server,
         "pipelines/bronze/orders/config.yml",
         "description: x\n",
+        &["saves config.yaml"],
     )
     .await;
-    assert_error(
-        &got,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_input",
-        &["saves config.yaml"],
-    );
-    let got = put(
+    refused(
         &server,
         "pipelines/gold/nothing/config.yaml",
         "description: x\n",
+        &["write its code first"],
     )
     .await;
-    assert_error(
-        &got,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_input",
-        &["write its code first"],
-    );
     assert!(!server.dir.path().join("pipelines/gold/nothing").exists());
 
     // A new pipeline, file by file; its description reaches its table.

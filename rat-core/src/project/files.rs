@@ -10,6 +10,8 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 use super::landing::file_name;
 use super::{Language, PYTHON_FILE, SQL_FILE};
 use crate::error::{Error, Result};
@@ -24,15 +26,8 @@ pub const MAX_DEPTH: usize = 8;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FileRole {
-    /// A file of the pipeline of `layer`/`name` that rat reads.
-    Pipeline {
-        /// The pipeline's layer.
-        layer: Layer,
-        /// The pipeline's name.
-        name: Identifier,
-        /// Which of its files.
-        file: PipelineFile,
-    },
+    /// A file of its pipeline that rat reads.
+    Pipeline(PipelineFile),
     /// Documentation: read and written as it is.
     Doc,
 }
@@ -51,15 +46,18 @@ pub enum PipelineFile {
     Test(Identifier),
 }
 
-impl PipelineFile {
-    /// The kind's name in the API: `code`, `config` or `test`.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Code(_) => "code",
-            Self::Config { .. } => "config",
-            Self::Test(_) => "test",
-        }
-    }
+/// What a project file is, as the API names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileKind {
+    /// A pipeline's `pipeline.sql` or `pipeline.py`.
+    Code,
+    /// A pipeline's `config.yaml`.
+    Config,
+    /// A pipeline's quality test.
+    Test,
+    /// Documentation.
+    Doc,
 }
 
 /// A validated path of a project file, relative to the project's root.
@@ -68,7 +66,7 @@ impl PipelineFile {
 /// use rat_core::project::files::{FileRole, ProjectPath};
 ///
 /// let p = ProjectPath::parse("pipelines/silver/orders/tests/quality/no_nulls.sql").unwrap();
-/// assert!(matches!(p.role(), FileRole::Pipeline { .. }));
+/// assert!(matches!(p.role(), FileRole::Pipeline(_)));
 /// assert_eq!(ProjectPath::parse("docs/guide/setup.md").unwrap().role(), &FileRole::Doc);
 /// for bad in ["../x", "/etc/passwd", "docs/../x", "", "landing/z/a.csv", "pipelines/x/a/pipeline.sql"] {
 ///     assert!(ProjectPath::parse(bad).is_err(), "{bad}");
@@ -78,6 +76,8 @@ impl PipelineFile {
 pub struct ProjectPath {
     path: String,
     role: FileRole,
+    /// The pipeline folder the file is in, if any.
+    folder: Option<(Layer, Identifier)>,
 }
 
 impl ProjectPath {
@@ -109,6 +109,7 @@ impl ProjectPath {
                 return Err(bad(format!("has a bad part: {}", e.message())));
             }
         }
+        let mut folder = None;
         let role = match parts.as_slice() {
             ["README.md"] => FileRole::Doc,
             ["docs", _, ..] => FileRole::Doc,
@@ -118,8 +119,9 @@ impl ProjectPath {
                     .map_err(|e: Error| bad(format!("names no layer: {}", e.message())))?;
                 let name = Identifier::new(*name)
                     .map_err(|e| bad(format!("names no pipeline: {}", e.message())))?;
+                folder = Some((layer, name));
                 match pipeline_file(rest) {
-                    Some(Some(file)) => FileRole::Pipeline { layer, name, file },
+                    Some(Some(file)) => FileRole::Pipeline(file),
                     Some(None) => FileRole::Doc,
                     None => {
                         return Err(bad(
@@ -139,6 +141,7 @@ impl ProjectPath {
         Ok(Self {
             path: path.to_owned(),
             role,
+            folder,
         })
     }
 
@@ -152,18 +155,21 @@ impl ProjectPath {
         &self.role
     }
 
-    /// The table of the pipeline this file belongs to, in `namespace`
-    /// (`None` for documentation outside a pipeline folder).
-    pub fn pipeline(&self, namespace: &Identifier) -> Option<TableRef> {
-        let parts: Vec<&str> = self.path.split('/').collect();
-        match parts.as_slice() {
-            ["pipelines", layer, name, ..] => Some(TableRef::new(
-                namespace.clone(),
-                layer.parse().ok()?,
-                Identifier::new(*name).ok()?,
-            )),
-            _ => None,
+    /// What the file is.
+    pub fn kind(&self) -> FileKind {
+        match &self.role {
+            FileRole::Pipeline(PipelineFile::Code(_)) => FileKind::Code,
+            FileRole::Pipeline(PipelineFile::Config { .. }) => FileKind::Config,
+            FileRole::Pipeline(PipelineFile::Test(_)) => FileKind::Test,
+            FileRole::Doc => FileKind::Doc,
         }
+    }
+
+    /// The table of the pipeline whose folder holds this file, in
+    /// `namespace` (`None` for documentation outside a pipeline folder).
+    pub fn pipeline(&self, namespace: &Identifier) -> Option<TableRef> {
+        let (layer, name) = self.folder.as_ref()?;
+        Some(TableRef::new(namespace.clone(), *layer, name.clone()))
     }
 }
 
@@ -207,23 +213,23 @@ mod tests {
         assert_eq!(role("README.md"), FileRole::Doc);
         assert_eq!(role("docs/a.md"), FileRole::Doc);
         assert_eq!(role("pipelines/gold/kpis/README.md"), FileRole::Doc);
-        let FileRole::Pipeline { layer, name, file } = role("pipelines/bronze/raw/pipeline.py")
-        else {
-            panic!("not a pipeline file");
-        };
-        assert_eq!((layer, name.as_str()), (Layer::Bronze, "raw"));
-        assert_eq!(file, PipelineFile::Code(Language::Python));
+        assert_eq!(
+            role("pipelines/bronze/raw/pipeline.py"),
+            FileRole::Pipeline(PipelineFile::Code(Language::Python))
+        );
         assert_eq!(
             role("pipelines/bronze/raw/config.yml"),
-            FileRole::Pipeline {
-                layer: Layer::Bronze,
-                name: Identifier::new("raw").unwrap(),
-                file: PipelineFile::Config { yml: true }
-            }
+            FileRole::Pipeline(PipelineFile::Config { yml: true })
         );
         let ns = Identifier::new("shop").unwrap();
         let p = ProjectPath::parse("pipelines/gold/kpis/tests/quality/positive.sql").unwrap();
         assert_eq!(p.pipeline(&ns).unwrap().to_string(), "shop.gold.kpis");
+        assert_eq!(p.kind(), FileKind::Test);
+        let note = ProjectPath::parse("pipelines/gold/kpis/README.md").unwrap();
+        assert_eq!(
+            (note.kind(), note.pipeline(&ns).is_some()),
+            (FileKind::Doc, true)
+        );
         assert_eq!(ProjectPath::parse("docs/x.md").unwrap().pipeline(&ns), None);
     }
 

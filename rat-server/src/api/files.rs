@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+pub use rat_core::project::files::FileKind;
 use rat_core::{Result, TableRef};
 use serde::{Deserialize, Serialize};
 
@@ -14,7 +15,7 @@ pub struct ProjectFile {
     /// `docs/guide.md`, `README.md`).
     pub path: String,
     /// `code`, `config` or `test` of a pipeline, else `doc`.
-    pub kind: String,
+    pub kind: FileKind,
     /// The pipeline it belongs to, for files of a pipeline folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pipeline: Option<TableRef>,

@@ -65,10 +65,8 @@ impl FilesApi for Platform {
         let storage = self.storage(&namespace)?;
         let key = ProjectSource::of(&namespace).key(path.as_str())?;
         match path.role() {
-            FileRole::Pipeline { file, .. } => {
-                let table = path
-                    .pipeline(&namespace)
-                    .ok_or_else(|| Error::internal("a pipeline file without its pipeline"))?;
+            FileRole::Pipeline(file) => {
+                let table = pipeline_of(&namespace, &path)?;
                 let mut files = self.stored_files(&table).await?;
                 if !matches!(file, PipelineFile::Code(_)) && files.is_none() {
                     return Err(Error::invalid(format!(
@@ -96,9 +94,9 @@ impl FilesApi for Platform {
         if !storage.exists(&key).await? {
             return Err(no_file(&namespace, &path));
         }
-        if let FileRole::Pipeline { file, .. } = path.role()
+        if let FileRole::Pipeline(file) = path.role()
             && !matches!(file, PipelineFile::Code(_))
-            && let Some(table) = path.pipeline(&namespace)
+            && let table = pipeline_of(&namespace, &path)?
             && let Some(mut files) = self.stored_files(&table).await?
         {
             // What is left must still make a valid pipeline; the save
@@ -166,17 +164,19 @@ fn set_file(
 }
 
 fn project_file(namespace: &Identifier, path: &ProjectPath, meta: &ObjectMeta) -> ProjectFile {
-    let kind = match path.role() {
-        FileRole::Pipeline { file, .. } => file.kind(),
-        _ => "doc",
-    };
     ProjectFile {
         path: path.to_string(),
-        kind: kind.to_owned(),
+        kind: path.kind(),
         pipeline: path.pipeline(namespace),
         size: meta.size,
         last_modified: meta.last_modified,
     }
+}
+
+/// The pipeline of a pipeline's file (which a parsed path always has).
+fn pipeline_of(namespace: &Identifier, path: &ProjectPath) -> Result<rat_core::TableRef> {
+    path.pipeline(namespace)
+        .ok_or_else(|| Error::internal(format!("'{path}' is in no pipeline folder")))
 }
 
 fn no_file(namespace: &Identifier, path: &ProjectPath) -> Error {
