@@ -52,8 +52,8 @@ pub use ident::{DEFAULT_NAMESPACE, Identifier, Layer, RUN_BRANCH_PREFIX, RunId, 
 pub use maintenance::{MaintenanceOverrides, MaintenanceSettings, RunRetention};
 pub use project::{Language, MergeStrategy, Pipeline, Project, ProjectSource};
 pub use run::{
-    LogLevel, LogRecord, LogSink, Phase, QualityResult, RunError, RunResult, RunSpec, RunStatus,
-    SharedLogSink, TestOutcome, TracingLogSink,
+    LogLevel, LogRecord, LogSink, MemoryLogSink, Phase, QualityResult, RunError, RunResult,
+    RunSpec, RunStatus, SharedLogSink, TestOutcome, TracingLogSink,
 };
 pub use runner::RunnerInput;
 pub use schedule::{Firing, Schedule, ScheduleStore, Trigger};

@@ -386,5 +386,37 @@ impl LogSink for TracingLogSink {
     }
 }
 
+/// A sink that keeps the lines, numbered from 0 (a dry run's log, which
+/// no run store holds).
+///
+/// ```
+/// use rat_core::{LogLevel, LogSink, MemoryLogSink};
+///
+/// let sink = MemoryLogSink::default();
+/// sink.log(LogLevel::Info, "compiled".into());
+/// let lines = sink.records();
+/// assert_eq!((lines[0].seq, lines[0].message.as_str()), (0, "compiled"));
+/// ```
+#[derive(Debug, Default, Clone)]
+pub struct MemoryLogSink {
+    lines: Arc<std::sync::Mutex<Vec<LogRecord>>>,
+}
+
+impl MemoryLogSink {
+    /// The lines so far.
+    pub fn records(&self) -> Vec<LogRecord> {
+        self.lines.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+}
+
+impl LogSink for MemoryLogSink {
+    fn log(&self, level: LogLevel, message: String) {
+        if let Ok(mut lines) = self.lines.lock() {
+            let seq = lines.len() as u64;
+            lines.push(LogRecord::now(seq, level, message));
+        }
+    }
+}
+
 /// Shared handle to a sink.
 pub type SharedLogSink = Arc<dyn LogSink>;

@@ -7,19 +7,10 @@ use std::time::Duration;
 use rat_core::{Error, ErrorKind, Identifier, ObjectMeta, Result, Storage};
 use serde::{Deserialize, Serialize};
 
-use crate::duck::{DuckSession, Sandbox, SessionLimits, duck_error};
+use crate::duck::{DuckSession, Sandbox, SessionLimits};
 use crate::engine::landing_reader;
-use crate::query::{QueryOutput, select_rows};
-
-/// One column DuckDB found in a file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DetectedColumn {
-    /// Its name.
-    pub name: String,
-    /// DuckDB's type (`BIGINT`, `VARCHAR`, `TIMESTAMP`...).
-    #[serde(rename = "type")]
-    pub data_type: String,
-}
+pub use crate::query::DetectedColumn;
+use crate::query::{QueryOutput, describe, select_rows};
 
 /// What [`preview_file`] shows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,24 +53,7 @@ pub async fn preview_file(
         _ => e,
     };
     let select = format!("SELECT * FROM {reader}");
-    let describe = format!("DESCRIBE {select}");
-    let schema = session
-        .run_with_timeout(timeout, move |c| {
-            let mut stmt = c
-                .prepare(&describe)
-                .map_err(|e| duck_error("cannot read the file", e))?;
-            let columns = stmt
-                .query_map([], |r| {
-                    Ok(DetectedColumn {
-                        name: r.get(0)?,
-                        data_type: r.get(1)?,
-                    })
-                })
-                .map_err(|e| duck_error("cannot read the file", e))?
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|e| duck_error("cannot read the file", e))?;
-            Ok(columns)
-        })
+    let schema = describe(&session, &select, timeout)
         .await
         .map_err(unreadable)?;
     let output = select_rows(&session, &select, rows, timeout)

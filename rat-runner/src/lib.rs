@@ -18,6 +18,8 @@
 //!   phase by phase; [`Engine::plan`] validates a batch before anything runs.
 //! - [`python`]: Python pipelines in their own interpreter (bootstrap, inputs, result stream).
 //! - [`query`]: read-only SQL over current snapshots.
+//! - [`preview`]: dry runs — a pipeline compiled, previewed or tested
+//!   against `main` with nothing written.
 //! - [`landing`]: a landing file's first rows and detected schema.
 //! - [`maintain`]: compaction, snapshot expiry and orphan removal per table.
 //! - [`access`]: storage, catalog and runs of one namespace through
@@ -31,6 +33,7 @@ mod engine;
 pub mod lakehouse;
 pub mod landing;
 pub mod maintain;
+pub mod preview;
 pub mod python;
 pub mod query;
 pub mod s3;

@@ -93,6 +93,43 @@ pub async fn query(
     select_rows(&session, sql, options.max_rows, options.timeout).await
 }
 
+/// One column of a result, as DuckDB types it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DetectedColumn {
+    /// Its name.
+    pub name: String,
+    /// DuckDB's type (`BIGINT`, `VARCHAR`, `TIMESTAMP`...).
+    #[serde(rename = "type")]
+    pub data_type: String,
+}
+
+/// The columns the SELECT `sql` returns, with DuckDB's types, without
+/// running it, within `timeout`.
+pub(crate) async fn describe(
+    session: &DuckSession,
+    sql: &str,
+    timeout: Duration,
+) -> Result<Vec<DetectedColumn>> {
+    let describe = format!("DESCRIBE {sql}");
+    session
+        .run_with_timeout(timeout, move |c| {
+            let failed = |e| duck_error("cannot describe the result", e);
+            let mut stmt = c.prepare(&describe).map_err(failed)?;
+            let columns = stmt
+                .query_map([], |r| {
+                    Ok(DetectedColumn {
+                        name: r.get(0)?,
+                        data_type: r.get(1)?,
+                    })
+                })
+                .map_err(failed)?
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(failed)?;
+            Ok(columns)
+        })
+        .await
+}
+
 /// The first `max_rows` rows of the SELECT `sql` in `session` (locked down
 /// already), as typed JSON values, within `timeout`.
 pub(crate) async fn select_rows(

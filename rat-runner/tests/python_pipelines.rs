@@ -429,3 +429,42 @@ async fn relations_readers_and_dataframes_are_results_too() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_script_previews_in_its_interpreter_and_writes_nothing() {
+    let p = TestProject::new().await;
+    p.write("pipelines/bronze/customers/pipeline.py", DEMO);
+    let table: TableRef = "bronze.customers".parse().unwrap();
+    let pipeline = rat_core::Project::load_pipeline(p.engine.storage().as_ref(), &p.source, &table)
+        .await
+        .unwrap();
+    let limits = rat_runner::preview::DryRunLimits {
+        max_rows: 2,
+        ..Default::default()
+    };
+    let preview = p.engine.preview_pipeline(&pipeline, limits).await.unwrap();
+    assert_eq!(preview.output.columns, ["id", "name", "score"]);
+    assert_eq!(
+        preview.output.rows,
+        [
+            [json!(1), json!("ann"), json!(1.5)],
+            [json!(2), json!("bob"), json!(2.5)]
+        ]
+    );
+    assert!(preview.output.truncated);
+    assert_eq!(preview.compiled.compiled_sql, None);
+    assert!(
+        preview
+            .log
+            .iter()
+            .any(|l| l.message.contains("building default.bronze.customers")),
+        "{:?}",
+        preview.log
+    );
+    let err = p.engine.catalog().load_table(&table).await.unwrap_err();
+    assert_eq!(
+        err.kind(),
+        ErrorKind::NotFound,
+        "a preview creates no table"
+    );
+}

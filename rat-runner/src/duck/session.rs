@@ -325,7 +325,18 @@ pub fn duck_error(message: &str, err: duckdb::Error) -> Error {
     if let Some(refused) = super::sandbox::refusal(&text) {
         return refused;
     }
-    Error::new(ErrorKind::Query, format!("{message}: {text}"))
+    let err = Error::new(ErrorKind::Query, format!("{message}: {text}"));
+    match reported_line(&text) {
+        Some(line) => err.with_context("line", line),
+        None => err,
+    }
+}
+
+/// The line DuckDB names in `LINE n:` under a binder or parser message.
+fn reported_line(text: &str) -> Option<usize> {
+    text.lines()
+        .find_map(|l| l.trim_start().strip_prefix("LINE ")?.split_once(':'))
+        .and_then(|(n, _)| n.trim().parse().ok())
 }
 
 /// DuckDB messages carry the error class on the first line and sometimes a
@@ -337,6 +348,21 @@ fn clean_message(err: &duckdb::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_duckdb_error_names_the_line_it_reports() {
+        let s = DuckSession::open(&SessionLimits::default()).unwrap();
+        let err = s
+            .run(|c| {
+                c.prepare("SELECT 1 AS a,\n  nope\nFROM range(3)")
+                    .map(|_| ())
+                    .map_err(|e| duck_error("query failed", e))
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.context("line"), Some("2"), "{err}");
+        assert_eq!(reported_line("Binder Error: x"), None);
+    }
 
     const ENDLESS: &str = "SELECT count(*) FROM range(100000000) a, range(100000000) b";
 

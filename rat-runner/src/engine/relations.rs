@@ -31,6 +31,9 @@ pub(crate) struct Relation {
     pub(crate) location: String,
     /// How DuckDB reaches the files when they are remote.
     pub(crate) s3: Option<S3Access>,
+    /// The snapshot the files are of (`None`: a table without one, or
+    /// files not of one snapshot).
+    pub(crate) snapshot_id: Option<i64>,
 }
 
 impl Relation {
@@ -46,6 +49,7 @@ impl Relation {
             by: ColumnMatch::for_table(&table.metadata),
             location: table.metadata.location().to_owned(),
             s3: table.s3.clone(),
+            snapshot_id: files.snapshot.as_ref().map(|s| s.snapshot_id()),
         }
     }
 

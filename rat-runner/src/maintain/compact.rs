@@ -173,6 +173,7 @@ async fn rewrite(
             by: ColumnMatch::ByFieldId,
             location: table.metadata.location().to_owned(),
             s3: table.s3.clone(),
+            snapshot_id: None,
         };
         let written = writer
             .write(&writer.projection(&relation.sql()), &format!("compact-{i}"))

@@ -104,6 +104,7 @@ impl Run<'_> {
             .await?;
         let write_folder = existing
             .as_ref()
+            .filter(|_| !self.dry)
             .map(|t| FileWriter::run_folder(t, &self.spec.run_id, &self.engine.staging_dir()));
         // A copy-on-write merge reads base files after the lockdown.
         let mut sandbox = base_sandbox.clone();

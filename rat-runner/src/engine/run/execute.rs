@@ -123,13 +123,11 @@ impl Run<'_> {
         )
         .and_then(|schema| with_column_docs(&schema, &settings.columns))
         .map_err(|e| e.with_context("file", file))?;
-        for name in settings.columns.names() {
-            if write_schema.field_by_name(name).is_none() {
-                let warning =
-                    format!("{file}: 'columns' describes '{name}', which the table does not have");
-                self.log(LogLevel::Warn, warning.clone());
-                self.warnings.push(warning);
-            }
+        for warning in
+            undescribed_columns(pipeline, |name| write_schema.field_by_name(name).is_some())
+        {
+            self.log(LogLevel::Warn, warning.clone());
+            self.warnings.push(warning);
         }
         self.unpublished.track(&table, &self.spec.run_id);
         let writer = FileWriter::new(
@@ -193,4 +191,19 @@ impl Run<'_> {
             branch_files,
         })
     }
+}
+
+/// A warning for each column `columns:` describes that the result lacks.
+pub(super) fn undescribed_columns(
+    pipeline: &Pipeline,
+    has_column: impl Fn(&str) -> bool,
+) -> Vec<String> {
+    let file = &pipeline.source_file;
+    pipeline
+        .settings
+        .columns
+        .names()
+        .filter(|name| !has_column(name))
+        .map(|name| format!("{file}: 'columns' describes '{name}', which the table does not have"))
+        .collect()
 }

@@ -37,35 +37,9 @@ impl Run<'_> {
                     .await?,
             )
         };
-        for test in &pipeline.tests {
-            self.enter(Phase::Test)?;
-            let Some(session) = &session else { break };
-            let result = run_test(session, test, template_ctx).await?;
-            let level = match (result.outcome, result.severity) {
-                (TestOutcome::Passed, _) => LogLevel::Info,
-                (_, Severity::Warn) => LogLevel::Warn,
-                (_, Severity::Error) => LogLevel::Error,
-            };
-            let detail = match result.outcome {
-                TestOutcome::Passed => "passed".to_owned(),
-                TestOutcome::Failed => format!("failed: {} violating rows", result.violations),
-                TestOutcome::Errored => format!(
-                    "errored: {}",
-                    result.message.as_deref().unwrap_or("unknown error")
-                ),
-            };
-            self.log(
-                level,
-                format!(
-                    "quality test {} ({}) {detail}",
-                    result.name, result.severity
-                ),
-            );
-            if result.severity == Severity::Warn && result.outcome != TestOutcome::Passed {
-                self.warnings
-                    .push(format!("quality test '{}' {detail}", result.name));
-            }
-            self.quality.push(result);
+        if let Some(session) = &session {
+            self.run_quality_tests(pipeline, session, template_ctx)
+                .await?;
         }
         if let Some(blocking) = self.quality.iter().find(|q| q.blocks()) {
             let reason = match blocking.outcome {
@@ -102,9 +76,50 @@ impl Run<'_> {
         }
     }
 
+    /// Runs the pipeline's quality tests in `session` (its views made),
+    /// logging and keeping each result; a `warn` test that does not pass
+    /// is also a warning of the run.
+    pub(super) async fn run_quality_tests(
+        &mut self,
+        pipeline: &Pipeline,
+        session: &SessionGuard,
+        template_ctx: &TemplateContext,
+    ) -> Result<()> {
+        for test in &pipeline.tests {
+            self.enter(Phase::Test)?;
+            let result = run_test(session, test, template_ctx).await?;
+            let level = match (result.outcome, result.severity) {
+                (TestOutcome::Passed, _) => LogLevel::Info,
+                (_, Severity::Warn) => LogLevel::Warn,
+                (_, Severity::Error) => LogLevel::Error,
+            };
+            let detail = match result.outcome {
+                TestOutcome::Passed => "passed".to_owned(),
+                TestOutcome::Failed => format!("failed: {} violating rows", result.violations),
+                TestOutcome::Errored => format!(
+                    "errored: {}",
+                    result.message.as_deref().unwrap_or("unknown error")
+                ),
+            };
+            self.log(
+                level,
+                format!(
+                    "quality test {} ({}) {detail}",
+                    result.name, result.severity
+                ),
+            );
+            if result.severity == Severity::Warn && result.outcome != TestOutcome::Passed {
+                self.warnings
+                    .push(format!("quality test '{}' {detail}", result.name));
+            }
+            self.quality.push(result);
+        }
+        Ok(())
+    }
+
     /// The session quality tests run in: views of what they `ref()` and of
     /// the branch (`this`), locked down to exactly those files.
-    async fn test_session(
+    pub(super) async fn test_session(
         &self,
         pipeline: &Pipeline,
         template_ctx: &TemplateContext,

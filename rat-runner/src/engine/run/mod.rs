@@ -3,6 +3,7 @@
 mod archive;
 mod cleanup;
 mod compile;
+mod dry;
 mod execute;
 mod gate;
 mod python;
@@ -53,6 +54,19 @@ pub(super) struct Run<'e> {
     unpublished: cleanup::Unpublished,
     /// The landing files the last attempt read, by zone.
     consumed: Vec<(rat_core::Identifier, rat_core::ObjectKey)>,
+    /// A dry run ([`crate::preview`]): its sessions may write nowhere.
+    dry: bool,
+}
+
+/// A run's timer: stopped when dropped.
+struct TimeLimit(Option<tokio::task::JoinHandle<()>>);
+
+impl Drop for TimeLimit {
+    fn drop(&mut self) {
+        if let Some(timer) = &self.0 {
+            timer.abort();
+        }
+    }
 }
 
 /// The outcome of one attempt at writing, testing and publishing.
@@ -90,6 +104,7 @@ impl<'e> Run<'e> {
             warnings: Vec::new(),
             unpublished: cleanup::Unpublished::default(),
             consumed: Vec::new(),
+            dry: false,
         }
     }
 
@@ -102,7 +117,19 @@ impl<'e> Run<'e> {
         if let Err(e) = self.spec.limits.validate() {
             return self.finish(Err(e));
         }
-        let timer = self.spec.limits.timeout.map(|limit| {
+        let limit = TimeLimit(self.start_time_limit());
+        let outcome = self.go().await;
+        drop(limit);
+        if outcome.is_err() {
+            self.discard_unpublished().await;
+        }
+        self.finish(outcome)
+    }
+
+    /// Cancels the run when its time limit passes (the handle stops the
+    /// timer).
+    fn start_time_limit(&self) -> Option<tokio::task::JoinHandle<()>> {
+        self.spec.limits.timeout.map(|limit| {
             let cancel = self.cancel.clone();
             let timed_out = Arc::clone(&self.timed_out);
             tokio::spawn(async move {
@@ -110,15 +137,24 @@ impl<'e> Run<'e> {
                 timed_out.store(true, Ordering::SeqCst);
                 cancel.cancel();
             })
-        });
-        let outcome = self.go().await;
-        if let Some(timer) = timer {
-            timer.abort();
+        })
+    }
+
+    /// The error the run ended with: what stopped it when its time limit
+    /// or a cancel did, else `e`.
+    fn ended_with(&self, e: Error) -> Error {
+        if self.timed_out.load(Ordering::SeqCst) {
+            let limit = self.spec.limits.timeout.unwrap_or_default();
+            let what = if self.dry { "dry run" } else { "run" };
+            Error::new(
+                ErrorKind::Timeout,
+                format!("{what} exceeded its time limit of {}s", limit.as_secs_f64()),
+            )
+        } else if self.cancel.is_cancelled() && e.kind() != ErrorKind::Cancelled {
+            Error::new(ErrorKind::Cancelled, "run cancelled")
+        } else {
+            e
         }
-        if outcome.is_err() {
-            self.discard_unpublished().await;
-        }
-        self.finish(outcome)
     }
 
     fn finish(mut self, outcome: Result<()>) -> RunResult {
@@ -129,17 +165,7 @@ impl<'e> Run<'e> {
         let (status, error) = match outcome {
             Ok(()) => (RunStatus::Success, None),
             Err(e) => {
-                let e = if self.timed_out.load(Ordering::SeqCst) {
-                    let limit = self.spec.limits.timeout.unwrap_or_default();
-                    Error::new(
-                        ErrorKind::Timeout,
-                        format!("run exceeded its time limit of {}s", limit.as_secs_f64()),
-                    )
-                } else if self.cancel.is_cancelled() && e.kind() != ErrorKind::Cancelled {
-                    Error::new(ErrorKind::Cancelled, "run cancelled")
-                } else {
-                    e
-                };
+                let e = self.ended_with(e);
                 let status = RunResult::status_for(&e);
                 (status, Some(e))
             }
@@ -340,6 +366,7 @@ impl<'e> Run<'e> {
                     by: ColumnMatch::for_table(&on_branch.metadata),
                     location: on_branch.metadata.location().to_owned(),
                     s3: on_branch.s3.clone(),
+                    snapshot_id: Some(snapshot_id),
                 },
                 base_main,
                 snapshot_id,
