@@ -83,6 +83,37 @@ pub(crate) enum Command {
         #[arg(long)]
         threads: Option<usize>,
     },
+    /// Run pipelines' quality tests against their tables' current main
+    /// (all pipelines, or the ones named); nothing is written. Exit 1 when
+    /// an error-severity test fails or a table does not exist yet.
+    Test {
+        /// Pipelines as `layer.name` or `namespace.layer.name`; all when none.
+        pipelines: Vec<String>,
+        /// The namespace of the pipelines (`default` when absent).
+        #[arg(long)]
+        namespace: Option<String>,
+        /// Only the tests of these names.
+        #[arg(long = "only", value_name = "TEST")]
+        only: Vec<String>,
+    },
+    /// Show the first rows a pipeline would write if it ran now, with the
+    /// compiled SQL; nothing is written.
+    Preview {
+        /// The pipeline, `layer.name` or `namespace.layer.name`.
+        pipeline: String,
+        /// Most rows to show.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// Preview this SQL file instead of the saved pipeline.sql.
+        #[arg(long, value_name = "FILE")]
+        sql: Option<PathBuf>,
+    },
+    /// Print the SQL a pipeline compiles to now and DuckDB's plan of it,
+    /// without running it.
+    Compile {
+        /// The pipeline, `layer.name` or `namespace.layer.name`.
+        pipeline: String,
+    },
     /// Print the lakehouse config in effect (secrets show as references).
     Config,
     /// List recent runs, newest first.

@@ -69,7 +69,7 @@ fn same(project: &Path, served: &Served, args: &[&str]) -> Output {
 /// `value` with what differs between two executions of one command
 /// masked: ids, times, durations, snapshot ids, log line times.
 fn masked(value: &Value) -> Value {
-    const VOLATILE: [&str; 16] = [
+    const VOLATILE: [&str; 17] = [
         "batch",
         "run_id",
         "id",
@@ -81,6 +81,7 @@ fn masked(value: &Value) -> Value {
         "created_at",
         "next_fire_at",
         "millis",
+        "timing",
         "timings",
         "owner",
         "handle",
@@ -184,6 +185,21 @@ fn every_command_answers_the_same_locally_and_through_a_server() {
         vec!["maintain", "--dry-run", "bronze.orders"],
     ] {
         same(project, &served, &args);
+    }
+    // Dry runs: untimed text byte for byte, timed JSON masked.
+    for args in [
+        vec!["compile", "silver.orders_enriched"],
+        vec!["test"],
+        vec!["test", "bronze.orders", "--only", "order_id_not_null"],
+    ] {
+        same(project, &served, &args);
+    }
+    for args in [
+        vec!["--json", "preview", "gold.top_customers", "--limit", "3"],
+        vec!["--json", "test"],
+    ] {
+        let (local, remote) = both(project, &served, &args);
+        same_masked(&local, &remote, &args.join(" "));
     }
     let logs = String::from_utf8_lossy(&same(project, &served, &["logs", run]).stdout).into_owned();
     assert!(logs.contains("INFO"), "{logs}");

@@ -352,3 +352,91 @@ fn init_python_runs_a_python_pipeline_in_dag_order() {
         assert!(!got["rows"].as_array().unwrap().is_empty());
     }
 }
+
+#[test]
+fn test_preview_and_compile_write_nothing_and_say_what_failed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let project = tmp.path().join("shop");
+    assert_eq!(
+        code(&rat(tmp.path(), &["init", project.to_str().unwrap()])),
+        0
+    );
+
+    // Before any run: compile works, tests have no table to read.
+    let out = rat(&project, &["compile", "bronze.orders"]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("FROM range(1, 20001)"));
+    let out = rat(&project, &["test", "bronze.orders"]);
+    assert_eq!(code(&out), 1);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("run its pipeline"));
+
+    assert_eq!(code(&rat(&project, &["run"])), 0);
+    let before = json(&rat(
+        &project,
+        &["history", "--json", "silver.orders_enriched"],
+    ));
+
+    // The sample's warn-level test fails; nothing blocks: exit 0.
+    let out = rat(&project, &["test", "--json"]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let reports = json(&out);
+    assert_eq!(reports.as_array().unwrap().len(), 5);
+    assert!(
+        reports
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["report"]["passed"] == true)
+    );
+    let out = rat(&project, &["test", "--only", "order_id_not_null"]);
+    assert_eq!(code(&out), 0);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("order_id_not_null") && !text.contains("amount_not_negative"),
+        "{text}"
+    );
+
+    let out = rat(
+        &project,
+        &[
+            "preview",
+            "--json",
+            "silver.orders_enriched",
+            "--limit",
+            "4",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(json(&out)["rows"].as_array().unwrap().len(), 4);
+
+    // Unsaved SQL from a file; its error names the line.
+    let draft = project.join("draft.sql");
+    std::fs::write(
+        &draft,
+        "SELECT\n  order_id,\n  nope\nFROM {{ ref('bronze.orders') }}",
+    )
+    .unwrap();
+    let out = rat(
+        &project,
+        &[
+            "preview",
+            "silver.orders_enriched",
+            "--sql",
+            draft.to_str().unwrap(),
+        ],
+    );
+    // The SQL failed: a failed command (1), its line named.
+    assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("\"nope\" not found") && err.contains("line: 3"),
+        "{err}"
+    );
+    assert_eq!(
+        json(&rat(
+            &project,
+            &["history", "--json", "silver.orders_enriched"]
+        )),
+        before
+    );
+}

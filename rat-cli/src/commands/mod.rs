@@ -10,6 +10,7 @@ mod landing;
 mod logs;
 mod maintain;
 mod pipelines;
+mod preview;
 mod query;
 mod rollback;
 mod run;
@@ -17,6 +18,7 @@ mod runs;
 mod schedules;
 mod serve;
 mod tables;
+mod test;
 
 use rat_core::{Error, Result, TableRef};
 
@@ -85,6 +87,38 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<u8> {
                 limits,
             };
             run::run(api(execution).await?, options, json, cli.verbose).await
+        }
+        Command::Test {
+            pipelines,
+            namespace,
+            only,
+        } => {
+            let api = api(LocalExecution::default()).await?;
+            let selection = test::Selection {
+                pipelines,
+                namespace,
+                only,
+            };
+            test::test(api.as_ref(), selection, json).await
+        }
+        Command::Preview {
+            pipeline,
+            limit,
+            sql,
+        } => {
+            let api = api(LocalExecution::default()).await?;
+            preview::preview(
+                api.as_ref(),
+                &table(&pipeline)?,
+                limit,
+                sql.as_deref(),
+                json,
+            )
+            .await
+        }
+        Command::Compile { pipeline } => {
+            let api = api(LocalExecution::default()).await?;
+            preview::compile(api.as_ref(), &table(&pipeline)?, json).await
         }
         Command::Runs {
             table,

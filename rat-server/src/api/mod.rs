@@ -6,6 +6,7 @@
 //! asks a server over HTTP. The CLI, the HTTP handlers and the web UI call
 //! the trait, so what they show is the same whichever is behind it.
 
+mod authoring;
 mod files;
 mod landing;
 mod types;
@@ -15,6 +16,7 @@ use futures::stream::BoxStream;
 use rat_core::storage::ByteStream;
 use rat_core::{LogRecord, Result, RunFilter, RunId, RunRecord, TableRef};
 
+pub use authoring::*;
 pub use files::*;
 pub use landing::*;
 pub use types::*;
@@ -22,7 +24,8 @@ pub use types::*;
 /// What the platform does: namespaces, pipelines and their lineage, runs
 /// (one, or a batch in DAG order) with their logs, tables with their
 /// history, read-only queries, schedules; the project's files through
-/// [`FilesApi`].
+/// [`FilesApi`]; quality tests, test runs and previews through
+/// [`AuthoringApi`].
 ///
 /// Errors carry a kind and a message naming the file, field or value at
 /// fault; an object that does not exist is
@@ -40,7 +43,7 @@ pub use types::*;
 /// # Ok(()) }
 /// ```
 #[async_trait]
-pub trait PlatformApi: FilesApi + Send + Sync + std::fmt::Debug {
+pub trait PlatformApi: FilesApi + AuthoringApi + Send + Sync + std::fmt::Debug {
     /// Which implementations serve the platform.
     async fn features(&self) -> Result<Features>;
 

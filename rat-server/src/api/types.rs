@@ -197,7 +197,7 @@ pub struct PipelineDetail {
 /// `POST /api/v1/pipelines` (create) and `PUT .../{ns}/{layer}/{name}`
 /// (replace): the pipeline's files. A replace writes exactly these files:
 /// a config or test left out is removed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineFiles {
     /// `pipeline.sql`; give this or `python`.

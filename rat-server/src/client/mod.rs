@@ -4,6 +4,7 @@
 //! [`rat_core::Error`]s with the server's kind, message and context, so a
 //! program (the CLI) cannot tell the two apart.
 
+mod authoring;
 mod files;
 mod landing;
 

@@ -1,6 +1,7 @@
 //! The HTTP API: routes under `/api/v1`, `/health` outside it, the error
 //! envelope for everything that fails (unknown routes included).
 
+mod authoring;
 mod cors;
 mod files;
 mod landing;
@@ -62,6 +63,28 @@ pub fn router(platform: Arc<dyn PlatformApi>, auth: Authenticator) -> Router {
             get(pipelines::get)
                 .put(pipelines::replace)
                 .delete(pipelines::delete),
+        )
+        .route(
+            "/pipelines/{namespace}/{layer}/{name}/tests",
+            get(authoring::list).post(authoring::create),
+        )
+        .route(
+            "/pipelines/{namespace}/{layer}/{name}/tests/run",
+            post(authoring::run),
+        )
+        .route(
+            "/pipelines/{namespace}/{layer}/{name}/tests/{test}",
+            get(authoring::get)
+                .put(authoring::replace)
+                .delete(authoring::delete),
+        )
+        .route(
+            "/pipelines/{namespace}/{layer}/{name}/preview",
+            post(authoring::preview),
+        )
+        .route(
+            "/pipelines/{namespace}/{layer}/{name}/compile",
+            post(authoring::compile),
         )
         .route("/lineage", get(pipelines::lineage))
         .route("/runs", get(runs::list).post(runs::submit))

@@ -15,7 +15,7 @@ pub(super) struct Filter {
     layer: Option<String>,
 }
 
-type TablePath = Path<(String, String, String)>;
+pub(super) type TablePath = Path<(String, String, String)>;
 
 /// A table from its path parts; a malformed part is a bad request.
 pub(super) fn table_of(Path((ns, layer, name)): TablePath) -> ApiResult<rat_core::TableRef> {

@@ -3,6 +3,7 @@
 //! embedded CLI and any program holding the components call.
 
 mod api;
+mod authoring;
 mod batches;
 mod files;
 mod health;

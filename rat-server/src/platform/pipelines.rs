@@ -232,33 +232,25 @@ impl Platform {
         files: &PipelineFiles,
     ) -> Result<PipelineDetail> {
         let dir = ProjectSource::of(&table.namespace).pipeline_dir(table);
-        let (code_name, code) = files.code()?;
-        let code_file = format!("{dir}{code_name}");
-        let config_file = format!("{dir}config.yaml");
-        let mut tests = Vec::new();
-        for (name, sql) in &files.tests {
-            Identifier::new(name.as_str())
-                .map_err(|e| e.with_context("field", format!("tests.{name}")))?;
-            tests.push((format!("{dir}tests/quality/{name}.sql"), sql.clone()));
-        }
-        let config = files.config.as_deref().map(|c| (config_file.as_str(), c));
-        let pipeline = Pipeline::from_sources(table.clone(), &code_file, code, config, &tests)?;
+        let pipeline = pipeline_of(table, files)?;
         self.inner.engine.check_pipeline(&pipeline).await?;
         let storage = self.storage(&table.namespace)?;
 
-        let mut keep: BTreeMap<String, String> = tests.into_iter().collect();
-        if let Some(config) = &files.config {
-            keep.insert(config_file, config.clone());
+        let mut keep: BTreeMap<&str, &str> = pipeline
+            .tests
+            .iter()
+            .map(|t| (t.file.as_str(), t.sql.as_str()))
+            .collect();
+        if let (Some(file), Some(config)) = (&pipeline.config_file, &files.config) {
+            keep.insert(file, config);
         }
+        let code_file = pipeline.source_file.as_str();
         // The code last, so a reader never sees new code with stale tests.
-        for (key, text) in keep.iter() {
+        for (key, text) in keep.iter().chain([(&code_file, &pipeline.source.as_str())]) {
             storage
-                .put(&ObjectKey::new(key.as_str())?, text.clone().into())
+                .put(&ObjectKey::new(*key)?, text.to_string().into())
                 .await?;
         }
-        storage
-            .put(&ObjectKey::new(code_file.as_str())?, code.to_owned().into())
-            .await?;
         for meta in storage.list_all(&dir).await? {
             let key = meta.key.as_str();
             if key != code_file && !keep.contains_key(key) && is_pipeline_file(&key[dir.len()..]) {
@@ -267,6 +259,29 @@ impl Platform {
         }
         self.read_pipeline(table).await
     }
+}
+
+/// The pipeline `files` make in `table`'s folder, checked as the loader
+/// checks it (settings, annotations, test names); errors name the file or
+/// field.
+pub(super) fn pipeline_of(table: &TableRef, files: &PipelineFiles) -> Result<Pipeline> {
+    let dir = ProjectSource::of(&table.namespace).pipeline_dir(table);
+    let (code_name, code) = files.code()?;
+    let mut tests = Vec::new();
+    for (name, sql) in &files.tests {
+        Identifier::new(name.as_str())
+            .map_err(|e| e.with_context("field", format!("tests.{name}")))?;
+        tests.push((format!("{dir}tests/quality/{name}.sql"), sql.clone()));
+    }
+    let config_file = format!("{dir}config.yaml");
+    let config = files.config.as_deref().map(|c| (config_file.as_str(), c));
+    Pipeline::from_sources(
+        table.clone(),
+        &format!("{dir}{code_name}"),
+        code,
+        config,
+        &tests,
+    )
 }
 
 /// Files rat reads from a pipeline folder (others are left alone).
@@ -279,6 +294,6 @@ fn is_pipeline_file(relative: &str) -> bool {
         && relative.split('/').count() == 3)
 }
 
-fn no_pipeline(table: &TableRef) -> Error {
+pub(super) fn no_pipeline(table: &TableRef) -> Error {
     Error::new(ErrorKind::NotFound, format!("no pipeline '{table}'"))
 }
