@@ -28,6 +28,15 @@ async fn python_pipelines_are_saved_validated_and_refused_in_process() {
     let path = "/api/v1/pipelines/default/silver/py_customers";
     let (_, detail) = server.get(path).await;
     assert_eq!(detail["source"], SCRIPT);
+    let (_, listed) = server.get("/api/v1/pipelines?layer=silver").await;
+    assert!(
+        listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["table"] == "default.silver.py_customers"),
+        "a Python pipeline is listed: {listed}"
+    );
     let (_, lineage) = server.get("/api/v1/lineage").await;
     assert!(
         lineage["edges"].as_array().unwrap().contains(

@@ -51,18 +51,19 @@ impl Platform {
     }
 
     /// The tables of the pipeline folders of one namespace (the folders
-    /// holding a `pipeline.sql`; contents are not validated here).
-    async fn pipeline_tables(&self, namespace: &Identifier) -> Result<Vec<TableRef>> {
+    /// holding a `pipeline.sql` or a `pipeline.py`; contents are not
+    /// validated here).
+    async fn pipeline_tables(&self, namespace: &Identifier) -> Result<BTreeSet<TableRef>> {
         let source = ProjectSource::of(namespace);
         let root = format!("{}pipelines/", source.prefix);
-        let mut tables = Vec::new();
+        let mut tables = BTreeSet::new();
         for meta in self.storage(namespace)?.list_all(&root).await? {
             let rest = &meta.key.as_str()[root.len()..];
             let parts: Vec<&str> = rest.split('/').collect();
-            if let [layer, name, "pipeline.sql"] = parts.as_slice()
+            if let [layer, name, SQL_FILE | PYTHON_FILE] = parts.as_slice()
                 && let (Ok(layer), Ok(name)) = (layer.parse::<Layer>(), Identifier::new(*name))
             {
-                tables.push(TableRef::new(namespace.clone(), layer, name));
+                tables.insert(TableRef::new(namespace.clone(), layer, name));
             }
         }
         Ok(tables)
