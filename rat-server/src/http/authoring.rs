@@ -22,6 +22,11 @@ fn test_of(Path((ns, layer, name, test)): TestPath) -> ApiResult<(rat_core::Tabl
     Ok((table, test))
 }
 
+/// An optional body's value; no body asks for the defaults.
+fn or_default<T: Default>(body: Option<Json<T>>) -> T {
+    body.map(|Json(b)| b).unwrap_or_default()
+}
+
 pub(super) async fn list(
     State(api): Api,
     path: TablePath,
@@ -67,7 +72,7 @@ pub(super) async fn run(
     path: TablePath,
     body: Option<Json<TestRunRequest>>,
 ) -> ApiResult<axum::Json<TestReport>> {
-    let request = body.map(|Json(b)| b).unwrap_or_default();
+    let request = or_default(body);
     Ok(axum::Json(
         api.run_quality_tests(&table_of(path)?, &request).await?,
     ))
@@ -78,7 +83,7 @@ pub(super) async fn preview(
     path: TablePath,
     body: Option<Json<PreviewRequest>>,
 ) -> ApiResult<axum::Json<PipelinePreview>> {
-    let request = body.map(|Json(b)| b).unwrap_or_default();
+    let request = or_default(body);
     Ok(axum::Json(
         api.preview_pipeline(&table_of(path)?, &request).await?,
     ))
@@ -89,7 +94,7 @@ pub(super) async fn compile(
     path: TablePath,
     body: Option<Json<PreviewRequest>>,
 ) -> ApiResult<axum::Json<CompiledPipeline>> {
-    let request = body.map(|Json(b)| b).unwrap_or_default();
+    let request = or_default(body);
     Ok(axum::Json(
         api.compile_pipeline(&table_of(path)?, &request).await?,
     ))

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rat_core::{Error, ErrorKind, Identifier, Pipeline, Result, TableRef};
+use rat_runner::Engine;
 use rat_runner::preview::DryRunLimits;
 
 use super::pipelines::{no_pipeline, pipeline_of};
@@ -106,9 +107,7 @@ impl AuthoringApi for Platform {
         table: &TableRef,
         request: &PreviewRequest,
     ) -> Result<PipelinePreview> {
-        let pipeline = self.draft_pipeline(table, request).await?;
-        let limits = dry_run_limits(request.limit, request.timeout_ms);
-        let engine = self.engine_for(&table.namespace).await?;
+        let (engine, pipeline, limits) = self.dry_run_of(table, request).await?;
         engine.preview_pipeline(&pipeline, limits).await
     }
 
@@ -117,9 +116,7 @@ impl AuthoringApi for Platform {
         table: &TableRef,
         request: &PreviewRequest,
     ) -> Result<CompiledPipeline> {
-        let pipeline = self.draft_pipeline(table, request).await?;
-        let limits = dry_run_limits(request.limit, request.timeout_ms);
-        let engine = self.engine_for(&table.namespace).await?;
+        let (engine, pipeline, limits) = self.dry_run_of(table, request).await?;
         engine.compile_pipeline(&pipeline, limits).await
     }
 }
@@ -130,6 +127,19 @@ impl Platform {
         self.stored_files(table)
             .await?
             .ok_or_else(|| no_pipeline(table))
+    }
+
+    /// What a preview or compile of `request` runs: the engine over the
+    /// namespace, the pipeline, the limits.
+    async fn dry_run_of(
+        &self,
+        table: &TableRef,
+        request: &PreviewRequest,
+    ) -> Result<(Engine, Pipeline, DryRunLimits)> {
+        let pipeline = self.draft_pipeline(table, request).await?;
+        let limits = dry_run_limits(request.limit, request.timeout_ms);
+        let engine = self.engine_for(&table.namespace).await?;
+        Ok((engine, pipeline, limits))
     }
 
     /// The pipeline as saved, with what `request` sends instead: code (a

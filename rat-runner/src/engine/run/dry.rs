@@ -39,15 +39,7 @@ impl Engine {
     ) -> Result<CompiledPipeline> {
         let mut run = Run::dry(self, pipeline, limits);
         let _limit = TimeLimit(run.start_time_limit());
-        let work = async {
-            let (compiled, mut described) = run.dry_compile(pipeline).await?;
-            if pipeline.language == Language::Sql {
-                described.explain =
-                    Some(explain(&compiled.session, &compiled.rendered.sql, limits).await?);
-            }
-            Ok(described)
-        };
-        let outcome = work.await;
+        let outcome = run.dry_compile_explained(pipeline, limits).await;
         outcome.map_err(|e| run.ended_with(e))
     }
 
@@ -133,6 +125,21 @@ impl<'e> Run<'e> {
             warnings: pipeline.warnings.clone(),
         };
         Ok((compiled, described))
+    }
+
+    /// The compile phase, and DuckDB's plan of a SQL pipeline's SELECT.
+    async fn dry_compile_explained(
+        &mut self,
+        pipeline: &Pipeline,
+        limits: DryRunLimits,
+    ) -> Result<CompiledPipeline> {
+        let (compiled, mut described) = self.dry_compile(pipeline).await?;
+        if pipeline.language == Language::Sql {
+            let plan = explain(&compiled.session, &compiled.rendered.sql, limits).await;
+            described.explain =
+                Some(plan.map_err(|e| e.with_context("file", &pipeline.source_file))?);
+        }
+        Ok(described)
     }
 
     async fn dry_preview(
