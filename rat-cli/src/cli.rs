@@ -174,6 +174,25 @@ pub(crate) enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// A pipeline's code versions (every save through the API), newest
+    /// first; show one version's files, or make one the published code
+    /// again (a new version).
+    Versions {
+        /// The pipeline, `layer.name` or `namespace.layer.name`.
+        pipeline: String,
+        /// Print this version's files.
+        #[arg(long, conflicts_with = "rollback")]
+        show: Option<u64>,
+        /// Save this version's files as the pipeline's code again.
+        #[arg(long)]
+        rollback: Option<u64>,
+        /// Why, recorded with the rollback's version.
+        #[arg(long, short, requires = "rollback")]
+        message: Option<String>,
+        /// Most versions to list.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
     /// List the pipelines of a namespace.
     Pipelines {
         /// The namespace (`default` when absent).

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use rat_core::config::SqlAccess;
 use rat_core::{Error, ErrorKind, LakehouseConfig, Result};
 use rat_server::api::PlatformApi;
+use rat_server::auth::Principal;
 use rat_server::client::Client;
 use rat_server::config::ExecutorConfig;
 use rat_server::{ExecutorStart, ServerSetup};
@@ -106,5 +107,17 @@ pub(crate) async fn open(
         .setup(execution)?
         .open_platform(ExecutorStart::OnFirstRun)
         .await?;
-    Ok(Arc::new(platform))
+    // The versions a local command saves name the account running it.
+    match local_user() {
+        Some(id) => Ok(platform.acting_for(&Principal { id })),
+        None => Ok(Arc::new(platform)),
+    }
+}
+
+/// The login name of whoever runs the CLI, when the environment says.
+fn local_user() -> Option<String> {
+    ["USER", "USERNAME"]
+        .iter()
+        .filter_map(|name| std::env::var(name).ok())
+        .find(|user| !user.trim().is_empty())
 }

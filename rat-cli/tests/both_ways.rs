@@ -315,6 +315,58 @@ fn every_command_answers_the_same_locally_and_through_a_server() {
         Value::Array(vec![])
     );
 
+    // versions: a save through the server (its author the API key),
+    // listed and shown the same both ways; a rollback made here is a new
+    // version both see.
+    let customers: rat_core::TableRef = "bronze.customers".parse().unwrap();
+    same(project, &served, &["versions", "bronze.customers"]);
+    let client = rat_server::client::Client::new(&served.url, Some(KEY.to_owned().into())).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let saved = runtime.block_on(async {
+        use rat_server::api::PlatformApi;
+        let mut save =
+            rat_server::api::SavePipeline::from(client.pipeline(&customers).await.unwrap().files());
+        save.message = Some("a blank line at the end".into());
+        save.files.sql = save.files.sql.map(|sql| format!("{sql}\n"));
+        client.replace_pipeline(&customers, &save).await.unwrap()
+    });
+    assert_eq!(saved.version.as_ref().unwrap().version, 2, "{saved:?}");
+    for args in [
+        vec!["versions", "bronze.customers"],
+        vec!["--json", "versions", "bronze.customers"],
+        vec!["versions", "bronze.customers", "--show", "1"],
+        vec!["--json", "versions", "bronze.customers", "--show", "2"],
+    ] {
+        same(project, &served, &args);
+    }
+    let listed = json(&same(
+        project,
+        &served,
+        &["--json", "versions", "bronze.customers"],
+    ));
+    assert_eq!(listed[0]["author"], "api-key", "{listed}");
+    let back = common::rat(
+        project,
+        &[
+            "versions",
+            "bronze.customers",
+            "--rollback",
+            "1",
+            "-m",
+            "undo",
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&back.stdout).contains("published again as version 3"),
+        "{back:?}"
+    );
+    let listed = json(&same(
+        project,
+        &served,
+        &["--json", "versions", "bronze.customers"],
+    ));
+    assert_eq!(listed[0]["message"], "undo", "{listed}");
+
     // Failures: the same message, context and exit code.
     for (args, code) in [
         (vec!["--json", "landing", "ls", "nothing"], 1),
@@ -327,6 +379,11 @@ fn every_command_answers_the_same_locally_and_through_a_server() {
         (vec!["--json", "run", "../x"], 2),
         (vec!["--json", "runs", "--status", "done"], 2),
         (vec!["--json", "history", "bronze.nothing"], 1),
+        (
+            vec!["--json", "versions", "bronze.customers", "--show", "99"],
+            1,
+        ),
+        (vec!["--json", "versions", "bronze.nothing"], 1),
         (vec!["--json", "maintain", "bronze.nothing"], 1),
         (
             vec!["--json", "logs", "0195f3a27c1e7b409d2a3c4f5e6a7b8c"],

@@ -12,7 +12,8 @@
 //! | [`CredentialVendor`] | short-lived namespace-scoped credentials | [`StaticCredentialVendor`] |
 //!
 //! plus [`RunEngine`], the engine an executor drives (`rat_runner::Engine`),
-//! and [`RunStore`], where executors keep run records and logs.
+//! [`RunStore`], where executors keep run records and logs, and
+//! [`VersionStore`], where saves of pipelines' code are numbered and kept.
 //!
 //! ```
 //! use rat_core::{Layer, TableRef};
@@ -37,6 +38,7 @@ pub mod runner;
 pub mod schedule;
 pub mod storage;
 pub mod store;
+pub mod versions;
 
 pub use batch::{Batch, BatchItem, BatchStore, ItemState};
 pub use catalog::{Catalog, LoadedTable, MAIN_BRANCH, NewTable, SharedCatalog, TableCommit};
@@ -59,3 +61,4 @@ pub use runner::RunnerInput;
 pub use schedule::{Firing, Schedule, ScheduleStore, Trigger};
 pub use storage::{ObjectKey, ObjectMeta, Storage, StorageExt};
 pub use store::{RunFilter, RunStore, Transition};
+pub use versions::{PipelineVersion, VersionState, VersionStore, VersionSummary};

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rat_core::config::SecretRef;
-use rat_core::{BatchStore, Result, RunStore, ScheduleStore};
+use rat_core::{BatchStore, Result, RunStore, ScheduleStore, VersionStore};
 use serde::{Deserialize, Serialize};
 
 use crate::SqliteRunStore;
@@ -47,16 +47,19 @@ pub struct Stores {
     pub schedules: Arc<dyn ScheduleStore>,
     /// Batches.
     pub batches: Arc<dyn BatchStore>,
+    /// Versions of pipelines' code.
+    pub versions: Arc<dyn VersionStore>,
 }
 
 impl Stores {
-    /// One store as all three.
-    pub fn of<S: RunStore + ScheduleStore + BatchStore + 'static>(store: S) -> Self {
+    /// One store as all four.
+    pub fn of<S: RunStore + ScheduleStore + BatchStore + VersionStore + 'static>(store: S) -> Self {
         let store = Arc::new(store);
         Self {
             runs: store.clone(),
             schedules: store.clone(),
-            batches: store,
+            batches: store.clone(),
+            versions: store,
         }
     }
 }

@@ -106,6 +106,15 @@ impl AuthConfig {
     }
 }
 
+/// Who a request comes from, as its credentials establish: an OIDC
+/// token's subject (`sub`), or `api-key` for the configured key. Requests
+/// carry it as an extension; with auth `none` there is none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// A stable id: the token's `sub`, or `api-key`.
+    pub id: String,
+}
+
 /// Checks each API request against an [`AuthConfig`].
 #[derive(Clone, Debug)]
 pub struct Authenticator {
@@ -167,25 +176,29 @@ impl Authenticator {
         })
     }
 
-    async fn check(&self, headers: &HeaderMap) -> std::result::Result<(), String> {
+    async fn check(&self, headers: &HeaderMap) -> std::result::Result<Option<Principal>, String> {
         let bearer = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim);
         match self.inner.as_ref() {
-            Method::None => Ok(()),
+            Method::None => Ok(None),
             Method::ApiKey(key) => {
                 let given =
                     bearer.or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()));
                 match given {
-                    Some(given) if same(given.as_bytes(), key.expose_secret().as_bytes()) => Ok(()),
+                    Some(given) if same(given.as_bytes(), key.expose_secret().as_bytes()) => {
+                        Ok(Some(Principal {
+                            id: "api-key".to_owned(),
+                        }))
+                    }
                     Some(_) => Err("the API key is not valid".into()),
                     None => Err("an API key is required (Authorization: Bearer KEY)".into()),
                 }
             }
             Method::Oidc(oidc) => match bearer {
-                Some(token) => oidc.verify(token).await,
+                Some(token) => oidc.verify(token).await.map(Some),
                 None => Err("a bearer token is required".into()),
             },
         }
@@ -198,9 +211,19 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Refuses requests the [`Authenticator`] does not accept with `401`.
-pub async fn require(State(auth): State<Authenticator>, request: Request, next: Next) -> Response {
+/// Passes accepted ones on with their [`Principal`] as an extension.
+pub async fn require(
+    State(auth): State<Authenticator>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     match auth.check(request.headers()).await {
-        Ok(()) => next.run(request).await,
+        Ok(principal) => {
+            if let Some(principal) = principal {
+                request.extensions_mut().insert(principal);
+            }
+            next.run(request).await
+        }
         Err(why) => {
             let mut response =
                 ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", why).into_response();
@@ -229,13 +252,19 @@ struct Oidc {
     refresh: Mutex<Option<Instant>>,
 }
 
+/// The claims rat reads from a valid token.
+#[derive(Deserialize)]
+struct Claims {
+    sub: Option<String>,
+}
+
 #[derive(Deserialize)]
 struct Discovery {
     jwks_uri: String,
 }
 
 impl Oidc {
-    async fn verify(&self, token: &str) -> std::result::Result<(), String> {
+    async fn verify(&self, token: &str) -> std::result::Result<Principal, String> {
         // `alg: none` and malformed headers fail here.
         let header =
             jsonwebtoken::decode_header(token).map_err(|e| format!("invalid token: {e}"))?;
@@ -256,9 +285,13 @@ impl Oidc {
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
         validation.leeway = LEEWAY_SECS;
-        jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation)
-            .map(|_| ())
-            .map_err(|e| format!("the token is not valid: {e}"))
+        let claims = jsonwebtoken::decode::<Claims>(token, &key, &validation)
+            .map_err(|e| format!("the token is not valid: {e}"))?
+            .claims;
+        match claims.sub.filter(|s| !s.is_empty()) {
+            Some(id) => Ok(Principal { id }),
+            None => Err("the token names no subject (sub)".into()),
+        }
     }
 
     /// The key `kid`, fetching the key set when it is unknown (at most once

@@ -156,6 +156,29 @@ async fn oidc_tokens_are_checked_against_the_issuers_keys() {
     assert_eq!(call(good).await.0, StatusCode::OK);
     assert_eq!(issuer.fetches.load(Ordering::SeqCst), 1, "keys are cached");
 
+    // What a token's holder saves names its subject; a token naming none
+    // is refused.
+    let sql = "SELECT 1 AS customer_id";
+    let saved = server
+        .http
+        .put(server.url("/api/v1/pipelines/default/bronze/customers"))
+        .bearer_auth(issuer.token("a", issuer.claims("rat", 300)))
+        .json(&json!({"sql": sql, "message": "from alice"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), StatusCode::OK);
+    let saved: Value = saved.json().await.unwrap();
+    assert_eq!(saved["version"]["author"], "alice", "{saved}");
+    let mut anonymous = issuer.claims("rat", 300);
+    anonymous.as_object_mut().unwrap().remove("sub");
+    assert_error(
+        &call(issuer.token("a", anonymous)).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        &["subject"],
+    );
+
     let expired = issuer.token("a", issuer.claims("rat", -600));
     assert_error(
         &call(expired).await,

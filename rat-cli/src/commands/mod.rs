@@ -19,6 +19,7 @@ mod schedules;
 mod serve;
 mod tables;
 mod test;
+mod versions;
 
 use rat_core::{Error, Result, TableRef};
 
@@ -162,6 +163,22 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<u8> {
         Command::Pipelines { namespace } => {
             let api = api(LocalExecution::default()).await?;
             pipelines::pipelines(api.as_ref(), namespace.as_deref(), json).await
+        }
+        Command::Versions {
+            pipeline,
+            show,
+            rollback,
+            message,
+            limit,
+        } => {
+            let api = api(LocalExecution::default()).await?;
+            let table = table(&pipeline)?;
+            let action = match (show, rollback) {
+                (Some(n), _) => versions::Action::Show(n),
+                (_, Some(n)) => versions::Action::Rollback(n, message),
+                _ => versions::Action::List(limit),
+            };
+            versions::versions(api.as_ref(), &table, action, json).await
         }
         Command::Landing { action } => {
             let api = api(LocalExecution::default()).await?;

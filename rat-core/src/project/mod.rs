@@ -12,6 +12,7 @@ mod annotations;
 pub mod columns;
 pub mod files;
 pub mod landing;
+mod pipeline_files;
 mod quality;
 mod settings;
 
@@ -22,6 +23,7 @@ use serde::{Deserialize, Serialize};
 pub use annotations::{Annotation, parse_annotations};
 pub use columns::ColumnDescriptions;
 pub use landing::{FileFormat, ZoneSettings};
+pub use pipeline_files::PipelineFiles;
 pub use quality::{DEFAULT_TEST_TIMEOUT, QualityTest, Severity};
 pub use settings::{
     MergeStrategy, PartitionField, PartitionTransform, PipelineSettings, ResolvedSettings,
@@ -205,7 +207,7 @@ pub struct Project {
 }
 
 #[derive(Default)]
-struct PipelineFiles {
+struct FolderFiles {
     sql: Option<String>,
     python: Option<String>,
     config: Option<String>,
@@ -218,7 +220,7 @@ impl Project {
     /// half-valid project.
     pub async fn load(storage: &dyn Storage, source: &ProjectSource) -> Result<Self> {
         let root = format!("{}pipelines/", source.prefix);
-        let mut folders: BTreeMap<(Layer, Identifier), PipelineFiles> = BTreeMap::new();
+        let mut folders: BTreeMap<(Layer, Identifier), FolderFiles> = BTreeMap::new();
         for meta in storage.list_all(&root).await? {
             let key = meta.key.as_str();
             let rest = &key[root.len()..];

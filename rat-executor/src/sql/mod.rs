@@ -11,6 +11,7 @@ mod postgres;
 mod sqlite;
 #[cfg(test)]
 mod tests;
+mod versions;
 
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresRunStore;

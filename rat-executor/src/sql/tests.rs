@@ -10,7 +10,7 @@ macro_rules! store_tests {
 
         async fn store() -> (
             impl Sized,
-            impl RunStore + ScheduleStore + rat_core::BatchStore + Clone,
+            impl RunStore + ScheduleStore + rat_core::BatchStore + rat_core::VersionStore + Clone,
         ) {
             $make().await
         }
@@ -43,6 +43,117 @@ macro_rules! store_tests {
             assert_eq!(again.kind(), ErrorKind::Conflict);
             let missing = s.batch("nope").await.unwrap_err();
             assert_eq!(missing.kind(), ErrorKind::NotFound);
+        }
+
+        #[tokio::test]
+        async fn versions_are_numbered_once_each_even_when_saves_race() {
+            use rat_core::project::PipelineFiles;
+            use rat_core::versions::NewVersion;
+            use rat_core::{VersionState, VersionStore};
+            let (_guard, s) = store().await;
+            let table: TableRef = "silver.orders".parse().unwrap();
+            let other: TableRef = "silver.other".parse().unwrap();
+            let files = |sql: &str| PipelineFiles {
+                sql: Some(sql.into()),
+                ..Default::default()
+            };
+            let save = |table: TableRef, state, sql: String| {
+                let s = s.clone();
+                async move {
+                    s.add_version(NewVersion {
+                        table: &table,
+                        state,
+                        author: Some("alice"),
+                        message: Some("why"),
+                        files: &files(&sql),
+                    })
+                    .await
+                    .unwrap()
+                    .summary
+                    .version
+                }
+            };
+            // Twelve saves at once: twelve numbers, none taken twice.
+            let raced = futures::future::join_all((0..12).map(|i| {
+                save(
+                    table.clone(),
+                    VersionState::Published,
+                    format!("SELECT {i}"),
+                )
+            }))
+            .await;
+            let mut numbers = raced.clone();
+            numbers.sort();
+            assert_eq!(numbers, (1..=12).collect::<Vec<u64>>());
+            // Each pipeline counts on its own.
+            assert_eq!(
+                save(other.clone(), VersionState::Published, "SELECT 1".into()).await,
+                1
+            );
+            assert_eq!(
+                save(table.clone(), VersionState::Draft, "SELECT 'draft'".into()).await,
+                13
+            );
+
+            let page = s.versions(&table, 5, 0).await.unwrap();
+            let listed: Vec<u64> = page.iter().map(|v| v.version).collect();
+            assert_eq!(listed, vec![13, 12, 11, 10, 9]);
+            assert_eq!(page[0].state, VersionState::Draft);
+            assert_eq!(page[0].author.as_deref(), Some("alice"));
+            let last = s.versions(&table, 5, 10).await.unwrap();
+            assert_eq!(
+                last.iter().map(|v| v.version).collect::<Vec<_>>(),
+                vec![3, 2, 1]
+            );
+
+            let newest = s.newest_version(&table).await.unwrap().unwrap();
+            assert_eq!(newest.files, files("SELECT 'draft'"));
+            assert_eq!(
+                s.published_version(&table)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .summary
+                    .version,
+                12
+            );
+            // The 5th save holds what that save wrote.
+            let fifth = s.version(&table, 5).await.unwrap();
+            assert_eq!(
+                fifth.files.sql,
+                Some(format!(
+                    "SELECT {}",
+                    raced.iter().position(|v| *v == 5).unwrap()
+                ))
+            );
+            let missing = s.version(&table, 99).await.unwrap_err();
+            assert_eq!(missing.kind(), ErrorKind::NotFound);
+            assert!(missing.to_string().contains("no version 99"), "{missing}");
+
+            // Only drafts newer than the newest published version are
+            // pending; older ones stay drafts in the history.
+            assert_eq!(
+                save(table.clone(), VersionState::Published, "SELECT 'p'".into()).await,
+                14
+            );
+            assert_eq!(s.discard_drafts(&table).await.unwrap(), 0);
+            assert_eq!(
+                save(table.clone(), VersionState::Draft, "SELECT 'd'".into()).await,
+                15
+            );
+            assert_eq!(s.discard_drafts(&table).await.unwrap(), 1);
+            assert_eq!(
+                s.version(&table, 15).await.unwrap().summary.state,
+                VersionState::Discarded
+            );
+            assert_eq!(
+                s.version(&table, 13).await.unwrap().summary.state,
+                VersionState::Draft
+            );
+            assert_eq!(s.discard_drafts(&table).await.unwrap(), 0);
+            let unknown: TableRef = "gold.none".parse().unwrap();
+            assert!(s.newest_version(&unknown).await.unwrap().is_none());
+            assert!(s.versions(&unknown, 10, 0).await.unwrap().is_empty());
         }
 
         fn daily() -> Schedule {

@@ -46,6 +46,9 @@ pub struct TestRunRequest {
     /// query limit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
+    /// Run the pending draft's tests instead of the published ones.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub draft: bool,
 }
 
 /// `POST .../preview` and `.../compile`: unsaved code to try instead of
@@ -70,6 +73,10 @@ pub struct PreviewRequest {
     /// query limit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
+    /// Start from the pending draft's files instead of the published ones
+    /// (code given here still replaces the draft's).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub draft: bool,
 }
 
 /// Quality tests, test runs, compile and preview of one pipeline.

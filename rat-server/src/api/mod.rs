@@ -10,22 +10,27 @@ mod authoring;
 mod files;
 mod landing;
 mod types;
+mod versions;
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 use rat_core::storage::ByteStream;
 use rat_core::{LogRecord, Result, RunFilter, RunId, RunRecord, TableRef};
 
+use crate::auth::Principal;
+
 pub use authoring::*;
 pub use files::*;
 pub use landing::*;
+pub(crate) use types::files_of;
 pub use types::*;
+pub use versions::*;
 
 /// What the platform does: namespaces, pipelines and their lineage, runs
 /// (one, or a batch in DAG order) with their logs, tables with their
 /// history, read-only queries, schedules; the project's files through
 /// [`FilesApi`]; quality tests, test runs and previews through
-/// [`AuthoringApi`].
+/// [`AuthoringApi`]; versions and drafts of code through [`VersionsApi`].
 ///
 /// Errors carry a kind and a message naming the file, field or value at
 /// fault; an object that does not exist is
@@ -43,7 +48,14 @@ pub use types::*;
 /// # Ok(()) }
 /// ```
 #[async_trait]
-pub trait PlatformApi: FilesApi + AuthoringApi + Send + Sync + std::fmt::Debug {
+pub trait PlatformApi:
+    FilesApi + AuthoringApi + VersionsApi + Send + Sync + std::fmt::Debug
+{
+    /// The same API doing its verbs for `principal`: the versions it
+    /// saves name them. A client's server learns who from its credentials
+    /// instead, so a client returns itself.
+    fn acting_for(&self, principal: &Principal) -> std::sync::Arc<dyn PlatformApi>;
+
     /// Which implementations serve the platform.
     async fn features(&self) -> Result<Features>;
 
@@ -72,11 +84,12 @@ pub trait PlatformApi: FilesApi + AuthoringApi + Send + Sync + std::fmt::Debug {
     async fn create_pipeline(&self, pipeline: &NewPipeline) -> Result<PipelineDetail>;
 
     /// Validates, then replaces a pipeline's files (a config or test left
-    /// out is removed).
+    /// out is removed), recording a version; with `draft`, saves them as
+    /// the pipeline's draft and leaves the published code as it is.
     async fn replace_pipeline(
         &self,
         table: &TableRef,
-        files: &PipelineFiles,
+        save: &SavePipeline,
     ) -> Result<PipelineDetail>;
 
     /// Deletes a pipeline's files (its table stays).

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use rat_core::{Pipeline, RunId, RunLimits, RunStatus, TableRef};
+pub use rat_core::project::PipelineFiles;
+use rat_core::{Pipeline, RunId, RunLimits, RunStatus, TableRef, VersionSummary};
 
 /// The error envelope every failed request gets.
 ///
@@ -157,32 +158,6 @@ impl From<TableRef> for PipelineSummary {
     }
 }
 
-impl PipelineFiles {
-    /// The code file's name and text: exactly one of `sql` and `python`.
-    ///
-    /// ```
-    /// use rat_server::api::PipelineFiles;
-    /// let files: PipelineFiles = serde_json::from_str(r#"{"python": "result = None"}"#).unwrap();
-    /// assert_eq!(files.code().unwrap().0, "pipeline.py");
-    /// let both: PipelineFiles = serde_json::from_str(r#"{"sql": "SELECT 1", "python": "x"}"#).unwrap();
-    /// assert!(both.code().is_err());
-    /// ```
-    pub fn code(&self) -> rat_core::Result<(&'static str, &str)> {
-        match (&self.sql, &self.python) {
-            (Some(sql), None) => Ok((rat_core::project::SQL_FILE, sql)),
-            (None, Some(python)) => Ok((rat_core::project::PYTHON_FILE, python)),
-            (Some(_), Some(_)) => Err(rat_core::Error::invalid(
-                "give the pipeline's code as sql or as python, not both",
-            )
-            .with_context("field", "python")),
-            (None, None) => Err(rat_core::Error::invalid(
-                "the pipeline's code is missing: give sql (pipeline.sql) or python (pipeline.py)",
-            )
-            .with_context("field", "sql")),
-        }
-    }
-}
-
 /// `GET /api/v1/pipelines/{ns}/{layer}/{name}`: the files and what rat
 /// makes of them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -192,26 +167,37 @@ pub struct PipelineDetail {
     pub pipeline: Pipeline,
     /// The text of `config.yaml`, when there is one.
     pub config: Option<String>,
+    /// The version these files are (none for code saved before rat kept
+    /// versions, or outside its API).
+    #[serde(default)]
+    pub version: Option<VersionSummary>,
+    /// The pending draft, when one was saved after the published code
+    /// (only on the published code's detail).
+    #[serde(default)]
+    pub draft: Option<VersionSummary>,
 }
 
-/// `POST /api/v1/pipelines` (create) and `PUT .../{ns}/{layer}/{name}`
-/// (replace): the pipeline's files. A replace writes exactly these files:
-/// a config or test left out is removed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PipelineFiles {
-    /// `pipeline.sql`; give this or `python`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sql: Option<String>,
-    /// `pipeline.py`; give this or `sql`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub python: Option<String>,
-    /// `config.yaml`.
-    #[serde(default)]
-    pub config: Option<String>,
-    /// `tests/quality/<name>.sql`, by name.
-    #[serde(default)]
-    pub tests: BTreeMap<String, String>,
+impl PipelineDetail {
+    /// The files this detail was read from, as a save would send them.
+    pub fn files(&self) -> PipelineFiles {
+        files_of(&self.pipeline, self.config.as_deref())
+    }
+}
+
+/// The files `pipeline` was loaded from, with its `config.yaml` text.
+pub(crate) fn files_of(pipeline: &Pipeline, config: Option<&str>) -> PipelineFiles {
+    let code = Some(pipeline.source.clone());
+    let python = pipeline.language == rat_core::Language::Python;
+    PipelineFiles {
+        sql: if python { None } else { code.clone() },
+        python: if python { code } else { None },
+        config: config.map(str::to_owned),
+        tests: pipeline
+            .tests
+            .iter()
+            .map(|t| (t.name.clone(), t.sql.clone()))
+            .collect(),
+    }
 }
 
 /// `POST /api/v1/pipelines`: where, and the files.
@@ -228,6 +214,9 @@ pub struct NewPipeline {
     /// The files.
     #[serde(flatten)]
     pub files: PipelineFiles,
+    /// Why, recorded with its first version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// `GET /api/v1/lineage`: pipelines and the `ref()`s between them.

@@ -7,6 +7,7 @@
 mod authoring;
 mod files;
 mod landing;
+mod versions;
 
 use std::fmt;
 
@@ -23,8 +24,8 @@ use serde::de::DeserializeOwned;
 use crate::api::{
     Batch, BatchRequest, ErrorEnvelope, Features, FilePreview, LandingFile, LandingZone, Lineage,
     MAX_PAGE, MaintainRequest, MaintenanceReport, Namespace, NewLandingZone, NewNamespace,
-    NewPipeline, Page, PipelineDetail, PipelineFiles, PipelineSummary, PlatformApi, QueryOutput,
-    QueryRequest, Readiness, Rollback, RollbackRequest, RunAccepted, Schedule, ScheduleRequest,
+    NewPipeline, Page, PipelineDetail, PipelineSummary, PlatformApi, QueryOutput, QueryRequest,
+    Readiness, Rollback, RollbackRequest, RunAccepted, SavePipeline, Schedule, ScheduleRequest,
     SnapshotInfo, SubmitRun, TableDetail, TableSummary, ZoneRef,
 };
 
@@ -205,6 +206,10 @@ fn query_string(pairs: &[(&str, Option<String>)]) -> String {
 
 #[async_trait]
 impl PlatformApi for Client {
+    fn acting_for(&self, _principal: &crate::auth::Principal) -> std::sync::Arc<dyn PlatformApi> {
+        std::sync::Arc::new(self.clone())
+    }
+
     async fn features(&self) -> Result<Features> {
         self.get("/features").await
     }
@@ -252,9 +257,9 @@ impl PlatformApi for Client {
     async fn replace_pipeline(
         &self,
         table: &TableRef,
-        files: &PipelineFiles,
+        save: &SavePipeline,
     ) -> Result<PipelineDetail> {
-        self.put(&format!("/pipelines/{}", table_path(table)), files)
+        self.put(&format!("/pipelines/{}", table_path(table)), save)
             .await
     }
 

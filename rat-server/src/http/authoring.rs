@@ -1,7 +1,6 @@
 //! A pipeline's quality tests (list, read, add, write, delete, run on
 //! `main`), compile and preview.
 
-use axum::extract::State;
 use axum::http::StatusCode;
 
 use super::pipelines::{TablePath, table_of};
@@ -23,12 +22,12 @@ fn test_of(Path((ns, layer, name, test)): TestPath) -> ApiResult<(rat_core::Tabl
 }
 
 /// An optional body's value; no body asks for the defaults.
-fn or_default<T: Default>(body: Option<Json<T>>) -> T {
+pub(super) fn or_default<T: Default>(body: Option<Json<T>>) -> T {
     body.map(|Json(b)| b).unwrap_or_default()
 }
 
 pub(super) async fn list(
-    State(api): Api,
+    Api(api): Api,
     path: TablePath,
     Query(paging): Query<Paging>,
 ) -> ApiResult<axum::Json<Page<QualityTest>>> {
@@ -36,13 +35,13 @@ pub(super) async fn list(
     Ok(axum::Json(paging.page(tests)?))
 }
 
-pub(super) async fn get(State(api): Api, path: TestPath) -> ApiResult<axum::Json<QualityTest>> {
+pub(super) async fn get(Api(api): Api, path: TestPath) -> ApiResult<axum::Json<QualityTest>> {
     let (table, test) = test_of(path)?;
     Ok(axum::Json(api.quality_test(&table, &test).await?))
 }
 
 pub(super) async fn create(
-    State(api): Api,
+    Api(api): Api,
     path: TablePath,
     Json(body): Json<NewQualityTest>,
 ) -> ApiResult<(StatusCode, axum::Json<QualityTest>)> {
@@ -51,7 +50,7 @@ pub(super) async fn create(
 }
 
 pub(super) async fn replace(
-    State(api): Api,
+    Api(api): Api,
     path: TestPath,
     Json(body): Json<QualityTestSql>,
 ) -> ApiResult<axum::Json<QualityTest>> {
@@ -61,14 +60,14 @@ pub(super) async fn replace(
     ))
 }
 
-pub(super) async fn delete(State(api): Api, path: TestPath) -> ApiResult<StatusCode> {
+pub(super) async fn delete(Api(api): Api, path: TestPath) -> ApiResult<StatusCode> {
     let (table, test) = test_of(path)?;
     api.delete_quality_test(&table, &test).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub(super) async fn run(
-    State(api): Api,
+    Api(api): Api,
     path: TablePath,
     body: Option<Json<TestRunRequest>>,
 ) -> ApiResult<axum::Json<TestReport>> {
@@ -79,7 +78,7 @@ pub(super) async fn run(
 }
 
 pub(super) async fn preview(
-    State(api): Api,
+    Api(api): Api,
     path: TablePath,
     body: Option<Json<PreviewRequest>>,
 ) -> ApiResult<axum::Json<PipelinePreview>> {
@@ -90,7 +89,7 @@ pub(super) async fn preview(
 }
 
 pub(super) async fn compile(
-    State(api): Api,
+    Api(api): Api,
     path: TablePath,
     body: Option<Json<PreviewRequest>>,
 ) -> ApiResult<axum::Json<CompiledPipeline>> {

@@ -1,6 +1,5 @@
 //! Project files: list, read, write, delete.
 
-use axum::extract::State;
 use axum::http::StatusCode;
 
 use super::{Api, Paging};
@@ -8,7 +7,7 @@ use crate::api::{FileContent, Page, ProjectFile, WriteFile};
 use crate::error::{ApiResult, Json, Path, Query};
 
 pub(super) async fn list(
-    State(api): Api,
+    Api(api): Api,
     Path(namespace): Path<String>,
     Query(paging): Query<Paging>,
 ) -> ApiResult<axum::Json<Page<ProjectFile>>> {
@@ -18,14 +17,14 @@ pub(super) async fn list(
 }
 
 pub(super) async fn read(
-    State(api): Api,
+    Api(api): Api,
     Path((namespace, path)): Path<(String, String)>,
 ) -> ApiResult<axum::Json<FileContent>> {
     Ok(axum::Json(api.read_project_file(&namespace, &path).await?))
 }
 
 pub(super) async fn write(
-    State(api): Api,
+    Api(api): Api,
     Path((namespace, path)): Path<(String, String)>,
     Json(body): Json<WriteFile>,
 ) -> ApiResult<axum::Json<ProjectFile>> {
@@ -36,7 +35,7 @@ pub(super) async fn write(
 }
 
 pub(super) async fn delete(
-    State(api): Api,
+    Api(api): Api,
     Path((namespace, path)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     api.delete_project_file(&namespace, &path).await?;

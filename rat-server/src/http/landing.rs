@@ -2,8 +2,8 @@
 //! uploaded (multipart, streamed), downloaded, deleted and previewed.
 
 use axum::body::Body;
+use axum::extract::Multipart;
 use axum::extract::multipart::MultipartRejection;
-use axum::extract::{Multipart, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -39,7 +39,7 @@ fn file_of(Path((ns, zone, file)): FilePath) -> ApiResult<(ZoneRef, String)> {
 }
 
 pub(super) async fn list(
-    State(api): Api,
+    Api(api): Api,
     Query(filter): Query<Filter>,
     Query(paging): Query<Paging>,
 ) -> ApiResult<axum::Json<Page<LandingZone>>> {
@@ -48,7 +48,7 @@ pub(super) async fn list(
 }
 
 pub(super) async fn create(
-    State(api): Api,
+    Api(api): Api,
     Json(body): Json<NewLandingZone>,
 ) -> ApiResult<(StatusCode, axum::Json<LandingZone>)> {
     let zone = api.create_landing_zone(&body).await?;
@@ -56,13 +56,13 @@ pub(super) async fn create(
 }
 
 pub(super) async fn get(
-    State(api): Api,
+    Api(api): Api,
     Path((ns, zone)): ZonePath,
 ) -> ApiResult<axum::Json<LandingZone>> {
     Ok(axum::Json(api.landing_zone(&zone_of(&ns, &zone)?).await?))
 }
 
-pub(super) async fn delete(State(api): Api, Path((ns, zone)): ZonePath) -> ApiResult<StatusCode> {
+pub(super) async fn delete(Api(api): Api, Path((ns, zone)): ZonePath) -> ApiResult<StatusCode> {
     api.delete_landing_zone(&zone_of(&ns, &zone)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -74,7 +74,7 @@ pub(super) struct FilesFilter {
 }
 
 pub(super) async fn files(
-    State(api): Api,
+    Api(api): Api,
     Path((ns, zone)): ZonePath,
     Query(filter): Query<FilesFilter>,
     Query(paging): Query<Paging>,
@@ -88,7 +88,7 @@ pub(super) async fn files(
 /// `multipart/form-data` with one or more file parts, each streamed into
 /// the zone under its file name as it arrives.
 pub(super) async fn upload(
-    State(api): Api,
+    Api(api): Api,
     Path((ns, zone)): ZonePath,
     body: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<(StatusCode, axum::Json<Uploaded>)> {
@@ -144,7 +144,7 @@ fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
     ApiError::bad_request(format!("upload body: {}", e.body_text()))
 }
 
-pub(super) async fn download(State(api): Api, path: FilePath) -> ApiResult<Response> {
+pub(super) async fn download(Api(api): Api, path: FilePath) -> ApiResult<Response> {
     let (zone, file) = file_of(path)?;
     let data = api.read_landing_file(&zone, &file).await?;
     let body = Body::from_stream(data.map(|chunk| chunk.map_err(std::io::Error::other)));
@@ -161,7 +161,7 @@ pub(super) async fn download(State(api): Api, path: FilePath) -> ApiResult<Respo
         .into_response())
 }
 
-pub(super) async fn delete_file(State(api): Api, path: FilePath) -> ApiResult<StatusCode> {
+pub(super) async fn delete_file(Api(api): Api, path: FilePath) -> ApiResult<StatusCode> {
     let (zone, file) = file_of(path)?;
     api.delete_landing_file(&zone, &file).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -173,7 +173,7 @@ pub(super) struct Preview {
 }
 
 pub(super) async fn preview(
-    State(api): Api,
+    Api(api): Api,
     path: FilePath,
     Query(preview): Query<Preview>,
 ) -> ApiResult<axum::Json<FilePreview>> {

@@ -1,6 +1,5 @@
 //! Health, features, namespaces.
 
-use axum::extract::State;
 use axum::http::StatusCode;
 
 use super::{Api, Paging};
@@ -15,7 +14,7 @@ pub(super) async fn health() -> axum::Json<Health> {
 }
 
 /// `200` with the checks when every component answers, else `503`.
-pub(super) async fn ready(State(api): Api) -> ApiResult<(StatusCode, axum::Json<Readiness>)> {
+pub(super) async fn ready(Api(api): Api) -> ApiResult<(StatusCode, axum::Json<Readiness>)> {
     let readiness = api.readiness().await?;
     let status = if readiness.ready {
         StatusCode::OK
@@ -25,19 +24,19 @@ pub(super) async fn ready(State(api): Api) -> ApiResult<(StatusCode, axum::Json<
     Ok((status, axum::Json(readiness)))
 }
 
-pub(super) async fn features(State(api): Api) -> ApiResult<axum::Json<Features>> {
+pub(super) async fn features(Api(api): Api) -> ApiResult<axum::Json<Features>> {
     Ok(axum::Json(api.features().await?))
 }
 
 pub(super) async fn namespaces(
-    State(api): Api,
+    Api(api): Api,
     Query(paging): Query<Paging>,
 ) -> ApiResult<axum::Json<Page<Namespace>>> {
     Ok(axum::Json(paging.page(api.namespaces().await?)?))
 }
 
 pub(super) async fn create_namespace(
-    State(api): Api,
+    Api(api): Api,
     Json(body): Json<NewNamespace>,
 ) -> ApiResult<(StatusCode, axum::Json<Namespace>)> {
     let created = api.create_namespace(&body.name).await?;

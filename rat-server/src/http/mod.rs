@@ -12,11 +12,13 @@ mod pipelines;
 mod runs;
 mod schedules;
 mod tables;
+mod versions;
 
 use axum::Router;
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts};
+use axum::http::request::Parts;
 use axum::http::{HeaderName, StatusCode};
 use axum::middleware;
 use axum::routing::{get, post};
@@ -34,8 +36,23 @@ use crate::error::{ApiError, ApiResult};
 /// Largest request body accepted; larger ones get `413`.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// What every handler works through: any implementation of the API.
-pub(crate) type Api = State<Arc<dyn PlatformApi>>;
+/// What every handler works through: any implementation of the API, for
+/// the request's [`Principal`](auth::Principal) when it has one.
+pub(crate) struct Api(pub(crate) Arc<dyn PlatformApi>);
+
+impl FromRequestParts<Arc<dyn PlatformApi>> for Api {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        api: &Arc<dyn PlatformApi>,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Api(match parts.extensions.get::<auth::Principal>() {
+            Some(principal) => api.acting_for(principal),
+            None => api.clone(),
+        }))
+    }
+}
 
 /// The API over `platform`, every route but `/health`, `/health/live`,
 /// `/health/ready` and `/api/v1/openapi.json` checked by `auth`.
@@ -85,6 +102,26 @@ pub fn router(platform: Arc<dyn PlatformApi>, auth: Authenticator) -> Router {
         .route(
             "/pipelines/{namespace}/{layer}/{name}/compile",
             post(authoring::compile),
+        )
+        .route(
+            "/pipelines/{namespace}/{layer}/{name}/versions",
+            get(versions::list),
+        )
+        .route(
+            "/pipelines/{namespace}/{layer}/{name}/versions/{version}",
+            get(versions::get),
+        )
+        .route(
+            "/pipelines/{namespace}/{layer}/{name}/versions/{version}/rollback",
+            post(versions::rollback),
+        )
+        .route(
+            "/pipelines/{namespace}/{layer}/{name}/draft",
+            get(versions::draft).delete(versions::discard),
+        )
+        .route(
+            "/pipelines/{namespace}/{layer}/{name}/publish",
+            post(versions::publish),
         )
         .route("/lineage", get(pipelines::lineage))
         .route("/runs", get(runs::list).post(runs::submit))

@@ -1,11 +1,10 @@
 //! Pipelines: list, read, create, replace, delete, lineage.
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 
 use super::{Api, Paging};
-use crate::api::{Lineage, NewPipeline, Page, PipelineDetail, PipelineFiles, PipelineSummary};
+use crate::api::{Lineage, NewPipeline, Page, PipelineDetail, PipelineSummary, SavePipeline};
 use crate::error::{ApiError, ApiResult, Json, Path, Query};
 use crate::platform::pipeline_table;
 
@@ -23,7 +22,7 @@ pub(super) fn table_of(Path((ns, layer, name)): TablePath) -> ApiResult<rat_core
 }
 
 pub(super) async fn list(
-    State(api): Api,
+    Api(api): Api,
     Query(filter): Query<Filter>,
     Query(paging): Query<Paging>,
 ) -> ApiResult<axum::Json<Page<PipelineSummary>>> {
@@ -33,12 +32,12 @@ pub(super) async fn list(
     Ok(axum::Json(paging.page(all)?))
 }
 
-pub(super) async fn get(State(api): Api, path: TablePath) -> ApiResult<axum::Json<PipelineDetail>> {
+pub(super) async fn get(Api(api): Api, path: TablePath) -> ApiResult<axum::Json<PipelineDetail>> {
     Ok(axum::Json(api.pipeline(&table_of(path)?).await?))
 }
 
 pub(super) async fn create(
-    State(api): Api,
+    Api(api): Api,
     Json(body): Json<NewPipeline>,
 ) -> ApiResult<(StatusCode, axum::Json<PipelineDetail>)> {
     let created = api.create_pipeline(&body).await?;
@@ -46,15 +45,15 @@ pub(super) async fn create(
 }
 
 pub(super) async fn replace(
-    State(api): Api,
+    Api(api): Api,
     path: TablePath,
-    Json(files): Json<PipelineFiles>,
+    Json(save): Json<SavePipeline>,
 ) -> ApiResult<axum::Json<PipelineDetail>> {
     let table = table_of(path)?;
-    Ok(axum::Json(api.replace_pipeline(&table, &files).await?))
+    Ok(axum::Json(api.replace_pipeline(&table, &save).await?))
 }
 
-pub(super) async fn delete(State(api): Api, path: TablePath) -> ApiResult<StatusCode> {
+pub(super) async fn delete(Api(api): Api, path: TablePath) -> ApiResult<StatusCode> {
     api.delete_pipeline(&table_of(path)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -65,7 +64,7 @@ pub(super) struct LineageFilter {
 }
 
 pub(super) async fn lineage(
-    State(api): Api,
+    Api(api): Api,
     Query(filter): Query<LineageFilter>,
 ) -> ApiResult<axum::Json<Lineage>> {
     Ok(axum::Json(api.lineage(filter.namespace.as_deref()).await?))

@@ -4,7 +4,6 @@
 
 use std::convert::Infallible;
 
-use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -28,7 +27,7 @@ fn run_id(Path(id): Path<String>) -> ApiResult<RunId> {
 ///
 /// [`RunAccepted`]: crate::api::RunAccepted
 pub(super) async fn submit(
-    State(api): Api,
+    Api(api): Api,
     Json(body): Json<serde_json::Value>,
 ) -> ApiResult<Response> {
     let invalid = |e: serde_json::Error| {
@@ -48,12 +47,12 @@ pub(super) async fn submit(
     Ok((StatusCode::ACCEPTED, axum::Json(batch)).into_response())
 }
 
-pub(super) async fn batch(State(api): Api, Path(id): Path<String>) -> ApiResult<axum::Json<Batch>> {
+pub(super) async fn batch(Api(api): Api, Path(id): Path<String>) -> ApiResult<axum::Json<Batch>> {
     Ok(axum::Json(api.batch(&id).await?))
 }
 
 pub(super) async fn cancel_batch(
-    State(api): Api,
+    Api(api): Api,
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, axum::Json<Batch>)> {
     Ok((
@@ -108,7 +107,7 @@ impl Filter {
 }
 
 pub(super) async fn list(
-    State(api): Api,
+    Api(api): Api,
     Query(filter): Query<Filter>,
     Query(paging): Query<Paging>,
 ) -> ApiResult<axum::Json<Page<RunRecord>>> {
@@ -116,12 +115,12 @@ pub(super) async fn list(
     Ok(axum::Json(Page::of(runs, paging.limit()?, paging.offset())))
 }
 
-pub(super) async fn get(State(api): Api, id: Path<String>) -> ApiResult<axum::Json<RunRecord>> {
+pub(super) async fn get(Api(api): Api, id: Path<String>) -> ApiResult<axum::Json<RunRecord>> {
     Ok(axum::Json(api.run(&run_id(id)?).await?))
 }
 
 pub(super) async fn cancel(
-    State(api): Api,
+    Api(api): Api,
     id: Path<String>,
 ) -> ApiResult<(StatusCode, axum::Json<RunRecord>)> {
     let record = api.cancel(&run_id(id)?).await?;
@@ -140,7 +139,7 @@ pub(super) struct LogQuery {
 /// line's sequence number) as it happens, then an `end` event with the
 /// run's record; `Last-Event-ID` resumes after that line.
 pub(super) async fn logs(
-    State(api): Api,
+    Api(api): Api,
     id: Path<String>,
     Query(query): Query<LogQuery>,
     headers: HeaderMap,

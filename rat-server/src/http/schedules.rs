@@ -1,6 +1,5 @@
 //! Schedules: list, create, read, replace, delete.
 
-use axum::extract::State;
 use axum::http::StatusCode;
 
 use super::{Api, Paging};
@@ -8,36 +7,33 @@ use crate::api::{Page, Schedule, ScheduleRequest};
 use crate::error::{ApiResult, Json, Path, Query};
 
 pub(super) async fn list(
-    State(api): Api,
+    Api(api): Api,
     Query(paging): Query<Paging>,
 ) -> ApiResult<axum::Json<Page<Schedule>>> {
     Ok(axum::Json(paging.page(api.schedules().await?)?))
 }
 
 pub(super) async fn create(
-    State(api): Api,
+    Api(api): Api,
     Json(request): Json<ScheduleRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<Schedule>)> {
     let created = api.create_schedule(&request).await?;
     Ok((StatusCode::CREATED, axum::Json(created)))
 }
 
-pub(super) async fn get(
-    State(api): Api,
-    Path(id): Path<String>,
-) -> ApiResult<axum::Json<Schedule>> {
+pub(super) async fn get(Api(api): Api, Path(id): Path<String>) -> ApiResult<axum::Json<Schedule>> {
     Ok(axum::Json(api.schedule(&id).await?))
 }
 
 pub(super) async fn replace(
-    State(api): Api,
+    Api(api): Api,
     Path(id): Path<String>,
     Json(request): Json<ScheduleRequest>,
 ) -> ApiResult<axum::Json<Schedule>> {
     Ok(axum::Json(api.replace_schedule(&id, &request).await?))
 }
 
-pub(super) async fn delete(State(api): Api, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub(super) async fn delete(Api(api): Api, Path(id): Path<String>) -> ApiResult<StatusCode> {
     api.delete_schedule(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,6 +1,5 @@
 //! Tables: list, describe, history, rollback, preview; read-only SQL.
 
-use axum::extract::State;
 use serde::Deserialize;
 
 use super::pipelines::table_of;
@@ -18,7 +17,7 @@ pub(super) struct Filter {
 }
 
 pub(super) async fn list(
-    State(api): Api,
+    Api(api): Api,
     Query(filter): Query<Filter>,
     Query(paging): Query<Paging>,
 ) -> ApiResult<axum::Json<Page<TableSummary>>> {
@@ -33,7 +32,7 @@ pub(super) async fn list(
 }
 
 pub(super) async fn get(
-    State(api): Api,
+    Api(api): Api,
     path: Path<(String, String, String)>,
 ) -> ApiResult<axum::Json<TableDetail>> {
     Ok(axum::Json(api.table(&table_of(path)?).await?))
@@ -45,7 +44,7 @@ pub(super) struct Preview {
 }
 
 pub(super) async fn preview(
-    State(api): Api,
+    Api(api): Api,
     path: Path<(String, String, String)>,
     Query(preview): Query<Preview>,
 ) -> ApiResult<axum::Json<QueryOutput>> {
@@ -59,21 +58,21 @@ pub(super) async fn preview(
 }
 
 pub(super) async fn query(
-    State(api): Api,
+    Api(api): Api,
     Json(request): Json<QueryRequest>,
 ) -> ApiResult<axum::Json<QueryOutput>> {
     Ok(axum::Json(api.query(&request).await?))
 }
 
 pub(super) async fn history(
-    State(api): Api,
+    Api(api): Api,
     path: Path<(String, String, String)>,
 ) -> ApiResult<axum::Json<Vec<SnapshotInfo>>> {
     Ok(axum::Json(api.history(&table_of(path)?).await?))
 }
 
 pub(super) async fn maintain(
-    State(api): Api,
+    Api(api): Api,
     path: Path<(String, String, String)>,
     Json(request): Json<MaintainRequest>,
 ) -> ApiResult<axum::Json<MaintenanceReport>> {
@@ -81,7 +80,7 @@ pub(super) async fn maintain(
 }
 
 pub(super) async fn rollback(
-    State(api): Api,
+    Api(api): Api,
     path: Path<(String, String, String)>,
     Json(request): Json<RollbackRequest>,
 ) -> ApiResult<axum::Json<Rollback>> {

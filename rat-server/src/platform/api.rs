@@ -6,16 +6,24 @@ use futures::stream::BoxStream;
 use rat_core::storage::ByteStream;
 use rat_core::{LogRecord, Result, RunFilter, RunId, RunRecord, TableRef};
 
+use std::sync::Arc;
+
 use super::Platform;
 use crate::api::{
     Batch, BatchRequest, Features, FilePreview, LandingFile, LandingZone, Lineage, MaintainRequest,
-    MaintenanceReport, Namespace, NewLandingZone, NewPipeline, Page, PipelineDetail, PipelineFiles,
+    MaintenanceReport, Namespace, NewLandingZone, NewPipeline, Page, PipelineDetail,
     PipelineSummary, PlatformApi, QueryOutput, QueryRequest, Readiness, Rollback, RunAccepted,
-    Schedule, ScheduleRequest, SnapshotInfo, SubmitRun, TableDetail, TableSummary, ZoneRef,
+    SavePipeline, Schedule, ScheduleRequest, SnapshotInfo, SubmitRun, TableDetail, TableSummary,
+    ZoneRef,
 };
+use crate::auth::Principal;
 
 #[async_trait]
 impl PlatformApi for Platform {
+    fn acting_for(&self, principal: &Principal) -> Arc<dyn PlatformApi> {
+        Arc::new(self.for_author(&principal.id))
+    }
+
     async fn features(&self) -> Result<Features> {
         Ok(self.current_features())
     }
@@ -51,9 +59,9 @@ impl PlatformApi for Platform {
     async fn replace_pipeline(
         &self,
         table: &TableRef,
-        files: &PipelineFiles,
+        save: &SavePipeline,
     ) -> Result<PipelineDetail> {
-        self.update_pipeline(table, files).await
+        self.update_pipeline(table, save).await
     }
 
     async fn delete_pipeline(&self, table: &TableRef) -> Result<()> {

@@ -51,7 +51,8 @@ impl AuthoringApi for Platform {
             .with_context("field", "name"));
         }
         files.tests.insert(name.to_string(), test.sql.clone());
-        self.save_pipeline(table, &files).await?;
+        let message = format!("added quality test '{name}'");
+        self.save_pipeline(table, &files, Some(&message)).await?;
         self.quality_test(table, name.as_str()).await
     }
 
@@ -63,8 +64,11 @@ impl AuthoringApi for Platform {
     ) -> Result<QualityTest> {
         let name = test_name(name)?;
         let mut files = self.saved_files(table).await?;
-        files.tests.insert(name.to_string(), sql.to_owned());
-        self.save_pipeline(table, &files).await?;
+        let message = match files.tests.insert(name.to_string(), sql.to_owned()) {
+            Some(_) => format!("changed quality test '{name}'"),
+            None => format!("added quality test '{name}'"),
+        };
+        self.save_pipeline(table, &files, Some(&message)).await?;
         self.quality_test(table, name.as_str()).await
     }
 
@@ -74,7 +78,10 @@ impl AuthoringApi for Platform {
         if files.tests.remove(name.as_str()).is_none() {
             return Err(no_test(table, &name));
         }
-        self.save_pipeline(table, &files).await.map(|_| ())
+        let message = format!("deleted quality test '{name}'");
+        self.save_pipeline(table, &files, Some(&message))
+            .await
+            .map(|_| ())
     }
 
     async fn run_quality_tests(
@@ -82,7 +89,10 @@ impl AuthoringApi for Platform {
         table: &TableRef,
         request: &TestRunRequest,
     ) -> Result<TestReport> {
-        let mut files = self.saved_files(table).await?;
+        let mut files = match self.draft_files(table, request.draft).await? {
+            Some(draft) => draft,
+            None => self.saved_files(table).await?,
+        };
         for (name, sql) in &request.sql {
             let name = test_name(name).map_err(|e| e.with_context("field", "sql"))?;
             files.tests.insert(name.to_string(), sql.clone());
@@ -142,12 +152,17 @@ impl Platform {
         Ok((engine, pipeline, limits))
     }
 
-    /// The pipeline as saved, with what `request` sends instead: code (a
-    /// pipeline not saved yet needs it), config.
+    /// The pipeline as published (or its draft, when asked for), with
+    /// what `request` sends instead: code (a pipeline not saved yet needs
+    /// it), config.
     async fn draft_pipeline(&self, table: &TableRef, request: &PreviewRequest) -> Result<Pipeline> {
         self.existing_namespace(table.namespace.as_str()).await?;
         let unsaved_code = request.sql.is_some() || request.python.is_some();
-        let mut files = match self.stored_files(table).await? {
+        let base = match self.draft_files(table, request.draft).await? {
+            Some(draft) => Some(draft),
+            None => self.stored_files(table).await?,
+        };
+        let mut files = match base {
             Some(files) => files,
             None if unsaved_code => PipelineFiles::default(),
             None => return Err(no_pipeline(table)),

@@ -76,7 +76,8 @@ impl FilesApi for Platform {
                 }
                 let files = files.get_or_insert_with(empty_files);
                 set_file(files, file, Some(content), &path)?;
-                self.save_pipeline(&table, files).await?;
+                let message = format!("wrote {path}");
+                self.save_pipeline(&table, files, Some(&message)).await?;
             }
             FileRole::Doc => storage.put(&key, content.to_owned().into()).await?,
             _ => return Err(Error::internal(format!("'{path}' plays no known part"))),
@@ -102,7 +103,8 @@ impl FilesApi for Platform {
             // What is left must still make a valid pipeline; the save
             // removes the file.
             set_file(&mut files, file, None, &path)?;
-            self.save_pipeline(&table, &files).await?;
+            let message = format!("deleted {path}");
+            self.save_pipeline(&table, &files, Some(&message)).await?;
             return Ok(());
         }
         storage.delete(&key).await

@@ -13,6 +13,7 @@ mod pipelines;
 mod runs;
 mod schedules;
 mod tables;
+mod versions;
 
 pub use housekeeping::Housekeeping;
 pub use landing::LandingSettings;
@@ -27,7 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rat_core::{
     BatchStore, Catalog, Error, ErrorKind, Executor, Identifier, MaintenanceSettings, Result,
-    RunStore, ScheduleStore, Storage,
+    RunStore, ScheduleStore, Storage, VersionStore,
 };
 use rat_executor::Stores;
 use rat_runner::Engine;
@@ -56,6 +57,8 @@ use crate::api::{Features, Namespace};
 #[derive(Clone)]
 pub struct Platform {
     inner: Arc<Inner>,
+    /// Who the verbs are done for (recorded with the versions they save).
+    author: Option<Arc<str>>,
 }
 
 struct Inner {
@@ -107,6 +110,7 @@ impl Platform {
                 leading: AtomicBool::new(false),
                 owner: rat_executor::Owner::current().to_string(),
             }),
+            author: None,
         }
     }
 
@@ -125,6 +129,16 @@ impl Platform {
                 leading: AtomicBool::new(false),
                 owner: inner.owner.clone(),
             }),
+            author: self.author.clone(),
+        }
+    }
+
+    /// The same platform doing its verbs for `author` (a principal's id):
+    /// the versions it saves name them. Cheap; made per request.
+    fn for_author(&self, author: &str) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            author: Some(author.into()),
         }
     }
 
@@ -193,6 +207,10 @@ impl Platform {
 
     fn batch_store(&self) -> &Arc<dyn BatchStore> {
         &self.inner.stores.batches
+    }
+
+    fn version_store(&self) -> &Arc<dyn VersionStore> {
+        &self.inner.stores.versions
     }
 
     /// Which implementations are active, and whether this instance fires

@@ -11,7 +11,7 @@ use rat_core::{
 
 use super::{Platform, parse_namespace};
 use crate::api::{
-    Lineage, LineageEdge, NewPipeline, PipelineDetail, PipelineFiles, PipelineSummary,
+    Lineage, LineageEdge, NewPipeline, PipelineDetail, PipelineFiles, PipelineSummary, SavePipeline,
 };
 
 /// A pipeline's table from its three path parts; errors name the part.
@@ -78,7 +78,13 @@ impl Platform {
             Some(file) => Some(storage.get_string(&ObjectKey::new(file)?).await?),
             None => None,
         };
-        Ok(PipelineDetail { pipeline, config })
+        let (version, draft) = self.versions_of(&pipeline, config.as_deref()).await?;
+        Ok(PipelineDetail {
+            pipeline,
+            config,
+            version,
+            draft,
+        })
     }
 
     /// Creates a pipeline; `already_exists` when its folder has one.
@@ -88,27 +94,39 @@ impl Platform {
             .as_deref()
             .unwrap_or(rat_core::DEFAULT_NAMESPACE);
         let table = &pipeline_table(namespace, &new.layer, &new.name)?;
-        let files = &new.files;
+        let message = rat_core::versions::message(new.message.as_deref())?;
         if self.pipeline_exists(table).await? {
             return Err(Error::new(
                 ErrorKind::AlreadyExists,
                 format!("pipeline '{table}' already exists; replace it with PUT"),
             ));
         }
-        self.save_pipeline(table, files).await
+        self.save_pipeline(table, &new.files, message.as_deref())
+            .await
     }
 
     /// Replaces an existing pipeline's files with `files` (a config or test
-    /// left out is removed); `not_found` when there is none.
+    /// left out is removed), or saves them as its draft; `not_found` when
+    /// there is none.
     pub(super) async fn update_pipeline(
         &self,
         table: &TableRef,
-        files: &PipelineFiles,
+        save: &SavePipeline,
     ) -> Result<PipelineDetail> {
+        let message = rat_core::versions::message(save.message.as_deref())?;
         if !self.pipeline_exists(table).await? {
             return Err(no_pipeline(table));
         }
-        self.save_pipeline(table, files).await
+        match save.draft {
+            true => {
+                self.save_draft(table, &save.files, message.as_deref())
+                    .await
+            }
+            false => {
+                self.save_pipeline(table, &save.files, message.as_deref())
+                    .await
+            }
+        }
     }
 
     /// Deletes a pipeline's files (its table stays).
@@ -225,16 +243,19 @@ impl Platform {
 
     /// Validates everything first (settings, templates, SQL syntax of the
     /// pipeline and its tests, a script's syntax and `ref()`s), then
-    /// writes; a refused save changes nothing. Saving one language's code
-    /// removes the other's file.
+    /// writes and records the files as a new published version; a refused
+    /// save changes nothing. Saving one language's code removes the
+    /// other's file.
     pub(super) async fn save_pipeline(
         &self,
         table: &TableRef,
         files: &PipelineFiles,
+        message: Option<&str>,
     ) -> Result<PipelineDetail> {
         let dir = ProjectSource::of(&table.namespace).pipeline_dir(table);
         let pipeline = pipeline_of(table, files)?;
         self.inner.engine.check_pipeline(&pipeline).await?;
+        self.record_stored(table).await?;
         let storage = self.storage(&table.namespace)?;
 
         let mut keep: BTreeMap<&str, &str> = pipeline
@@ -258,6 +279,7 @@ impl Platform {
                 storage.delete(&meta.key).await?;
             }
         }
+        self.record_published(table, files, message).await?;
         self.read_pipeline(table).await
     }
 }
