@@ -221,16 +221,38 @@ pub(crate) enum Command {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum ScheduleAction {
-    /// Run PIPELINE on a cron expression or after another pipeline succeeds.
+    /// Run PIPELINE on a cron expression, after another pipeline succeeds,
+    /// when a file lands in a zone, or when a webhook is called.
+    #[command(group(clap::ArgGroup::new("trigger").required(true)))]
     Add {
         /// The pipeline, `layer.name` or `namespace.layer.name`.
         pipeline: String,
-        /// A 5-field cron expression, in UTC (e.g. "0 6 * * 1-5").
-        #[arg(long, conflicts_with = "after", required_unless_present = "after")]
+        /// A cron expression in UTC: 5 fields ("0 6 * * 1-5"), or 6 with
+        /// seconds first ("*/30 * * * * *").
+        #[arg(long, group = "trigger")]
         cron: Option<String>,
         /// Run after each success of this pipeline.
-        #[arg(long)]
+        #[arg(long, group = "trigger")]
         after: Option<String>,
+        /// Run when a file lands in this zone of the pipeline's namespace.
+        #[arg(long, group = "trigger")]
+        landing: Option<String>,
+        /// With --landing: only files whose name matches this glob.
+        #[arg(long = "match", requires = "landing")]
+        pattern: Option<String>,
+        /// Run when POST /api/v1/webhooks/ID is called with the token this
+        /// prints (once).
+        #[arg(long, group = "trigger")]
+        webhook: bool,
+    },
+    /// A schedule's firings, newest first: the run each started, or why
+    /// it started none.
+    Firings {
+        /// The schedule's id.
+        id: String,
+        /// Most firings to show.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
     },
     /// Delete a schedule by id.
     Delete {

@@ -50,7 +50,8 @@ pub(crate) fn report_error(err: &Error, json: bool) -> u8 {
 
 fn exit_code(err: &Error) -> u8 {
     match err.kind() {
-        ErrorKind::InvalidInput | ErrorKind::TooLarge => EXIT_INVALID,
+        // Missing or wrong credentials (RAT_TOKEN) are the caller's to fix.
+        ErrorKind::InvalidInput | ErrorKind::TooLarge | ErrorKind::Unauthorized => EXIT_INVALID,
         _ => EXIT_FAILURE,
     }
 }

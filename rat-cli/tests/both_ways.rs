@@ -367,6 +367,60 @@ fn every_command_answers_the_same_locally_and_through_a_server() {
     ));
     assert_eq!(listed[0]["message"], "undo", "{listed}");
 
+    // triggers: a landing schedule added both ways; a webhook schedule made
+    // through the server, fired with its token, its firings read the same
+    // both ways.
+    let add = [
+        "--json",
+        "schedules",
+        "add",
+        "bronze.customers",
+        "--landing",
+        "drops",
+        "--match",
+        "*.csv",
+    ];
+    let (local, remote) = both(project, &served, &add);
+    same_masked(&local, &remote, "schedules add --landing");
+    assert_eq!(json(&local)["trigger"]["pattern"], "*.csv", "{local:?}");
+    let made = json(&remote_rat(
+        &served,
+        Some(KEY),
+        &[
+            "--json",
+            "schedules",
+            "add",
+            "bronze.customers",
+            "--webhook",
+        ],
+    ));
+    let webhook_id = made["id"].as_str().unwrap().to_owned();
+    let token = made["webhook_token"].as_str().unwrap().to_owned();
+    let fired = runtime.block_on(async {
+        use rat_server::api::TriggersApi;
+        let fired = client.fire_webhook(&webhook_id, &token).await.unwrap();
+        common::wait_for_end(&client, fired.run_id.as_ref().unwrap()).await;
+        let wrong = client.fire_webhook(&webhook_id, "not-the-token").await;
+        assert_eq!(wrong.unwrap_err().kind(), rat_core::ErrorKind::Unauthorized);
+        fired
+    });
+    let shown = json(&same(
+        project,
+        &served,
+        &["--json", "schedules", "firings", &webhook_id],
+    ));
+    assert_eq!(shown[0]["id"], fired.id.as_str(), "{shown}");
+    same(project, &served, &["schedules", "firings", &webhook_id]);
+    same(project, &served, &["schedules"]);
+    for schedule in json(&same(project, &served, &["--json", "schedules"]))
+        .as_array()
+        .unwrap()
+    {
+        let id = schedule["id"].as_str().unwrap();
+        let out = common::rat(project, &["schedules", "delete", id]);
+        assert!(out.status.success(), "{out:?}");
+    }
+
     // Failures: the same message, context and exit code.
     for (args, code) in [
         (vec!["--json", "landing", "ls", "nothing"], 1),
@@ -384,6 +438,22 @@ fn every_command_answers_the_same_locally_and_through_a_server() {
             1,
         ),
         (vec!["--json", "versions", "bronze.nothing"], 1),
+        (vec!["--json", "schedules", "firings", "nope"], 1),
+        (
+            vec![
+                "--json",
+                "schedules",
+                "add",
+                "bronze.orders",
+                "--landing",
+                "nowhere",
+            ],
+            1,
+        ),
+        (
+            vec!["schedules", "add", "bronze.orders", "--match", "*.csv"],
+            2,
+        ),
         (vec!["--json", "maintain", "bronze.nothing"], 1),
         (
             vec!["--json", "logs", "0195f3a27c1e7b409d2a3c4f5e6a7b8c"],

@@ -34,6 +34,12 @@ pub enum ErrorKind {
     Catalog,
     /// A bounded queue is full; try again later (maps to HTTP 429).
     QueueFull,
+    /// A caller asked more often than its rate allows; try again later
+    /// (maps to HTTP 429).
+    RateLimited,
+    /// The credentials given (a token, a key) are missing or wrong (maps
+    /// to HTTP 401).
+    Unauthorized,
     /// An input is larger than the limit set for it (an upload).
     TooLarge,
     /// The compute backend of an executor (ECS...) failed or refused.
@@ -45,7 +51,10 @@ pub enum ErrorKind {
 impl ErrorKind {
     /// Whether errors of this kind are worth retrying by default.
     pub fn is_retryable_by_default(self) -> bool {
-        matches!(self, ErrorKind::Conflict | ErrorKind::QueueFull)
+        matches!(
+            self,
+            ErrorKind::Conflict | ErrorKind::QueueFull | ErrorKind::RateLimited
+        )
     }
 
     /// A stable lowercase name, used in JSON output and logs.
@@ -63,6 +72,8 @@ impl ErrorKind {
             ErrorKind::Storage => "storage",
             ErrorKind::Catalog => "catalog",
             ErrorKind::QueueFull => "queue_full",
+            ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::Unauthorized => "unauthorized",
             ErrorKind::TooLarge => "too_large",
             ErrorKind::Executor => "executor",
             ErrorKind::Internal => "internal",
@@ -79,7 +90,7 @@ impl ErrorKind {
     /// assert_eq!(ErrorKind::from_name("oops"), None);
     /// ```
     pub fn from_name(name: &str) -> Option<Self> {
-        const ALL: [ErrorKind; 15] = [
+        const ALL: [ErrorKind; 17] = [
             ErrorKind::InvalidInput,
             ErrorKind::NotFound,
             ErrorKind::AlreadyExists,
@@ -92,6 +103,8 @@ impl ErrorKind {
             ErrorKind::Storage,
             ErrorKind::Catalog,
             ErrorKind::QueueFull,
+            ErrorKind::RateLimited,
+            ErrorKind::Unauthorized,
             ErrorKind::TooLarge,
             ErrorKind::Executor,
             ErrorKind::Internal,

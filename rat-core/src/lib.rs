@@ -58,7 +58,7 @@ pub use run::{
     RunSpec, RunStatus, SharedLogSink, TestOutcome, TracingLogSink,
 };
 pub use runner::RunnerInput;
-pub use schedule::{Firing, Schedule, ScheduleStore, Trigger};
+pub use schedule::{Firing, FiringRecord, Schedule, ScheduleStore, Trigger, TriggerKind};
 pub use storage::{ObjectKey, ObjectMeta, Storage, StorageExt};
 pub use store::{RunFilter, RunStore, Transition};
 pub use versions::{PipelineVersion, VersionState, VersionStore, VersionSummary};

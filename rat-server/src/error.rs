@@ -54,8 +54,11 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
             StatusCode::CONFLICT
         }
         ErrorKind::Unsupported => StatusCode::NOT_IMPLEMENTED,
-        ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
-        ErrorKind::QueueFull => StatusCode::TOO_MANY_REQUESTS,
+        // The limit was the caller's (a query's, a dry run's): its answer, not
+        // the server failing (as SQL HTTP APIs such as Snowflake's answer).
+        ErrorKind::Timeout => StatusCode::REQUEST_TIMEOUT,
+        ErrorKind::QueueFull | ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
         ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorKind::Storage | ErrorKind::Catalog => StatusCode::BAD_GATEWAY,
         _ => StatusCode::INTERNAL_SERVER_ERROR,

@@ -28,6 +28,6 @@ pub mod scheduler;
 pub use compose::{ExecutorStart, Server, serve};
 pub use config::ServerSetup;
 pub use platform::{
-    Housekeeping, LandingSettings, MAX_LOG_PAGE, MAX_QUERY_ROWS, MAX_QUERY_TIME, Platform,
-    next_cron_time,
+    Housekeeping, KEPT_FIRINGS, LandingSettings, MAX_LOG_PAGE, MAX_QUERY_ROWS, MAX_QUERY_TIME,
+    Platform, WEBHOOK_BURST, WEBHOOK_PERIOD, next_cron_time,
 };

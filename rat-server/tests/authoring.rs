@@ -294,7 +294,7 @@ async fn previews_and_compiles_show_results_and_name_failing_lines() {
         .await;
     assert_error(
         &endless,
-        StatusCode::GATEWAY_TIMEOUT,
+        StatusCode::REQUEST_TIMEOUT,
         "timeout",
         &["time limit"],
     );

@@ -11,29 +11,12 @@ use std::path::Path;
 
 use common::{Server, assert_error};
 use reqwest::StatusCode;
-use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
 const ZONES: &str = "/api/v1/landing-zones";
 
-/// Uploads `files` (name, bytes) to `zone` of namespace `default`.
 async fn upload(server: &Server, zone: &str, files: &[(&str, Vec<u8>)]) -> (StatusCode, Value) {
-    let mut form = Form::new();
-    for (name, bytes) in files {
-        form = form.part(
-            "file",
-            Part::bytes(bytes.clone()).file_name(name.to_string()),
-        );
-    }
-    let response = server
-        .http
-        .post(server.url(&format!("{ZONES}/default/{zone}/files")))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap())
+    server.upload(zone, files).await
 }
 
 /// Everything under a zone's folder on disk, hidden files included.

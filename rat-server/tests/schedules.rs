@@ -72,9 +72,9 @@ async fn schedules_are_validated_and_kept() {
             "61",
         ),
         (
-            json!({"pipeline": "bronze.orders", "cron": "0 0 6 * * *"}),
+            json!({"pipeline": "bronze.orders", "cron": "0 0 6 * * * 2027"}),
             StatusCode::UNPROCESSABLE_ENTITY,
-            "6 fields",
+            "7 fields",
         ),
         (
             json!({"pipeline": "bronze.orders"}),

@@ -140,7 +140,25 @@ macro_rules! sql_store {
                 last_fired_at: opt_time("last_fired_at")?,
                 last_run_id: opt_run("last_run_id")?,
                 last_upstream_run: opt_run("last_upstream_run")?,
+                landing_cursor: from_json(row.get("landing_cursor"))?,
                 created_at: parse_time(row.get("created_at"))?,
+                webhook_token: None,
+            })
+        }
+
+        fn firing_record(row: &$row) -> Result<rat_core::FiringRecord> {
+            Ok(rat_core::FiringRecord {
+                id: row.get("id"),
+                schedule_id: row.get("schedule_id"),
+                kind: serde_json::from_value(serde_json::Value::String(row.get("kind")))
+                    .map_err(|e| corrupt("firing kind", e))?,
+                at: parse_time(row.get("at"))?,
+                run_id: row
+                    .get::<Option<String>, _>("run_id")
+                    .map(|s| s.parse::<RunId>())
+                    .transpose()?,
+                skipped: row.get("skipped"),
+                detail: row.get("detail"),
             })
         }
 
@@ -417,8 +435,8 @@ macro_rules! sql_store {
             async fn insert_schedule(&self, s: &Schedule) -> Result<()> {
                 let statement = Self::statement(
                     "INSERT INTO schedules (id, pipeline, trigger, enabled, next_fire_at, \
-                     last_fired_at, last_run_id, last_upstream_run, created_at) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     last_fired_at, last_run_id, last_upstream_run, landing_cursor, created_at) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 );
                 sqlx::query(&statement)
                     .bind(&s.id)
@@ -429,6 +447,7 @@ macro_rules! sql_store {
                     .bind(s.last_fired_at.map(time))
                     .bind(opt_text(&s.last_run_id))
                     .bind(opt_text(&s.last_upstream_run))
+                    .bind(s.landing_cursor.as_ref().map(json).transpose()?)
                     .bind(time(s.created_at))
                     .execute(&self.pool)
                     .await
@@ -459,7 +478,8 @@ macro_rules! sql_store {
             async fn replace_schedule(&self, s: &Schedule) -> Result<()> {
                 let statement = Self::statement(
                     "UPDATE schedules SET pipeline = ?, trigger = ?, enabled = ?, next_fire_at = ?, \
-                     last_fired_at = ?, last_run_id = ?, last_upstream_run = ? WHERE id = ?",
+                     last_fired_at = ?, last_run_id = ?, last_upstream_run = ?, landing_cursor = ? \
+                     WHERE id = ?",
                 );
                 let updated = sqlx::query(&statement)
                     .bind(s.pipeline.to_string())
@@ -469,6 +489,7 @@ macro_rules! sql_store {
                     .bind(s.last_fired_at.map(time))
                     .bind(opt_text(&s.last_run_id))
                     .bind(opt_text(&s.last_upstream_run))
+                    .bind(s.landing_cursor.as_ref().map(json).transpose()?)
                     .bind(&s.id)
                     .execute(&self.pool)
                     .await
@@ -481,40 +502,115 @@ macro_rules! sql_store {
             }
 
             async fn delete_schedule(&self, id: &str) -> Result<()> {
+                let mut tx = self
+                    .pool
+                    .begin()
+                    .await
+                    .map_err(|e| db_error("cannot delete the schedule", e))?;
                 let statement = Self::statement("DELETE FROM schedules WHERE id = ?");
                 let deleted = sqlx::query(&statement)
                     .bind(id)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await
                     .map_err(|e| db_error("cannot delete the schedule", e))?
                     .rows_affected();
                 if deleted == 0 {
                     return Err(no_schedule(id));
                 }
-                Ok(())
+                let statement = Self::statement("DELETE FROM schedule_firings WHERE schedule_id = ?");
+                sqlx::query(&statement)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| db_error("cannot delete the schedule's firings", e))?;
+                tx.commit()
+                    .await
+                    .map_err(|e| db_error("cannot delete the schedule", e))
             }
 
             async fn record_firing(&self, f: &Firing) -> Result<bool> {
+                let failed = |e| db_error("cannot record the firing", e);
+                let mut tx = self.pool.begin().await.map_err(failed)?;
                 let statement = Self::statement(
                     "UPDATE schedules SET next_fire_at = ?, last_fired_at = ?, \
                      last_run_id = COALESCE(?, last_run_id), \
-                     last_upstream_run = COALESCE(?, last_upstream_run) \
+                     last_upstream_run = COALESCE(?, last_upstream_run), \
+                     landing_cursor = COALESCE(?, landing_cursor) \
                      WHERE id = ? AND next_fire_at IS NOT DISTINCT FROM ? \
-                     AND last_upstream_run IS NOT DISTINCT FROM ?",
+                     AND last_upstream_run IS NOT DISTINCT FROM ? \
+                     AND landing_cursor IS NOT DISTINCT FROM ?",
                 );
                 let updated = sqlx::query(&statement)
                     .bind(f.next_fire_at.map(time))
                     .bind(time(f.at))
                     .bind(opt_text(&f.run_id))
                     .bind(opt_text(&f.upstream_run))
+                    .bind(f.landing_cursor.as_ref().map(json).transpose()?)
                     .bind(&f.id)
                     .bind(f.expected_next.map(time))
                     .bind(opt_text(&f.expected_upstream))
+                    .bind(f.expected_cursor.as_ref().map(json).transpose()?)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(failed)?
+                    .rows_affected();
+                if updated != 1 {
+                    return Ok(false);
+                }
+                let record = f.record();
+                let statement = Self::statement(
+                    "INSERT INTO schedule_firings (id, schedule_id, kind, at, run_id, skipped, detail) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?)",
+                );
+                sqlx::query(&statement)
+                    .bind(&record.id)
+                    .bind(&record.schedule_id)
+                    .bind(record.kind.as_str())
+                    .bind(time(record.at))
+                    .bind(opt_text(&record.run_id))
+                    .bind(&record.skipped)
+                    .bind(&record.detail)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(failed)?;
+                tx.commit().await.map_err(failed)?;
+                Ok(true)
+            }
+
+            async fn firings(
+                &self,
+                schedule: &str,
+                limit: u32,
+                offset: u32,
+            ) -> Result<Vec<rat_core::FiringRecord>> {
+                let statement = Self::statement(
+                    "SELECT * FROM schedule_firings WHERE schedule_id = ? \
+                     ORDER BY id DESC LIMIT ? OFFSET ?",
+                );
+                sqlx::query(&statement)
+                    .bind(schedule)
+                    .bind(i64::from(limit))
+                    .bind(i64::from(offset))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| db_error("cannot list the firings", e))?
+                    .iter()
+                    .map(firing_record)
+                    .collect()
+            }
+
+            async fn prune_firings(&self, keep: u32) -> Result<u64> {
+                let statement = Self::statement(
+                    "DELETE FROM schedule_firings WHERE id IN (SELECT id FROM \
+                     (SELECT id, ROW_NUMBER() OVER (PARTITION BY schedule_id ORDER BY id DESC) AS n \
+                      FROM schedule_firings) AS ranked WHERE n > ?)",
+                );
+                Ok(sqlx::query(&statement)
+                    .bind(i64::from(keep))
                     .execute(&self.pool)
                     .await
-                    .map_err(|e| db_error("cannot record the firing", e))?
-                    .rows_affected();
-                Ok(updated == 1)
+                    .map_err(|e| db_error("cannot prune the firings", e))?
+                    .rows_affected())
             }
 
             async fn lead(&self, owner: &str, ttl: Duration) -> Result<bool> {

@@ -168,7 +168,9 @@ macro_rules! store_tests {
                 last_fired_at: None,
                 last_run_id: None,
                 last_upstream_run: None,
+                landing_cursor: None,
                 created_at: Utc::now(),
+                webhook_token: None,
             }
         }
 
@@ -179,24 +181,67 @@ macro_rules! store_tests {
             s.insert_schedule(&schedule).await.unwrap();
             let firing = |run: RunId| Firing {
                 id: "s1".into(),
+                record_id: uuid::Uuid::now_v7().simple().to_string(),
                 expected_next: schedule.next_fire_at,
                 expected_upstream: None,
                 next_fire_at: Some(Utc::now() + chrono::Duration::days(1)),
                 upstream_run: None,
+                expected_cursor: None,
+                landing_cursor: None,
                 run_id: Some(run),
+                skipped: None,
+                detail: Some("cron 0 6 * * *".into()),
+                kind: rat_core::TriggerKind::Cron,
                 at: Utc::now(),
             };
-            assert!(s.record_firing(&firing(RunId::generate())).await.unwrap());
+            let first = RunId::generate();
+            assert!(s.record_firing(&firing(first.clone())).await.unwrap());
             assert!(!s.record_firing(&firing(RunId::generate())).await.unwrap());
             let stored = s.schedule("s1").await.unwrap();
             assert!(stored.last_fired_at.is_some() && stored.last_run_id.is_some());
             assert!(stored.next_fire_at > schedule.next_fire_at);
+            // Only the firing that counted is in the history.
+            let history = s.firings("s1", 10, 0).await.unwrap();
+            assert_eq!(history.len(), 1);
+            assert_eq!(history[0].run_id.as_ref(), Some(&first));
+            assert_eq!(history[0].detail.as_deref(), Some("cron 0 6 * * *"));
+
+            // A landing cursor takes part in the compare-and-swap.
+            let seen = rat_core::schedule::LandingCursor::of([("a.csv", Some(Utc::now()))]);
+            let landed = Firing {
+                expected_next: stored.next_fire_at,
+                next_fire_at: stored.next_fire_at,
+                landing_cursor: Some(seen.clone()),
+                run_id: None,
+                skipped: Some("no pipeline".into()),
+                kind: rat_core::TriggerKind::Landing,
+                ..firing(RunId::generate())
+            };
+            assert!(s.record_firing(&landed).await.unwrap());
+            assert!(!s.record_firing(&landed).await.unwrap(), "the cursor moved");
+            let stored = s.schedule("s1").await.unwrap();
+            assert_eq!(stored.landing_cursor, Some(seen.clone()));
+            let again = Firing {
+                record_id: uuid::Uuid::now_v7().simple().to_string(),
+                expected_cursor: Some(seen),
+                ..landed
+            };
+            assert!(s.record_firing(&again).await.unwrap());
+            let history = s.firings("s1", 10, 0).await.unwrap();
+            assert_eq!(history.len(), 3);
+            assert_eq!(history[0].skipped.as_deref(), Some("no pipeline"));
+            assert_eq!(history[0].kind, rat_core::TriggerKind::Landing);
+            assert_eq!(s.firings("s1", 10, 2).await.unwrap()[0].id, history[2].id);
+            assert_eq!(s.prune_firings(1).await.unwrap(), 2);
+            assert_eq!(s.firings("s1", 10, 0).await.unwrap(), history[..1]);
+            let stored = s.schedule("s1").await.unwrap();
 
             let mut paused = stored.clone();
             paused.enabled = false;
             s.replace_schedule(&paused).await.unwrap();
             assert_eq!(s.schedules().await.unwrap(), [paused]);
             s.delete_schedule("s1").await.unwrap();
+            assert!(s.firings("s1", 10, 0).await.unwrap().is_empty());
             assert_eq!(
                 s.delete_schedule("s1").await.unwrap_err().kind(),
                 ErrorKind::NotFound

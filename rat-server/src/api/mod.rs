@@ -9,6 +9,7 @@
 mod authoring;
 mod files;
 mod landing;
+mod triggers;
 mod types;
 mod versions;
 
@@ -22,6 +23,7 @@ use crate::auth::Principal;
 pub use authoring::*;
 pub use files::*;
 pub use landing::*;
+pub use triggers::*;
 pub(crate) use types::files_of;
 pub use types::*;
 pub use versions::*;
@@ -30,7 +32,8 @@ pub use versions::*;
 /// (one, or a batch in DAG order) with their logs, tables with their
 /// history, read-only queries, schedules; the project's files through
 /// [`FilesApi`]; quality tests, test runs and previews through
-/// [`AuthoringApi`]; versions and drafts of code through [`VersionsApi`].
+/// [`AuthoringApi`]; versions and drafts of code through [`VersionsApi`];
+/// schedules' firings and webhooks through [`TriggersApi`].
 ///
 /// Errors carry a kind and a message naming the file, field or value at
 /// fault; an object that does not exist is
@@ -49,7 +52,7 @@ pub use versions::*;
 /// ```
 #[async_trait]
 pub trait PlatformApi:
-    FilesApi + AuthoringApi + VersionsApi + Send + Sync + std::fmt::Debug
+    FilesApi + AuthoringApi + VersionsApi + TriggersApi + Send + Sync + std::fmt::Debug
 {
     /// The same API doing its verbs for `principal`: the versions it
     /// saves name them. A client's server learns who from its credentials

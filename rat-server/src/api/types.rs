@@ -415,19 +415,30 @@ pub struct QueryRequest {
 pub use rat_runner::query::QueryOutput;
 
 /// `POST /api/v1/schedules` and `PUT /api/v1/schedules/{id}`: exactly one
-/// of `cron` and `after`.
+/// of `cron`, `after`, `landing` and `webhook`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleRequest {
     /// The pipeline to run: `namespace.layer.name`, or `layer.name` in `default`.
     pub pipeline: String,
-    /// A 5-field cron expression, in UTC (`0 6 * * 1-5`).
+    /// A cron expression in UTC: 5 fields (`0 6 * * 1-5`), or 6 with
+    /// seconds first (`*/30 * * * * *`).
     #[serde(default)]
     pub cron: Option<String>,
     /// Run after each success of this pipeline (`layer.name` is in the
     /// scheduled pipeline's namespace).
     #[serde(default)]
     pub after: Option<String>,
+    /// Run when a file lands in this zone of the pipeline's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub landing: Option<String>,
+    /// With `landing`: only files whose name matches this glob (`*.csv`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    /// Run when `POST /webhooks/{id}` is called with the token the reply
+    /// to this request shows (once).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub webhook: bool,
     /// Whether it fires (default true).
     #[serde(default = "enabled")]
     pub enabled: bool,

@@ -7,6 +7,7 @@
 mod authoring;
 mod files;
 mod landing;
+mod triggers;
 mod versions;
 
 use std::fmt;

@@ -156,6 +156,7 @@ pub fn router(platform: Arc<dyn PlatformApi>, auth: Authenticator) -> Router {
                 .put(schedules::replace)
                 .delete(schedules::delete),
         )
+        .route("/schedules/{id}/firings", get(schedules::firings))
         .route("/files/{namespace}", get(files::list))
         .route(
             "/files/{namespace}/{*path}",
@@ -183,7 +184,10 @@ pub fn router(platform: Arc<dyn PlatformApi>, auth: Authenticator) -> Router {
         )
         .route_layer(middleware::from_fn_with_state(auth, auth::require))
         // Public, like /health: it describes, it reveals nothing.
-        .route("/openapi.json", get(meta::openapi));
+        .route("/openapi.json", get(meta::openapi))
+        // Its own token is the credential (a caller such as a CI system
+        // holds that, not an API key).
+        .route("/webhooks/{id}", post(schedules::webhook));
     Router::new()
         // Public, for probes: liveness is the process answering at all,
         // readiness its components answering too.

@@ -1,10 +1,13 @@
-//! Schedules: list, create, read, replace, delete.
+//! Schedules: list, create, read, replace, delete, their firings; the
+//! webhook that fires one (outside auth: its token is the credential).
 
 use axum::http::StatusCode;
 
 use super::{Api, Paging};
-use crate::api::{Page, Schedule, ScheduleRequest};
-use crate::error::{ApiResult, Json, Path, Query};
+use axum::http::{HeaderMap, header};
+
+use crate::api::{FiringRecord, Page, Schedule, ScheduleRequest};
+use crate::error::{ApiError, ApiResult, Json, Path, Query};
 
 pub(super) async fn list(
     Api(api): Api,
@@ -36,4 +39,40 @@ pub(super) async fn replace(
 pub(super) async fn delete(Api(api): Api, Path(id): Path<String>) -> ApiResult<StatusCode> {
     api.delete_schedule(&id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+pub(super) async fn firings(
+    Api(api): Api,
+    Path(id): Path<String>,
+    Query(paging): Query<Paging>,
+) -> ApiResult<axum::Json<Page<FiringRecord>>> {
+    let page = api
+        .schedule_firings(&id, paging.limit()?, paging.offset())
+        .await?;
+    Ok(axum::Json(page))
+}
+
+/// `POST /webhooks/{id}` with `Authorization: Bearer TOKEN` (or
+/// `X-Rat-Token: TOKEN`): the firing, `202`.
+pub(super) async fn webhook(
+    Api(api): Api,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<(StatusCode, axum::Json<FiringRecord>)> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .or_else(|| headers.get("x-rat-token").and_then(|v| v.to_str().ok()))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "a webhook token is required (Authorization: Bearer TOKEN)",
+            )
+        })?;
+    let fired = api.fire_webhook(&id, token).await?;
+    Ok((StatusCode::ACCEPTED, axum::Json(fired)))
 }

@@ -10,11 +10,11 @@ use std::sync::Arc;
 
 use super::Platform;
 use crate::api::{
-    Batch, BatchRequest, Features, FilePreview, LandingFile, LandingZone, Lineage, MaintainRequest,
-    MaintenanceReport, Namespace, NewLandingZone, NewPipeline, Page, PipelineDetail,
-    PipelineSummary, PlatformApi, QueryOutput, QueryRequest, Readiness, Rollback, RunAccepted,
-    SavePipeline, Schedule, ScheduleRequest, SnapshotInfo, SubmitRun, TableDetail, TableSummary,
-    ZoneRef,
+    Batch, BatchRequest, Features, FilePreview, FiringRecord, LandingFile, LandingZone, Lineage,
+    MaintainRequest, MaintenanceReport, Namespace, NewLandingZone, NewPipeline, Page,
+    PipelineDetail, PipelineSummary, PlatformApi, QueryOutput, QueryRequest, Readiness, Rollback,
+    RunAccepted, SavePipeline, Schedule, ScheduleRequest, SnapshotInfo, SubmitRun, TableDetail,
+    TableSummary, TriggersApi, ZoneRef,
 };
 use crate::auth::Principal;
 
@@ -213,5 +213,21 @@ impl PlatformApi for Platform {
         rows: u32,
     ) -> Result<FilePreview> {
         self.preview_zone_file(zone, name, rows).await
+    }
+}
+
+#[async_trait]
+impl TriggersApi for Platform {
+    async fn schedule_firings(
+        &self,
+        schedule: &str,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Page<FiringRecord>> {
+        self.list_firings(schedule, limit, offset).await
+    }
+
+    async fn fire_webhook(&self, schedule: &str, token: &str) -> Result<FiringRecord> {
+        self.call_webhook(schedule, token).await
     }
 }

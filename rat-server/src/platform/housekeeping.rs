@@ -10,11 +10,17 @@ use rat_runner::maintain::{MaintainOptions, maintain};
 use super::Platform;
 use crate::api::all_tables;
 
+/// Firings each schedule's history keeps.
+pub const KEPT_FIRINGS: u32 = 1_000;
+
 /// What one housekeeping pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Housekeeping {
     /// Run records deleted.
     pub runs_pruned: usize,
+    /// Schedule firings deleted (each schedule keeps its newest
+    /// [`KEPT_FIRINGS`]).
+    pub firings_pruned: u64,
     /// Tables maintained.
     pub tables_maintained: usize,
     /// Files maintenance removed.
@@ -35,6 +41,7 @@ impl Platform {
         }
         let mut done = Housekeeping {
             runs_pruned: pruned.len(),
+            firings_pruned: self.schedule_store().prune_firings(KEPT_FIRINGS).await?,
             ..Housekeeping::default()
         };
         for table in all_tables(self, None).await? {

@@ -13,14 +13,16 @@ mod pipelines;
 mod runs;
 mod schedules;
 mod tables;
+mod triggers;
 mod versions;
 
-pub use housekeeping::Housekeeping;
+pub use housekeeping::{Housekeeping, KEPT_FIRINGS};
 pub use landing::LandingSettings;
 pub(crate) use pipelines::pipeline_table;
 pub use runs::MAX_LOG_PAGE;
 pub use schedules::next_cron_time;
 pub use tables::{MAX_QUERY_ROWS, MAX_QUERY_TIME};
+pub use triggers::{WEBHOOK_BURST, WEBHOOK_PERIOD};
 
 use std::fmt;
 use std::sync::Arc;
@@ -71,6 +73,8 @@ struct Inner {
     leading: AtomicBool,
     /// This process, as batches it drives record it.
     owner: String,
+    /// How often each webhook fired lately.
+    webhooks: triggers::WebhookLimiter,
 }
 
 /// What a platform is set to beyond its components.
@@ -109,6 +113,7 @@ impl Platform {
                 options: Options::default(),
                 leading: AtomicBool::new(false),
                 owner: rat_executor::Owner::current().to_string(),
+                webhooks: Default::default(),
             }),
             author: None,
         }
@@ -128,6 +133,7 @@ impl Platform {
                 options,
                 leading: AtomicBool::new(false),
                 owner: inner.owner.clone(),
+                webhooks: Default::default(),
             }),
             author: self.author.clone(),
         }

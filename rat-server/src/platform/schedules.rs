@@ -1,16 +1,28 @@
-//! Schedules: validated definitions, and the firing rules the scheduler
-//! applies each tick (a missed cron time fires once, then the next time
-//! is computed from now; an upstream success fires once).
+//! Schedules: validated definitions and the state each trigger starts
+//! from (a missed cron time fires once, then the next time is computed
+//! from now; an upstream success fires once; files already in a zone do
+//! not fire a new landing trigger). How they fire: [`super::triggers`].
 
 use chrono::{DateTime, SubsecRound, Utc};
+use rat_core::schedule::{LandingCursor, WebhookToken};
 use rat_core::{
-    Error, ErrorKind, Firing, Result, RunFilter, RunId, RunStatus, Schedule, TableRef, Trigger,
+    Error, ErrorKind, Identifier, Result, RunFilter, RunId, RunStatus, Schedule, TableRef, Trigger,
 };
 
 use super::Platform;
-use crate::api::{ScheduleRequest, SubmitRun};
+use super::triggers::{landing_glob, new_token, token_hash};
+use crate::api::{ScheduleRequest, ZoneRef};
 
-/// The next time a 5-field cron `expression` matches, after `after`.
+/// The next time a cron `expression` matches, after `after`: 5 fields
+/// (minute hour day-of-month month day-of-week), or 6 with seconds first.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// let at = Utc.with_ymd_and_hms(2026, 12, 4, 10, 0, 0).unwrap();
+/// let next = rat_server::next_cron_time("*/20 * * * * *", at).unwrap();
+/// assert_eq!(next, at + chrono::Duration::seconds(20));
+/// assert!(rat_server::next_cron_time("* * * *", at).is_err());
+/// ```
 pub fn next_cron_time(expression: &str, after: DateTime<Utc>) -> Result<DateTime<Utc>> {
     let invalid = |why: String| {
         Error::invalid(format!(
@@ -20,12 +32,14 @@ pub fn next_cron_time(expression: &str, after: DateTime<Utc>) -> Result<DateTime
         .with_context("field", "cron")
     };
     let fields = expression.split_whitespace().count();
-    if fields != 5 {
+    if !(5..=6).contains(&fields) {
         return Err(invalid(format!(
-            "{fields} fields; expected 5 (minute hour day-of-month month day-of-week)"
+            "{fields} fields; expected 5 (minute hour day-of-month month day-of-week), \
+             or 6 with seconds first"
         )));
     }
     let cron = croner::Cron::new(expression)
+        .with_seconds_optional()
         .parse()
         .map_err(|e| invalid(e.to_string()))?;
     cron.find_next_occurrence(&after, false)
@@ -43,9 +57,10 @@ impl Platform {
         self.schedule_store().schedule(id).await
     }
 
-    /// Validates and adds a schedule.
+    /// Validates and adds a schedule. A webhook's reply carries its token
+    /// (the only time it is shown).
     pub(super) async fn add_schedule(&self, request: &ScheduleRequest) -> Result<Schedule> {
-        let (pipeline, trigger) = self.check_schedule(request).await?;
+        let (pipeline, trigger, token) = self.check_schedule(request, None).await?;
         let mut schedule = Schedule {
             id: uuid::Uuid::now_v7().to_string(),
             pipeline,
@@ -55,24 +70,27 @@ impl Platform {
             last_fired_at: None,
             last_run_id: None,
             last_upstream_run: None,
+            landing_cursor: None,
             // As precise as stores keep it, so the reply equals a re-read.
             created_at: Utc::now().trunc_subsecs(6),
+            webhook_token: None,
         };
         self.arm(&mut schedule).await?;
         self.schedule_store().insert_schedule(&schedule).await?;
+        schedule.webhook_token = token;
         Ok(schedule)
     }
 
     /// Replaces a schedule's definition; its firing state restarts when
-    /// the trigger changes.
+    /// the trigger changes (a webhook keeps its token).
     pub(super) async fn update_schedule(
         &self,
         id: &str,
         request: &ScheduleRequest,
     ) -> Result<Schedule> {
         let mut schedule = self.schedule_store().schedule(id).await?;
-        let (pipeline, trigger) = self.check_schedule(request).await?;
-        let changed = trigger != schedule.trigger;
+        let (pipeline, trigger, token) = self.check_schedule(request, Some(&schedule)).await?;
+        let changed = trigger != schedule.trigger || pipeline != schedule.pipeline;
         schedule.pipeline = pipeline;
         schedule.trigger = trigger;
         schedule.enabled = request.enabled;
@@ -80,6 +98,7 @@ impl Platform {
             self.arm(&mut schedule).await?;
         }
         self.schedule_store().replace_schedule(&schedule).await?;
+        schedule.webhook_token = token;
         Ok(schedule)
     }
 
@@ -88,7 +107,13 @@ impl Platform {
         self.schedule_store().delete_schedule(id).await
     }
 
-    async fn check_schedule(&self, request: &ScheduleRequest) -> Result<(TableRef, Trigger)> {
+    /// The pipeline and trigger `request` asks for, validated, and a new
+    /// webhook's token (a webhook `current` already is keeps its own).
+    async fn check_schedule(
+        &self,
+        request: &ScheduleRequest,
+        current: Option<&Schedule>,
+    ) -> Result<(TableRef, Trigger, Option<WebhookToken>)> {
         let pipeline = TableRef::parse(&request.pipeline, rat_core::DEFAULT_NAMESPACE)
             .map_err(|e| e.with_context("field", "pipeline"))?;
         if !self.pipeline_exists(&pipeline).await? {
@@ -97,35 +122,74 @@ impl Platform {
                 format!("no pipeline '{pipeline}'"),
             ));
         }
-        let trigger = match (&request.cron, &request.after) {
-            (Some(expression), None) => {
-                next_cron_time(expression, Utc::now())?;
-                Trigger::Cron {
-                    expression: expression.split_whitespace().collect::<Vec<_>>().join(" "),
-                }
+        if request.pattern.is_some() && request.landing.is_none() {
+            return Err(
+                Error::invalid("'pattern' filters a landing trigger; give 'landing' too")
+                    .with_context("field", "pattern"),
+            );
+        }
+        let chosen = [
+            request.cron.is_some(),
+            request.after.is_some(),
+            request.landing.is_some(),
+            request.webhook,
+        ];
+        if chosen.iter().filter(|c| **c).count() != 1 {
+            return Err(Error::invalid(
+                "give exactly one trigger: 'cron', 'after', 'landing' or 'webhook'",
+            )
+            .with_context("field", "cron"));
+        }
+        let mut token = None;
+        let trigger = if let Some(expression) = &request.cron {
+            next_cron_time(expression, Utc::now())?;
+            Trigger::Cron {
+                expression: expression.split_whitespace().collect::<Vec<_>>().join(" "),
             }
-            (None, Some(after)) => {
-                let upstream = TableRef::parse(after, pipeline.namespace.as_str())
-                    .map_err(|e| e.with_context("field", "after"))?;
-                if upstream == pipeline {
-                    return Err(Error::invalid("a pipeline cannot run after itself")
-                        .with_context("field", "after"));
-                }
-                Trigger::AfterUpstream { upstream }
+        } else if let Some(after) = &request.after {
+            let upstream = TableRef::parse(after, pipeline.namespace.as_str())
+                .map_err(|e| e.with_context("field", "after"))?;
+            if upstream == pipeline {
+                return Err(Error::invalid("a pipeline cannot run after itself")
+                    .with_context("field", "after"));
             }
-            _ => {
-                return Err(Error::invalid("give exactly one of 'cron' and 'after'")
-                    .with_context("field", "cron"));
+            Trigger::AfterUpstream { upstream }
+        } else if let Some(zone) = &request.landing {
+            let zone = ZoneRef {
+                namespace: pipeline.namespace.clone(),
+                zone: Identifier::new(zone).map_err(|e| e.with_context("field", "landing"))?,
+            };
+            if let Some(pattern) = &request.pattern {
+                landing_glob(pattern)?;
+            }
+            self.read_zone(&zone).await?;
+            Trigger::Landing {
+                zone: zone.zone,
+                pattern: request.pattern.clone(),
+            }
+        } else {
+            match current.map(|s| &s.trigger) {
+                Some(kept @ Trigger::Webhook { .. }) => kept.clone(),
+                _ => {
+                    let new = new_token()?;
+                    let trigger = Trigger::Webhook {
+                        token_sha256: token_hash(&new),
+                    };
+                    token = Some(WebhookToken(new));
+                    trigger
+                }
             }
         };
-        Ok((pipeline, trigger))
+        Ok((pipeline, trigger, token))
     }
 
     /// Sets the firing state a new trigger starts from: the next cron
-    /// time, or the upstream's latest success (older ones never fire it).
+    /// time, the upstream's latest success (older ones never fire it), the
+    /// files already in the zone (they never fire it).
     async fn arm(&self, schedule: &mut Schedule) -> Result<()> {
         schedule.next_fire_at = None;
         schedule.last_upstream_run = None;
+        schedule.landing_cursor = None;
         match &schedule.trigger {
             Trigger::Cron { expression } => {
                 schedule.next_fire_at = Some(next_cron_time(expression, Utc::now())?);
@@ -133,11 +197,21 @@ impl Platform {
             Trigger::AfterUpstream { upstream } => {
                 schedule.last_upstream_run = self.latest_success(upstream).await?;
             }
+            Trigger::Landing { zone, pattern } => {
+                let zone = ZoneRef {
+                    namespace: schedule.pipeline.namespace.clone(),
+                    zone: zone.clone(),
+                };
+                let files = self.landed_files(&zone, pattern.as_deref()).await?;
+                let cursor = LandingCursor::of(files.iter().map(|(n, at)| (n.as_str(), *at)));
+                schedule.landing_cursor = Some(cursor);
+            }
+            Trigger::Webhook { .. } => {}
         }
         Ok(())
     }
 
-    async fn latest_success(&self, table: &TableRef) -> Result<Option<RunId>> {
+    pub(super) async fn latest_success(&self, table: &TableRef) -> Result<Option<RunId>> {
         let filter = RunFilter {
             table: Some(table.clone()),
             statuses: vec![RunStatus::Success],
@@ -149,65 +223,5 @@ impl Platform {
             .await?
             .first()
             .map(|r| r.run_id.clone()))
-    }
-
-    /// Fires every schedule due at `now`; the runs started. A full queue
-    /// leaves a schedule due for the next tick; a submission that cannot
-    /// succeed (the pipeline was deleted) is logged and the schedule
-    /// moves on.
-    pub(crate) async fn fire_due(&self, now: DateTime<Utc>) -> Result<Vec<RunId>> {
-        let mut started = Vec::new();
-        for schedule in self.schedule_store().schedules().await? {
-            if !schedule.enabled {
-                continue;
-            }
-            let (due, next_fire_at, upstream_run) = match &schedule.trigger {
-                Trigger::Cron { expression } => match schedule.next_fire_at {
-                    Some(at) if at <= now => (true, Some(next_cron_time(expression, now)?), None),
-                    _ => (false, None, None),
-                },
-                Trigger::AfterUpstream { upstream } => {
-                    let latest = self.latest_success(upstream).await?;
-                    let fresh = latest.is_some() && latest != schedule.last_upstream_run;
-                    (fresh, None, latest)
-                }
-            };
-            if !due {
-                continue;
-            }
-            let submitted = self
-                .start_run(&SubmitRun {
-                    pipeline: schedule.pipeline.to_string(),
-                    limits: Default::default(),
-                })
-                .await;
-            let run_id = match submitted {
-                Ok(accepted) => Some(accepted.run_id),
-                Err(e) if e.is_retryable() => continue,
-                Err(e) => {
-                    tracing::warn!(schedule = %schedule.id, "schedule could not start its run: {e}");
-                    None
-                }
-            };
-            let firing = Firing {
-                id: schedule.id.clone(),
-                expected_next: schedule.next_fire_at,
-                expected_upstream: schedule.last_upstream_run.clone(),
-                next_fire_at,
-                upstream_run,
-                run_id: run_id.clone(),
-                at: now,
-            };
-            let recorded = self.schedule_store().record_firing(&firing).await?;
-            match (recorded, run_id) {
-                (true, Some(run)) => started.push(run),
-                // Another scheduler fired it first: withdraw this run.
-                (false, Some(run)) => {
-                    let _ = self.executor().cancel(&run).await;
-                }
-                _ => {}
-            }
-        }
-        Ok(started)
     }
 }

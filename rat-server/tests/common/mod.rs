@@ -131,6 +131,25 @@ impl Server {
         self.call(Method::POST, path, Some(body)).await
     }
 
+    /// Uploads `files` (name, bytes) to `zone` of namespace `default` as
+    /// one multipart body: status and JSON.
+    pub async fn upload(&self, zone: &str, files: &[(&str, Vec<u8>)]) -> (StatusCode, Value) {
+        let mut form = reqwest::multipart::Form::new();
+        for (name, bytes) in files {
+            let part = reqwest::multipart::Part::bytes(bytes.clone()).file_name(name.to_string());
+            form = form.part("file", part);
+        }
+        let response = self
+            .http
+            .post(self.url(&format!("/api/v1/landing-zones/default/{zone}/files")))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap())
+    }
+
     /// Submits a run and waits for it to end; its record.
     pub async fn run_to_end(&self, pipeline: &str) -> Value {
         let (status, accepted) = self
