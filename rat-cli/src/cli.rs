@@ -204,6 +204,15 @@ pub(crate) enum Command {
         #[command(subcommand)]
         action: Option<ScheduleAction>,
     },
+    /// Outgoing webhooks of a namespace, told when runs finish or fail,
+    /// quality tests fail or schedules skip: list, add, rm, deliveries.
+    Notifications {
+        /// The namespace (`default` when absent).
+        #[arg(long, global = true)]
+        namespace: Option<String>,
+        #[command(subcommand)]
+        action: Option<NotificationAction>,
+    },
     /// Landing zones, where raw files wait for pipelines: list, create,
     /// upload, ls, rm, preview, delete.
     Landing {
@@ -259,6 +268,44 @@ pub(crate) enum ScheduleAction {
         /// The schedule's id.
         id: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum NotificationAction {
+    /// Post events to URL, signed with a secret this prints (once).
+    Add {
+        /// An http(s) URL.
+        url: String,
+        /// Events: run_finished, run_failed, quality_failed,
+        /// schedule_skipped (repeat, or comma-separated).
+        #[arg(long = "event", required = true, value_delimiter = ',', value_parser = parse_event)]
+        events: Vec<rat_core::EventKind>,
+        /// What it is for.
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Delete a hook with its deliveries.
+    Rm {
+        /// The hook's id.
+        id: String,
+    },
+    /// A hook's deliveries, newest first, with their attempts.
+    Deliveries {
+        /// The hook's id.
+        id: String,
+        /// Most deliveries to show.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+}
+
+fn parse_event(text: &str) -> Result<rat_core::EventKind, String> {
+    rat_core::EventKind::ALL
+        .into_iter()
+        .find(|k| k.as_str() == text)
+        .ok_or_else(|| {
+            format!("'{text}' is not run_finished, run_failed, quality_failed or schedule_skipped")
+        })
 }
 
 #[derive(Debug, Subcommand)]

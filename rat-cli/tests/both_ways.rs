@@ -421,6 +421,34 @@ fn every_command_answers_the_same_locally_and_through_a_server() {
         assert!(out.status.success(), "{out:?}");
     }
 
+    // notifications: a hook added through the server, listed and its
+    // deliveries read the same both ways, removed here.
+    let made = json(&remote_rat(
+        &served,
+        Some(KEY),
+        &[
+            "--json",
+            "notifications",
+            "add",
+            "http://127.0.0.1:9/hook",
+            "--event",
+            "run_failed,schedule_skipped",
+        ],
+    ));
+    let hook_id = made["id"].as_str().unwrap().to_owned();
+    assert_eq!(made["secret"].as_str().unwrap().len(), 64, "{made}");
+    for args in [
+        vec!["notifications"],
+        vec!["--json", "notifications"],
+        vec!["--json", "notifications", "deliveries", &hook_id],
+    ] {
+        same(project, &served, &args);
+    }
+    let listed = json(&same(project, &served, &["--json", "notifications"]));
+    assert!(listed[0].get("secret").is_none(), "{listed}");
+    let removed = common::rat(project, &["notifications", "rm", &hook_id]);
+    assert!(removed.status.success(), "{removed:?}");
+
     // Failures: the same message, context and exit code.
     for (args, code) in [
         (vec!["--json", "landing", "ls", "nothing"], 1),
@@ -439,6 +467,19 @@ fn every_command_answers_the_same_locally_and_through_a_server() {
         ),
         (vec!["--json", "versions", "bronze.nothing"], 1),
         (vec!["--json", "schedules", "firings", "nope"], 1),
+        (vec!["--json", "notifications", "rm", "nope"], 1),
+        (vec!["--json", "notifications", "--namespace", "../x"], 2),
+        (
+            vec![
+                "--json",
+                "notifications",
+                "add",
+                "ftp://x",
+                "--event",
+                "run_failed",
+            ],
+            2,
+        ),
         (
             vec![
                 "--json",

@@ -32,6 +32,7 @@ pub mod error;
 pub mod executor;
 pub mod ident;
 pub mod maintenance;
+pub mod notify;
 pub mod project;
 pub mod run;
 pub mod runner;
@@ -52,6 +53,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use executor::{Executor, LogCursor, RunRecord, RunRequest};
 pub use ident::{DEFAULT_NAMESPACE, Identifier, Layer, RUN_BRANCH_PREFIX, RunId, TableRef};
 pub use maintenance::{MaintenanceOverrides, MaintenanceSettings, RunRetention};
+pub use notify::{Delivery, Event, EventKind, NotificationHook, NotificationStore};
 pub use project::{Language, MergeStrategy, Pipeline, Project, ProjectSource};
 pub use run::{
     LogLevel, LogRecord, LogSink, MemoryLogSink, Phase, QualityResult, RunError, RunResult,

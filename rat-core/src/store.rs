@@ -111,6 +111,15 @@ pub trait RunStore: Send + Sync + fmt::Debug {
     /// Records that are pending or running (for reconciliation on start).
     async fn unfinished(&self) -> Result<Vec<RunRecord>>;
 
+    /// Runs that ended after `after` (their finish time, then their id:
+    /// `""` is before every id), in that order: at most `limit`. How a
+    /// notifier follows runs as they end.
+    async fn finished_after(
+        &self,
+        after: Option<(DateTime<Utc>, &str)>,
+        limit: u32,
+    ) -> Result<Vec<RunRecord>>;
+
     /// Appends log lines (ignoring ones already stored); the store keeps at
     /// most its bound per run, dropping the oldest.
     async fn append_logs(&self, run: &RunId, records: &[LogRecord]) -> Result<()>;

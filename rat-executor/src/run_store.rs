@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rat_core::config::SecretRef;
-use rat_core::{BatchStore, Result, RunStore, ScheduleStore, VersionStore};
+use rat_core::{BatchStore, NotificationStore, Result, RunStore, ScheduleStore, VersionStore};
 use serde::{Deserialize, Serialize};
 
 use crate::SqliteRunStore;
@@ -49,17 +49,23 @@ pub struct Stores {
     pub batches: Arc<dyn BatchStore>,
     /// Versions of pipelines' code.
     pub versions: Arc<dyn VersionStore>,
+    /// Notification hooks and their deliveries.
+    pub notifications: Arc<dyn NotificationStore>,
 }
 
 impl Stores {
-    /// One store as all four.
-    pub fn of<S: RunStore + ScheduleStore + BatchStore + VersionStore + 'static>(store: S) -> Self {
+    /// One store as all of them.
+    pub fn of<S>(store: S) -> Self
+    where
+        S: RunStore + ScheduleStore + BatchStore + VersionStore + NotificationStore + 'static,
+    {
         let store = Arc::new(store);
         Self {
             runs: store.clone(),
             schedules: store.clone(),
             batches: store.clone(),
-            versions: store,
+            versions: store.clone(),
+            notifications: store,
         }
     }
 }

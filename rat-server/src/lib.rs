@@ -29,5 +29,6 @@ pub use compose::{ExecutorStart, Server, serve};
 pub use config::ServerSetup;
 pub use platform::{
     Housekeeping, KEPT_FIRINGS, LandingSettings, MAX_LOG_PAGE, MAX_QUERY_ROWS, MAX_QUERY_TIME,
-    Platform, WEBHOOK_BURST, WEBHOOK_PERIOD, next_cron_time,
+    NotifierSettings, Platform, SIGNATURE_HEADER, WEBHOOK_BURST, WEBHOOK_PERIOD, next_cron_time,
+    notification_signature,
 };

@@ -1,7 +1,8 @@
 //! The scheduler: each tick, the instance holding the lease fires the
-//! schedules that are due, and every `housekeeping` interval it prunes run
-//! records and maintains every table (in the background: a long compaction
-//! never delays a schedule). Every instance tries for the lease, so another
+//! schedules that are due and passes the notifier (events of runs that
+//! ended enqueued, deliveries due attempted — in the background: a slow
+//! receiver never delays a schedule), and every `housekeeping` interval it
+//! prunes run records and maintains every table (in the background too). Every instance tries for the lease, so another
 //! takes over within a lease's life when the leader stops.
 
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use rat_core::RunRetention;
 
-use crate::Platform;
+use crate::{NotifierSettings, Platform};
 
 /// How a scheduler ticks and holds its lease.
 #[derive(Debug, Clone)]
@@ -26,6 +27,8 @@ pub struct SchedulerConfig {
     pub housekeeping: Option<Duration>,
     /// How long run records and logs are kept.
     pub run_retention: RunRetention,
+    /// How notifications are delivered.
+    pub notifier: NotifierSettings,
 }
 
 impl Default for SchedulerConfig {
@@ -36,6 +39,7 @@ impl Default for SchedulerConfig {
             owner: uuid::Uuid::new_v4().to_string(),
             housekeeping: Some(Duration::from_secs(3600)),
             run_retention: RunRetention::default(),
+            notifier: NotifierSettings::default(),
         }
     }
 }
@@ -50,6 +54,7 @@ pub fn spawn(platform: Platform, config: SchedulerConfig) -> tokio::task::JoinHa
         // server restarted often does not maintain on every start.
         let mut last_housekeeping = Instant::now();
         let housekeeping_busy = Arc::new(AtomicBool::new(false));
+        let notifier_busy = Arc::new(AtomicBool::new(false));
         loop {
             ticks.tick().await;
             let leading = match platform
@@ -78,6 +83,16 @@ pub fn spawn(platform: Platform, config: SchedulerConfig) -> tokio::task::JoinHa
                     match platform.housekeep(&retention).await {
                         Ok(done) => tracing::info!(?done, "housekeeping"),
                         Err(e) => tracing::warn!("housekeeping: {e}"),
+                    }
+                    busy.store(false, Ordering::SeqCst);
+                });
+            }
+            if !notifier_busy.swap(true, Ordering::SeqCst) {
+                let (platform, busy) = (platform.clone(), notifier_busy.clone());
+                let settings = config.notifier;
+                tokio::spawn(async move {
+                    if let Err(e) = platform.notify(&settings).await {
+                        tracing::warn!("notifications: {e}");
                     }
                     busy.store(false, Ordering::SeqCst);
                 });

@@ -21,6 +21,9 @@ fn the_document_names_every_route() {
     let served = [
         "/features",
         "/namespaces",
+        "/namespaces/{namespace}/notifications",
+        "/namespaces/{namespace}/notifications/{id}",
+        "/namespaces/{namespace}/notifications/{id}/deliveries",
         "/pipelines",
         "/pipelines/{namespace}/{layer}/{name}",
         "/pipelines/{namespace}/{layer}/{name}/tests",

@@ -316,6 +316,7 @@ async fn the_lease_holder_prunes_old_runs_and_maintains_tables() {
             keep_runs: 1,
             ..Default::default()
         },
+        ..SchedulerConfig::default()
     };
     // Driven by the scheduler as the lease holder: wait for its pass.
     let scheduler = rat_server::scheduler::spawn(server.server.platform.clone(), config.clone());

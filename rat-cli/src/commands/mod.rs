@@ -9,6 +9,7 @@ mod init;
 mod landing;
 mod logs;
 mod maintain;
+mod notifications;
 mod pipelines;
 mod preview;
 mod query;
@@ -179,6 +180,11 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<u8> {
                 _ => versions::Action::List(limit),
             };
             versions::versions(api.as_ref(), &table, action, json).await
+        }
+        Command::Notifications { namespace, action } => {
+            let api = api(LocalExecution::default()).await?;
+            let namespace = namespace.as_deref().unwrap_or(rat_core::DEFAULT_NAMESPACE);
+            notifications::notifications(api.as_ref(), namespace, action, json).await
         }
         Command::Landing { action } => {
             let api = api(LocalExecution::default()).await?;

@@ -6,6 +6,7 @@
 
 mod batches;
 mod common;
+mod notify;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod sqlite;
@@ -311,6 +312,32 @@ macro_rules! sql_store {
                     .fetch_all(&self.pool)
                     .await
                     .map_err(|e| db_error("cannot list runs", e))?;
+                rows.iter().map(record).collect()
+            }
+
+            async fn finished_after(
+                &self,
+                after: Option<(chrono::DateTime<chrono::Utc>, &str)>,
+                limit: u32,
+            ) -> Result<Vec<RunRecord>> {
+                // Times are fixed-width RFC 3339 text: they order as text.
+                let (at, id) = match after {
+                    Some((at, id)) => (time(at), id.to_owned()),
+                    None => (String::new(), String::new()),
+                };
+                let statement = Self::statement(
+                    "SELECT * FROM runs WHERE finished_at IS NOT NULL \
+                     AND (finished_at > ? OR (finished_at = ? AND run_id > ?)) \
+                     ORDER BY finished_at, run_id LIMIT ?",
+                );
+                let rows = sqlx::query(&statement)
+                    .bind(&at)
+                    .bind(&at)
+                    .bind(&id)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| db_error("cannot list finished runs", e))?;
                 rows.iter().map(record).collect()
             }
 

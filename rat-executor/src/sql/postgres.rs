@@ -129,6 +129,7 @@ fn redact(e: &sqlx::Error) -> String {
 
 super::sql_store!(PostgresRunStore, Postgres, PgRow);
 super::batches::batch_store!(PostgresRunStore);
+super::notify::notification_store!(PostgresRunStore);
 super::versions::version_store!(PostgresRunStore, PgRow);
 
 #[cfg(test)]

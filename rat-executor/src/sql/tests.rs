@@ -10,7 +10,12 @@ macro_rules! store_tests {
 
         async fn store() -> (
             impl Sized,
-            impl RunStore + ScheduleStore + rat_core::BatchStore + rat_core::VersionStore + Clone,
+            impl RunStore
+            + ScheduleStore
+            + rat_core::BatchStore
+            + rat_core::VersionStore
+            + rat_core::NotificationStore
+            + Clone,
         ) {
             $make().await
         }
@@ -154,6 +159,99 @@ macro_rules! store_tests {
             let unknown: TableRef = "gold.none".parse().unwrap();
             assert!(s.newest_version(&unknown).await.unwrap().is_none());
             assert!(s.versions(&unknown, 10, 0).await.unwrap().is_empty());
+        }
+
+        #[tokio::test]
+        async fn hooks_and_deliveries_are_kept_each_event_once() {
+            use rat_core::notify::DeliveryState;
+            use rat_core::{Delivery, Event, EventKind, NotificationHook, NotificationStore};
+            let (_guard, s) = store().await;
+            let ns = |n: &str| rat_core::ident::namespace(n).unwrap();
+            let made = chrono::SubsecRound::trunc_subsecs(Utc::now(), 6);
+            let hook = |id: &str, namespace: &str| NotificationHook {
+                id: id.into(),
+                namespace: ns(namespace),
+                url: "http://127.0.0.1:9/h".into(),
+                events: vec![EventKind::RunFailed],
+                description: None,
+                created_at: made,
+                secret: None,
+            };
+            s.insert_hook(&hook("h1", "default"), "secret-1")
+                .await
+                .unwrap();
+            s.insert_hook(&hook("h2", "other"), "secret-2")
+                .await
+                .unwrap();
+            assert_eq!(s.hooks(None).await.unwrap().len(), 2);
+            assert_eq!(
+                s.hooks(Some(&ns("other"))).await.unwrap(),
+                [hook("h2", "other")]
+            );
+            assert_eq!(s.hook_secret("h2").await.unwrap(), "secret-2");
+            assert!(!format!("{:?}", s.hook("h1").await.unwrap()).contains("secret-1"));
+
+            let run = RunId::generate();
+            let event = Event {
+                kind: EventKind::RunFailed,
+                at: Utc::now(),
+                namespace: ns("default"),
+                pipeline: "bronze.orders".parse().unwrap(),
+                run_id: Some(run),
+                status: Some(RunStatus::Failed),
+                message: Some("boom".into()),
+                failed_tests: vec![],
+                schedule_id: None,
+            };
+            let first = Delivery::new("h1", event.clone());
+            // The same event again (another notifier, a retry) is kept once.
+            s.enqueue(&[first.clone(), Delivery::new("h1", event.clone())])
+                .await
+                .unwrap();
+            s.enqueue(&[Delivery::new("h1", event.clone())])
+                .await
+                .unwrap();
+            let due = s.due_deliveries(Utc::now(), 10).await.unwrap();
+            assert_eq!(due, std::slice::from_ref(&first));
+            let mut tried = first.clone();
+            tried.attempts = 1;
+            tried.state = DeliveryState::Failed;
+            tried.next_attempt_at = None;
+            tried.last_error = Some("no answer".into());
+            s.update_delivery(&tried).await.unwrap();
+            assert!(s.due_deliveries(Utc::now(), 10).await.unwrap().is_empty());
+            assert_eq!(s.deliveries("h1", 10, 0).await.unwrap(), [tried]);
+
+            assert_eq!(s.cursor("runs").await.unwrap(), None);
+            assert!(s.move_cursor("runs", None, "a").await.unwrap());
+            assert!(!s.move_cursor("runs", None, "b").await.unwrap());
+            assert!(!s.move_cursor("runs", Some("x"), "b").await.unwrap());
+            assert!(s.move_cursor("runs", Some("a"), "b").await.unwrap());
+            assert_eq!(s.cursor("runs").await.unwrap().as_deref(), Some("b"));
+
+            s.delete_hook("h1").await.unwrap();
+            assert!(s.deliveries("h1", 10, 0).await.unwrap().is_empty());
+            assert_eq!(
+                s.delete_hook("h1").await.unwrap_err().kind(),
+                ErrorKind::NotFound
+            );
+        }
+
+        #[tokio::test]
+        async fn finished_runs_are_read_in_the_order_they_ended() {
+            let (_guard, s) = store().await;
+            let a = ended(&s, "bronze.a", RunStatus::Success).await;
+            let b = ended(&s, "bronze.b", RunStatus::Failed).await;
+            let _running = ended(&s, "bronze.c", RunStatus::Running).await;
+            let all = s.finished_after(None, 10).await.unwrap();
+            let ids: Vec<&RunId> = all.iter().map(|r| &r.run_id).collect();
+            assert_eq!(ids, [&a, &b]);
+            let after_a = (all[0].finished_at.unwrap(), a.as_str());
+            let rest = s.finished_after(Some(after_a), 10).await.unwrap();
+            assert_eq!(rest.len(), 1);
+            assert_eq!(rest[0].run_id, b);
+            let at_a = (all[0].finished_at.unwrap(), "");
+            assert_eq!(s.finished_after(Some(at_a), 1).await.unwrap()[0].run_id, a);
         }
 
         fn daily() -> Schedule {

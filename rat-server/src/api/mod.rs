@@ -9,6 +9,7 @@
 mod authoring;
 mod files;
 mod landing;
+mod notifications;
 mod triggers;
 mod types;
 mod versions;
@@ -23,6 +24,7 @@ use crate::auth::Principal;
 pub use authoring::*;
 pub use files::*;
 pub use landing::*;
+pub use notifications::*;
 pub use triggers::*;
 pub(crate) use types::files_of;
 pub use types::*;
@@ -33,7 +35,8 @@ pub use versions::*;
 /// history, read-only queries, schedules; the project's files through
 /// [`FilesApi`]; quality tests, test runs and previews through
 /// [`AuthoringApi`]; versions and drafts of code through [`VersionsApi`];
-/// schedules' firings and webhooks through [`TriggersApi`].
+/// schedules' firings and webhooks through [`TriggersApi`]; a namespace's
+/// outgoing notifications through [`NotificationsApi`].
 ///
 /// Errors carry a kind and a message naming the file, field or value at
 /// fault; an object that does not exist is
@@ -52,7 +55,14 @@ pub use versions::*;
 /// ```
 #[async_trait]
 pub trait PlatformApi:
-    FilesApi + AuthoringApi + VersionsApi + TriggersApi + Send + Sync + std::fmt::Debug
+    FilesApi
+    + AuthoringApi
+    + VersionsApi
+    + TriggersApi
+    + NotificationsApi
+    + Send
+    + Sync
+    + std::fmt::Debug
 {
     /// The same API doing its verbs for `principal`: the versions it
     /// saves name them. A client's server learns who from its credentials

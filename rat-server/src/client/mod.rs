@@ -7,6 +7,7 @@
 mod authoring;
 mod files;
 mod landing;
+mod notifications;
 mod triggers;
 mod versions;
 

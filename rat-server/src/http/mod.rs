@@ -6,6 +6,7 @@ mod cors;
 mod files;
 mod landing;
 mod meta;
+mod notifications;
 
 pub use meta::openapi_document;
 mod pipelines;
@@ -73,6 +74,18 @@ pub fn router(platform: Arc<dyn PlatformApi>, auth: Authenticator) -> Router {
         .route(
             "/namespaces",
             get(meta::namespaces).post(meta::create_namespace),
+        )
+        .route(
+            "/namespaces/{namespace}/notifications",
+            get(notifications::list).post(notifications::create),
+        )
+        .route(
+            "/namespaces/{namespace}/notifications/{id}",
+            get(notifications::get).delete(notifications::delete),
+        )
+        .route(
+            "/namespaces/{namespace}/notifications/{id}/deliveries",
+            get(notifications::deliveries),
         )
         .route("/pipelines", get(pipelines::list).post(pipelines::create))
         .route(

@@ -10,11 +10,11 @@ use std::sync::Arc;
 
 use super::Platform;
 use crate::api::{
-    Batch, BatchRequest, Features, FilePreview, FiringRecord, LandingFile, LandingZone, Lineage,
-    MaintainRequest, MaintenanceReport, Namespace, NewLandingZone, NewPipeline, Page,
-    PipelineDetail, PipelineSummary, PlatformApi, QueryOutput, QueryRequest, Readiness, Rollback,
-    RunAccepted, SavePipeline, Schedule, ScheduleRequest, SnapshotInfo, SubmitRun, TableDetail,
-    TableSummary, TriggersApi, ZoneRef,
+    Batch, BatchRequest, Delivery, Features, FilePreview, FiringRecord, LandingFile, LandingZone,
+    Lineage, MaintainRequest, MaintenanceReport, Namespace, NewHook, NewLandingZone, NewPipeline,
+    NotificationHook, NotificationsApi, Page, PipelineDetail, PipelineSummary, PlatformApi,
+    QueryOutput, QueryRequest, Readiness, Rollback, RunAccepted, SavePipeline, Schedule,
+    ScheduleRequest, SnapshotInfo, SubmitRun, TableDetail, TableSummary, TriggersApi, ZoneRef,
 };
 use crate::auth::Principal;
 
@@ -229,5 +229,38 @@ impl TriggersApi for Platform {
 
     async fn fire_webhook(&self, schedule: &str, token: &str) -> Result<FiringRecord> {
         self.call_webhook(schedule, token).await
+    }
+}
+
+#[async_trait]
+impl NotificationsApi for Platform {
+    async fn notification_hooks(&self, namespace: &str) -> Result<Vec<NotificationHook>> {
+        self.list_hooks(namespace).await
+    }
+
+    async fn notification_hook(&self, namespace: &str, id: &str) -> Result<NotificationHook> {
+        self.read_hook(namespace, id).await
+    }
+
+    async fn create_notification_hook(
+        &self,
+        namespace: &str,
+        hook: &NewHook,
+    ) -> Result<NotificationHook> {
+        self.add_hook(namespace, hook).await
+    }
+
+    async fn delete_notification_hook(&self, namespace: &str, id: &str) -> Result<()> {
+        self.remove_hook(namespace, id).await
+    }
+
+    async fn hook_deliveries(
+        &self,
+        namespace: &str,
+        id: &str,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Page<Delivery>> {
+        self.list_deliveries(namespace, id, limit, offset).await
     }
 }

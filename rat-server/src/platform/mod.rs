@@ -9,6 +9,7 @@ mod files;
 mod health;
 mod housekeeping;
 mod landing;
+mod notify;
 mod pipelines;
 mod runs;
 mod schedules;
@@ -18,6 +19,7 @@ mod versions;
 
 pub use housekeeping::{Housekeeping, KEPT_FIRINGS};
 pub use landing::LandingSettings;
+pub use notify::{NotifierSettings, SIGNATURE_HEADER, signature as notification_signature};
 pub(crate) use pipelines::pipeline_table;
 pub use runs::MAX_LOG_PAGE;
 pub use schedules::next_cron_time;
@@ -75,6 +77,8 @@ struct Inner {
     owner: String,
     /// How often each webhook fired lately.
     webhooks: triggers::WebhookLimiter,
+    /// Where notifications are posted from.
+    http: reqwest::Client,
 }
 
 /// What a platform is set to beyond its components.
@@ -114,6 +118,7 @@ impl Platform {
                 leading: AtomicBool::new(false),
                 owner: rat_executor::Owner::current().to_string(),
                 webhooks: Default::default(),
+                http: reqwest::Client::new(),
             }),
             author: None,
         }
@@ -134,6 +139,7 @@ impl Platform {
                 leading: AtomicBool::new(false),
                 owner: inner.owner.clone(),
                 webhooks: Default::default(),
+                http: inner.http.clone(),
             }),
             author: self.author.clone(),
         }

@@ -62,18 +62,21 @@ enum Fired {
 
 /// The hex SHA-256 of a webhook token, as a trigger keeps it.
 pub(super) fn token_hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&Sha256::digest(token.as_bytes()))
 }
 
-/// A new webhook token: 32 random bytes, hex.
+/// A new secret (a webhook's token, a hook's signing key): 32 random
+/// bytes, hex.
 pub(super) fn new_token() -> Result<String> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)
-        .map_err(|e| Error::internal(format!("no randomness for a webhook token: {e}")))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+        .map_err(|e| Error::internal(format!("no randomness for a secret: {e}")))?;
+    Ok(hex(&bytes))
+}
+
+/// Lowercase hex of `bytes`.
+pub(super) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Platform {
@@ -306,10 +309,11 @@ impl Platform {
         why: &str,
     ) -> Result<Fired> {
         let firing = firing_of(schedule, due, now, None, Some(why.to_owned()));
-        Ok(match self.schedule_store().record_firing(&firing).await? {
-            true => Fired::Recorded(firing.record()),
-            false => Fired::Lost,
-        })
+        if !self.schedule_store().record_firing(&firing).await? {
+            return Ok(Fired::Lost);
+        }
+        self.enqueue_skip(schedule, why, now).await;
+        Ok(Fired::Recorded(firing.record()))
     }
 }
 
