@@ -22,6 +22,7 @@ mod compose;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod metrics;
 mod platform;
 pub mod scheduler;
 

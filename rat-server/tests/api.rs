@@ -703,3 +703,38 @@ async fn cors_is_off_by_default_and_answers_only_the_origins_configured() {
     assert_eq!(err.context("field"), Some("server.cors.allowed_origins"));
     assert!(err.to_string().contains("/app"), "{err}");
 }
+
+#[tokio::test]
+async fn bodies_are_gzipped_for_callers_that_accept_it_but_event_streams_are_not() {
+    let server = Server::sample().await;
+    let get = |path: &str, accept: &'static str| {
+        server
+            .http
+            .get(server.url(path))
+            .header("accept-encoding", "gzip")
+            .header("accept", accept)
+            .send()
+    };
+    let document = get("/api/v1/openapi.json", "application/json")
+        .await
+        .unwrap();
+    assert_eq!(document.headers()["content-encoding"], "gzip");
+    let zipped = document.bytes().await.unwrap();
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&zipped[..]), &mut text)
+        .unwrap();
+    assert!(text.contains("\"openapi\""));
+    let plain = server
+        .http
+        .get(server.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+
+    let record = server.run_to_end("bronze.customers").await;
+    let logs = format!("/api/v1/runs/{}/logs", record["run_id"].as_str().unwrap());
+    let stream = get(&logs, "text/event-stream").await.unwrap();
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    assert!(stream.headers().get("content-encoding").is_none());
+}

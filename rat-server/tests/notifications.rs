@@ -243,17 +243,10 @@ async fn events_are_delivered_signed_retried_and_given_up_on() {
         )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let fired = server
-        .http
-        .post(server.url(&format!(
-            "/api/v1/webhooks/{}",
-            made["id"].as_str().unwrap()
-        )))
-        .bearer_auth(made["webhook_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(fired.status(), StatusCode::CONFLICT);
+    let (status, refused) = server
+        .call_webhook(made["id"].as_str().unwrap(), made["webhook_token"].as_str())
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
     let event = verified(&next(&mut received).await, &secret);
     assert_eq!(event["kind"], "schedule_skipped");
     assert!(

@@ -45,15 +45,7 @@ async fn wait_for_firings(server: &Server, id: &str, count: usize) -> Vec<Value>
 }
 
 async fn webhook(server: &Server, id: &str, token: Option<&str>) -> (StatusCode, Value) {
-    let mut request = server
-        .http
-        .post(server.url(&format!("/api/v1/webhooks/{id}")));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
+    server.call_webhook(id, token).await
 }
 
 async fn schedule(server: &Server, body: Value) -> Value {

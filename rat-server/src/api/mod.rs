@@ -69,6 +69,13 @@ pub trait PlatformApi:
     /// instead, so a client returns itself.
     fn acting_for(&self, principal: &Principal) -> std::sync::Arc<dyn PlatformApi>;
 
+    /// The metrics this API records as it answers (none for a client:
+    /// its server records them).
+    fn metrics(&self) -> Option<std::sync::Arc<crate::metrics::Metrics>>;
+
+    /// The server's metrics in Prometheus' text format.
+    async fn metrics_text(&self) -> Result<String>;
+
     /// Which implementations serve the platform.
     async fn features(&self) -> Result<Features>;
 

@@ -212,6 +212,25 @@ impl PlatformApi for Client {
         std::sync::Arc::new(self.clone())
     }
 
+    fn metrics(&self) -> Option<std::sync::Arc<crate::metrics::Metrics>> {
+        None
+    }
+
+    async fn metrics_text(&self) -> Result<String> {
+        // `/metrics` is beside the API, at the server's root.
+        let root = self.api.trim_end_matches("/api/v1");
+        let mut request = self.http.request(Method::GET, format!("{root}/metrics"));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token.expose_secret());
+        }
+        self.answer(request).await?.text().await.map_err(|e| {
+            Error::new(
+                ErrorKind::Executor,
+                format!("reading the server's answer: {e}"),
+            )
+        })
+    }
+
     async fn features(&self) -> Result<Features> {
         self.get("/features").await
     }

@@ -1,4 +1,4 @@
-//! Health, features, namespaces.
+//! Health, metrics, features, namespaces.
 
 use axum::http::StatusCode;
 
@@ -22,6 +22,35 @@ pub(super) async fn ready(Api(api): Api) -> ApiResult<(StatusCode, axum::Json<Re
         StatusCode::SERVICE_UNAVAILABLE
     };
     Ok((status, axum::Json(readiness)))
+}
+
+/// `GET /metrics`: the OpenMetrics text format (Prometheus scrapes it).
+pub(super) async fn metrics(Api(api): Api) -> ApiResult<impl axum::response::IntoResponse> {
+    let text = api.metrics_text().await?;
+    let kind = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    Ok(([(axum::http::header::CONTENT_TYPE, kind)], text))
+}
+
+/// Records each answered request in `metrics` by its matched route.
+pub(super) async fn track(
+    axum::extract::State(metrics): axum::extract::State<std::sync::Arc<crate::metrics::Metrics>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().to_string();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    metrics.request(
+        &route,
+        &method,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
 }
 
 pub(super) async fn features(Api(api): Api) -> ApiResult<axum::Json<Features>> {

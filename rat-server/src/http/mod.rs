@@ -27,6 +27,7 @@ use axum::routing::{get, post};
 pub use cors::CorsConfig;
 pub use landing::MAX_UPLOAD_FILES;
 use serde::Deserialize;
+use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -195,22 +196,35 @@ pub fn router(platform: Arc<dyn PlatformApi>, auth: Authenticator) -> Router {
             "/landing-zones/{namespace}/{zone}/files/{file}/preview",
             get(landing::preview),
         )
-        .route_layer(middleware::from_fn_with_state(auth, auth::require))
+        .route_layer(middleware::from_fn_with_state(auth.clone(), auth::require))
         // Public, like /health: it describes, it reveals nothing.
         .route("/openapi.json", get(meta::openapi))
         // Its own token is the credential (a caller such as a CI system
         // holds that, not an API key).
         .route("/webhooks/{id}", post(schedules::webhook));
-    Router::new()
+    let scraped = Router::new()
+        .route("/metrics", get(meta::metrics))
+        .route_layer(middleware::from_fn_with_state(auth, auth::require));
+    let metrics = platform.metrics();
+    let app = Router::new()
         // Public, for probes: liveness is the process answering at all,
         // readiness its components answering too.
         .route("/health", get(meta::health))
         .route("/health/live", get(meta::health))
         .route("/health/ready", get(meta::ready))
         .nest("/api/v1", api)
+        .merge(scraped)
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .method_not_allowed_fallback(method_not_allowed);
+    // Each route's own layer, so the matched route names the series.
+    let app = match metrics {
+        Some(metrics) => app.layer(middleware::from_fn_with_state(metrics, meta::track)),
+        None => app,
+    };
+    app.layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // gzip when the caller accepts it; event streams (live logs) and
+        // small bodies stay as they are (tower-http's default predicate).
+        .layer(CompressionLayer::new())
         // Outermost last: the id is set (or the caller's kept), the
         // request's log lines carry it, and the response echoes it.
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))

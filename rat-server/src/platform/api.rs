@@ -24,6 +24,14 @@ impl PlatformApi for Platform {
         Arc::new(self.for_author(&principal.id))
     }
 
+    fn metrics(&self) -> Option<Arc<crate::metrics::Metrics>> {
+        Some(self.inner.metrics.clone())
+    }
+
+    async fn metrics_text(&self) -> Result<String> {
+        self.render_metrics().await
+    }
+
     async fn features(&self) -> Result<Features> {
         Ok(self.current_features())
     }

@@ -79,6 +79,10 @@ struct Inner {
     webhooks: triggers::WebhookLimiter,
     /// Where notifications are posted from.
     http: reqwest::Client,
+    /// This server's metrics.
+    metrics: Arc<crate::metrics::Metrics>,
+    /// When the platform was made.
+    started_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// What a platform is set to beyond its components.
@@ -119,6 +123,8 @@ impl Platform {
                 owner: rat_executor::Owner::current().to_string(),
                 webhooks: Default::default(),
                 http: reqwest::Client::new(),
+                metrics: Default::default(),
+                started_at: chrono::Utc::now(),
             }),
             author: None,
         }
@@ -140,6 +146,8 @@ impl Platform {
                 owner: inner.owner.clone(),
                 webhooks: Default::default(),
                 http: inner.http.clone(),
+                metrics: inner.metrics.clone(),
+                started_at: inner.started_at,
             }),
             author: self.author.clone(),
         }
@@ -210,6 +218,18 @@ impl Platform {
     /// The executor runs go to.
     pub fn executor(&self) -> &Arc<dyn Executor> {
         &self.inner.executor
+    }
+
+    /// This server's metrics.
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.inner.metrics
+    }
+
+    /// The metrics in Prometheus' text format, the runs not ended read
+    /// from the run store now.
+    pub(super) async fn render_metrics(&self) -> Result<String> {
+        let unfinished = self.store().unfinished().await?;
+        self.inner.metrics.render(&unfinished)
     }
 
     /// The run store.

@@ -119,7 +119,8 @@ impl Platform {
     }
 
     /// One notifier pass (the lease holder's): events of the runs that
-    /// ended since the last pass enqueued, then the deliveries due tried.
+    /// ended since the last pass enqueued (and the runs counted in the
+    /// metrics), then the deliveries due tried.
     pub(crate) async fn notify(&self, settings: &NotifierSettings) -> Result<()> {
         self.enqueue_run_events().await?;
         self.deliver_due(settings).await
@@ -146,10 +147,13 @@ impl Platform {
 
     async fn enqueue_run_events(&self) -> Result<()> {
         let store = self.notification_store();
+        if store.cursor(RUNS_CURSOR).await?.is_none() {
+            // The first pass ever: runs that ended before this server
+            // started are not news.
+            let start = cursor_text(self.inner.started_at, None);
+            store.move_cursor(RUNS_CURSOR, None, &start).await?;
+        }
         let Some(cursor) = store.cursor(RUNS_CURSOR).await? else {
-            // The first pass: runs that ended before are not news.
-            let now = cursor_text(Utc::now(), None);
-            store.move_cursor(RUNS_CURSOR, None, &now).await?;
             return Ok(());
         };
         let (after, after_run) = parse_cursor(&cursor)?;
@@ -164,8 +168,12 @@ impl Platform {
         self.enqueue_events(runs.iter().flat_map(events_of).collect())
             .await?;
         // Lost to another notifier: it enqueued the same events, which the
-        // store keeps once.
-        store.move_cursor(RUNS_CURSOR, Some(&cursor), &next).await?;
+        // store keeps once, and counted the runs.
+        if store.move_cursor(RUNS_CURSOR, Some(&cursor), &next).await? {
+            for run in &runs {
+                self.inner.metrics.run_finished(run);
+            }
+        }
         Ok(())
     }
 

@@ -293,6 +293,7 @@ impl Platform {
         };
         let firing = firing_of(schedule, due, now, Some(run_id.clone()), None);
         if self.schedule_store().record_firing(&firing).await? {
+            self.inner.metrics.firing(firing.kind, true);
             return Ok(Fired::Recorded(firing.record()));
         }
         // Another scheduler fired it first: withdraw this run.
@@ -312,6 +313,7 @@ impl Platform {
         if !self.schedule_store().record_firing(&firing).await? {
             return Ok(Fired::Lost);
         }
+        self.inner.metrics.firing(firing.kind, false);
         self.enqueue_skip(schedule, why, now).await;
         Ok(Fired::Recorded(firing.record()))
     }

@@ -150,6 +150,18 @@ impl Server {
         (status, response.json().await.unwrap())
     }
 
+    /// `POST /api/v1/webhooks/{id}` with `token` as the bearer (none:
+    /// no token): status and JSON (Null when empty).
+    pub async fn call_webhook(&self, id: &str, token: Option<&str>) -> (StatusCode, Value) {
+        let mut request = self.http.post(self.url(&format!("/api/v1/webhooks/{id}")));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     /// Submits a run and waits for it to end; its record.
     pub async fn run_to_end(&self, pipeline: &str) -> Value {
         let (status, accepted) = self
