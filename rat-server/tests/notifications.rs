@@ -9,85 +9,15 @@
 
 mod common;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
+use common::receiver::{next, receiver, verified};
 use common::{Server, assert_error};
-use hmac::{Hmac, Mac};
 use rat_server::NotifierSettings;
 use rat_server::scheduler::SchedulerConfig;
 use reqwest::Method;
 use serde_json::{Value, json};
-use sha2::Sha256;
-use tokio::sync::mpsc;
-
-/// What a receiver got: the headers and the body.
-struct Received {
-    headers: HeaderMap,
-    body: Vec<u8>,
-}
-
-/// A receiver on loopback answering 500 to its first `failures` posts,
-/// then 200; every post is sent down the channel.
-async fn receiver(failures: usize) -> (String, mpsc::UnboundedReceiver<Received>) {
-    let (sender, received) = mpsc::unbounded_channel();
-    let seen = Arc::new(AtomicUsize::new(0));
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
-            let (sender, seen) = (sender.clone(), seen.clone());
-            async move {
-                let _ = sender.send(Received {
-                    headers,
-                    body: body.to_vec(),
-                });
-                match seen.fetch_add(1, Ordering::SeqCst) < failures {
-                    true => StatusCode::INTERNAL_SERVER_ERROR,
-                    false => StatusCode::OK,
-                }
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, received)
-}
-
-async fn next(received: &mut mpsc::UnboundedReceiver<Received>) -> Received {
-    tokio::time::timeout(Duration::from_secs(30), received.recv())
-        .await
-        .expect("a delivery within 30 s")
-        .unwrap()
-}
-
-fn signed(secret: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(body);
-    let hex: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("sha256={hex}")
-}
-
-/// The event a delivery carries, after checking its signature and headers.
-fn verified(got: &Received, secret: &str) -> Value {
-    let header = |name: &str| got.headers.get(name).unwrap().to_str().unwrap().to_owned();
-    assert_eq!(header("x-rat-signature-256"), signed(secret, &got.body));
-    assert_ne!(
-        header("x-rat-signature-256"),
-        signed("another secret", &got.body)
-    );
-    let event: Value = serde_json::from_slice(&got.body).unwrap();
-    assert_eq!(header("x-rat-event"), event["kind"].as_str().unwrap());
-    assert_eq!(header("x-rat-delivery").len(), 32);
-    event
-}
 
 async fn hook(server: &Server, namespace: &str, url: &str, events: Value) -> (String, String) {
     let (status, made) = server

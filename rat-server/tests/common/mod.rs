@@ -2,6 +2,8 @@
 //! a small client for it.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod receiver;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
