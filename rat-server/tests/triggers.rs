@@ -149,6 +149,23 @@ async fn a_landing_trigger_fires_once_for_each_new_matching_file() {
     assert_eq!(fired.len(), 2, "{fired:?}");
     assert_eq!(fired[0]["detail"], "landed in default.drops: second.csv");
     assert!(fired[0]["skipped"].is_null());
+
+    // The zone deleted: recorded once as skipped, and the schedule paused.
+    let run = fired[0]["run_id"].as_str().unwrap();
+    assert_eq!(server.wait_for_end(run).await["status"], "success");
+    let (status, _) = server
+        .call(Method::DELETE, "/api/v1/landing-zones/default/drops", None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let fired = wait_for_firings(&server, id, 3).await;
+    let why = fired[0]["skipped"].as_str().unwrap();
+    assert!(
+        why.contains("'default.drops' no longer exists"),
+        "{fired:?}"
+    );
+    let (_, paused) = server.get(&format!("/api/v1/schedules/{id}")).await;
+    assert_eq!(paused["enabled"], false, "{paused}");
+    assert_eq!(firings(&server, id).await.len(), 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

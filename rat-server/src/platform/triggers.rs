@@ -48,6 +48,9 @@ struct Due {
     upstream_run: Option<RunId>,
     landing_cursor: Option<LandingCursor>,
     detail: String,
+    /// Why the schedule can never fire again: recorded as skipped once,
+    /// and the schedule paused.
+    pause: Option<String>,
 }
 
 /// What came of firing a schedule.
@@ -88,8 +91,14 @@ impl Platform {
             if !schedule.enabled {
                 continue;
             }
-            if let Some(due) = self.due(&schedule, now).await?
-                && let Fired::Recorded(record) = self.fire(&schedule, due, now).await?
+            let Some(due) = self.due(&schedule, now).await? else {
+                continue;
+            };
+            let fired = match due.pause.clone() {
+                Some(why) => self.pause(&schedule, due, now, &why).await?,
+                None => self.fire(&schedule, due, now).await?,
+            };
+            if let Fired::Recorded(record) = fired
                 && let Some(run) = record.run_id
             {
                 started.push(run);
@@ -209,8 +218,13 @@ impl Platform {
                 let files = match self.landed_files(&zone, pattern.as_deref()).await {
                     Ok(files) => files,
                     Err(e) if e.kind() == ErrorKind::NotFound => {
-                        tracing::warn!(schedule = %schedule.id, "landing trigger: {e}");
-                        return Ok(None);
+                        return Ok(Some(Due {
+                            detail: format!("landing zone {zone} is gone"),
+                            pause: Some(format!(
+                                "landing zone '{zone}' no longer exists; the schedule is paused"
+                            )),
+                            ..Due::default()
+                        }));
                     }
                     Err(e) => return Err(e),
                 };
@@ -299,6 +313,24 @@ impl Platform {
         // Another scheduler fired it first: withdraw this run.
         let _ = self.executor().cancel(&run_id).await;
         Ok(Fired::Lost)
+    }
+
+    /// Records that the schedule can never fire again, and pauses it.
+    async fn pause(
+        &self,
+        schedule: &Schedule,
+        due: Due,
+        now: DateTime<Utc>,
+        why: &str,
+    ) -> Result<Fired> {
+        let fired = self.skip(schedule, due, now, why).await?;
+        if let Fired::Recorded(_) = fired {
+            let mut paused = self.schedule_store().schedule(&schedule.id).await?;
+            paused.enabled = false;
+            self.schedule_store().replace_schedule(&paused).await?;
+            tracing::warn!(schedule = %schedule.id, "{why}");
+        }
+        Ok(fired)
     }
 
     /// Records a firing that started no run, and why.
