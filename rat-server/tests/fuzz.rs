@@ -68,6 +68,16 @@ fn the_document_names_every_route() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_finds_no_server_error() {
     let venv = std::env::var("RAT_VENV").expect("RAT_VENV (scripts/env.sh)");
+    // Each request's start and end (tower-http's trace events), so a
+    // failure can say which requests the server was still answering.
+    let trace = tempfile::NamedTempFile::new().unwrap();
+    let writer = std::sync::Mutex::new(trace.reopen().unwrap());
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("tower_http=debug"))
+        .with_writer(writer)
+        .with_ansi(false)
+        .try_init()
+        .unwrap();
     // No scheduler: a schedule the fuzzer makes (every second, say) would
     // start runs for the rest of the test.
     let server = Server::sample_with(|s| s.scheduler = None).await;
@@ -76,7 +86,7 @@ async fn schemathesis_finds_no_server_error() {
         assert_eq!(server.run_to_end(pipeline).await["status"], "success");
     }
     let schema = server.url("/api/v1/openapi.json");
-    let out = tokio::process::Command::new(format!("{venv}/bin/schemathesis"))
+    let run = tokio::process::Command::new(format!("{venv}/bin/schemathesis"))
         .args(["run", &schema, "--url", &server.url("/api/v1")])
         .args(["--checks", "not_a_server_error"])
         // One worker: schemathesis's own generator is not thread-safe in
@@ -95,15 +105,80 @@ async fn schemathesis_finds_no_server_error() {
         .env("NO_COLOR", "1")
         // Its caches (.schemathesis, .hypothesis) go with the test's folder.
         .current_dir(server.dir.path())
-        .output()
-        .await
-        .unwrap();
+        .kill_on_drop(true)
+        .output();
+    // Bounded below the runner's own limit, so a stall is reported here,
+    // with the server's side of it.
+    let out = match tokio::time::timeout(std::time::Duration::from_secs(150), run).await {
+        Ok(out) => out.unwrap(),
+        Err(_) => panic!(
+            "schemathesis did not finish in 150 s\n{}",
+            requests_report(trace.path())
+        ),
+    };
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "schemathesis found failures:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+        "schemathesis found failures:\n{stdout}\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        requests_report(trace.path())
     );
     // It really exercised the API.
     assert!(stdout.contains("passed"), "{stdout}");
+}
+
+/// From the server's trace: the requests it started and never finished,
+/// and the slowest it finished.
+fn requests_report(trace: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(trace).unwrap_or_default();
+    let id_of = |line: &str| {
+        line.split("request_id=")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .map(str::to_owned)
+    };
+    let mut open: std::collections::BTreeMap<String, String> = Default::default();
+    let mut done: Vec<(u64, String)> = Vec::new();
+    for line in text.lines() {
+        let Some(id) = id_of(line) else { continue };
+        if line.contains("started processing request") {
+            open.insert(id, line.to_owned());
+        } else if line.contains("finished processing request") {
+            open.remove(&id);
+            let millis = line
+                .split("latency=")
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            done.push((millis, line.to_owned()));
+        }
+    }
+    done.sort();
+    let slowest: Vec<&str> = done.iter().rev().take(5).map(|(_, l)| l.as_str()).collect();
+    let unfinished: Vec<&str> = open.values().map(String::as_str).collect();
+    format!(
+        "requests the server never finished:\n{}\nslowest finished:\n{}",
+        unfinished.join("\n"),
+        slowest.join("\n")
+    )
+}
+
+#[test]
+fn the_stall_report_names_requests_never_finished() {
+    let trace = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        trace.path(),
+        "DEBUG request{request_id=a method=GET path=/x}: started processing request\n\
+         DEBUG request{request_id=b method=GET path=/stuck}: started processing request\n\
+         DEBUG request{request_id=a method=GET path=/x}: finished processing request latency=12 ms status=200\n",
+    )
+    .unwrap();
+    let report = requests_report(trace.path());
+    let (unfinished, slowest) = report.split_once("slowest finished:").unwrap();
+    assert!(
+        unfinished.contains("path=/stuck") && !unfinished.contains("path=/x"),
+        "{report}"
+    );
+    assert!(slowest.contains("latency=12 ms"), "{report}");
 }
