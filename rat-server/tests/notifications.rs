@@ -184,7 +184,9 @@ async fn events_are_delivered_signed_retried_and_given_up_on() {
         "{event}"
     );
 
-    // The delivery log: attempts and outcome of each.
+    // The delivery log: attempts and outcome of each. The receiver saw the
+    // last post before the notifier recorded its answer: wait for that.
+    wait_for_state(&server, &id, "delivered").await;
     let log = deliveries(&server, "default", &id).await;
     let summary: Vec<(String, String, u64)> = log
         .iter()
