@@ -129,14 +129,7 @@ async fn counters_move_with_requests_runs_and_firings() {
         server.run_to_end("bronze.customers").await["status"],
         "success"
     );
-    let (status, _) = server
-        .post(
-            "/api/v1/pipelines",
-            json!({"layer": "bronze", "name": "boom", "sql": "SELECT error('boom') AS x"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
-    assert_eq!(server.run_to_end("bronze.boom").await["status"], "failed");
+    server.fail_a_run().await;
     let (_, made) = server
         .post(
             "/api/v1/schedules",

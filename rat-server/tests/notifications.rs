@@ -139,14 +139,7 @@ async fn events_are_delivered_signed_retried_and_given_up_on() {
     assert_eq!(event["failed_tests"][0]["severity"], "warn");
 
     // A run that fails: run_failed, with its error.
-    let (status, _) = server
-        .post(
-            "/api/v1/pipelines",
-            json!({"layer": "bronze", "name": "boom", "sql": "SELECT error('boom') AS x"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
-    assert_eq!(server.run_to_end("bronze.boom").await["status"], "failed");
+    server.fail_a_run().await;
     let event = verified(&next(&mut received).await, &secret);
     assert_eq!(
         (&event["kind"], &event["status"]),

@@ -164,6 +164,20 @@ impl Server {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// Creates `bronze.boom`, whose runs fail at run time (`error('boom')`),
+    /// and runs it once to its failure.
+    pub async fn fail_a_run(&self) {
+        let (status, made) = self
+            .post(
+                "/api/v1/pipelines",
+                serde_json::json!({"layer": "bronze", "name": "boom",
+                                   "sql": "SELECT error('boom') AS x"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{made}");
+        assert_eq!(self.run_to_end("bronze.boom").await["status"], "failed");
+    }
+
     /// Submits a run and waits for it to end; its record.
     pub async fn run_to_end(&self, pipeline: &str) -> Value {
         let (status, accepted) = self
