@@ -3,6 +3,7 @@
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod receiver;
+pub mod watchdog;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
