@@ -103,6 +103,26 @@ pub trait Catalog: Send + Sync + fmt::Debug {
     /// Creates a namespace (and its layer levels); no error if it exists.
     async fn create_namespace(&self, namespace: &Identifier) -> Result<()>;
 
+    /// The Iceberg properties of a namespace's top level (rat keeps its
+    /// description in [`NAMESPACE_COMMENT`]);
+    /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) when it does not
+    /// exist.
+    async fn namespace_properties(&self, namespace: &Identifier) -> Result<NamespaceProperties>;
+
+    /// Sets `updates` and removes `removals` among a namespace's properties.
+    async fn update_namespace_properties(
+        &self,
+        namespace: &Identifier,
+        updates: NamespaceProperties,
+        removals: Vec<String>,
+    ) -> Result<()>;
+
+    /// Drops a namespace and its layer levels;
+    /// [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) while it still
+    /// holds tables, [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) when
+    /// it does not exist.
+    async fn drop_namespace(&self, namespace: &Identifier) -> Result<()>;
+
     /// Tables of a rat namespace, across its layers, sorted.
     async fn list_tables(&self, namespace: &Identifier) -> Result<Vec<TableRef>>;
 
@@ -118,6 +138,13 @@ pub trait Catalog: Send + Sync + fmt::Debug {
     /// Removes a table from the catalog (its files stay).
     async fn drop_table(&self, table: &TableRef) -> Result<()>;
 }
+
+/// A namespace's Iceberg properties, by key.
+pub type NamespaceProperties = std::collections::BTreeMap<String, String>;
+
+/// The namespace property holding its description, as Spark's
+/// `COMMENT ON NAMESPACE` and other Iceberg tools write it.
+pub const NAMESPACE_COMMENT: &str = "comment";
 
 /// A shared catalog handle.
 pub type SharedCatalog = Arc<dyn Catalog>;

@@ -42,7 +42,10 @@ pub mod store;
 pub mod versions;
 
 pub use batch::{Batch, BatchItem, BatchStore, ItemState};
-pub use catalog::{Catalog, LoadedTable, MAIN_BRANCH, NewTable, SharedCatalog, TableCommit};
+pub use catalog::{
+    Catalog, LoadedTable, MAIN_BRANCH, NAMESPACE_COMMENT, NamespaceProperties, NewTable,
+    SharedCatalog, TableCommit,
+};
 pub use config::{LakehouseConfig, RunLimits};
 pub use credentials::{
     CredentialProvider, CredentialScope, CredentialVendor, S3Access, ScopedCredentials,

@@ -499,3 +499,14 @@ async fn concurrent_creations_of_one_namespace_all_succeed() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namespace_keeps_properties_and_drops_only_when_empty_over_rest() {
+    let remote = admin_sample().await;
+    let namespace = rat_core::ident::namespace(&unique_namespace()).unwrap();
+    common::namespaces::namespace_properties_and_drops(
+        remote.engine.catalog().as_ref(),
+        &namespace,
+    )
+    .await;
+}

@@ -1,36 +1,21 @@
 //! The embedded catalog: requirement-checked compare-and-swap commits.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use iceberg::spec::{
-    NestedField, Operation, PrimitiveType, Schema, Snapshot, SnapshotReference, SnapshotRetention,
-    Summary, Type, UnboundPartitionSpec,
-};
+use common::namespaces::one_column;
+use iceberg::spec::{Operation, Snapshot, SnapshotReference, SnapshotRetention, Summary};
 use iceberg::{TableRequirement, TableUpdate};
-use rat_core::{Catalog, ErrorKind, NewTable, TableCommit, TableRef};
+use rat_core::{Catalog, ErrorKind, TableCommit, TableRef};
 use rat_runner::catalog::SqlCatalog;
 
 async fn catalog(dir: &std::path::Path) -> SqlCatalog {
     SqlCatalog::open(dir.join("catalog.db"), dir.join("warehouse"))
         .await
         .unwrap()
-}
-
-fn new_table() -> NewTable {
-    NewTable {
-        schema: Schema::builder()
-            .with_fields(vec![Arc::new(NestedField::optional(
-                1,
-                "id",
-                Type::Primitive(PrimitiveType::Long),
-            ))])
-            .build()
-            .unwrap(),
-        partition_spec: UnboundPartitionSpec::builder().build(),
-        properties: HashMap::new(),
-    }
 }
 
 /// Adds snapshot `id` and points `main` at it, requiring `main` to be at `expected`.
@@ -68,8 +53,8 @@ async fn a_stale_requirement_is_a_retryable_conflict_that_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let c = catalog(dir.path()).await;
     let t: TableRef = "bronze.t".parse().unwrap();
-    c.create_table(&t, new_table()).await.unwrap();
-    let err = c.create_table(&t, new_table()).await.unwrap_err();
+    c.create_table(&t, one_column()).await.unwrap();
+    let err = c.create_table(&t, one_column()).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::AlreadyExists);
 
     c.commit(move_main(&t, 11, 1, None)).await.unwrap();
@@ -106,7 +91,7 @@ async fn concurrent_commits_from_separate_connections_lose_no_update() {
     let t: TableRef = "bronze.t".parse().unwrap();
     catalog(dir.path())
         .await
-        .create_table(&t, new_table())
+        .create_table(&t, one_column())
         .await
         .unwrap();
     let mut handles = Vec::new();
@@ -142,7 +127,7 @@ async fn namespaces_and_tables_are_listed_per_rat_namespace() {
     let dir = tempfile::tempdir().unwrap();
     let c = catalog(dir.path()).await;
     for t in ["bronze.a", "gold.b", "other.silver.c"] {
-        c.create_table(&t.parse().unwrap(), new_table())
+        c.create_table(&t.parse().unwrap(), one_column())
             .await
             .unwrap();
     }
@@ -172,7 +157,7 @@ async fn an_unchanged_table_is_not_read_again_and_a_commit_is_seen_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let catalog = catalog(dir.path()).await;
     let table: TableRef = "bronze.cached".parse().unwrap();
-    catalog.create_table(&table, new_table()).await.unwrap();
+    catalog.create_table(&table, one_column()).await.unwrap();
     let first = catalog.load_table(&table).await.unwrap();
     let again = catalog.load_table(&table).await.unwrap();
     assert!(
@@ -216,7 +201,7 @@ async fn committed_metadata_reads_back_as_committed_with_every_ref() {
     let dir = tempfile::tempdir().unwrap();
     let table: TableRef = "bronze.refs".parse().unwrap();
     let first = catalog(dir.path()).await;
-    first.create_table(&table, new_table()).await.unwrap();
+    first.create_table(&table, one_column()).await.unwrap();
     let commits = [
         move_main(&table, 1, 1, None),
         set_ref(&table, "v1", 1, true),
@@ -246,4 +231,12 @@ async fn committed_metadata_reads_back_as_committed_with_every_ref() {
     let mut names = rat_runner::table::ref_names(&last.metadata);
     names.sort();
     assert_eq!(names, ["audit", "main", "v1"]);
+}
+
+#[tokio::test]
+async fn a_namespace_keeps_properties_and_drops_only_when_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = catalog(dir.path()).await;
+    let namespace = rat_core::ident::namespace("sales").unwrap();
+    common::namespaces::namespace_properties_and_drops(&c, &namespace).await;
 }

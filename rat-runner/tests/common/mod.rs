@@ -11,6 +11,7 @@ use rat_core::{
     TableRef,
 };
 use rat_runner::catalog::SqlCatalog;
+pub mod namespaces;
 pub mod remote;
 pub mod safety;
 

@@ -2,6 +2,7 @@
 //! Glue's REST endpoint, SeaweedFS...).
 
 mod client;
+mod namespaces;
 mod vended;
 
 use std::collections::HashMap;
@@ -13,8 +14,8 @@ use iceberg::io::FileIO;
 use iceberg::spec::TableMetadata;
 use rat_core::config::RestCatalogConfig;
 use rat_core::{
-    Catalog, CredentialProvider, Error, ErrorKind, Identifier, Layer, LoadedTable, NewTable,
-    Result, S3Access, StorageCredentials, TableCommit, TableRef,
+    Catalog, CredentialProvider, Error, ErrorKind, Identifier, Layer, LoadedTable,
+    NamespaceProperties, NewTable, Result, S3Access, StorageCredentials, TableCommit, TableRef,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -285,6 +286,23 @@ impl Catalog for RestCatalog {
                 .await?;
         }
         Ok(())
+    }
+
+    async fn namespace_properties(&self, namespace: &Identifier) -> Result<NamespaceProperties> {
+        self.properties_of(namespace).await
+    }
+
+    async fn update_namespace_properties(
+        &self,
+        namespace: &Identifier,
+        updates: NamespaceProperties,
+        removals: Vec<String>,
+    ) -> Result<()> {
+        self.update_properties(namespace, updates, removals).await
+    }
+
+    async fn drop_namespace(&self, namespace: &Identifier) -> Result<()> {
+        self.drop_levels(namespace).await
     }
 
     async fn list_tables(&self, namespace: &Identifier) -> Result<Vec<TableRef>> {

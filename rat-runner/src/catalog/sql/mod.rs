@@ -13,11 +13,13 @@ use iceberg::io::FileIO;
 use iceberg::spec::{FormatVersion, SortOrder, TableMetadata, TableMetadataBuilder};
 use iceberg::{MetadataLocation, TableRequirement};
 use rat_core::{
-    Catalog, Error, ErrorKind, Identifier, Layer, LoadedTable, NewTable, Result, TableCommit,
-    TableRef,
+    Catalog, Error, ErrorKind, Identifier, Layer, LoadedTable, NamespaceProperties, NewTable,
+    Result, TableCommit, TableRef,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use sqlx::{Row, SqliteConnection};
+
+mod namespaces;
 
 use super::MetadataCache;
 use super::metadata_json::{Refs, to_json};
@@ -366,6 +368,23 @@ impl Catalog for SqlCatalog {
             .map_err(|e| catalog_error("cannot create namespace", e))
     }
 
+    async fn namespace_properties(&self, namespace: &Identifier) -> Result<NamespaceProperties> {
+        self.properties_of(namespace).await
+    }
+
+    async fn update_namespace_properties(
+        &self,
+        namespace: &Identifier,
+        updates: NamespaceProperties,
+        removals: Vec<String>,
+    ) -> Result<()> {
+        self.update_properties(namespace, updates, removals).await
+    }
+
+    async fn drop_namespace(&self, namespace: &Identifier) -> Result<()> {
+        self.drop_levels(namespace).await
+    }
+
     async fn list_tables(&self, namespace: &Identifier) -> Result<Vec<TableRef>> {
         let rows = sqlx::query(
             "SELECT table_namespace, table_name FROM iceberg_tables \
@@ -373,7 +392,7 @@ impl Catalog for SqlCatalog {
              AND (iceberg_type = 'TABLE' OR iceberg_type IS NULL)",
         )
         .bind(&self.name)
-        .bind(format!("{}.%", namespace.as_str().replace('_', "!_")))
+        .bind(namespaces::children_pattern(namespace))
         .fetch_all(&self.pool)
         .await
         .map_err(|e| catalog_error("cannot list tables", e))?;
