@@ -204,6 +204,11 @@ pub(crate) enum Command {
         #[command(subcommand)]
         action: Option<ScheduleAction>,
     },
+    /// Namespaces: list, create, describe, rm.
+    Namespaces {
+        #[command(subcommand)]
+        action: Option<NamespaceAction>,
+    },
     /// Outgoing webhooks of a namespace, told when runs finish or fail,
     /// quality tests fail or schedules skip: list, add, rm, deliveries.
     Notifications {
@@ -267,6 +272,35 @@ pub(crate) enum ScheduleAction {
     Delete {
         /// The schedule's id.
         id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum NamespaceAction {
+    /// Make a namespace.
+    Create {
+        /// Lowercase letters, digits and `_`, starting with a letter.
+        name: String,
+        /// What it holds.
+        #[arg(long, short)]
+        description: Option<String>,
+    },
+    /// Set (or, with an empty text, clear) a namespace's description.
+    Describe {
+        /// The namespace.
+        name: String,
+        /// The description.
+        description: String,
+    },
+    /// Delete a namespace with its code, landing zones, schedules and
+    /// hooks; refused while it holds pipelines or tables unless --force,
+    /// which drops its tables and deletes their files too.
+    Rm {
+        /// The namespace.
+        name: String,
+        /// Also delete its pipelines and drop its tables.
+        #[arg(long)]
+        force: bool,
     },
 }
 

@@ -449,6 +449,36 @@ fn every_command_answers_the_same_locally_and_through_a_server() {
     let removed = common::rat(project, &["notifications", "rm", &hook_id]);
     assert!(removed.status.success(), "{removed:?}");
 
+    // namespaces: made here, described through the server, listed the
+    // same both ways, deleted through the server.
+    let made = common::rat(project, &["namespaces", "create", "sales", "-d", "orders"]);
+    assert!(made.status.success(), "{made:?}");
+    let described = remote_rat(
+        &served,
+        Some(KEY),
+        &["--json", "namespaces", "describe", "sales", "orders, daily"],
+    );
+    assert_eq!(
+        json(&described)["description"],
+        "orders, daily",
+        "{described:?}"
+    );
+    for args in [vec!["namespaces"], vec!["--json", "namespaces"]] {
+        same(project, &served, &args);
+    }
+    let listed = json(&same(project, &served, &["--json", "namespaces"]));
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!({"name": "sales", "description": "orders, daily"})),
+        "{listed}"
+    );
+    let removed = remote_rat(&served, Some(KEY), &["--json", "namespaces", "rm", "sales"]);
+    assert_eq!(json(&removed)["pipelines"], 0, "{removed:?}");
+    let listed = json(&same(project, &served, &["--json", "namespaces"]));
+    assert!(!listed.to_string().contains("sales"), "{listed}");
+
     // Failures: the same message, context and exit code.
     for (args, code) in [
         (vec!["--json", "landing", "ls", "nothing"], 1),
@@ -468,6 +498,13 @@ fn every_command_answers_the_same_locally_and_through_a_server() {
         (vec!["--json", "versions", "bronze.nothing"], 1),
         (vec!["--json", "schedules", "firings", "nope"], 1),
         (vec!["--json", "notifications", "rm", "nope"], 1),
+        (vec!["--json", "namespaces", "rm", "nope"], 1),
+        (vec!["--json", "namespaces", "rm", "default"], 2),
+        (vec!["--json", "namespaces", "create", "Bad"], 2),
+        (
+            vec!["--json", "namespaces", "describe", "default", "bell\u{7}"],
+            2,
+        ),
         (vec!["--json", "notifications", "--namespace", "../x"], 2),
         (
             vec![

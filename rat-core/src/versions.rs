@@ -120,8 +120,7 @@ pub struct NewVersion<'a> {
 /// Most characters a version's message keeps.
 pub const MAX_MESSAGE_CHARS: usize = 1_000;
 
-/// A save's message, validated: at most [`MAX_MESSAGE_CHARS`] characters,
-/// no control characters but newlines and tabs; blank is none.
+/// A save's message, validated as [`free_text`] of the field `message`.
 ///
 /// ```
 /// use rat_core::versions::message;
@@ -131,20 +130,34 @@ pub const MAX_MESSAGE_CHARS: usize = 1_000;
 /// assert!(message(Some("bell\u{7}")).is_err());
 /// ```
 pub fn message(text: Option<&str>) -> Result<Option<String>> {
+    free_text("message", text)
+}
+
+/// A short free text a user gives (a message, a description), validated:
+/// at most [`MAX_MESSAGE_CHARS`] characters, no control characters but
+/// newlines and tabs; blank is none. The error names `field`.
+///
+/// ```
+/// use rat_core::versions::free_text;
+///
+/// let err = free_text("description", Some(&"x".repeat(1001))).unwrap_err();
+/// assert!(err.to_string().contains("description"));
+/// ```
+pub fn free_text(field: &'static str, text: Option<&str>) -> Result<Option<String>> {
     let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
         return Ok(None);
     };
-    let invalid = |why: &str| Err(Error::invalid(why.to_owned()).with_context("field", "message"));
+    let invalid = |why: String| Err(Error::invalid(why).with_context("field", field));
     if text.chars().count() > MAX_MESSAGE_CHARS {
-        return invalid(&format!(
-            "the message is longer than {MAX_MESSAGE_CHARS} characters"
+        return invalid(format!(
+            "the {field} is longer than {MAX_MESSAGE_CHARS} characters"
         ));
     }
     if text
         .chars()
         .any(|c| c.is_control() && c != '\n' && c != '\t')
     {
-        return invalid("the message holds a control character");
+        return invalid(format!("the {field} holds a control character"));
     }
     Ok(Some(text.to_owned()))
 }

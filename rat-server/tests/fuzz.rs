@@ -21,6 +21,7 @@ fn the_document_names_every_route() {
     let served = [
         "/features",
         "/namespaces",
+        "/namespaces/{namespace}",
         "/namespaces/{namespace}/notifications",
         "/namespaces/{namespace}/notifications/{id}",
         "/namespaces/{namespace}/notifications/{id}/deliveries",

@@ -9,6 +9,7 @@ mod init;
 mod landing;
 mod logs;
 mod maintain;
+mod namespaces;
 mod notifications;
 mod pipelines;
 mod preview;
@@ -180,6 +181,10 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<u8> {
                 _ => versions::Action::List(limit),
             };
             versions::versions(api.as_ref(), &table, action, json).await
+        }
+        Command::Namespaces { action } => {
+            let api = api(LocalExecution::default()).await?;
+            namespaces::namespaces(api.as_ref(), action, json).await
         }
         Command::Notifications { namespace, action } => {
             let api = api(LocalExecution::default()).await?;

@@ -9,6 +9,7 @@
 mod authoring;
 mod files;
 mod landing;
+mod namespaces;
 mod notifications;
 mod triggers;
 mod types;
@@ -24,13 +25,14 @@ use crate::auth::Principal;
 pub use authoring::*;
 pub use files::*;
 pub use landing::*;
+pub use namespaces::*;
 pub use notifications::*;
 pub use triggers::*;
 pub(crate) use types::files_of;
 pub use types::*;
 pub use versions::*;
 
-/// What the platform does: namespaces, pipelines and their lineage, runs
+/// What the platform does: namespaces (one through [`NamespacesApi`]), pipelines and their lineage, runs
 /// (one, or a batch in DAG order) with their logs, tables with their
 /// history, read-only queries, schedules; the project's files through
 /// [`FilesApi`]; quality tests, test runs and previews through
@@ -55,7 +57,8 @@ pub use versions::*;
 /// ```
 #[async_trait]
 pub trait PlatformApi:
-    FilesApi
+    NamespacesApi
+    + FilesApi
     + AuthoringApi
     + VersionsApi
     + TriggersApi
@@ -86,7 +89,7 @@ pub trait PlatformApi:
     async fn namespaces(&self) -> Result<Vec<Namespace>>;
 
     /// Creates a namespace; `already_exists` if it is there.
-    async fn create_namespace(&self, name: &str) -> Result<Namespace>;
+    async fn create_namespace(&self, new: &NewNamespace) -> Result<Namespace>;
 
     /// Pipelines of `namespace` (every namespace when `None`), optionally
     /// of one `layer`, by table.

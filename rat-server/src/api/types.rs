@@ -119,21 +119,6 @@ pub struct Features {
     pub scheduler: bool,
 }
 
-/// A namespace.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Namespace {
-    /// Its name.
-    pub name: String,
-}
-
-/// `POST /api/v1/namespaces`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewNamespace {
-    /// The name: lowercase letters, digits and `_`, starting with a letter.
-    pub name: String,
-}
-
 /// A pipeline in a list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PipelineSummary {

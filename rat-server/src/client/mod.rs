@@ -7,6 +7,7 @@
 mod authoring;
 mod files;
 mod landing;
+mod namespaces;
 mod notifications;
 mod triggers;
 mod versions;
@@ -248,11 +249,8 @@ impl PlatformApi for Client {
         self.all("/namespaces").await
     }
 
-    async fn create_namespace(&self, name: &str) -> Result<Namespace> {
-        let body = NewNamespace {
-            name: name.to_owned(),
-        };
-        self.post("/namespaces", &body).await
+    async fn create_namespace(&self, new: &NewNamespace) -> Result<Namespace> {
+        self.post("/namespaces", new).await
     }
 
     async fn pipelines(

@@ -3,8 +3,12 @@
 use axum::http::StatusCode;
 
 use super::{Api, Paging};
-use crate::api::{Features, Health, Namespace, NewNamespace, Page, Readiness};
-use crate::error::{ApiResult, Json, Query};
+use serde::Deserialize;
+
+use crate::api::{
+    Features, Health, Namespace, NamespaceRemoved, NewNamespace, Page, Readiness, UpdateNamespace,
+};
+use crate::error::{ApiResult, Json, Path, Query};
 
 pub(super) async fn health() -> axum::Json<Health> {
     axum::Json(Health {
@@ -68,8 +72,37 @@ pub(super) async fn create_namespace(
     Api(api): Api,
     Json(body): Json<NewNamespace>,
 ) -> ApiResult<(StatusCode, axum::Json<Namespace>)> {
-    let created = api.create_namespace(&body.name).await?;
+    let created = api.create_namespace(&body).await?;
     Ok((StatusCode::CREATED, axum::Json(created)))
+}
+
+pub(super) async fn namespace(
+    Api(api): Api,
+    Path(name): Path<String>,
+) -> ApiResult<axum::Json<Namespace>> {
+    Ok(axum::Json(api.namespace(&name).await?))
+}
+
+pub(super) async fn update_namespace(
+    Api(api): Api,
+    Path(name): Path<String>,
+    Json(body): Json<UpdateNamespace>,
+) -> ApiResult<axum::Json<Namespace>> {
+    Ok(axum::Json(api.update_namespace(&name, &body).await?))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct Force {
+    #[serde(default)]
+    force: bool,
+}
+
+pub(super) async fn delete_namespace(
+    Api(api): Api,
+    Path(name): Path<String>,
+    Query(force): Query<Force>,
+) -> ApiResult<axum::Json<NamespaceRemoved>> {
+    Ok(axum::Json(api.delete_namespace(&name, force.force).await?))
 }
 
 /// The OpenAPI document of this API (`openapi.yaml` in the crate), as JSON.

@@ -77,6 +77,12 @@ pub fn router(platform: Arc<dyn PlatformApi>, auth: Authenticator) -> Router {
             get(meta::namespaces).post(meta::create_namespace),
         )
         .route(
+            "/namespaces/{namespace}",
+            get(meta::namespace)
+                .patch(meta::update_namespace)
+                .delete(meta::delete_namespace),
+        )
+        .route(
             "/namespaces/{namespace}/notifications",
             get(notifications::list).post(notifications::create),
         )

@@ -11,10 +11,11 @@ use std::sync::Arc;
 use super::Platform;
 use crate::api::{
     Batch, BatchRequest, Delivery, Features, FilePreview, FiringRecord, LandingFile, LandingZone,
-    Lineage, MaintainRequest, MaintenanceReport, Namespace, NewHook, NewLandingZone, NewPipeline,
-    NotificationHook, NotificationsApi, Page, PipelineDetail, PipelineSummary, PlatformApi,
-    QueryOutput, QueryRequest, Readiness, Rollback, RunAccepted, SavePipeline, Schedule,
-    ScheduleRequest, SnapshotInfo, SubmitRun, TableDetail, TableSummary, TriggersApi, ZoneRef,
+    Lineage, MaintainRequest, MaintenanceReport, Namespace, NamespaceRemoved, NamespacesApi,
+    NewHook, NewLandingZone, NewNamespace, NewPipeline, NotificationHook, NotificationsApi, Page,
+    PipelineDetail, PipelineSummary, PlatformApi, QueryOutput, QueryRequest, Readiness, Rollback,
+    RunAccepted, SavePipeline, Schedule, ScheduleRequest, SnapshotInfo, SubmitRun, TableDetail,
+    TableSummary, TriggersApi, UpdateNamespace, ZoneRef,
 };
 use crate::auth::Principal;
 
@@ -44,8 +45,8 @@ impl PlatformApi for Platform {
         self.namespace_list().await
     }
 
-    async fn create_namespace(&self, name: &str) -> Result<Namespace> {
-        self.add_namespace(name).await
+    async fn create_namespace(&self, new: &NewNamespace) -> Result<Namespace> {
+        self.add_namespace(new).await
     }
 
     async fn pipelines(
@@ -221,6 +222,21 @@ impl PlatformApi for Platform {
         rows: u32,
     ) -> Result<FilePreview> {
         self.preview_zone_file(zone, name, rows).await
+    }
+}
+
+#[async_trait]
+impl NamespacesApi for Platform {
+    async fn namespace(&self, name: &str) -> Result<Namespace> {
+        self.read_namespace(name).await
+    }
+
+    async fn update_namespace(&self, name: &str, update: &UpdateNamespace) -> Result<Namespace> {
+        self.change_namespace(name, update).await
+    }
+
+    async fn delete_namespace(&self, name: &str, force: bool) -> Result<NamespaceRemoved> {
+        self.remove_namespace(name, force).await
     }
 }
 

@@ -9,6 +9,7 @@ mod files;
 mod health;
 mod housekeeping;
 mod landing;
+mod namespaces;
 mod notify;
 mod pipelines;
 mod runs;
@@ -31,14 +32,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rat_core::{
-    BatchStore, Catalog, Error, ErrorKind, Executor, Identifier, MaintenanceSettings, Result,
-    RunStore, ScheduleStore, Storage, VersionStore,
+    BatchStore, Catalog, Executor, Identifier, MaintenanceSettings, Result, RunStore,
+    ScheduleStore, Storage, VersionStore,
 };
 use rat_executor::Stores;
 use rat_runner::Engine;
 use rat_runner::access::NamespaceAccess;
 
-use crate::api::{Features, Namespace};
+use crate::api::Features;
 
 /// The components one platform shares: storage (pipelines), catalog
 /// (tables), an engine (validation and read-only queries), an executor
@@ -252,56 +253,6 @@ impl Platform {
             scheduler: self.inner.leading.load(Ordering::Relaxed),
             ..self.inner.features.clone()
         }
-    }
-
-    /// Every namespace: `default` (unless storage is scoped per
-    /// namespace), and those the catalog knows.
-    async fn namespace_list(&self) -> Result<Vec<Namespace>> {
-        let mut names: Vec<String> = self
-            .catalog()
-            .list_namespaces()
-            .await?
-            .into_iter()
-            .map(|n| n.to_string())
-            .collect();
-        match self.inner.options.access {
-            None => names.push(rat_core::DEFAULT_NAMESPACE.to_owned()),
-            // Even when the catalog has one: its files would be the root.
-            Some(_) => names.retain(|n| n != rat_core::DEFAULT_NAMESPACE),
-        }
-        names.sort();
-        names.dedup();
-        Ok(names.into_iter().map(|name| Namespace { name }).collect())
-    }
-
-    async fn add_namespace(&self, name: &str) -> Result<Namespace> {
-        let namespace = parse_namespace(name)?;
-        if self.namespace_exists(&namespace).await? {
-            return Err(Error::new(
-                ErrorKind::AlreadyExists,
-                format!("namespace '{namespace}' already exists"),
-            ));
-        }
-        self.catalog().create_namespace(&namespace).await?;
-        Ok(Namespace {
-            name: namespace.to_string(),
-        })
-    }
-
-    /// `name`, validated, when the namespace exists; else `not_found`.
-    pub(super) async fn existing_namespace(&self, name: &str) -> Result<Identifier> {
-        let namespace = parse_namespace(name)?;
-        if self.namespace_exists(&namespace).await? {
-            Ok(namespace)
-        } else {
-            Err(Error::not_found(format!("no namespace '{namespace}'"))
-                .with_context("field", "namespace"))
-        }
-    }
-
-    async fn namespace_exists(&self, namespace: &Identifier) -> Result<bool> {
-        Ok(namespace.as_str() == rat_core::DEFAULT_NAMESPACE
-            || self.catalog().list_namespaces().await?.contains(namespace))
     }
 }
 

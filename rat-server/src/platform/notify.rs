@@ -66,8 +66,7 @@ impl Platform {
         if new.events.is_empty() {
             return Err(Error::invalid("name at least one event").with_context("field", "events"));
         }
-        let description = rat_core::versions::message(new.description.as_deref())
-            .map_err(|e| e.with_context("field", "description"))?;
+        let description = rat_core::versions::free_text("description", new.description.as_deref())?;
         let mut events = new.events.clone();
         events.sort();
         events.dedup();
@@ -238,7 +237,7 @@ impl Platform {
         Ok(response.status().as_u16())
     }
 
-    fn notification_store(&self) -> &std::sync::Arc<dyn NotificationStore> {
+    pub(super) fn notification_store(&self) -> &std::sync::Arc<dyn NotificationStore> {
         &self.inner.stores.notifications
     }
 }

@@ -53,7 +53,10 @@ impl Platform {
     /// The tables of the pipeline folders of one namespace (the folders
     /// holding a `pipeline.sql` or a `pipeline.py`; contents are not
     /// validated here).
-    async fn pipeline_tables(&self, namespace: &Identifier) -> Result<BTreeSet<TableRef>> {
+    pub(super) async fn pipeline_tables(
+        &self,
+        namespace: &Identifier,
+    ) -> Result<BTreeSet<TableRef>> {
         let source = ProjectSource::of(namespace);
         let root = format!("{}pipelines/", source.prefix);
         let mut tables = BTreeSet::new();
@@ -181,12 +184,7 @@ impl Platform {
     ) -> Result<Vec<Identifier>> {
         match namespace {
             Some(ns) => Ok(vec![parse_namespace(ns)?]),
-            None => self
-                .namespace_list()
-                .await?
-                .into_iter()
-                .map(|n| Identifier::new(n.name))
-                .collect(),
+            None => self.namespace_names().await,
         }
     }
 

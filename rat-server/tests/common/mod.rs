@@ -137,6 +137,16 @@ impl Server {
     /// Uploads `files` (name, bytes) to `zone` of namespace `default` as
     /// one multipart body: status and JSON.
     pub async fn upload(&self, zone: &str, files: &[(&str, Vec<u8>)]) -> (StatusCode, Value) {
+        self.upload_to("default", zone, files).await
+    }
+
+    /// Uploads `files` to `namespace`'s `zone`: status and JSON.
+    pub async fn upload_to(
+        &self,
+        namespace: &str,
+        zone: &str,
+        files: &[(&str, Vec<u8>)],
+    ) -> (StatusCode, Value) {
         let mut form = reqwest::multipart::Form::new();
         for (name, bytes) in files {
             let part = reqwest::multipart::Part::bytes(bytes.clone()).file_name(name.to_string());
@@ -144,7 +154,7 @@ impl Server {
         }
         let response = self
             .http
-            .post(self.url(&format!("/api/v1/landing-zones/default/{zone}/files")))
+            .post(self.url(&format!("/api/v1/landing-zones/{namespace}/{zone}/files")))
             .multipart(form)
             .send()
             .await

@@ -1,0 +1,72 @@
+//! `rat namespaces [create NAME [-d TEXT] | describe NAME TEXT | rm NAME
+//! [--force]]`: the namespaces of the project or server.
+
+use rat_core::Result;
+use rat_server::api::{NewNamespace, PlatformApi, UpdateNamespace};
+
+use crate::cli::NamespaceAction;
+use crate::output::{EXIT_OK, print_json, print_table};
+
+pub(crate) async fn namespaces(
+    api: &dyn PlatformApi,
+    action: Option<NamespaceAction>,
+    json: bool,
+) -> Result<u8> {
+    match action {
+        None => {
+            let namespaces = api.namespaces().await?;
+            if json {
+                print_json(&namespaces);
+            } else {
+                let rows: Vec<Vec<String>> = namespaces
+                    .iter()
+                    .map(|n| vec![n.name.clone(), n.description.clone().unwrap_or_default()])
+                    .collect();
+                print_table(&["namespace", "description"], &rows);
+            }
+        }
+        Some(NamespaceAction::Create { name, description }) => {
+            let made = api
+                .create_namespace(&NewNamespace { name, description })
+                .await?;
+            if json {
+                print_json(&made);
+            } else {
+                println!("namespace {} created", made.name);
+            }
+        }
+        Some(NamespaceAction::Describe { name, description }) => {
+            let update = UpdateNamespace {
+                description: Some(Some(description)),
+            };
+            let changed = api.update_namespace(&name, &update).await?;
+            if json {
+                print_json(&changed);
+            } else {
+                match &changed.description {
+                    Some(text) => println!("{}: {text}", changed.name),
+                    None => println!("{}: no description", changed.name),
+                }
+            }
+        }
+        Some(NamespaceAction::Rm { name, force }) => {
+            let removed = api.delete_namespace(&name, force).await?;
+            if json {
+                print_json(&removed);
+            } else {
+                println!(
+                    "namespace {} deleted: {} pipeline(s), {} table(s), {} landing zone(s), \
+                     {} schedule(s), {} notification hook(s), {} file(s)",
+                    removed.name,
+                    removed.pipelines,
+                    removed.tables,
+                    removed.landing_zones,
+                    removed.schedules,
+                    removed.notification_hooks,
+                    removed.files
+                );
+            }
+        }
+    }
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,26 @@
+//! One namespace over HTTP.
+
+use async_trait::async_trait;
+use rat_core::Result;
+use reqwest::Method;
+
+use super::{Client, escaped};
+use crate::api::{Namespace, NamespaceRemoved, NamespacesApi, UpdateNamespace};
+
+#[async_trait]
+impl NamespacesApi for Client {
+    async fn namespace(&self, name: &str) -> Result<Namespace> {
+        self.get(&format!("/namespaces/{}", escaped(name))).await
+    }
+
+    async fn update_namespace(&self, name: &str, update: &UpdateNamespace) -> Result<Namespace> {
+        let path = format!("/namespaces/{}", escaped(name));
+        self.send(self.request(Method::PATCH, &path).json(update))
+            .await
+    }
+
+    async fn delete_namespace(&self, name: &str, force: bool) -> Result<NamespaceRemoved> {
+        let path = format!("/namespaces/{}?force={force}", escaped(name));
+        self.send(self.request(Method::DELETE, &path)).await
+    }
+}
