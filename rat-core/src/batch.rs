@@ -15,6 +15,7 @@ use crate::run::RunStatus;
 
 /// Where one pipeline of a batch is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ItemState {
     /// Waiting for its upstream (or a free worker).
@@ -30,6 +31,7 @@ pub enum ItemState {
 
 /// One pipeline of a batch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct BatchItem {
     /// The pipeline's table.
     pub table: TableRef,
@@ -84,6 +86,7 @@ impl BatchItem {
 /// assert_eq!(batch.id.len(), 32);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Batch {
     /// Its id (32 hex digits, time-ordered).
     pub id: String,

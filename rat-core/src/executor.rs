@@ -41,6 +41,7 @@ impl RunRequest {
 /// What is known about a run at a moment: the durable record an executor
 /// keeps in its [`RunStore`](crate::RunStore).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct RunRecord {
     /// The run.
     pub run_id: RunId,

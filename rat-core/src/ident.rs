@@ -123,6 +123,7 @@ pub fn namespace(value: &str) -> Result<Identifier> {
 
 /// A medallion layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Layer {
     /// Raw data as it lands.

@@ -31,6 +31,8 @@ pub mod engine;
 pub mod error;
 pub mod executor;
 pub mod ident;
+#[cfg(feature = "json-schema")]
+mod json_schema;
 pub mod maintenance;
 pub mod notify;
 pub mod project;

@@ -16,6 +16,7 @@ use crate::run::RunStatus;
 
 /// What a hook can be told about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     /// A run ended, whatever its status.
@@ -57,6 +58,7 @@ impl fmt::Display for EventKind {
 /// A hook's signing secret: shown once, when the hook is made; its
 /// `Debug` is redacted.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct SigningSecret(pub String);
 
@@ -68,6 +70,7 @@ impl fmt::Debug for SigningSecret {
 
 /// An outgoing webhook of a namespace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct NotificationHook {
     /// Its id (32 hex digits, time-ordered).
     pub id: String,
@@ -90,6 +93,7 @@ pub struct NotificationHook {
 
 /// A quality test that failed in a run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct FailedTest {
     /// Its name.
     pub name: String,
@@ -104,6 +108,7 @@ pub struct FailedTest {
 
 /// What happened: the body a hook receives (with the delivery's id).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Event {
     /// Its kind.
     pub kind: EventKind,
@@ -150,6 +155,7 @@ impl Event {
 
 /// Where a delivery is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryState {
     /// Waiting for its next attempt.
@@ -173,6 +179,7 @@ impl DeliveryState {
 
 /// One event for one hook, and its attempts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Delivery {
     /// Its id (32 hex digits, time-ordered; the `X-Rat-Delivery` header).
     pub id: String,

@@ -12,6 +12,7 @@ use crate::project::{MergeStrategy, ProjectSource, Severity};
 
 /// Lifecycle state of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum RunStatus {
     /// Accepted, waiting for a worker.
@@ -81,6 +82,7 @@ impl std::str::FromStr for RunStatus {
 
 /// The phases of a run, in order (ARCHITECTURE.md, "A run, phase by phase").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
     /// Load and validate the pipeline.
@@ -113,6 +115,7 @@ impl fmt::Display for Phase {
 
 /// How long one phase took.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct PhaseTiming {
     /// The phase.
     pub phase: Phase,
@@ -150,6 +153,7 @@ impl RunSpec {
 
 /// Outcome of one quality test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum TestOutcome {
     /// No violating rows.
@@ -162,6 +166,7 @@ pub enum TestOutcome {
 
 /// Up to three violating rows, every cell cut to 40 characters.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct SampleRows {
     /// Column names.
     pub columns: Vec<String>,
@@ -176,6 +181,7 @@ pub const MAX_SAMPLE_CELL_CHARS: usize = 40;
 
 /// Result of one quality test.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct QualityResult {
     /// Test name (file stem).
     pub name: String,
@@ -208,6 +214,7 @@ impl QualityResult {
 
 /// The error a run ended with, in a serializable form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct RunError {
     /// Error kind name (`invalid_input`, `query`, `quality_gate`...).
     pub kind: String,
@@ -246,6 +253,7 @@ impl From<&Error> for RunError {
 
 /// What a run produced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct RunResult {
     /// The run.
     pub run_id: RunId,
@@ -320,6 +328,7 @@ impl RunResult {
 
 /// Severity of a log record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum LogLevel {
     /// Details.
@@ -334,6 +343,7 @@ pub enum LogLevel {
 
 /// One line of a run's log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct LogRecord {
     /// Position in the run's log, from 0, without gaps.
     pub seq: u64,

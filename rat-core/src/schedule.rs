@@ -16,6 +16,7 @@ use crate::ident::{Identifier, RunId, TableRef};
 
 /// What makes a schedule fire.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Trigger {
     /// A cron expression in UTC: 5 fields (minute hour day-of-month month
@@ -59,6 +60,7 @@ impl Trigger {
 
 /// The kinds of [`Trigger`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TriggerKind {
     /// [`Trigger::Cron`].
@@ -94,6 +96,7 @@ impl fmt::Display for TriggerKind {
 /// times may be whole seconds: a file landing in the same second as the
 /// last one is still new).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct LandingCursor {
     /// The newest modification time seen (none: the zone was empty).
     pub modified_at: Option<DateTime<Utc>>,
@@ -143,6 +146,7 @@ impl LandingCursor {
 /// A webhook trigger's token, shown once when the trigger is made; its
 /// `Debug` is redacted.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct WebhookToken(pub String);
 
@@ -154,6 +158,7 @@ impl fmt::Debug for WebhookToken {
 
 /// A schedule and its firing state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Schedule {
     /// Its id (a UUID).
     pub id: String,
@@ -233,6 +238,7 @@ impl Firing {
 
 /// One firing of a schedule, as its history keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct FiringRecord {
     /// Its id (32 hex digits, time-ordered).
     pub id: String,

@@ -19,6 +19,7 @@ use crate::project::PipelineFiles;
 
 /// What a version is to its pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum VersionState {
     /// Written to storage: the code runs used from then until the next
@@ -66,6 +67,7 @@ impl FromStr for VersionState {
 
 /// A version without its files: what a list of versions shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct VersionSummary {
     /// The pipeline.
     pub table: TableRef,
@@ -94,6 +96,7 @@ pub struct VersionSummary {
 /// assert_eq!(version.files.code().unwrap().1, "SELECT 1");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct PipelineVersion {
     /// Number, state, who, when, why.
     #[serde(flatten)]

@@ -14,6 +14,7 @@ use crate::query::{QueryOutput, describe, select_rows};
 
 /// What [`preview_file`] shows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct FilePreview {
     /// The columns as `landing_zone()` would read them.
     pub schema: Vec<DetectedColumn>,

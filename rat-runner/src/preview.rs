@@ -35,6 +35,7 @@ impl Default for DryRunLimits {
 
 /// A table a dry run read, and which snapshot of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct ReadTable {
     /// The table.
     pub table: TableRef,
@@ -44,6 +45,7 @@ pub struct ReadTable {
 
 /// What the pipeline compiles to, without running it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct CompiledPipeline {
     /// The table the pipeline writes.
     pub table: TableRef,
@@ -65,6 +67,7 @@ pub struct CompiledPipeline {
 
 /// How long each part of a preview took.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct PreviewTiming {
     /// Loading the table, rendering, resolving `ref()`s, the sandbox.
     pub compile_ms: u64,
@@ -74,6 +77,7 @@ pub struct PreviewTiming {
 
 /// A pipeline's first rows, as a run would compute them now.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct PipelinePreview {
     /// What ran.
     #[serde(flatten)]
@@ -91,6 +95,7 @@ pub struct PipelinePreview {
 
 /// A pipeline's quality tests run against its table's `main`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct TestReport {
     /// The table tested.
     pub table: TableRef,

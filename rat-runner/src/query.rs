@@ -36,6 +36,7 @@ impl Default for QueryOptions {
 
 /// A query's result: typed JSON values per row.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct QueryOutput {
     /// Column names.
     pub columns: Vec<String>,
@@ -95,6 +96,7 @@ pub async fn query(
 
 /// One column of a result, as DuckDB types it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct DetectedColumn {
     /// Its name.
     pub name: String,

@@ -145,10 +145,12 @@ pub enum SqlAccess {
 
 /// Per-run resource limits.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RunLimits {
     /// Wall-clock limit; a run past it is stopped and fails.
     #[serde(default, with = "de::optional_secs")]
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<f64>"))]
     pub timeout: Option<Duration>,
     /// Memory for the run, as DuckDB writes it (`512MB`, `2GiB`); DuckDB's
     /// `memory_limit`, and the basis of the OS limit of a runner process.

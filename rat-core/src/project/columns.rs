@@ -27,6 +27,7 @@ pub const MAX_DESCRIPTION_LEN: usize = 4096;
 /// assert!(ColumnDescriptions::from_yaml(&bad).is_err());
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct ColumnDescriptions(BTreeMap<String, String>);
 

@@ -48,6 +48,7 @@ pub enum PipelineFile {
 
 /// What a project file is, as the API names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum FileKind {
     /// A pipeline's `pipeline.sql` or `pipeline.py`.

@@ -28,6 +28,7 @@ pub const MAX_FILE_NAME: usize = 255;
 
 /// A file format `landing_zone()` reads, known by the file's extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum FileFormat {
     /// `.csv`, `.tsv`, `.csv.gz`.
@@ -80,6 +81,7 @@ impl std::fmt::Display for FileFormat {
 
 /// What `_zone.yaml` says about a zone; every field is optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ZoneSettings {
     /// What the zone receives, for people.

@@ -86,6 +86,7 @@ impl ProjectSource {
 
 /// What a pipeline is written in.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Language {
     /// `pipeline.sql`: a Jinja template of one SELECT.
@@ -129,6 +130,7 @@ pub const PYTHON_FILE: &str = "pipeline.py";
 
 /// One pipeline: its code, effective settings and quality tests.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Pipeline {
     /// The table it produces (`namespace.layer.name`).
     pub table: TableRef,

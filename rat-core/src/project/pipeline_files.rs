@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 /// assert_eq!(files.code().unwrap(), ("pipeline.sql", "SELECT 1"));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PipelineFiles {
     /// `pipeline.sql`; give this or `python`.

@@ -14,6 +14,7 @@ pub const DEFAULT_TEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What a failing test does to the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// A failure blocks publication.
@@ -48,6 +49,7 @@ impl FromStr for Severity {
 
 /// One `tests/quality/*.sql` file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct QualityTest {
     /// The file stem, e.g. `unique_order_id`.
     pub name: String,
@@ -65,6 +67,7 @@ pub struct QualityTest {
     pub remediation: Option<String>,
     /// Time limit (`-- @timeout: 30s`, default 60 s).
     #[serde(with = "duration_secs")]
+    #[cfg_attr(feature = "json-schema", schemars(with = "f64"))]
     pub timeout: Duration,
 }
 

@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 
 /// How a run's result is merged into the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MergeStrategy {
     /// The table holds exactly the new result.
@@ -169,6 +170,7 @@ impl From<PartitionTransform> for String {
 
 /// One entry of `partition_by`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct PartitionField {
     /// The source column.
     pub column: String,
@@ -178,6 +180,7 @@ pub struct PartitionField {
 
 /// The effective settings of a pipeline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct PipelineSettings {
     /// How results merge into the table.
     pub merge_strategy: MergeStrategy,

@@ -31,6 +31,7 @@ const SMALL_SHARE: f64 = 0.75;
 
 /// One partition's small files rewritten.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct CompactedPartition {
     /// The partition, as `column=value` pairs (empty for an unpartitioned
     /// table).

@@ -99,6 +99,7 @@ impl MaintainOptions {
 
 /// What a maintenance pass did (or, dry, would do) to one table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct MaintenanceReport {
     /// The table.
     pub table: TableRef,
@@ -118,6 +119,7 @@ pub struct MaintenanceReport {
 
 /// A file maintenance removed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct RemovedFile {
     /// Its location.
     pub path: String,
@@ -129,6 +131,7 @@ pub struct RemovedFile {
 
 /// Why maintenance removed a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RemovalReason {
     /// Only expired snapshots referenced it.
@@ -141,6 +144,7 @@ pub enum RemovalReason {
 
 /// Files under a table's location.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Footprint {
     /// Snapshots in the metadata.
     pub snapshots: u64,

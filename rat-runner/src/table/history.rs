@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// One time `main` moved, as `rat history` shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct SnapshotInfo {
     /// Snapshot id.
     pub snapshot_id: i64,

@@ -6,6 +6,7 @@ use rat_core::{Catalog, Error, LoadedTable, MAIN_BRANCH, Result, TableCommit, Ta
 
 /// What a rollback did.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Rollback {
     /// The table.
     pub table: TableRef,

@@ -13,7 +13,7 @@ pub use rat_runner::preview::{
 use serde::{Deserialize, Serialize};
 
 /// `POST .../tests`: a new quality test.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewQualityTest {
     /// Its name (the file stem): lowercase letters, digits and `_`.
@@ -32,7 +32,7 @@ pub struct QualityTestSql {
 }
 
 /// `POST .../tests/run`: which tests, and unsaved ones.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestRunRequest {
     /// Only these tests (by name); every test when absent.
@@ -53,7 +53,7 @@ pub struct TestRunRequest {
 
 /// `POST .../preview` and `.../compile`: unsaved code to try instead of
 /// the saved, and limits. With code, the pipeline need not be saved yet.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PreviewRequest {
     /// A SQL template to preview instead of the saved code.

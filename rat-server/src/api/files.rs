@@ -9,7 +9,7 @@ use rat_core::{Result, TableRef};
 use serde::{Deserialize, Serialize};
 
 /// One file of a project.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ProjectFile {
     /// Its path inside the project (`pipelines/silver/orders/pipeline.sql`,
     /// `docs/guide.md`, `README.md`).
@@ -27,7 +27,7 @@ pub struct ProjectFile {
 }
 
 /// `GET /api/v1/files/{ns}/{path}`: a file and its text.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FileContent {
     /// The file.
     #[serde(flatten)]
@@ -37,7 +37,7 @@ pub struct FileContent {
 }
 
 /// `PUT /api/v1/files/{ns}/{path}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WriteFile {
     /// The file's new text.

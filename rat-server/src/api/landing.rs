@@ -45,7 +45,7 @@ impl fmt::Display for ZoneRef {
 }
 
 /// A landing zone: where it is, what its `_zone.yaml` says, what it holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LandingZone {
     /// The namespace holding the zone.
     pub namespace: String,
@@ -61,7 +61,7 @@ pub struct LandingZone {
 }
 
 /// `POST /api/v1/landing-zones`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewLandingZone {
     /// Namespace (`default` when absent).
@@ -75,7 +75,7 @@ pub struct NewLandingZone {
 }
 
 /// One file of a zone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LandingFile {
     /// Its path inside the zone (`orders.csv`, or
     /// `_processed/{run}/orders.csv` in the archive).
@@ -88,7 +88,7 @@ pub struct LandingFile {
 }
 
 /// `POST .../files`: what an upload stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Uploaded {
     /// The files, in the order they came.
     pub files: Vec<LandingFile>,

@@ -7,7 +7,7 @@ use rat_core::Result;
 use serde::{Deserialize, Serialize};
 
 /// A namespace.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Namespace {
     /// Its name.
     pub name: String,
@@ -17,7 +17,7 @@ pub struct Namespace {
 }
 
 /// `POST /api/v1/namespaces`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewNamespace {
     /// The name: lowercase letters, digits and `_`, starting with a letter.
@@ -39,7 +39,7 @@ pub struct NewNamespace {
 /// assert_eq!(update.description, None); // kept
 /// assert!(serde_json::from_str::<UpdateNamespace>(r#"{"owner": "x"}"#).is_err());
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateNamespace {
     /// The new description; `null` or blank clears it.
@@ -48,6 +48,7 @@ pub struct UpdateNamespace {
         deserialize_with = "present",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schemars(with = "Option<String>")]
     pub description: Option<Option<String>>,
 }
 
@@ -59,7 +60,7 @@ fn present<'de, D: serde::Deserializer<'de>>(
 }
 
 /// What deleting a namespace removed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NamespaceRemoved {
     /// The namespace.
     pub name: String,

@@ -21,7 +21,7 @@ use super::Page;
 /// ).unwrap();
 /// assert_eq!(hook.events, [EventKind::RunFailed, EventKind::QualityFailed]);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewHook {
     /// Where events are posted: an http(s) URL without credentials.

@@ -15,14 +15,14 @@ use rat_core::{Pipeline, RunId, RunLimits, RunStatus, TableRef, VersionSummary};
 /// ```json
 /// {"error": {"code": "not_found", "message": "no run 0195..."}}
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ErrorEnvelope {
     /// What went wrong.
     pub error: ErrorBody,
 }
 
 /// The inside of [`ErrorEnvelope`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ErrorBody {
     /// A stable code (`invalid_input`, `not_found`, `queue_full`...).
     pub code: String,
@@ -34,7 +34,7 @@ pub struct ErrorBody {
 }
 
 /// One page of a list.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Page<T> {
     /// The items.
     pub items: Vec<T>,
@@ -101,7 +101,7 @@ pub struct ReadinessCheck {
 }
 
 /// `GET /api/v1/features`: which implementations this server runs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Features {
     /// `local` or `s3`.
     pub storage: String,
@@ -120,7 +120,7 @@ pub struct Features {
 }
 
 /// A pipeline in a list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PipelineSummary {
     /// Its table, `namespace.layer.name`.
     pub table: TableRef,
@@ -145,7 +145,7 @@ impl From<TableRef> for PipelineSummary {
 
 /// `GET /api/v1/pipelines/{ns}/{layer}/{name}`: the files and what rat
 /// makes of them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PipelineDetail {
     /// SQL, effective settings, parsed quality tests, warnings.
     #[serde(flatten)]
@@ -186,7 +186,7 @@ pub(crate) fn files_of(pipeline: &Pipeline, config: Option<&str>) -> PipelineFil
 }
 
 /// `POST /api/v1/pipelines`: where, and the files.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPipeline {
     /// Namespace (`default` when absent).
@@ -205,7 +205,7 @@ pub struct NewPipeline {
 }
 
 /// `GET /api/v1/lineage`: pipelines and the `ref()`s between them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Lineage {
     /// Every pipeline, upstream first.
     pub nodes: Vec<TableRef>,
@@ -214,7 +214,7 @@ pub struct Lineage {
 }
 
 /// One edge of [`Lineage`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LineageEdge {
     /// The upstream table.
     pub from: TableRef,
@@ -223,7 +223,7 @@ pub struct LineageEdge {
 }
 
 /// `POST /api/v1/runs`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitRun {
     /// The pipeline: `namespace.layer.name`, or `layer.name` in `default`.
@@ -238,7 +238,7 @@ pub struct SubmitRun {
 /// with their downstream when `downstream` is set. Validated as a whole
 /// before anything runs; run in DAG order, what depends on a failure
 /// skipped.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
     /// The pipelines (none with `all`).
@@ -262,7 +262,7 @@ pub struct BatchRequest {
 }
 
 /// `POST /api/v1/tables/{ns}/{layer}/{name}/rollback`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RollbackRequest {
     /// The snapshot `main` returns to.
@@ -277,7 +277,7 @@ pub use rat_runner::table::SnapshotInfo;
 pub use rat_runner::table::Rollback;
 
 /// `POST /api/v1/tables/{ns}/{layer}/{name}/maintain`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MaintainRequest {
     /// Plan only: report what would be rewritten or removed, change nothing.
@@ -292,7 +292,7 @@ pub use rat_runner::maintain::MaintenanceReport;
 pub use rat_core::Batch;
 
 /// `202 Accepted` for a submitted run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunAccepted {
     /// The run's id.
     pub run_id: RunId,
@@ -303,7 +303,7 @@ pub struct RunAccepted {
 }
 
 /// A table in a list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TableSummary {
     /// `namespace.layer.name`.
     pub table: TableRef,
@@ -339,7 +339,7 @@ impl TableSummary {
 }
 
 /// `GET /api/v1/tables/{ns}/{layer}/{name}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TableDetail {
     /// The summary.
     #[serde(flatten)]
@@ -364,7 +364,7 @@ pub struct TableDetail {
 }
 
 /// One column of [`TableDetail`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ColumnInfo {
     /// The column's name.
     pub name: String,
@@ -379,7 +379,7 @@ pub struct ColumnInfo {
 }
 
 /// `POST /api/v1/query`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QueryRequest {
     /// One SELECT; tables are `namespace.layer.name` (or `layer.name` in
@@ -401,7 +401,7 @@ pub use rat_runner::query::QueryOutput;
 
 /// `POST /api/v1/schedules` and `PUT /api/v1/schedules/{id}`: exactly one
 /// of `cron`, `after`, `landing` and `webhook`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleRequest {
     /// The pipeline to run: `namespace.layer.name`, or `layer.name` in `default`.

@@ -26,7 +26,7 @@ use super::{Page, PipelineDetail, PipelineFiles};
 /// assert_eq!(save.files.sql.as_deref(), Some("SELECT 1"));
 /// assert!(serde_json::from_str::<SavePipeline>(r#"{"sql": "SELECT 1", "drafts": true}"#).is_err());
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SavePipeline {
     /// The pipeline's files.
@@ -50,7 +50,7 @@ impl From<PipelineFiles> for SavePipeline {
 }
 
 /// `POST .../publish` and `.../versions/{version}/rollback`: why.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VersionNote {
     /// Recorded with the new version (a sentence saying what happened
