@@ -49,4 +49,5 @@ timeout 300 "$CARGO_TARGET_DIR/debug/rat-benches" server --submissions 100
 timeout 300 "$CARGO_TARGET_DIR/debug/rat-benches" query-scale --tables 200 --repeat 5
 timeout 300 "$CARGO_TARGET_DIR/debug/rat-benches" append-history --runs 40 --scans 1
 timeout 300 "$CARGO_TARGET_DIR/debug/rat-benches" python --runs 3 --rows 200000 --repeat 1
+timeout 300 "$CARGO_TARGET_DIR/debug/rat-benches" upload --mib 64 --repeat 1
 step "ok"
