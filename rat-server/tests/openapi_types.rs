@@ -363,6 +363,8 @@ fn checks() -> Vec<Check> {
         component::<api::FilePreview>("FilePreview", Response),
         inline::<api::NewPipeline>("createPipeline", "request", Request),
         inline::<api::Lineage>("lineage", "200", Response),
+        inline::<api::QualityTestSql>("replaceQualityTest", "request", Request),
+        inline::<api::LogPage>("runLogs", "200", Response),
         Check {
             pointer: "submitRun|request".into(),
             direction: Request,
@@ -417,6 +419,43 @@ fn every_documented_schema_matches_its_rust_type() {
         .filter(|name| *name != "Identifier")
         .collect();
     assert_eq!(components, checked, "components without a Rust type here");
+    // Nor a body written inline in the paths.
+    let checked: BTreeSet<&str> = checks
+        .iter()
+        .map(|c| c.pointer.as_str())
+        .filter(|p| p.contains('|'))
+        .collect();
+    let inline = inline_bodies(document);
+    let inline: BTreeSet<&str> = inline.iter().map(String::as_str).collect();
+    assert_eq!(inline, checked, "inline bodies without a Rust type here");
+}
+
+/// `operation|request` or `operation|status` of every JSON body the paths
+/// write out instead of naming a component.
+fn inline_bodies(document: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    for item in document["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            let Some(id) = op.get("operationId").and_then(Value::as_str) else {
+                continue;
+            };
+            let json = |body: &Value| body.pointer("/content/application~1json/schema").cloned();
+            let inline = |schema: &Value| schema.get("$ref").is_none();
+            if let Some(schema) = op.get("requestBody").and_then(json)
+                && inline(&schema)
+            {
+                found.push(format!("{id}|request"));
+            }
+            for (status, answer) in op["responses"].as_object().unwrap() {
+                if let Some(schema) = json(answer)
+                    && inline(&schema)
+                {
+                    found.push(format!("{id}|{status}"));
+                }
+            }
+        }
+    }
+    found
 }
 
 /// The comparison itself finds what it should.

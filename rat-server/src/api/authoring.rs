@@ -24,7 +24,7 @@ pub struct NewQualityTest {
 }
 
 /// `PUT .../tests/{test}`: a test's new SQL.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QualityTestSql {
     /// The test's SQL.

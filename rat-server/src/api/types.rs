@@ -291,6 +291,16 @@ pub use rat_runner::maintain::MaintenanceReport;
 /// A batch of runs and where each of its pipelines is.
 pub use rat_core::Batch;
 
+/// `GET /api/v1/runs/{id}/logs` as JSON: lines from `from_seq` on, and
+/// where the next page starts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct LogPage {
+    /// The lines, oldest first.
+    pub items: Vec<rat_core::LogRecord>,
+    /// The sequence number to ask for next.
+    pub next_seq: u64,
+}
+
 /// `202 Accepted` for a submitted run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunAccepted {

@@ -26,7 +26,7 @@ use serde::de::DeserializeOwned;
 
 use crate::api::{
     Batch, BatchRequest, ErrorEnvelope, Features, FilePreview, LandingFile, LandingZone, Lineage,
-    MAX_PAGE, MaintainRequest, MaintenanceReport, Namespace, NewLandingZone, NewNamespace,
+    LogPage, MAX_PAGE, MaintainRequest, MaintenanceReport, Namespace, NewLandingZone, NewNamespace,
     NewPipeline, Page, PipelineDetail, PipelineSummary, PlatformApi, QueryOutput, QueryRequest,
     Readiness, Rollback, RollbackRequest, RunAccepted, SavePipeline, Schedule, ScheduleRequest,
     SnapshotInfo, SubmitRun, TableDetail, TableSummary, ZoneRef,
@@ -341,11 +341,7 @@ impl PlatformApi for Client {
     }
 
     async fn logs(&self, run: &RunId, from_seq: u64, limit: u32) -> Result<Vec<LogRecord>> {
-        #[derive(serde::Deserialize)]
-        struct Lines {
-            items: Vec<LogRecord>,
-        }
-        let lines: Lines = self
+        let lines: LogPage = self
             .get(&format!(
                 "/runs/{run}/logs?from_seq={from_seq}&limit={limit}"
             ))

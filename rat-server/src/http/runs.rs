@@ -12,7 +12,7 @@ use rat_core::{RunFilter, RunId, RunRecord, RunStatus, TableRef};
 use serde::Deserialize;
 
 use super::{Api, Paging};
-use crate::api::{Batch, BatchRequest, Page, SubmitRun};
+use crate::api::{Batch, BatchRequest, LogPage, Page, SubmitRun};
 use crate::error::{ApiError, ApiResult, Json, Path, Query};
 use crate::platform::parse_namespace;
 
@@ -153,8 +153,7 @@ pub(super) async fn logs(
         let limit = query.limit.unwrap_or(1000);
         let items = api.logs(&run, query.from_seq, limit).await?;
         let next_seq = items.last().map_or(query.from_seq, |l| l.seq + 1);
-        let body = serde_json::json!({"items": items, "next_seq": next_seq});
-        return Ok(axum::Json(body).into_response());
+        return Ok(axum::Json(LogPage { items, next_seq }).into_response());
     }
     let from_seq = match headers.get("last-event-id") {
         Some(value) => value
