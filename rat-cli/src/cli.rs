@@ -204,6 +204,8 @@ pub(crate) enum Command {
         #[command(subcommand)]
         action: Option<ScheduleAction>,
     },
+    /// Who you are to the project or server: id, roles, namespaces.
+    Whoami,
     /// Namespaces: list, create, describe, rm.
     Namespaces {
         #[command(subcommand)]

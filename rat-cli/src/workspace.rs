@@ -109,7 +109,7 @@ pub(crate) async fn open(
         .await?;
     // The versions a local command saves name the account running it.
     match local_user() {
-        Some(id) => Ok(platform.acting_for(&Principal { id })),
+        Some(id) => Ok(platform.acting_for(&Principal::local(&id))),
         None => Ok(Arc::new(platform)),
     }
 }

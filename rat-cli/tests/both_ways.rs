@@ -449,6 +449,17 @@ fn every_command_answers_the_same_locally_and_through_a_server() {
     let removed = common::rat(project, &["notifications", "rm", &hook_id]);
     assert!(removed.status.success(), "{removed:?}");
 
+    // whoami: the server's API key is its admin; here, whoever runs rat.
+    let remote = json(&remote_rat(&served, Some(KEY), &["--json", "whoami"]));
+    assert_eq!(
+        (&remote["id"], &remote["admin"]),
+        (&serde_json::json!("api-key"), &serde_json::json!(true)),
+        "{remote}"
+    );
+    let local = json(&common::rat(project, &["--json", "whoami"]));
+    assert_eq!(local["admin"], true, "{local}");
+    assert_eq!(local["namespaces"], remote["namespaces"], "{local}");
+
     // namespaces: made here, described through the server, listed the
     // same both ways, deleted through the server.
     let made = common::rat(project, &["namespaces", "create", "sales", "-d", "orders"]);

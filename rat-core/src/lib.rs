@@ -35,6 +35,7 @@ pub mod ident;
 mod json_schema;
 pub mod maintenance;
 pub mod notify;
+pub mod principal;
 pub mod project;
 pub mod run;
 pub mod runner;

@@ -38,7 +38,7 @@ use rat_runner::python::PythonConfig;
 use serde::{Deserialize, Deserializer};
 
 use crate::LandingSettings;
-use crate::auth::AuthConfig;
+use crate::auth::{AuthConfig, NamedKey};
 use crate::http::CorsConfig;
 use crate::scheduler::SchedulerConfig;
 
@@ -302,8 +302,15 @@ impl ServerSetup {
         }
         setup.executor = section.executor;
         setup.auth = match section.auth {
-            AuthConfig::ApiKey { key } => AuthConfig::ApiKey {
-                key: key.relative_to(base),
+            AuthConfig::ApiKey { key, api_keys } => AuthConfig::ApiKey {
+                key: key.map(|k| k.relative_to(base)),
+                api_keys: api_keys
+                    .into_iter()
+                    .map(|k| NamedKey {
+                        key: k.key.relative_to(base),
+                        ..k
+                    })
+                    .collect(),
             },
             other => other,
         };

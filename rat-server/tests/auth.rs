@@ -15,7 +15,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::{Server, assert_error};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rat_core::config::SecretRef;
-use rat_server::auth::{AuthConfig, MIN_KEY_REFRESH};
+use rat_server::auth::{AuthConfig, MIN_KEY_REFRESH, NamedKey};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -38,9 +38,7 @@ async fn an_api_key_guards_everything_but_health() {
     let key_file = dir.path().join("api-key");
     std::fs::write(&key_file, format!("{KEY}\n")).unwrap();
     let server = Server::sample_with(|setup| {
-        setup.auth = AuthConfig::ApiKey {
-            key: SecretRef::File(key_file),
-        };
+        setup.auth = AuthConfig::api_key(SecretRef::File(key_file));
     })
     .await;
     assert_eq!(get_with(&server, "/health", &[]).await.0, StatusCode::OK);
@@ -134,11 +132,7 @@ impl Issuer {
 async fn oidc_tokens_are_checked_against_the_issuers_keys() {
     let issuer = Issuer::start(vec![jwk("a")]).await;
     let server = Server::sample_with(|setup| {
-        setup.auth = AuthConfig::Oidc {
-            issuer: issuer.url.clone(),
-            audience: "rat".into(),
-            jwks_uri: None,
-        };
+        setup.auth = AuthConfig::oidc(issuer.url.clone(), "rat");
     })
     .await;
     let call = |token: String| {
@@ -263,6 +257,7 @@ async fn a_rotated_key_is_picked_up_on_its_first_token() {
             issuer: issuer.url.clone(),
             audience: "rat".into(),
             jwks_uri: Some(format!("{}/jwks", issuer.url)),
+            roles_claim: None,
         };
     })
     .await;
@@ -292,7 +287,6 @@ async fn half_configured_auth_stops_the_start() {
     let cases = [
         ("{type: oidc, issuer: https://login.example}", "audience"),
         ("{type: oidc, audience: rat}", "issuer"),
-        ("{type: api_key}", "key"),
         ("{type: api_key, key: plain-text-secret}", "{env: VAR}"),
         ("{type: oauth}", "oauth"),
         (
@@ -308,26 +302,10 @@ async fn half_configured_auth_stops_the_start() {
         assert!(!err.contains("plain-text-secret"), "{err}");
     }
     let checked = [
+        (AuthConfig::oidc("login.example", "rat"), "issuer"),
+        (AuthConfig::oidc("https://x", " "), "audience"),
         (
-            AuthConfig::Oidc {
-                issuer: "login.example".into(),
-                audience: "rat".into(),
-                jwks_uri: None,
-            },
-            "issuer",
-        ),
-        (
-            AuthConfig::Oidc {
-                issuer: "https://x".into(),
-                audience: " ".into(),
-                jwks_uri: None,
-            },
-            "audience",
-        ),
-        (
-            AuthConfig::ApiKey {
-                key: SecretRef::Env("RAT_TEST_NO_SUCH_VARIABLE".into()),
-            },
+            AuthConfig::api_key(SecretRef::Env("RAT_TEST_NO_SUCH_VARIABLE".into())),
             "RAT_TEST_NO_SUCH_VARIABLE",
         ),
     ];
@@ -341,12 +319,218 @@ async fn half_configured_auth_stops_the_start() {
     let short = dir.path().join("short-key");
     std::fs::write(&short, "abc").unwrap();
     let mut setup = rat_server::ServerSetup::embedded(dir.path());
-    setup.auth = AuthConfig::ApiKey {
-        key: SecretRef::File(short),
-    };
+    setup.auth = AuthConfig::api_key(SecretRef::File(short));
     let err = setup.open().await.unwrap_err().to_string();
     assert!(
         err.contains("16 characters") && !err.contains("abc'"),
         "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn named_api_keys_are_principals_with_their_roles() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, key: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, key).unwrap();
+        SecretRef::File(path)
+    };
+    let keys = vec![
+        NamedKey {
+            name: "ci".into(),
+            key: file("ci", "ci-key-0123456789abcdef"),
+            roles: vec!["data-engineer".into()],
+        },
+        NamedKey {
+            name: "ann".into(),
+            key: file("ann", "ann-key-0123456789abcdef"),
+            roles: vec!["admin".into()],
+        },
+    ];
+    let server = Server::sample_with(|setup| {
+        setup.auth = AuthConfig::ApiKey {
+            key: None,
+            api_keys: keys,
+        };
+    })
+    .await;
+    let (status, ci) = get_with(
+        &server,
+        "/api/v1/me",
+        &[("x-api-key", "ci-key-0123456789abcdef")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{ci}");
+    assert_eq!(ci["id"], "ci");
+    assert_eq!(ci["roles"], json!(["data-engineer"]));
+    assert_eq!(ci["admin"], false);
+    assert!(
+        ci["namespaces"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("default")),
+        "{ci}"
+    );
+    let bearer = "Bearer ann-key-0123456789abcdef";
+    let (_, ann) = get_with(&server, "/api/v1/me", &[("authorization", bearer)]).await;
+    assert_eq!(
+        (&ann["id"], &ann["admin"]),
+        (&json!("ann"), &json!(true)),
+        "{ann}"
+    );
+    let wrong = get_with(
+        &server,
+        "/api/v1/me",
+        &[("x-api-key", "ci-key-0123456789abcdeX")],
+    )
+    .await;
+    assert_error(
+        &wrong,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        &["not valid"],
+    );
+    // What a key saves names it.
+    let table = "/api/v1/pipelines/default/bronze/customers";
+    let (_, detail) = get_with(&server, table, &[("x-api-key", "ci-key-0123456789abcdef")]).await;
+    let mut save = json!({"sql": format!("{}\n", detail["source"].as_str().unwrap())});
+    save["message"] = json!("from ci");
+    let saved = server
+        .http
+        .put(server.url(table))
+        .header("x-api-key", "ci-key-0123456789abcdef")
+        .json(&save)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), StatusCode::OK);
+    let (_, versions) = get_with(
+        &server,
+        &format!("{table}/versions"),
+        &[("authorization", bearer)],
+    )
+    .await;
+    assert_eq!(versions["items"][0]["author"], "ci", "{versions}");
+
+    // Without authentication: the one implicit admin.
+    let open = Server::sample().await;
+    let (_, me) = open.get("/api/v1/me").await;
+    assert_eq!(
+        (&me["id"], &me["admin"]),
+        (&json!("local"), &json!(true)),
+        "{me}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oidc_token_gives_its_name_email_and_roles() {
+    let issuer = Issuer::start(vec![jwk("a")]).await;
+    let server = Server::sample_with(|setup| {
+        setup.auth = AuthConfig::oidc(issuer.url.clone(), "rat");
+    })
+    .await;
+    let me = |server: &Server, claims: Value| {
+        let bearer = format!("Bearer {}", issuer.token("a", claims));
+        let request = server
+            .http
+            .get(server.url("/api/v1/me"))
+            .header("authorization", bearer);
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status(), response.json::<Value>().await.unwrap())
+        }
+    };
+    let mut claims = issuer.claims("rat", 300);
+    claims["name"] = json!("Alice A.");
+    claims["email"] = json!("alice@example.com");
+    claims["groups"] = json!(["analyst", "data-engineer", " bad "]);
+    let (status, alice) = me(&server, claims.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{alice}");
+    assert_eq!(alice["id"], "alice");
+    assert_eq!(alice["name"], "Alice A.");
+    assert_eq!(alice["email"], "alice@example.com");
+    // A name that is not a usable role is left out.
+    assert_eq!(alice["roles"], json!(["analyst", "data-engineer"]));
+    assert_eq!(alice["admin"], false);
+
+    // Roles where Keycloak puts them: a dotted path into the claims.
+    let keycloak = Server::sample_with(|setup| {
+        setup.auth = AuthConfig::Oidc {
+            issuer: issuer.url.clone(),
+            audience: "rat".into(),
+            jwks_uri: None,
+            roles_claim: Some("realm_access.roles".into()),
+        };
+    })
+    .await;
+    claims["realm_access"] = json!({"roles": ["admin"]});
+    let (_, admin) = me(&keycloak, claims.clone()).await;
+    assert_eq!(
+        (&admin["roles"], &admin["admin"]),
+        (&json!(["admin"]), &json!(true)),
+        "{admin}"
+    );
+    let (_, plain) = me(&server, claims).await;
+    assert_eq!(plain["admin"], false, "{plain}");
+}
+
+#[tokio::test]
+async fn api_keys_and_the_roles_claim_are_validated() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, key: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, key).unwrap();
+        SecretRef::File(path)
+    };
+    let named = |name: &str, key: SecretRef, roles: &[&str]| NamedKey {
+        name: name.into(),
+        key,
+        roles: roles.iter().map(|r| r.to_string()).collect(),
+    };
+    let long = file("long", "k-0123456789abcdef");
+    let cases = [
+        (vec![], "api_keys"),
+        (
+            vec![
+                named("a", long.clone(), &[]),
+                named("a", file("b", "k-abcdef0123456789"), &[]),
+            ],
+            "two API keys are named 'a'",
+        ),
+        (
+            vec![named("a", long.clone(), &[]), named("b", long.clone(), &[])],
+            "api_keys[1].key",
+        ),
+        (vec![named("a", file("short", "abc"), &[])], "16 characters"),
+        (
+            vec![named("a", long.clone(), &["bad\nrole"])],
+            "api_keys[0]",
+        ),
+        (vec![named(" ", long.clone(), &[])], "api_keys[0]"),
+    ];
+    for (keys, named) in cases {
+        let mut setup = rat_server::ServerSetup::embedded(dir.path());
+        setup.auth = AuthConfig::ApiKey {
+            key: None,
+            api_keys: keys,
+        };
+        let err = setup.open().await.unwrap_err().to_string();
+        assert!(err.contains(named), "{named}: {err}");
+        assert!(!err.contains("k-0123456789abcdef"), "{err}");
+    }
+    let mut setup = rat_server::ServerSetup::embedded(dir.path());
+    setup.auth = AuthConfig::Oidc {
+        issuer: "https://login.example".into(),
+        audience: "rat".into(),
+        jwks_uri: None,
+        roles_claim: Some("realm_access..roles".into()),
+    };
+    let err = setup.open().await.unwrap_err().to_string();
+    assert!(err.contains("roles_claim"), "{err}");
+    // The YAML form.
+    let yaml = "{type: api_key, api_keys: [{name: ci, key: {env: RAT_CI_KEY}, roles: [analyst]}]}";
+    let config: AuthConfig = serde_yaml_ng::from_str(yaml).unwrap();
+    assert!(
+        matches!(config, AuthConfig::ApiKey { key: None, ref api_keys } if api_keys[0].name == "ci")
     );
 }

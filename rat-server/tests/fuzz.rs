@@ -20,6 +20,7 @@ fn the_document_names_every_route() {
         .collect();
     let served = [
         "/features",
+        "/me",
         "/namespaces",
         "/namespaces/{namespace}",
         "/namespaces/{namespace}/notifications",

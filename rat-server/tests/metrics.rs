@@ -232,9 +232,7 @@ async fn metrics_are_behind_the_apis_auth() {
     let key_file = dir.path().join("api-key");
     std::fs::write(&key_file, "metrics-test-key-0123456789\n").unwrap();
     let server = Server::sample_with(|setup| {
-        setup.auth = AuthConfig::ApiKey {
-            key: SecretRef::File(key_file),
-        };
+        setup.auth = AuthConfig::api_key(SecretRef::File(key_file));
     })
     .await;
     let refused = server

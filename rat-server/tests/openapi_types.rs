@@ -300,6 +300,7 @@ fn checks() -> Vec<Check> {
         component::<api::ErrorEnvelope>("Error", Response),
         component::<api::Page<api::Namespace>>("Page", Response),
         component::<api::Features>("Features", Response),
+        component::<api::Me>("Me", Response),
         component::<api::Namespace>("Namespace", Response),
         component::<api::NewNamespace>("NewNamespace", Request),
         component::<api::UpdateNamespace>("UpdateNamespace", Request),

@@ -404,9 +404,7 @@ async fn a_version_names_who_saved_it() {
     let key_file = dir.path().join("api-key");
     std::fs::write(&key_file, "versions-test-key-0123456789\n").unwrap();
     let server = Server::sample_with(|setup| {
-        setup.auth = AuthConfig::ApiKey {
-            key: SecretRef::File(key_file),
-        };
+        setup.auth = AuthConfig::api_key(SecretRef::File(key_file));
     })
     .await;
     let config = read(&server, "pipelines/bronze/customers/config.yaml");

@@ -182,6 +182,10 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<u8> {
             };
             versions::versions(api.as_ref(), &table, action, json).await
         }
+        Command::Whoami => {
+            let api = api(LocalExecution::default()).await?;
+            namespaces::whoami(api.as_ref(), json).await
+        }
         Command::Namespaces { action } => {
             let api = api(LocalExecution::default()).await?;
             namespaces::namespaces(api.as_ref(), action, json).await

@@ -1,5 +1,6 @@
 //! `rat namespaces [create NAME [-d TEXT] | describe NAME TEXT | rm NAME
-//! [--force]]`: the namespaces of the project or server.
+//! [--force]]`: the namespaces of the project or server; `rat whoami`:
+//! who you are to them.
 
 use rat_core::Result;
 use rat_server::api::{NewNamespace, PlatformApi, UpdateNamespace};
@@ -68,5 +69,31 @@ pub(crate) async fn namespaces(
             }
         }
     }
+    Ok(EXIT_OK)
+}
+
+pub(crate) async fn whoami(api: &dyn PlatformApi, json: bool) -> Result<u8> {
+    let me = api.me().await?;
+    if json {
+        print_json(&me);
+        return Ok(EXIT_OK);
+    }
+    let who = match (&me.principal.name, &me.principal.email) {
+        (Some(name), Some(email)) => format!("{} ({name} <{email}>)", me.principal.id),
+        (Some(name), None) => format!("{} ({name})", me.principal.id),
+        (None, Some(email)) => format!("{} <{email}>", me.principal.id),
+        (None, None) => me.principal.id.clone(),
+    };
+    println!("{who}");
+    let roles: Vec<&str> = me.principal.roles.iter().map(String::as_str).collect();
+    println!(
+        "roles: {}",
+        if roles.is_empty() {
+            "none".to_owned()
+        } else {
+            roles.join(", ")
+        }
+    );
+    println!("namespaces: {}", me.namespaces.join(", "));
     Ok(EXIT_OK)
 }

@@ -6,6 +6,7 @@
 //! asks a server over HTTP. The CLI, the HTTP handlers and the web UI call
 //! the trait, so what they show is the same whichever is behind it.
 
+mod access;
 mod authoring;
 mod files;
 mod landing;
@@ -22,6 +23,7 @@ use rat_core::{LogRecord, Result, RunFilter, RunId, RunRecord, TableRef};
 
 use crate::auth::Principal;
 
+pub use access::*;
 pub use authoring::*;
 pub use files::*;
 pub use landing::*;
@@ -32,7 +34,7 @@ pub(crate) use types::files_of;
 pub use types::*;
 pub use versions::*;
 
-/// What the platform does: namespaces (one through [`NamespacesApi`]), pipelines and their lineage, runs
+/// What the platform does: who the caller is ([`AccessApi`]), namespaces (one through [`NamespacesApi`]), pipelines and their lineage, runs
 /// (one, or a batch in DAG order) with their logs, tables with their
 /// history, read-only queries, schedules; the project's files through
 /// [`FilesApi`]; quality tests, test runs and previews through
@@ -57,7 +59,8 @@ pub use versions::*;
 /// ```
 #[async_trait]
 pub trait PlatformApi:
-    NamespacesApi
+    AccessApi
+    + NamespacesApi
     + FilesApi
     + AuthoringApi
     + VersionsApi

@@ -1,11 +1,18 @@
-//! One namespace over HTTP.
+//! One namespace, and the caller itself, over HTTP.
 
 use async_trait::async_trait;
 use rat_core::Result;
 use reqwest::Method;
 
 use super::{Client, escaped};
-use crate::api::{Namespace, NamespaceRemoved, NamespacesApi, UpdateNamespace};
+use crate::api::{AccessApi, Me, Namespace, NamespaceRemoved, NamespacesApi, UpdateNamespace};
+
+#[async_trait]
+impl AccessApi for Client {
+    async fn me(&self) -> Result<Me> {
+        self.get("/me").await
+    }
+}
 
 #[async_trait]
 impl NamespacesApi for Client {

@@ -72,6 +72,7 @@ impl FromRequestParts<Arc<dyn PlatformApi>> for Api {
 pub fn router(platform: Arc<dyn PlatformApi>, auth: Authenticator) -> Router {
     let api = Router::new()
         .route("/features", get(meta::features))
+        .route("/me", get(meta::me))
         .route(
             "/namespaces",
             get(meta::namespaces).post(meta::create_namespace),

@@ -10,19 +10,19 @@ use std::sync::Arc;
 
 use super::Platform;
 use crate::api::{
-    Batch, BatchRequest, Delivery, Features, FilePreview, FiringRecord, LandingFile, LandingZone,
-    Lineage, MaintainRequest, MaintenanceReport, Namespace, NamespaceRemoved, NamespacesApi,
-    NewHook, NewLandingZone, NewNamespace, NewPipeline, NotificationHook, NotificationsApi, Page,
-    PipelineDetail, PipelineSummary, PlatformApi, QueryOutput, QueryRequest, Readiness, Rollback,
-    RunAccepted, SavePipeline, Schedule, ScheduleRequest, SnapshotInfo, SubmitRun, TableDetail,
-    TableSummary, TriggersApi, UpdateNamespace, ZoneRef,
+    AccessApi, Batch, BatchRequest, Delivery, Features, FilePreview, FiringRecord, LandingFile,
+    LandingZone, Lineage, MaintainRequest, MaintenanceReport, Me, Namespace, NamespaceRemoved,
+    NamespacesApi, NewHook, NewLandingZone, NewNamespace, NewPipeline, NotificationHook,
+    NotificationsApi, Page, PipelineDetail, PipelineSummary, PlatformApi, QueryOutput,
+    QueryRequest, Readiness, Rollback, RunAccepted, SavePipeline, Schedule, ScheduleRequest,
+    SnapshotInfo, SubmitRun, TableDetail, TableSummary, TriggersApi, UpdateNamespace, ZoneRef,
 };
 use crate::auth::Principal;
 
 #[async_trait]
 impl PlatformApi for Platform {
     fn acting_for(&self, principal: &Principal) -> Arc<dyn PlatformApi> {
-        Arc::new(self.for_author(&principal.id))
+        Arc::new(self.for_principal(principal))
     }
 
     fn metrics(&self) -> Option<Arc<crate::metrics::Metrics>> {
@@ -222,6 +222,23 @@ impl PlatformApi for Platform {
         rows: u32,
     ) -> Result<FilePreview> {
         self.preview_zone_file(zone, name, rows).await
+    }
+}
+
+#[async_trait]
+impl AccessApi for Platform {
+    async fn me(&self) -> Result<Me> {
+        let principal = self.acting();
+        Ok(Me {
+            admin: principal.is_admin(),
+            namespaces: self
+                .namespace_names()
+                .await?
+                .into_iter()
+                .map(|n| n.to_string())
+                .collect(),
+            principal,
+        })
     }
 }
 

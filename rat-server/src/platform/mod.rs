@@ -40,6 +40,10 @@ use rat_runner::Engine;
 use rat_runner::access::NamespaceAccess;
 
 use crate::api::Features;
+use crate::auth::Principal;
+
+/// The principal of a platform no one authenticates to (auth `none`).
+pub(crate) const IMPLICIT_ADMIN: &str = "local";
 
 /// The components one platform shares: storage (pipelines), catalog
 /// (tables), an engine (validation and read-only queries), an executor
@@ -62,8 +66,9 @@ use crate::api::Features;
 #[derive(Clone)]
 pub struct Platform {
     inner: Arc<Inner>,
-    /// Who the verbs are done for (recorded with the versions they save).
-    author: Option<Arc<str>>,
+    /// Who the verbs are done for (recorded with the versions they save);
+    /// none: the embedded platform's one implicit admin.
+    principal: Option<Arc<Principal>>,
 }
 
 struct Inner {
@@ -127,7 +132,7 @@ impl Platform {
                 metrics: Default::default(),
                 started_at: chrono::Utc::now(),
             }),
-            author: None,
+            principal: None,
         }
     }
 
@@ -150,17 +155,31 @@ impl Platform {
                 metrics: inner.metrics.clone(),
                 started_at: inner.started_at,
             }),
-            author: self.author.clone(),
+            principal: self.principal.clone(),
         }
     }
 
-    /// The same platform doing its verbs for `author` (a principal's id):
-    /// the versions it saves name them. Cheap; made per request.
-    fn for_author(&self, author: &str) -> Self {
+    /// The same platform doing its verbs for `principal`: the versions it
+    /// saves name them. Cheap; made per request.
+    fn for_principal(&self, principal: &Principal) -> Self {
         Self {
             inner: self.inner.clone(),
-            author: Some(author.into()),
+            principal: Some(Arc::new(principal.clone())),
         }
+    }
+
+    /// Who the verbs are done for: the request's principal, or the
+    /// implicit admin of an embedded platform.
+    pub(super) fn acting(&self) -> Principal {
+        match &self.principal {
+            Some(principal) => principal.as_ref().clone(),
+            None => Principal::local(IMPLICIT_ADMIN),
+        }
+    }
+
+    /// The id versions record as their author (none for the implicit admin).
+    pub(super) fn author(&self) -> Option<&str> {
+        self.principal.as_deref().map(|p| p.id.as_str())
     }
 
     /// The same platform reaching each namespace's pipelines with storage

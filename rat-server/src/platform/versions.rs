@@ -190,7 +190,7 @@ impl Platform {
         let version = NewVersion {
             table,
             state,
-            author: self.author.as_deref(),
+            author: self.author(),
             message,
             files,
         };

@@ -1,0 +1,254 @@
+//! Who may call the API: nobody is asked (embedded use: one implicit
+//! admin), API keys (each a named principal with roles), or OIDC bearer
+//! tokens checked against the issuer's published keys. `/health` is
+//! always public.
+
+mod keys;
+mod oidc;
+
+use std::fmt;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use rat_core::config::SecretRef;
+use rat_core::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+pub use keys::{MIN_KEY_CHARS, NamedKey, SINGLE_KEY_PRINCIPAL};
+pub use oidc::{DEFAULT_ROLES_CLAIM, MIN_KEY_REFRESH};
+pub use rat_core::principal::Principal;
+
+use crate::error::ApiError;
+
+/// How API clients authenticate, as `rat.yaml`'s `server.auth` says.
+///
+/// ```
+/// use rat_server::auth::AuthConfig;
+///
+/// let oidc: AuthConfig = serde_yaml_ng::from_str(
+///     "{type: oidc, issuer: https://login.example.com, audience: rat}").unwrap();
+/// oidc.validate().unwrap();
+/// // Half a configuration is refused, naming what is missing.
+/// let half = serde_yaml_ng::from_str::<AuthConfig>("{type: oidc, issuer: https://x}");
+/// assert!(half.unwrap_err().to_string().contains("audience"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AuthConfig {
+    /// Every request is allowed (a server on loopback, embedded use).
+    #[default]
+    None,
+    /// `Authorization: Bearer KEY` or `X-API-Key: KEY`: the single `key`
+    /// (an admin named `api-key`), and or named `api_keys` with roles.
+    ApiKey {
+        /// One key, for an admin.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<SecretRef>,
+        /// Keys of named principals.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        api_keys: Vec<NamedKey>,
+    },
+    /// `Authorization: Bearer JWT` signed by the issuer.
+    Oidc {
+        /// The issuer (`iss`), e.g. `https://login.example.com/realms/rat`.
+        issuer: String,
+        /// The audience tokens must name (`aud`).
+        audience: String,
+        /// Where the keys are; from the issuer's discovery document
+        /// (`/.well-known/openid-configuration`) when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        jwks_uri: Option<String>,
+        /// The claim holding the caller's roles or groups (a list, or one
+        /// name); a dotted path reaches into objects, as Keycloak's
+        /// `realm_access.roles`. `groups` when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        roles_claim: Option<String>,
+    },
+}
+
+impl AuthConfig {
+    /// One API key, for an admin named `api-key`.
+    pub fn api_key(key: SecretRef) -> Self {
+        AuthConfig::ApiKey {
+            key: Some(key),
+            api_keys: Vec::new(),
+        }
+    }
+
+    /// OIDC tokens of `issuer` for `audience`, keys and roles as usual.
+    pub fn oidc(issuer: impl Into<String>, audience: impl Into<String>) -> Self {
+        AuthConfig::Oidc {
+            issuer: issuer.into(),
+            audience: audience.into(),
+            jwks_uri: None,
+            roles_claim: None,
+        }
+    }
+
+    /// Checks URLs and that secrets can be read; errors name the field.
+    pub fn validate(&self) -> Result<()> {
+        let url = |value: &str, field: &str| {
+            if value.starts_with("https://") || value.starts_with("http://") {
+                Ok(())
+            } else {
+                Err(Error::invalid(format!(
+                    "'{}' must be an http(s) URL",
+                    value.escape_default()
+                ))
+                .with_context("field", format!("server.auth.{field}")))
+            }
+        };
+        match self {
+            AuthConfig::None => Ok(()),
+            AuthConfig::ApiKey { key, api_keys } => {
+                keys::KnownKeys::read(key.as_ref(), api_keys).map(|_| ())
+            }
+            AuthConfig::Oidc {
+                issuer,
+                audience,
+                jwks_uri,
+                roles_claim,
+            } => {
+                if roles_claim
+                    .as_deref()
+                    .is_some_and(|c| c.split('.').any(|part| part.trim().is_empty()))
+                {
+                    return Err(Error::invalid(
+                        "the roles claim must be a claim name or a dotted path",
+                    )
+                    .with_context("field", "server.auth.roles_claim"));
+                }
+                url(issuer, "issuer")?;
+                if audience.trim().is_empty() {
+                    return Err(Error::invalid("the audience must not be empty")
+                        .with_context("field", "server.auth.audience"));
+                }
+                jwks_uri.as_deref().map_or(Ok(()), |u| url(u, "jwks_uri"))
+            }
+        }
+    }
+
+    /// The name `GET /api/v1/features` reports.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AuthConfig::None => "none",
+            AuthConfig::ApiKey { .. } => "api_key",
+            AuthConfig::Oidc { .. } => "oidc",
+        }
+    }
+}
+
+/// Checks each API request against an [`AuthConfig`].
+#[derive(Clone, Debug)]
+pub struct Authenticator {
+    inner: Arc<Method>,
+}
+
+enum Method {
+    None,
+    ApiKey(keys::KnownKeys),
+    Oidc(Box<oidc::Oidc>),
+}
+
+impl fmt::Debug for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Method::None => f.write_str("None"),
+            Method::ApiKey(_) => f.write_str("ApiKey(<redacted>)"),
+            Method::Oidc(o) => o.fmt(f),
+        }
+    }
+}
+
+impl Authenticator {
+    /// Lets every request through.
+    pub fn none() -> Self {
+        Self {
+            inner: Arc::new(Method::None),
+        }
+    }
+
+    /// From a validated configuration (secrets are read here, once).
+    pub fn from_config(config: &AuthConfig) -> Result<Self> {
+        config.validate()?;
+        let method = match config {
+            AuthConfig::None => Method::None,
+            AuthConfig::ApiKey { key, api_keys } => {
+                Method::ApiKey(keys::KnownKeys::read(key.as_ref(), api_keys)?)
+            }
+            AuthConfig::Oidc {
+                issuer,
+                audience,
+                jwks_uri,
+                roles_claim,
+            } => Method::Oidc(Box::new(oidc::Oidc::new(
+                issuer,
+                audience,
+                jwks_uri.clone(),
+                roles_claim.clone(),
+            )?)),
+        };
+        Ok(Self {
+            inner: Arc::new(method),
+        })
+    }
+
+    async fn check(&self, headers: &HeaderMap) -> std::result::Result<Option<Principal>, String> {
+        let bearer = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        match self.inner.as_ref() {
+            Method::None => Ok(None),
+            Method::ApiKey(known) => {
+                let given =
+                    bearer.or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()));
+                match given {
+                    Some(given) => match known.principal(given) {
+                        Some(principal) => Ok(Some(principal)),
+                        None => Err("the API key is not valid".into()),
+                    },
+                    None => Err("an API key is required (Authorization: Bearer KEY)".into()),
+                }
+            }
+            Method::Oidc(oidc) => match bearer {
+                Some(token) => oidc.verify(token).await.map(Some),
+                None => Err("a bearer token is required".into()),
+            },
+        }
+    }
+}
+
+/// Compares in time independent of where the inputs differ.
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Refuses requests the [`Authenticator`] does not accept with `401`.
+/// Passes accepted ones on with their [`Principal`] as an extension.
+pub async fn require(
+    State(auth): State<Authenticator>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    match auth.check(request.headers()).await {
+        Ok(principal) => {
+            if let Some(principal) = principal {
+                request.extensions_mut().insert(principal);
+            }
+            next.run(request).await
+        }
+        Err(why) => {
+            let mut response =
+                ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", why).into_response();
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! OIDC bearer tokens: verified against the issuer's published keys
+//! (fetched on an unknown key id, at most once per [`MIN_KEY_REFRESH`]);
+//! the principal is the token's subject with its name, email and roles.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use rat_core::{Error, Result};
+use serde::Deserialize;
+use tokio::sync::{Mutex, RwLock};
+
+use super::Principal;
+
+/// The issuer's keys are fetched again when a token names a key id the
+/// cache does not hold (a rotation), but at most this often: tokens with
+/// made-up key ids cannot turn into a storm of requests to the issuer.
+pub const MIN_KEY_REFRESH: Duration = Duration::from_secs(1);
+/// Clock skew allowed on `exp` and `nbf`.
+const LEEWAY_SECS: u64 = 30;
+
+/// Where roles are read from when `roles_claim` is not set.
+pub const DEFAULT_ROLES_CLAIM: &str = "groups";
+
+pub(super) struct Oidc {
+    issuer: String,
+    audience: String,
+    jwks_uri: Option<String>,
+    roles_claim: String,
+    http: reqwest::Client,
+    keys: RwLock<HashMap<String, (DecodingKey, Algorithm)>>,
+    /// When the keys were last fetched; held while fetching.
+    refresh: Mutex<Option<Instant>>,
+}
+
+impl std::fmt::Debug for Oidc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Oidc")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("roles_claim", &self.roles_claim)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A valid token's claims (rat reads `sub`, `name`, `email` and the roles
+/// claim).
+type Claims = serde_json::Map<String, serde_json::Value>;
+
+#[derive(Deserialize)]
+struct Discovery {
+    jwks_uri: String,
+}
+
+impl Oidc {
+    pub(super) fn new(
+        issuer: &str,
+        audience: &str,
+        jwks_uri: Option<String>,
+        roles_claim: Option<String>,
+    ) -> Result<Self> {
+        Ok(Self {
+            issuer: issuer.trim_end_matches('/').to_owned(),
+            audience: audience.to_owned(),
+            jwks_uri,
+            roles_claim: roles_claim.unwrap_or_else(|| DEFAULT_ROLES_CLAIM.to_owned()),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .map_err(|e| Error::internal(format!("HTTP client: {e}")))?,
+            keys: RwLock::new(HashMap::new()),
+            refresh: Mutex::new(None),
+        })
+    }
+
+    pub(super) async fn verify(&self, token: &str) -> std::result::Result<Principal, String> {
+        // `alg: none` and malformed headers fail here.
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|e| format!("invalid token: {e}"))?;
+        let kid = header.kid.ok_or("the token names no key (kid)")?;
+        let (key, algorithm) = match self.key(&kid).await? {
+            Some(found) => found,
+            None => {
+                return Err(format!(
+                    "the token's key '{kid}' is not one of the issuer's"
+                ));
+            }
+        };
+        if header.alg != algorithm {
+            return Err("the token's algorithm does not match its key".into());
+        }
+        let mut validation = Validation::new(algorithm);
+        validation.set_issuer(&[&self.issuer, &format!("{}/", self.issuer)]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        validation.leeway = LEEWAY_SECS;
+        let claims = jsonwebtoken::decode::<Claims>(token, &key, &validation)
+            .map_err(|e| format!("the token is not valid: {e}"))?
+            .claims;
+        self.principal(&claims)
+    }
+
+    /// The token's subject with its name, email and roles; role names
+    /// that are not valid names are left out.
+    fn principal(&self, claims: &Claims) -> std::result::Result<Principal, String> {
+        let text = |key: &str| claims.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+        let sub = text("sub").filter(|s| !s.is_empty());
+        let mut principal = match sub.map(Principal::new) {
+            Some(Ok(principal)) => principal,
+            Some(Err(e)) => return Err(format!("the token's subject (sub) is not usable: {e}")),
+            None => return Err("the token names no subject (sub)".into()),
+        };
+        principal.name = text("name");
+        principal.email = text("email");
+        let mut at = Some(&serde_json::Value::Object(claims.clone()));
+        for part in self.roles_claim.split('.') {
+            at = at.and_then(|v| v.get(part));
+        }
+        let roles: Vec<&str> = match at {
+            Some(serde_json::Value::Array(items)) => {
+                items.iter().filter_map(|v| v.as_str()).collect()
+            }
+            Some(serde_json::Value::String(one)) => vec![one.as_str()],
+            _ => vec![],
+        };
+        for role in roles {
+            match rat_core::principal::name("role", role.to_owned()) {
+                Ok(role) => {
+                    principal.roles.insert(role);
+                }
+                Err(_) => {
+                    tracing::debug!(claim = %self.roles_claim, "a role name in the token is not usable")
+                }
+            }
+        }
+        Ok(principal)
+    }
+
+    /// The key `kid`, fetching the key set when it is unknown (at most once
+    /// per [`MIN_KEY_REFRESH`]).
+    async fn key(
+        &self,
+        kid: &str,
+    ) -> std::result::Result<Option<(DecodingKey, Algorithm)>, String> {
+        if let Some(found) = self.keys.read().await.get(kid) {
+            return Ok(Some(found.clone()));
+        }
+        let mut last = self.refresh.lock().await;
+        if let Some(found) = self.keys.read().await.get(kid) {
+            return Ok(Some(found.clone()));
+        }
+        if last.is_some_and(|at| at.elapsed() < MIN_KEY_REFRESH) {
+            return Ok(None);
+        }
+        let fetched = self.fetch_keys().await;
+        *last = Some(Instant::now());
+        let fetched = fetched.map_err(|e| {
+            tracing::warn!("cannot fetch the issuer's keys: {e}");
+            "the issuer's keys cannot be fetched".to_owned()
+        })?;
+        let mut keys = self.keys.write().await;
+        *keys = fetched;
+        Ok(keys.get(kid).cloned())
+    }
+
+    async fn fetch_keys(&self) -> Result<HashMap<String, (DecodingKey, Algorithm)>> {
+        let get = |url: String| async move {
+            let response = self
+                .http
+                .get(&url)
+                .send()
+                .await
+                .and_then(|r| r.error_for_status())
+                .map_err(|e| Error::internal(format!("GET {url}: {e}")))?;
+            response
+                .bytes()
+                .await
+                .map_err(|e| Error::internal(format!("GET {url}: {e}")))
+        };
+        let jwks_uri = match &self.jwks_uri {
+            Some(uri) => uri.clone(),
+            None => {
+                let url = format!("{}/.well-known/openid-configuration", self.issuer);
+                let discovery: Discovery = serde_json::from_slice(&get(url.clone()).await?)
+                    .map_err(|e| Error::internal(format!("{url}: {e}")))?;
+                discovery.jwks_uri
+            }
+        };
+        let set: JwkSet = serde_json::from_slice(&get(jwks_uri.clone()).await?)
+            .map_err(|e| Error::internal(format!("{jwks_uri}: {e}")))?;
+        let mut keys = HashMap::new();
+        for jwk in &set.keys {
+            let Some(kid) = jwk.common.key_id.clone() else {
+                continue;
+            };
+            let algorithm = match jwk.common.key_algorithm {
+                Some(a) => match a.to_string().parse::<Algorithm>() {
+                    Ok(alg) => alg,
+                    Err(_) => continue,
+                },
+                // Keys without `alg`: the usual one for their type.
+                None => match &jwk.algorithm {
+                    jsonwebtoken::jwk::AlgorithmParameters::RSA(_) => Algorithm::RS256,
+                    jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_) => Algorithm::ES256,
+                    _ => continue,
+                },
+            };
+            // Issuers sign with their private keys; a shared-secret
+            // algorithm in a public key set is never trusted.
+            if matches!(
+                algorithm,
+                Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+            ) {
+                continue;
+            }
+            if let Ok(key) = DecodingKey::from_jwk(jwk) {
+                keys.insert(kid, (key, algorithm));
+            }
+        }
+        Ok(keys)
+    }
+}
