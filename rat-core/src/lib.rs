@@ -23,6 +23,7 @@
 //! assert_eq!(table.to_string(), "default.silver.orders");
 //! ```
 
+pub mod authz;
 pub mod batch;
 pub mod catalog;
 pub mod config;
