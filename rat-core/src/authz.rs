@@ -187,7 +187,10 @@ impl FromStr for TablePattern {
                 layer: Some(layer.parse().map_err(|_| invalid())?),
                 name: None,
             }),
-            [_, _, _] => text.parse::<TableRef>().map(|t| Self::from(&t)).map_err(|_| invalid()),
+            [_, _, _] => text
+                .parse::<TableRef>()
+                .map(|t| Self::from(&t))
+                .map_err(|_| invalid()),
             _ => Err(invalid()),
         }
     }
@@ -294,6 +297,42 @@ impl Authorizer for AllowAll {
     }
 }
 
+/// Owners, namespace members and grants, kept durably.
+///
+/// Implementations: `rat_executor::SqliteRunStore` and the PostgreSQL
+/// store (same database as the run records).
+#[async_trait]
+pub trait GrantStore: Send + Sync + fmt::Debug {
+    /// Records a grant; [`ErrorKind::AlreadyExists`](crate::ErrorKind::AlreadyExists)
+    /// when the same grantee already holds a grant on the same object.
+    async fn add_grant(&self, grant: &Grant) -> Result<()>;
+
+    /// The grants naming `who` or one of its roles.
+    async fn grants_for(&self, who: &Principal) -> Result<Vec<Grant>>;
+
+    /// Every grant, oldest first: at most `limit` after skipping `offset`.
+    async fn grants(&self, limit: u32, offset: u32) -> Result<Vec<Grant>>;
+
+    /// Removes a grant; [`ErrorKind::NotFound`](crate::ErrorKind::NotFound)
+    /// when there is none of that id.
+    async fn revoke(&self, id: &str) -> Result<()>;
+
+    /// Makes `owner` the owner of `table`.
+    async fn set_owner(&self, table: &TableRef, owner: &str) -> Result<()>;
+
+    /// The owner of `table`, when it has one.
+    async fn owner(&self, table: &TableRef) -> Result<Option<String>>;
+
+    /// Adds a member to a namespace (no error if it is one).
+    async fn add_member(&self, namespace: &Identifier, member: &Grantee) -> Result<()>;
+
+    /// A namespace's members.
+    async fn members(&self, namespace: &Identifier) -> Result<Vec<Grantee>>;
+
+    /// Removes a member (no error if it is none).
+    async fn remove_member(&self, namespace: &Identifier, member: &Grantee) -> Result<()>;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,7 +392,12 @@ mod tests {
         }
         // A layer pattern does not reach another layer.
         let silver: TableRef = "sales.silver.orders".parse().unwrap();
-        assert!(!decide(&who("wes", &["engineer"]), Read, &silver, &standing));
+        assert!(!decide(
+            &who("wes", &["engineer"]),
+            Read,
+            &silver,
+            &standing
+        ));
     }
 
     #[test]
@@ -361,7 +405,14 @@ mod tests {
         for text in ["sales.*", "sales.gold.*", "sales.gold.revenue"] {
             assert_eq!(text.parse::<TablePattern>().unwrap().to_string(), text);
         }
-        for bad in ["sales", "sales.*.x", "Sales.*", "sales.platinum.*", "a.b.c.d", "../x.*"] {
+        for bad in [
+            "sales",
+            "sales.*.x",
+            "Sales.*",
+            "sales.platinum.*",
+            "a.b.c.d",
+            "../x.*",
+        ] {
             let err = bad.parse::<TablePattern>().unwrap_err();
             assert!(err.to_string().contains("ns.layer.name"), "{bad}: {err}");
         }

@@ -13,7 +13,9 @@
 //!
 //! plus [`RunEngine`], the engine an executor drives (`rat_runner::Engine`),
 //! [`RunStore`], where executors keep run records and logs, and
-//! [`VersionStore`], where saves of pipelines' code are numbered and kept.
+//! [`VersionStore`], where saves of pipelines' code are numbered and kept,
+//! and [`authz`], who may do what ([`principal::Principal`]s, owners,
+//! grants, the [`authz::Authorizer`] trait and its [`authz::GrantStore`]).
 //!
 //! ```
 //! use rat_core::{Layer, TableRef};

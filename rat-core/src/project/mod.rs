@@ -1,5 +1,5 @@
 //! The pipeline project format (see `PIPELINES.md`): a tree of objects in
-//! [`Storage`](crate::Storage) with one folder per pipeline.
+//! [`Storage`] with one folder per pipeline.
 //!
 //! ```text
 //! {prefix}pipelines/{layer}/{name}/pipeline.sql   (or pipeline.py)

@@ -6,6 +6,7 @@
 
 mod batches;
 mod common;
+mod grants;
 mod notify;
 #[cfg(feature = "postgres")]
 mod postgres;
