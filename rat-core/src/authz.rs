@@ -297,6 +297,43 @@ impl Authorizer for AllowAll {
     }
 }
 
+/// The built-in [`Authorizer`]: [`decide`] over what a [`GrantStore`]
+/// holds. An admin is allowed without asking the store; otherwise one
+/// read of the table's owner and one of the caller's grants (and, to
+/// discover, of the namespace's members).
+#[derive(Debug, Clone)]
+pub struct GrantAuthorizer {
+    store: std::sync::Arc<dyn GrantStore>,
+}
+
+impl GrantAuthorizer {
+    /// Decides by what `store` holds.
+    pub fn new(store: std::sync::Arc<dyn GrantStore>) -> Self {
+        Self { store }
+    }
+}
+
+#[async_trait]
+impl Authorizer for GrantAuthorizer {
+    async fn allows(&self, who: &Principal, action: Action, table: &TableRef) -> Result<bool> {
+        if who.is_admin() {
+            return Ok(true);
+        }
+        let owner = self.store.owner(table).await?;
+        let members = match action {
+            Action::Discover => self.store.members(&table.namespace).await?,
+            _ => Vec::new(),
+        };
+        let grants = self.store.grants_for(who).await?;
+        let standing = Standing {
+            owner: owner.as_deref(),
+            members: &members,
+            grants: &grants,
+        };
+        Ok(decide(who, action, table, &standing))
+    }
+}
+
 /// Owners, namespace members and grants, kept durably.
 ///
 /// Implementations: `rat_executor::SqliteRunStore` and the PostgreSQL

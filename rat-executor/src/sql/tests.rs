@@ -92,6 +92,44 @@ macro_rules! store_tests {
         }
 
         #[tokio::test]
+        async fn the_built_in_authorizer_decides_by_what_the_store_holds() {
+            use rat_core::authz::{Action, Authorizer, Grant, GrantAuthorizer, GrantStore, Level};
+            use rat_core::principal::Principal;
+            let (_guard, s) = store().await;
+            let authorizer = GrantAuthorizer::new(std::sync::Arc::new(s.clone()));
+            let table: TableRef = "sales.bronze.orders".parse().unwrap();
+            let rex = Principal::new("rex").unwrap();
+            let allows = |who: &Principal, action| {
+                let (authorizer, who, table) = (authorizer.clone(), who.clone(), table.clone());
+                async move { authorizer.allows(&who, action, &table).await.unwrap() }
+            };
+            assert!(!allows(&rex, Action::Discover).await);
+            s.add_member(&table.namespace, &"user:rex".parse().unwrap())
+                .await
+                .unwrap();
+            assert!(allows(&rex, Action::Discover).await);
+            assert!(!allows(&rex, Action::Read).await);
+            let grant = Grant {
+                id: "g".into(),
+                object: "sales.bronze.*".parse().unwrap(),
+                grantee: "user:rex".parse().unwrap(),
+                level: Level::Read,
+                granted_by: "olga".into(),
+                created_at: Utc::now(),
+            };
+            s.add_grant(&grant).await.unwrap();
+            assert!(allows(&rex, Action::Read).await);
+            assert!(!allows(&rex, Action::Write).await);
+            s.set_owner(&table, "rex").await.unwrap();
+            assert!(allows(&rex, Action::Manage).await);
+            // The next request sees a transfer and a revocation.
+            s.set_owner(&table, "olga").await.unwrap();
+            s.revoke("g").await.unwrap();
+            assert!(!allows(&rex, Action::Read).await);
+            assert!(allows(&Principal::local("ada"), Action::Manage).await);
+        }
+
+        #[tokio::test]
         async fn a_batch_keeps_its_progress_and_its_cancel_request() {
             use rat_core::{Batch, BatchItem, BatchStore, ItemState};
             let (_guard, s) = store().await;
