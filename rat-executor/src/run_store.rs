@@ -51,13 +51,21 @@ pub struct Stores {
     pub versions: Arc<dyn VersionStore>,
     /// Notification hooks and their deliveries.
     pub notifications: Arc<dyn NotificationStore>,
+    /// Owners, namespace members and grants.
+    pub grants: Arc<dyn rat_core::authz::GrantStore>,
 }
 
 impl Stores {
     /// One store as all of them.
     pub fn of<S>(store: S) -> Self
     where
-        S: RunStore + ScheduleStore + BatchStore + VersionStore + NotificationStore + 'static,
+        S: RunStore
+            + ScheduleStore
+            + BatchStore
+            + VersionStore
+            + NotificationStore
+            + rat_core::authz::GrantStore
+            + 'static,
     {
         let store = Arc::new(store);
         Self {
@@ -65,7 +73,8 @@ impl Stores {
             schedules: store.clone(),
             batches: store.clone(),
             versions: store.clone(),
-            notifications: store,
+            notifications: store.clone(),
+            grants: store,
         }
     }
 }
