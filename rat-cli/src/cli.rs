@@ -206,6 +206,35 @@ pub(crate) enum Command {
     },
     /// Who you are to the project or server: id, roles, namespaces.
     Whoami,
+    /// Share a table (`ns.layer.name`; a pattern `ns.layer.*` or `ns.*`
+    /// for admins) with `user:ID` or `role:NAME`.
+    Share {
+        /// The table or pattern.
+        object: String,
+        /// `user:ID` or `role:NAME`.
+        grantee: String,
+        /// `read` (data, logs) or `write` (also code, runs, schedules).
+        #[arg(long, default_value = "read", value_parser = parse_level)]
+        level: rat_core::authz::Level,
+    },
+    /// Revoke a grant by its id (see `rat grants`).
+    Unshare {
+        /// The grant's id.
+        id: String,
+    },
+    /// The grants you may see; with `--transfer TABLE --to OWNER`, give a
+    /// table to another owner instead.
+    Grants {
+        /// Most grants to show.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// A table to give away.
+        #[arg(long, requires = "to")]
+        transfer: Option<String>,
+        /// Its new owner's principal id.
+        #[arg(long, requires = "transfer")]
+        to: Option<String>,
+    },
     /// Namespaces: list, create, describe, rm.
     Namespaces {
         #[command(subcommand)]
@@ -333,6 +362,14 @@ pub(crate) enum NotificationAction {
         #[arg(long, default_value_t = 20)]
         limit: u32,
     },
+}
+
+fn parse_level(text: &str) -> Result<rat_core::authz::Level, String> {
+    match text {
+        "read" => Ok(rat_core::authz::Level::Read),
+        "write" => Ok(rat_core::authz::Level::Write),
+        other => Err(format!("'{other}' is not read or write")),
+    }
 }
 
 fn parse_event(text: &str) -> Result<rat_core::EventKind, String> {

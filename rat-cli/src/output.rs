@@ -51,7 +51,10 @@ pub(crate) fn report_error(err: &Error, json: bool) -> u8 {
 fn exit_code(err: &Error) -> u8 {
     match err.kind() {
         // Missing or wrong credentials (RAT_TOKEN) are the caller's to fix.
-        ErrorKind::InvalidInput | ErrorKind::TooLarge | ErrorKind::Unauthorized => EXIT_INVALID,
+        ErrorKind::InvalidInput
+        | ErrorKind::TooLarge
+        | ErrorKind::Unauthorized
+        | ErrorKind::Forbidden => EXIT_INVALID,
         _ => EXIT_FAILURE,
     }
 }

@@ -460,6 +460,32 @@ fn every_command_answers_the_same_locally_and_through_a_server() {
     assert_eq!(local["admin"], true, "{local}");
     assert_eq!(local["namespaces"], remote["namespaces"], "{local}");
 
+    // sharing: a grant made through the server, listed the same both ways,
+    // revoked here.
+    let made = json(&remote_rat(
+        &served,
+        Some(KEY),
+        &[
+            "--json",
+            "share",
+            "default.gold.*",
+            "role:analyst",
+            "--level",
+            "read",
+        ],
+    ));
+    let grant = made["id"].as_str().unwrap().to_owned();
+    assert_eq!(made["granted_by"], "api-key", "{made}");
+    for args in [vec!["grants"], vec!["--json", "grants"]] {
+        same(project, &served, &args);
+    }
+    let revoked = common::rat(project, &["unshare", &grant]);
+    assert!(revoked.status.success(), "{revoked:?}");
+    assert_eq!(
+        json(&same(project, &served, &["--json", "grants"])),
+        serde_json::json!([])
+    );
+
     // namespaces: made here, described through the server, listed the
     // same both ways, deleted through the server.
     let made = common::rat(project, &["namespaces", "create", "sales", "-d", "orders"]);
@@ -510,6 +536,9 @@ fn every_command_answers_the_same_locally_and_through_a_server() {
         (vec!["--json", "schedules", "firings", "nope"], 1),
         (vec!["--json", "notifications", "rm", "nope"], 1),
         (vec!["--json", "namespaces", "rm", "nope"], 1),
+        (vec!["--json", "unshare", "nope"], 1),
+        (vec!["--json", "share", "x", "role:a"], 2),
+        (vec!["--json", "share", "default.gold.*", "ann"], 2),
         (vec!["--json", "namespaces", "rm", "default"], 2),
         (vec!["--json", "namespaces", "create", "Bad"], 2),
         (

@@ -41,6 +41,14 @@ pub enum Level {
 }
 
 impl Level {
+    /// `read` or `write`, as grants are written.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Read => "read",
+            Level::Write => "write",
+        }
+    }
+
     /// Whether this level lets `action` happen.
     pub fn allows(self, action: Action) -> bool {
         match action {
@@ -222,6 +230,7 @@ impl From<TablePattern> for String {
 /// A share: `grantee` may do what `level` allows to the tables `object`
 /// covers, until it is revoked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct Grant {
     /// Its id.
     pub id: String,
@@ -346,6 +355,13 @@ pub trait GrantStore: Send + Sync + fmt::Debug {
 
     /// The grants naming `who` or one of its roles.
     async fn grants_for(&self, who: &Principal) -> Result<Vec<Grant>>;
+
+    /// The grants `id` made.
+    async fn grants_by(&self, id: &str) -> Result<Vec<Grant>>;
+
+    /// One grant; [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) when
+    /// there is none of that id.
+    async fn grant(&self, id: &str) -> Result<Grant>;
 
     /// Every grant, oldest first: at most `limit` after skipping `offset`.
     async fn grants(&self, limit: u32, offset: u32) -> Result<Vec<Grant>>;

@@ -40,6 +40,10 @@ pub enum ErrorKind {
     /// The credentials given (a token, a key) are missing or wrong (maps
     /// to HTTP 401).
     Unauthorized,
+    /// The caller is known but may not do this to an object it may see
+    /// (maps to HTTP 403); one it may not see is
+    /// [`ErrorKind::NotFound`], as if absent.
+    Forbidden,
     /// An input is larger than the limit set for it (an upload).
     TooLarge,
     /// The compute backend of an executor (ECS...) failed or refused.
@@ -74,6 +78,7 @@ impl ErrorKind {
             ErrorKind::QueueFull => "queue_full",
             ErrorKind::RateLimited => "rate_limited",
             ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::Forbidden => "forbidden",
             ErrorKind::TooLarge => "too_large",
             ErrorKind::Executor => "executor",
             ErrorKind::Internal => "internal",
@@ -90,7 +95,7 @@ impl ErrorKind {
     /// assert_eq!(ErrorKind::from_name("oops"), None);
     /// ```
     pub fn from_name(name: &str) -> Option<Self> {
-        const ALL: [ErrorKind; 17] = [
+        const ALL: [ErrorKind; 18] = [
             ErrorKind::InvalidInput,
             ErrorKind::NotFound,
             ErrorKind::AlreadyExists,
@@ -105,6 +110,7 @@ impl ErrorKind {
             ErrorKind::QueueFull,
             ErrorKind::RateLimited,
             ErrorKind::Unauthorized,
+            ErrorKind::Forbidden,
             ErrorKind::TooLarge,
             ErrorKind::Executor,
             ErrorKind::Internal,

@@ -25,5 +25,5 @@ macro_rules! schema_as {
 }
 
 schema_as!("string": crate::Identifier, crate::TableRef, crate::RunId,
-    crate::project::PartitionTransform);
+    crate::project::PartitionTransform, crate::authz::Grantee, crate::authz::TablePattern);
 schema_as!("object": crate::MaintenanceOverrides);

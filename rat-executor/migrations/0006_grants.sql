@@ -20,3 +20,4 @@ CREATE TABLE IF NOT EXISTS grants (
     UNIQUE (object, grantee)
 );
 CREATE INDEX IF NOT EXISTS grants_by_grantee ON grants (grantee);
+CREATE INDEX IF NOT EXISTS grants_by_granter ON grants (granted_by);

@@ -12,7 +12,7 @@ use rat_runner::{Engine, EngineConfig};
 
 use crate::Platform;
 use crate::api::Features;
-use crate::auth::Authenticator;
+use crate::auth::{AuthConfig, Authenticator};
 use crate::config::{CredentialVendorConfig, ExecutorConfig, ServerSetup};
 use crate::scheduler;
 
@@ -123,9 +123,15 @@ impl ServerSetup {
                 }))
             }
         };
+        let grants = stores.grants.clone();
         let mut platform = Platform::new(engine, executor, stores, self.features())
             .with_maintenance(self.maintenance)
             .with_landing(self.landing);
+        // Without authentication there is one user, an admin: no checks.
+        if self.auth != AuthConfig::None {
+            let authorizer = rat_core::authz::GrantAuthorizer::new(grants);
+            platform = platform.with_authorizer(Arc::new(authorizer));
+        }
         if let Some(access) = access {
             platform = platform.with_namespace_access(access);
         }

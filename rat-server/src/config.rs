@@ -302,6 +302,14 @@ impl ServerSetup {
         }
         setup.executor = section.executor;
         setup.auth = match section.auth {
+            // Caught here, not only at start: a config check names it.
+            AuthConfig::ApiKey {
+                key: None,
+                api_keys,
+            } if api_keys.is_empty() => {
+                return Err(Error::invalid("api_key auth needs `key` or `api_keys`")
+                    .with_context("field", "server.auth.key"));
+            }
             AuthConfig::ApiKey { key, api_keys } => AuthConfig::ApiKey {
                 key: key.map(|k| k.relative_to(base)),
                 api_keys: api_keys

@@ -59,6 +59,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::Timeout => StatusCode::REQUEST_TIMEOUT,
         ErrorKind::QueueFull | ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
         ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorKind::Storage | ErrorKind::Catalog => StatusCode::BAD_GATEWAY,
         _ => StatusCode::INTERNAL_SERVER_ERROR,

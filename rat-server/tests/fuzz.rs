@@ -21,6 +21,9 @@ fn the_document_names_every_route() {
     let served = [
         "/features",
         "/me",
+        "/sharing",
+        "/sharing/transfer",
+        "/sharing/{id}",
         "/namespaces",
         "/namespaces/{namespace}",
         "/namespaces/{namespace}/notifications",

@@ -19,6 +19,7 @@ mod run;
 mod runs;
 mod schedules;
 mod serve;
+mod sharing;
 mod tables;
 mod test;
 mod versions;
@@ -185,6 +186,37 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<u8> {
         Command::Whoami => {
             let api = api(LocalExecution::default()).await?;
             namespaces::whoami(api.as_ref(), json).await
+        }
+        Command::Share {
+            object,
+            grantee,
+            level,
+        } => {
+            let api = api(LocalExecution::default()).await?;
+            let grant = rat_server::api::NewGrant {
+                object,
+                grantee,
+                level,
+            };
+            sharing::share(api.as_ref(), &grant, json).await
+        }
+        Command::Unshare { id } => {
+            let api = api(LocalExecution::default()).await?;
+            sharing::unshare(api.as_ref(), &id, json).await
+        }
+        Command::Grants {
+            limit,
+            transfer,
+            to,
+        } => {
+            let api = api(LocalExecution::default()).await?;
+            match (transfer, to) {
+                (Some(table), Some(owner)) => {
+                    let transfer = rat_server::api::Transfer { table, owner };
+                    sharing::transfer(api.as_ref(), &transfer, json).await
+                }
+                _ => sharing::grants(api.as_ref(), limit, json).await,
+            }
         }
         Command::Namespaces { action } => {
             let api = api(LocalExecution::default()).await?;

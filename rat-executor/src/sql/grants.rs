@@ -14,7 +14,7 @@ macro_rules! grant_store {
                     "INSERT INTO grants (id, object, grantee, level, granted_by, created_at) \
                      VALUES (?, ?, ?, ?, ?, ?)",
                 );
-                let level = $crate::sql::grants::level_text(grant.level);
+                let level = grant.level.as_str();
                 match sqlx::query(&statement)
                     .bind(&grant.id)
                     .bind(grant.object.to_string())
@@ -52,14 +52,34 @@ macro_rules! grant_store {
                     list.push_bind(name);
                 }
                 query.push(") ORDER BY created_at, id");
-                query
-                    .build()
-                    .fetch_all(&self.pool)
+                $crate::sql::grants::grants_of::<$row>(query.build().fetch_all(&self.pool).await)
+            }
+
+            async fn grants_by(&self, id: &str) -> rat_core::Result<Vec<rat_core::authz::Grant>> {
+                let statement = Self::statement(
+                    "SELECT id, object, grantee, level, granted_by, created_at FROM grants \
+                     WHERE granted_by = ? ORDER BY created_at, id",
+                );
+                $crate::sql::grants::grants_of::<$row>(
+                    sqlx::query(&statement).bind(id).fetch_all(&self.pool).await,
+                )
+            }
+
+            async fn grant(&self, id: &str) -> rat_core::Result<rat_core::authz::Grant> {
+                let statement = Self::statement(
+                    "SELECT id, object, grantee, level, granted_by, created_at FROM grants \
+                     WHERE id = ?",
+                );
+                let row = sqlx::query(&statement)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
                     .await
-                    .map_err(|e| $crate::sql::common::db_error("cannot read grants", e))?
-                    .iter()
-                    .map($crate::sql::grants::grant_of::<$row>)
-                    .collect()
+                    .map_err(|e| $crate::sql::common::db_error("cannot read the grant", e))?
+                    .ok_or_else(|| {
+                        rat_core::Error::not_found(format!("no grant '{id}'"))
+                            .with_context("field", "id")
+                    })?;
+                $crate::sql::grants::grant_of::<$row>(&row)
             }
 
             async fn grants(
@@ -71,15 +91,12 @@ macro_rules! grant_store {
                     "SELECT id, object, grantee, level, granted_by, created_at FROM grants \
                      ORDER BY created_at, id LIMIT ? OFFSET ?",
                 );
-                sqlx::query(&statement)
+                let rows = sqlx::query(&statement)
                     .bind(i64::from(limit))
                     .bind(i64::from(offset))
                     .fetch_all(&self.pool)
-                    .await
-                    .map_err(|e| $crate::sql::common::db_error("cannot list grants", e))?
-                    .iter()
-                    .map($crate::sql::grants::grant_of::<$row>)
-                    .collect()
+                    .await;
+                $crate::sql::grants::grants_of::<$row>(rows)
             }
 
             async fn revoke(&self, id: &str) -> rat_core::Result<()> {
@@ -190,11 +207,18 @@ use sqlx::Row;
 
 use super::common::{corrupt, parse_time};
 
-pub(crate) fn level_text(level: Level) -> &'static str {
-    match level {
-        Level::Read => "read",
-        Level::Write => "write",
-    }
+/// The grants of a query's rows.
+pub(crate) fn grants_of<R: Row>(
+    rows: std::result::Result<Vec<R>, sqlx::Error>,
+) -> Result<Vec<Grant>>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    rows.map_err(|e| super::common::db_error("cannot read grants", e))?
+        .iter()
+        .map(grant_of)
+        .collect()
 }
 
 /// A grant from its row (`id, object, grantee, level, granted_by, created_at`).

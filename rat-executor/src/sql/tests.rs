@@ -80,6 +80,16 @@ macro_rules! store_tests {
             );
             assert_eq!(s.grants(10, 0).await.unwrap().len(), 3);
             assert_eq!(ids(s.grants(1, 1).await.unwrap()), ["g2"]);
+            assert_eq!(s.grants_by("olga").await.unwrap().len(), 3);
+            assert!(s.grants_by("rex").await.unwrap().is_empty());
+            assert_eq!(
+                s.grant("g3").await.unwrap().grantee.to_string(),
+                "role:analyst"
+            );
+            assert_eq!(
+                s.grant("nope").await.unwrap_err().kind(),
+                ErrorKind::NotFound
+            );
             let read = &s.grants_for(&wes).await.unwrap()[0];
             assert_eq!(read.level, Level::Write);
             assert_eq!(read.object.to_string(), "sales.*");

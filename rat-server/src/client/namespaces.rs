@@ -1,16 +1,36 @@
-//! One namespace, and the caller itself, over HTTP.
+//! One namespace, the caller itself and sharing, over HTTP.
 
 use async_trait::async_trait;
 use rat_core::Result;
 use reqwest::Method;
 
 use super::{Client, escaped};
-use crate::api::{AccessApi, Me, Namespace, NamespaceRemoved, NamespacesApi, UpdateNamespace};
+use crate::api::{
+    AccessApi, Grant, Me, Namespace, NamespaceRemoved, NamespacesApi, NewGrant, Ownership, Page,
+    Transfer, UpdateNamespace,
+};
 
 #[async_trait]
 impl AccessApi for Client {
     async fn me(&self) -> Result<Me> {
         self.get("/me").await
+    }
+
+    async fn share(&self, grant: &NewGrant) -> Result<Grant> {
+        self.post("/sharing", grant).await
+    }
+
+    async fn grants(&self, limit: u32, offset: u32) -> Result<Page<Grant>> {
+        self.get(&format!("/sharing?limit={limit}&offset={offset}"))
+            .await
+    }
+
+    async fn unshare(&self, id: &str) -> Result<()> {
+        self.delete(&format!("/sharing/{}", escaped(id))).await
+    }
+
+    async fn transfer(&self, transfer: &Transfer) -> Result<Ownership> {
+        self.post("/sharing/transfer", transfer).await
     }
 }
 

@@ -6,8 +6,7 @@ use super::{Api, Paging};
 use serde::Deserialize;
 
 use crate::api::{
-    Features, Health, Me, Namespace, NamespaceRemoved, NewNamespace, Page, Readiness,
-    UpdateNamespace,
+    Features, Health, Namespace, NamespaceRemoved, NewNamespace, Page, Readiness, UpdateNamespace,
 };
 use crate::error::{ApiResult, Json, Path, Query};
 
@@ -75,10 +74,6 @@ pub(super) async fn create_namespace(
 ) -> ApiResult<(StatusCode, axum::Json<Namespace>)> {
     let created = api.create_namespace(&body).await?;
     Ok((StatusCode::CREATED, axum::Json(created)))
-}
-
-pub(super) async fn me(Api(api): Api) -> ApiResult<axum::Json<Me>> {
-    Ok(axum::Json(api.me().await?))
 }
 
 pub(super) async fn namespace(

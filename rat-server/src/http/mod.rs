@@ -12,6 +12,7 @@ pub use meta::openapi_document;
 mod pipelines;
 mod runs;
 mod schedules;
+mod sharing;
 mod tables;
 mod versions;
 
@@ -72,7 +73,10 @@ impl FromRequestParts<Arc<dyn PlatformApi>> for Api {
 pub fn router(platform: Arc<dyn PlatformApi>, auth: Authenticator) -> Router {
     let api = Router::new()
         .route("/features", get(meta::features))
-        .route("/me", get(meta::me))
+        .route("/me", get(sharing::me))
+        .route("/sharing", get(sharing::grants).post(sharing::share))
+        .route("/sharing/transfer", post(sharing::transfer))
+        .route("/sharing/{id}", axum::routing::delete(sharing::unshare))
         .route(
             "/namespaces",
             get(meta::namespaces).post(meta::create_namespace),

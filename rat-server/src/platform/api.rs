@@ -10,12 +10,13 @@ use std::sync::Arc;
 
 use super::Platform;
 use crate::api::{
-    AccessApi, Batch, BatchRequest, Delivery, Features, FilePreview, FiringRecord, LandingFile,
-    LandingZone, Lineage, MaintainRequest, MaintenanceReport, Me, Namespace, NamespaceRemoved,
-    NamespacesApi, NewHook, NewLandingZone, NewNamespace, NewPipeline, NotificationHook,
-    NotificationsApi, Page, PipelineDetail, PipelineSummary, PlatformApi, QueryOutput,
-    QueryRequest, Readiness, Rollback, RunAccepted, SavePipeline, Schedule, ScheduleRequest,
-    SnapshotInfo, SubmitRun, TableDetail, TableSummary, TriggersApi, UpdateNamespace, ZoneRef,
+    AccessApi, Batch, BatchRequest, Delivery, Features, FilePreview, FiringRecord, Grant,
+    LandingFile, LandingZone, Lineage, MaintainRequest, MaintenanceReport, Me, Namespace,
+    NamespaceRemoved, NamespacesApi, NewGrant, NewHook, NewLandingZone, NewNamespace, NewPipeline,
+    NotificationHook, NotificationsApi, Ownership, Page, PipelineDetail, PipelineSummary,
+    PlatformApi, QueryOutput, QueryRequest, Readiness, Rollback, RunAccepted, SavePipeline,
+    Schedule, ScheduleRequest, SnapshotInfo, SubmitRun, TableDetail, TableSummary, Transfer,
+    TriggersApi, UpdateNamespace, ZoneRef,
 };
 use crate::auth::Principal;
 
@@ -239,6 +240,22 @@ impl AccessApi for Platform {
                 .collect(),
             principal,
         })
+    }
+
+    async fn share(&self, grant: &NewGrant) -> Result<Grant> {
+        self.add_grant(grant).await
+    }
+
+    async fn grants(&self, limit: u32, offset: u32) -> Result<Page<Grant>> {
+        self.list_grants(limit, offset).await
+    }
+
+    async fn unshare(&self, id: &str) -> Result<()> {
+        self.revoke_grant(id).await
+    }
+
+    async fn transfer(&self, transfer: &Transfer) -> Result<Ownership> {
+        self.transfer_table(transfer).await
     }
 }
 

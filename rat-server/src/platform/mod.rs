@@ -14,6 +14,7 @@ mod notify;
 mod pipelines;
 mod runs;
 mod schedules;
+mod sharing;
 mod tables;
 mod triggers;
 mod versions;
@@ -31,9 +32,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use rat_core::authz::{Action, Authorizer, GrantStore};
 use rat_core::{
-    BatchStore, Catalog, Executor, Identifier, MaintenanceSettings, Result, RunStore,
-    ScheduleStore, Storage, VersionStore,
+    BatchStore, Catalog, Error, ErrorKind, Executor, Identifier, MaintenanceSettings, Result,
+    RunStore, ScheduleStore, Storage, TableRef, VersionStore,
 };
 use rat_executor::Stores;
 use rat_runner::Engine;
@@ -100,6 +102,8 @@ struct Options {
     maintenance: MaintenanceSettings,
     /// Limits of landing zone uploads.
     landing: LandingSettings,
+    /// Who may do what; everyone everything when none (no authentication).
+    authorizer: Option<Arc<dyn Authorizer>>,
 }
 
 impl fmt::Debug for Platform {
@@ -195,6 +199,50 @@ impl Platform {
         self.rebuilt(|o| o.maintenance = settings)
     }
 
+    /// The same platform deciding who may do what with `authorizer` (the
+    /// default lets everyone do everything, for embedded use).
+    pub fn with_authorizer(self, authorizer: Arc<dyn Authorizer>) -> Self {
+        self.rebuilt(|o| o.authorizer = Some(authorizer))
+    }
+
+    /// The grant store (owners, members, grants).
+    pub(crate) fn grant_store(&self) -> &Arc<dyn GrantStore> {
+        &self.inner.stores.grants
+    }
+
+    /// Whether the acting principal may do `action` to `table`.
+    pub(super) async fn allows(&self, action: Action, table: &TableRef) -> Result<bool> {
+        match &self.inner.options.authorizer {
+            Some(authorizer) => authorizer.allows(&self.acting(), action, table).await,
+            None => Ok(true),
+        }
+    }
+
+    /// Refuses `action` on `table` unless the acting principal may: as
+    /// `not_found` (`hidden()`) when it may not even discover the table,
+    /// else `forbidden`.
+    pub(super) async fn check(
+        &self,
+        action: Action,
+        table: &TableRef,
+        hidden: impl FnOnce() -> Error,
+    ) -> Result<()> {
+        if self.allows(action, table).await? {
+            return Ok(());
+        }
+        if action != Action::Discover && self.allows(Action::Discover, table).await? {
+            return Err(Error::new(
+                ErrorKind::Forbidden,
+                format!(
+                    "{} may not {} {table}",
+                    self.acting().id,
+                    action_verb(action)
+                ),
+            ));
+        }
+        Err(hidden())
+    }
+
     /// The same platform taking landing uploads within `settings`.
     pub fn with_landing(self, settings: LandingSettings) -> Self {
         self.rebuilt(|o| o.landing = settings)
@@ -272,6 +320,16 @@ impl Platform {
             scheduler: self.inner.leading.load(Ordering::Relaxed),
             ..self.inner.features.clone()
         }
+    }
+}
+
+/// How a refusal names what was refused.
+fn action_verb(action: Action) -> &'static str {
+    match action {
+        Action::Discover => "see",
+        Action::Read => "read",
+        Action::Write => "change or run",
+        Action::Manage => "share or give away",
     }
 }
 

@@ -104,8 +104,16 @@ impl Platform {
                 format!("pipeline '{table}' already exists; replace it with PUT"),
             ));
         }
-        self.save_pipeline(table, &new.files, message.as_deref())
-            .await
+        let saved = self
+            .save_pipeline(table, &new.files, message.as_deref())
+            .await?;
+        // Its creator owns it (and its table), unless it had an owner.
+        if self.grant_store().owner(table).await?.is_none() {
+            self.grant_store()
+                .set_owner(table, &self.acting().id)
+                .await?;
+        }
+        Ok(saved)
     }
 
     /// Replaces an existing pipeline's files with `files` (a config or test

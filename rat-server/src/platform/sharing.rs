@@ -1,0 +1,111 @@
+//! Sharing: grants of `read` or `write` on a table or a pattern of tables,
+//! made and revoked by the table's owner or an admin, and transfers of
+//! ownership.
+
+use chrono::Utc;
+use rat_core::authz::{Action, Grant, TablePattern};
+use rat_core::{Error, ErrorKind, Result, TableRef};
+
+use super::Platform;
+use crate::api::{NewGrant, Ownership, Page, Transfer};
+
+impl Platform {
+    /// Shares `new.object` with `new.grantee`: the table's owner or an
+    /// admin may share a table; only an admin a pattern.
+    pub(super) async fn add_grant(&self, new: &NewGrant) -> Result<Grant> {
+        let object: TablePattern = new.object.parse()?;
+        let grantee = new.grantee.parse()?;
+        match exact_table(&object) {
+            Some(table) => {
+                self.check(Action::Manage, &table, || no_table(&table))
+                    .await?
+            }
+            None if self.acting().is_admin() => {}
+            None => {
+                return Err(Error::new(
+                    ErrorKind::Forbidden,
+                    format!("only an admin may share a pattern such as '{object}'"),
+                ));
+            }
+        }
+        let grant = Grant {
+            id: format!("grant-{}", uuid::Uuid::now_v7().simple()),
+            object,
+            grantee,
+            level: new.level,
+            granted_by: self.acting().id,
+            created_at: Utc::now(),
+        };
+        self.grant_store().add_grant(&grant).await?;
+        Ok(grant)
+    }
+
+    /// The grants the caller may see: every one for an admin, else those
+    /// naming it (or a role of its) and those it made.
+    pub(super) async fn list_grants(&self, limit: u32, offset: u32) -> Result<Page<Grant>> {
+        let me = self.acting();
+        if me.is_admin() {
+            let items = self.grant_store().grants(limit + 1, offset).await?;
+            return Ok(Page::of(items, limit, offset));
+        }
+        let mut mine = self.grant_store().grants_for(&me).await?;
+        mine.extend(self.grant_store().grants_by(&me.id).await?);
+        mine.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        mine.dedup_by(|a, b| a.id == b.id);
+        let items = mine
+            .into_iter()
+            .skip(offset as usize)
+            .take(limit as usize + 1)
+            .collect();
+        Ok(Page::of(items, limit, offset))
+    }
+
+    /// Revokes a grant: whoever made it, the owner of its table, or an admin.
+    pub(super) async fn revoke_grant(&self, id: &str) -> Result<()> {
+        let me = self.acting();
+        let grant = self.grant_store().grant(id).await?;
+        let allowed = me.is_admin()
+            || grant.granted_by == me.id
+            || match exact_table(&grant.object) {
+                Some(table) => self.allows(Action::Manage, &table).await?,
+                None => false,
+            };
+        if !allowed {
+            return Err(no_grant(id));
+        }
+        self.grant_store().revoke(id).await
+    }
+
+    /// Gives `transfer.table` to `transfer.owner`: its owner or an admin.
+    pub(super) async fn transfer_table(&self, transfer: &Transfer) -> Result<Ownership> {
+        let table: TableRef = transfer
+            .table
+            .parse()
+            .map_err(|e: Error| e.with_context("field", "table"))?;
+        let owner = rat_core::principal::name("owner", transfer.owner.clone())?;
+        self.check(Action::Manage, &table, || no_table(&table))
+            .await?;
+        self.grant_store().set_owner(&table, &owner).await?;
+        Ok(Ownership {
+            table: table.to_string(),
+            owner,
+        })
+    }
+}
+
+/// The one table a pattern names, when it names one.
+fn exact_table(pattern: &TablePattern) -> Option<TableRef> {
+    pattern
+        .to_string()
+        .parse::<TableRef>()
+        .ok()
+        .filter(|t| TablePattern::from(t) == *pattern)
+}
+
+fn no_table(table: &TableRef) -> Error {
+    Error::not_found(format!("no table '{table}'")).with_context("field", "object")
+}
+
+fn no_grant(id: &str) -> Error {
+    Error::not_found(format!("no grant '{id}'")).with_context("field", "id")
+}
