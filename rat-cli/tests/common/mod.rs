@@ -1,6 +1,8 @@
 //! Running the `rat` binary from tests.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
+pub mod both;
+
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 

@@ -6,6 +6,8 @@
 
 mod batches;
 mod common;
+#[cfg(test)]
+mod grant_tests;
 mod grants;
 mod notify;
 #[cfg(feature = "postgres")]

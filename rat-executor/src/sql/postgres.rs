@@ -171,6 +171,7 @@ pub(crate) mod tests {
     }
 
     crate::sql::tests::store_tests!(open_store);
+    crate::sql::grant_tests::grant_tests!();
 
     #[tokio::test]
     async fn one_instance_holds_the_lock_until_its_connection_goes() {

@@ -154,6 +154,7 @@ mod tests {
     }
 
     crate::sql::tests::store_tests!(open_store);
+    crate::sql::grant_tests::grant_tests!();
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn stores_opened_at_once_on_a_new_file_all_open() {

@@ -1,0 +1,107 @@
+//! The team's verbs — `whoami`, `share`/`unshare`/`grants`, `namespaces`
+//! — answer the same locally and through a server (the helpers of
+//! both_ways.rs).
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::Path;
+
+use common::both::*;
+
+/// The team's verbs — who you are, sharing, namespaces — answer the same
+/// locally and through a server.
+#[test]
+fn team_verbs_answer_the_same_locally_and_through_a_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path();
+    common::copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/sample-project"),
+        project,
+    );
+    let served = serve(project);
+
+    // whoami: the server's API key is its admin; here, whoever runs rat.
+    let remote = json(&remote_rat(&served, Some(KEY), &["--json", "whoami"]));
+    assert_eq!(
+        (&remote["id"], &remote["admin"]),
+        (&serde_json::json!("api-key"), &serde_json::json!(true)),
+        "{remote}"
+    );
+    let local = json(&common::rat(project, &["--json", "whoami"]));
+    assert_eq!(local["admin"], true, "{local}");
+    assert_eq!(local["namespaces"], remote["namespaces"], "{local}");
+
+    // sharing: a grant made through the server, listed the same both ways,
+    // revoked here.
+    let made = json(&remote_rat(
+        &served,
+        Some(KEY),
+        &[
+            "--json",
+            "share",
+            "default.gold.*",
+            "role:analyst",
+            "--level",
+            "read",
+        ],
+    ));
+    let grant = made["id"].as_str().unwrap().to_owned();
+    assert_eq!(made["granted_by"], "api-key", "{made}");
+    for args in [vec!["grants"], vec!["--json", "grants"]] {
+        same(project, &served, &args);
+    }
+    let revoked = common::rat(project, &["unshare", &grant]);
+    assert!(revoked.status.success(), "{revoked:?}");
+    assert_eq!(
+        json(&same(project, &served, &["--json", "grants"])),
+        serde_json::json!([])
+    );
+
+    // namespaces: made here, described through the server, listed the
+    // same both ways, deleted through the server.
+    let made = common::rat(project, &["namespaces", "create", "sales", "-d", "orders"]);
+    assert!(made.status.success(), "{made:?}");
+    let described = remote_rat(
+        &served,
+        Some(KEY),
+        &["--json", "namespaces", "describe", "sales", "orders, daily"],
+    );
+    assert_eq!(
+        json(&described)["description"],
+        "orders, daily",
+        "{described:?}"
+    );
+    for args in [vec!["namespaces"], vec!["--json", "namespaces"]] {
+        same(project, &served, &args);
+    }
+    let listed = json(&same(project, &served, &["--json", "namespaces"]));
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!({"name": "sales", "description": "orders, daily"})),
+        "{listed}"
+    );
+    let removed = remote_rat(&served, Some(KEY), &["--json", "namespaces", "rm", "sales"]);
+    assert_eq!(json(&removed)["pipelines"], 0, "{removed:?}");
+    let listed = json(&same(project, &served, &["--json", "namespaces"]));
+    assert!(!listed.to_string().contains("sales"), "{listed}");
+
+    // Failures: the same message, context and exit code.
+    for (args, code) in [
+        (vec!["--json", "namespaces", "rm", "nope"], 1),
+        (vec!["--json", "unshare", "nope"], 1),
+        (vec!["--json", "share", "x", "role:a"], 2),
+        (vec!["--json", "share", "default.gold.*", "ann"], 2),
+        (vec!["--json", "namespaces", "rm", "default"], 2),
+        (vec!["--json", "namespaces", "create", "Bad"], 2),
+        (
+            vec!["--json", "namespaces", "describe", "default", "bell\u{7}"],
+            2,
+        ),
+    ] {
+        let out = same(project, &served, &args);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {out:?}");
+    }
+}
