@@ -9,21 +9,14 @@
 
 mod common;
 
-use std::path::Path;
-
 use serde_json::Value;
 
 use common::both::*;
 
 #[test]
 fn every_command_answers_the_same_locally_and_through_a_server() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, served) = sample_served();
     let project = dir.path();
-    common::copy_tree(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/sample-project"),
-        project,
-    );
-    let served = serve(project);
 
     // run: the whole DAG, upstream first; the remote one through the
     // server's executor. Two executions: compared masked.

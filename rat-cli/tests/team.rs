@@ -5,21 +5,14 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::both::*;
 
 /// The team's verbs — who you are, sharing, namespaces — answer the same
 /// locally and through a server.
 #[test]
 fn team_verbs_answer_the_same_locally_and_through_a_server() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, served) = sample_served();
     let project = dir.path();
-    common::copy_tree(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/sample-project"),
-        project,
-    );
-    let served = serve(project);
 
     // whoami: the server's API key is its admin; here, whoever runs rat.
     let remote = json(&remote_rat(&served, Some(KEY), &["--json", "whoami"]));

@@ -117,3 +117,14 @@ pub fn same_masked(local: &Output, remote: &Output, what: &str) {
     let (l, r) = (masked(&json(local)), masked(&json(remote)));
     assert_eq!(l.to_string(), r.to_string(), "{what}");
 }
+
+/// A copy of the sample project, and a server over it.
+pub fn sample_served() -> (tempfile::TempDir, Served) {
+    let dir = tempfile::tempdir().unwrap();
+    super::copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/sample-project"),
+        dir.path(),
+    );
+    let served = serve(dir.path());
+    (dir, served)
+}
