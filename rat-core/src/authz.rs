@@ -155,6 +155,15 @@ impl TablePattern {
             && self.name.as_ref().is_none_or(|n| *n == table.name)
     }
 
+    /// The one table it names, when it names one (no `*`).
+    pub fn table(&self) -> Option<TableRef> {
+        Some(TableRef::new(
+            self.namespace.clone(),
+            self.layer?,
+            self.name.clone()?,
+        ))
+    }
+
     /// The namespace it lies in.
     pub fn namespace(&self) -> &Identifier {
         &self.namespace
@@ -458,6 +467,15 @@ mod tests {
         for text in ["sales.*", "sales.gold.*", "sales.gold.revenue"] {
             assert_eq!(text.parse::<TablePattern>().unwrap().to_string(), text);
         }
+        let one: TablePattern = "sales.gold.revenue".parse().unwrap();
+        assert_eq!(one.table().unwrap().to_string(), "sales.gold.revenue");
+        assert!(
+            "sales.gold.*"
+                .parse::<TablePattern>()
+                .unwrap()
+                .table()
+                .is_none()
+        );
         for bad in [
             "sales",
             "sales.*.x",

@@ -330,11 +330,7 @@ async fn half_configured_auth_stops_the_start() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn named_api_keys_are_principals_with_their_roles() {
     let dir = tempfile::tempdir().unwrap();
-    let file = |name: &str, key: &str| {
-        let path = dir.path().join(name);
-        std::fs::write(&path, key).unwrap();
-        SecretRef::File(path)
-    };
+    let file = |name: &str, key: &str| common::key_file(dir.path(), name, key);
     let keys = vec![
         NamedKey {
             name: "ci".into(),
@@ -477,11 +473,7 @@ async fn an_oidc_token_gives_its_name_email_and_roles() {
 #[tokio::test]
 async fn api_keys_and_the_roles_claim_are_validated() {
     let dir = tempfile::tempdir().unwrap();
-    let file = |name: &str, key: &str| {
-        let path = dir.path().join(name);
-        std::fs::write(&path, key).unwrap();
-        SecretRef::File(path)
-    };
+    let file = |name: &str, key: &str| common::key_file(dir.path(), name, key);
     let named = |name: &str, key: SecretRef, roles: &[&str]| NamedKey {
         name: name.into(),
         key,

@@ -7,7 +7,6 @@
 mod common;
 
 use common::{Server, assert_error};
-use rat_core::config::SecretRef;
 use rat_server::auth::{AuthConfig, NamedKey};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -24,14 +23,10 @@ async fn team() -> Server {
     let dir = tempfile::tempdir().unwrap();
     let keys = PEOPLE
         .iter()
-        .map(|(name, roles)| {
-            let path = dir.path().join(name);
-            std::fs::write(&path, format!("{name}-key-0123456789")).unwrap();
-            NamedKey {
-                name: name.to_string(),
-                key: SecretRef::File(path),
-                roles: roles.iter().map(|r| r.to_string()).collect(),
-            }
+        .map(|(name, roles)| NamedKey {
+            name: name.to_string(),
+            key: common::key_file(dir.path(), name, &format!("{name}-key-0123456789")),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
         })
         .collect();
     let server = Server::sample_with(|setup| {

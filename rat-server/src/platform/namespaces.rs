@@ -107,8 +107,11 @@ impl Platform {
         namespace: &Identifier,
         description: Option<String>,
     ) -> Result<()> {
-        // `default` is implicit until something is written to it.
-        self.catalog().create_namespace(namespace).await?;
+        // `default` is implicit until something is written to it; any
+        // other namespace here exists.
+        if namespace.as_str() == rat_core::DEFAULT_NAMESPACE {
+            self.catalog().create_namespace(namespace).await?;
+        }
         let (updates, removals) = match description {
             Some(text) => (
                 NamespaceProperties::from([(NAMESPACE_COMMENT.to_owned(), text)]),

@@ -15,7 +15,7 @@ impl Platform {
     pub(super) async fn add_grant(&self, new: &NewGrant) -> Result<Grant> {
         let object: TablePattern = new.object.parse()?;
         let grantee = new.grantee.parse()?;
-        match exact_table(&object) {
+        match object.table() {
             Some(table) => {
                 self.check(Action::Manage, &table, || no_table(&table))
                     .await?
@@ -66,7 +66,7 @@ impl Platform {
         let grant = self.grant_store().grant(id).await?;
         let allowed = me.is_admin()
             || grant.granted_by == me.id
-            || match exact_table(&grant.object) {
+            || match grant.object.table() {
                 Some(table) => self.allows(Action::Manage, &table).await?,
                 None => false,
             };
@@ -91,15 +91,6 @@ impl Platform {
             owner,
         })
     }
-}
-
-/// The one table a pattern names, when it names one.
-fn exact_table(pattern: &TablePattern) -> Option<TableRef> {
-    pattern
-        .to_string()
-        .parse::<TableRef>()
-        .ok()
-        .filter(|t| TablePattern::from(t) == *pattern)
 }
 
 fn no_table(table: &TableRef) -> Error {

@@ -295,3 +295,10 @@ pub async fn fresh_postgres(dir: &Path) -> rat_executor::RunStoreConfig {
         url: rat_core::config::SecretRef::File(file),
     }
 }
+
+/// A secret in a file `name` of `dir`, as configs reference keys.
+pub fn key_file(dir: &Path, name: &str, key: &str) -> rat_core::config::SecretRef {
+    let path = dir.join(name);
+    std::fs::write(&path, key).unwrap();
+    rat_core::config::SecretRef::File(path)
+}
