@@ -140,6 +140,12 @@ impl Batch {
     }
 }
 
+/// The error of a batch that is not there, the same from every store (and
+/// from a platform hiding the batch from its caller).
+pub fn batch_not_found(id: &str) -> crate::Error {
+    crate::Error::not_found(format!("no batch '{}'", id.escape_default()))
+}
+
 /// Durable batches.
 ///
 /// Implementations: `rat_executor::SqliteRunStore`, and the PostgreSQL

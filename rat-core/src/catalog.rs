@@ -139,6 +139,12 @@ pub trait Catalog: Send + Sync + fmt::Debug {
     async fn drop_table(&self, table: &TableRef) -> Result<()>;
 }
 
+/// The error of a table that is not there, the same from every catalog
+/// (and from a view of one that hides the table from its caller).
+pub fn table_not_found(table: &TableRef) -> crate::Error {
+    crate::Error::not_found(format!("table '{table}' does not exist")).with_context("table", table)
+}
+
 /// A namespace's Iceberg properties, by key.
 pub type NamespaceProperties = std::collections::BTreeMap<String, String>;
 

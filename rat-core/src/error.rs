@@ -149,6 +149,9 @@ pub struct Error {
     /// as it is instead of message, context and source.
     rendered: Option<String>,
     retryable: bool,
+    /// Whether an access check refused it (shown as it is, or as the
+    /// object's own `not_found`): the audit log records the refusal.
+    denied: bool,
     #[source]
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
@@ -165,8 +168,21 @@ impl Error {
             context: Vec::new(),
             rendered: None,
             retryable: kind.is_retryable_by_default(),
+            denied: false,
             source: None,
         }
+    }
+
+    /// The same error, marked as an access check's refusal (its message
+    /// and kind unchanged: a hidden object still looks absent).
+    pub fn denied(mut self) -> Self {
+        self.denied = true;
+        self
+    }
+
+    /// Whether an access check refused it.
+    pub fn is_denied(&self) -> bool {
+        self.denied
     }
 
     /// Shorthand for [`ErrorKind::InvalidInput`].

@@ -2,6 +2,7 @@
 //! cancel them — the same way in-process, per process or on ECS.
 
 use std::fmt;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -20,6 +21,12 @@ pub struct RunRequest {
     /// Resource limits for the run.
     #[serde(default)]
     pub limits: crate::config::RunLimits,
+    /// Who the run acts for (a user, or a schedule's owner), recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_by: Option<String>,
+    /// What must still hold when a worker takes the run up.
+    #[serde(skip)]
+    pub gate: Option<StartGate>,
 }
 
 impl RunRequest {
@@ -28,6 +35,8 @@ impl RunRequest {
         Self {
             table,
             limits: Default::default(),
+            started_by: None,
+            gate: None,
         }
     }
 
@@ -36,7 +45,37 @@ impl RunRequest {
         self.limits = limits;
         self
     }
+
+    /// The same request acting for `principal`, started only if `gate`
+    /// still admits it when a worker takes it up.
+    pub fn acting_for(mut self, principal: &str, gate: Arc<dyn RunGate>) -> Self {
+        self.started_by = Some(principal.to_owned());
+        self.gate = Some(StartGate(gate));
+        self
+    }
 }
+
+/// Decides, when a worker takes a run up, whether it may still start (for
+/// example: may whom it acts for still read what it reads). A refusal
+/// fails the run before it reads or writes anything.
+#[async_trait]
+pub trait RunGate: Send + Sync + fmt::Debug {
+    /// `Ok` when the run of `table` may start now.
+    async fn admit(&self, table: &TableRef) -> Result<()>;
+}
+
+/// A [`RunGate`] a request carries (never serialized: it lives in the
+/// process that accepted the request).
+#[derive(Clone, Debug)]
+pub struct StartGate(pub Arc<dyn RunGate>);
+
+impl PartialEq for StartGate {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for StartGate {}
 
 /// What is known about a run at a moment: the durable record an executor
 /// keeps in its [`RunStore`](crate::RunStore).
@@ -71,6 +110,10 @@ pub struct RunRecord {
     pub error: Option<crate::run::RunError>,
     /// The full result once the engine reported one.
     pub result: Option<RunResult>,
+    /// Who the run acts for: the principal that submitted it, or the
+    /// owner of the schedule that fired it.
+    #[serde(default)]
+    pub started_by: Option<String>,
 }
 
 impl RunRecord {
@@ -90,6 +133,7 @@ impl RunRecord {
             cancel_requested: false,
             error: None,
             result: None,
+            started_by: None,
         }
     }
 }

@@ -15,7 +15,8 @@
 //! [`RunStore`], where executors keep run records and logs, and
 //! [`VersionStore`], where saves of pipelines' code are numbered and kept,
 //! and [`authz`], who may do what ([`principal::Principal`]s, owners,
-//! grants, the [`authz::Authorizer`] trait and its [`authz::GrantStore`]).
+//! grants, the [`authz::Authorizer`] trait and its [`authz::GrantStore`]),
+//! and [`audit`], the log of who did what ([`audit::AuditStore`]).
 //!
 //! ```
 //! use rat_core::{Layer, TableRef};
@@ -25,6 +26,7 @@
 //! assert_eq!(table.to_string(), "default.silver.orders");
 //! ```
 
+pub mod audit;
 pub mod authz;
 pub mod batch;
 pub mod catalog;
@@ -59,7 +61,7 @@ pub use credentials::{
 };
 pub use engine::{RunContext, RunEngine};
 pub use error::{Error, ErrorKind, Result};
-pub use executor::{Executor, LogCursor, RunRecord, RunRequest};
+pub use executor::{Executor, LogCursor, RunGate, RunRecord, RunRequest, StartGate};
 pub use ident::{DEFAULT_NAMESPACE, Identifier, Layer, RUN_BRANCH_PREFIX, RunId, TableRef};
 pub use maintenance::{MaintenanceOverrides, MaintenanceSettings, RunRetention};
 pub use notify::{Delivery, Event, EventKind, NotificationHook, NotificationStore};

@@ -103,7 +103,8 @@ impl MaintenanceOverrides {
 }
 
 /// How long rat keeps its own records of runs (default: the last 100 runs
-/// of each pipeline, logs for 30 days, run folders as long as their record).
+/// of each pipeline, logs for 30 days, run folders as long as their
+/// record) and of requests (the audit log, default 365 days).
 ///
 /// ```
 /// use rat_core::RunRetention;
@@ -120,6 +121,9 @@ pub struct RunRetention {
     /// Logs of runs older than this are deleted (default 30 days).
     #[serde(with = "de::span")]
     pub log_retention: Duration,
+    /// Audit log entries older than this are deleted (default 365 days).
+    #[serde(with = "de::span")]
+    pub audit_retention: Duration,
 }
 
 impl Default for RunRetention {
@@ -127,6 +131,7 @@ impl Default for RunRetention {
         Self {
             keep_runs: 100,
             log_retention: Duration::from_secs(30 * 86_400),
+            audit_retention: Duration::from_secs(365 * 86_400),
         }
     }
 }

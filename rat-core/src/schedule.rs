@@ -186,6 +186,16 @@ pub struct Schedule {
     /// it (stores keep its hash alone).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_token: Option<WebhookToken>,
+    /// Whom its runs act for: who made it (or last changed it), with the
+    /// roles they held then. `None` on an embedded platform.
+    #[serde(default)]
+    pub owner: Option<crate::principal::Principal>,
+}
+
+/// The error of a schedule that is not there, the same from every store
+/// (and from a platform hiding the schedule from its caller).
+pub fn schedule_not_found(id: &str) -> crate::Error {
+    crate::Error::not_found(format!("no schedule '{id}'"))
 }
 
 /// One firing, recorded only if the schedule is still as the scheduler

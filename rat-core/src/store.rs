@@ -13,6 +13,15 @@ use crate::ident::{Identifier, Layer, RunId, TableRef};
 use crate::maintenance::RunRetention;
 use crate::run::{LogRecord, Phase, RunError, RunResult, RunStatus};
 
+/// How many records a [`RunFilter`] without a limit returns.
+pub const DEFAULT_RUN_LIST: u32 = 100;
+
+/// The error of a run that is not there, the same from every store (and
+/// from a platform hiding the run from its caller).
+pub fn run_not_found(run: &RunId) -> crate::Error {
+    crate::Error::not_found(format!("no run {run}"))
+}
+
 /// Which runs to list.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunFilter {

@@ -152,6 +152,8 @@ pub trait Launcher: Send + Sync + fmt::Debug + 'static {
 struct Job {
     spec: RunSpec,
     live: Arc<LiveRun>,
+    /// What must still hold when a worker takes it up.
+    gate: Option<rat_core::StartGate>,
 }
 
 /// What workers and the handle share.
@@ -230,11 +232,19 @@ impl<L: Launcher> Shared<L> {
     }
 
     async fn work(self: &Arc<Self>, job: Job) {
-        let Job { spec, live } = job;
+        let Job { spec, live, gate } = job;
         let run = spec.run_id.clone();
         let asked_elsewhere = self.store.get(&run).await.is_ok_and(|r| r.cancel_requested);
         if live.cancellation().is_cancelled() || asked_elsewhere {
             self.finish_unstarted(&live).await;
+            return;
+        }
+        if let Some(gate) = gate
+            && let Err(refused) = gate.0.admit(&spec.table).await
+        {
+            live.log(LogLevel::Error, format!("the run may not start: {refused}"));
+            let outcome = Outcome::failed(refused.kind(), refused.message().to_owned());
+            self.finish(&live, outcome).await;
             return;
         }
         let now = Utc::now();
@@ -410,6 +420,7 @@ impl<L: Launcher> Executor for Pool<L> {
         request.limits.validate()?;
         let mut spec = RunSpec::new(request.table);
         spec.limits = request.limits;
+        let gate = request.gate;
         // Refuse what cannot run before accepting it.
         Project::load_pipeline(self.storage.as_ref(), &spec.project, &spec.table).await?;
         let permit = self.shared.queue.try_reserve().map_err(|e| match e {
@@ -424,13 +435,14 @@ impl<L: Launcher> Executor for Pool<L> {
         })?;
         let mut record = RunRecord::pending(spec.run_id.clone(), spec.table.clone(), L::KIND);
         record.owner = Some(self.shared.owner.clone());
+        record.started_by = request.started_by;
         self.shared.store.insert(&record).await?;
         let live = LiveRun::new(record, self.shared.config.log_capacity);
         let run = spec.run_id.clone();
         self.shared
             .registry()
             .insert(run.clone(), Arc::clone(&live));
-        permit.send(spec.table.namespace.clone(), Job { spec, live });
+        permit.send(spec.table.namespace.clone(), Job { spec, live, gate });
         Ok(run)
     }
 

@@ -53,6 +53,8 @@ pub struct Stores {
     pub notifications: Arc<dyn NotificationStore>,
     /// Owners, namespace members and grants.
     pub grants: Arc<dyn rat_core::authz::GrantStore>,
+    /// The audit log.
+    pub audit: Arc<dyn rat_core::audit::AuditStore>,
 }
 
 impl Stores {
@@ -65,6 +67,7 @@ impl Stores {
             + VersionStore
             + NotificationStore
             + rat_core::authz::GrantStore
+            + rat_core::audit::AuditStore
             + 'static,
     {
         let store = Arc::new(store);
@@ -74,7 +77,8 @@ impl Stores {
             batches: store.clone(),
             versions: store.clone(),
             notifications: store.clone(),
-            grants: store,
+            grants: store.clone(),
+            audit: store,
         }
     }
 }

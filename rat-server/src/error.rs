@@ -19,7 +19,14 @@ pub struct ApiError {
     code: String,
     message: String,
     context: std::collections::BTreeMap<String, String>,
+    /// An access check's refusal (the response carries [`Denied`]).
+    denied: bool,
 }
+
+/// Marks a response an access check refused (whatever its status), for
+/// the audit log.
+#[derive(Debug, Clone, Copy)]
+pub struct Denied;
 
 impl ApiError {
     /// An error with an explicit status and code.
@@ -27,6 +34,7 @@ impl ApiError {
         Self {
             status,
             code: code.to_owned(),
+            denied: false,
             message: message.into(),
             context: Default::default(),
         }
@@ -80,6 +88,7 @@ impl From<Error> for ApiError {
                 .context_pairs()
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect(),
+            denied: e.is_denied(),
         }
     }
 }
@@ -94,6 +103,9 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (self.status, axum::Json(envelope)).into_response();
+        if self.denied {
+            response.extensions_mut().insert(Denied);
+        }
         if self.status == StatusCode::TOO_MANY_REQUESTS {
             response
                 .headers_mut()

@@ -124,7 +124,7 @@ impl Issuer {
 
     fn claims(&self, audience: &str, expires_in: i64) -> Value {
         let now = chrono::Utc::now().timestamp();
-        json!({"iss": self.url, "aud": audience, "sub": "alice", "iat": now, "exp": now + expires_in})
+        json!({"iss": self.url, "aud": audience, "sub": "alice", "groups": ["admin"], "iat": now, "exp": now + expires_in})
     }
 }
 
@@ -360,14 +360,34 @@ async fn named_api_keys_are_principals_with_their_roles() {
     assert_eq!(ci["id"], "ci");
     assert_eq!(ci["roles"], json!(["data-engineer"]));
     assert_eq!(ci["admin"], false);
-    assert!(
-        ci["namespaces"]
-            .as_array()
-            .unwrap()
-            .contains(&json!("default")),
-        "{ci}"
-    );
+    assert_eq!(ci["namespaces"], json!([]), "a member of none yet: {ci}");
+    // The admin makes the role a member of `default` and lets it write
+    // there; the key's holder sees the namespace on its next request.
     let bearer = "Bearer ann-key-0123456789abcdef";
+    let added = server
+        .http
+        .put(server.url("/api/v1/namespaces/default/members/role:data-engineer"))
+        .header("authorization", bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), StatusCode::OK);
+    let granted = server
+        .http
+        .post(server.url("/api/v1/sharing"))
+        .header("authorization", bearer)
+        .json(&json!({"object": "default.*", "grantee": "role:data-engineer", "level": "write"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(granted.status(), StatusCode::CREATED);
+    let (_, ci) = get_with(
+        &server,
+        "/api/v1/me",
+        &[("x-api-key", "ci-key-0123456789abcdef")],
+    )
+    .await;
+    assert_eq!(ci["namespaces"], json!(["default"]), "{ci}");
     let (_, ann) = get_with(&server, "/api/v1/me", &[("authorization", bearer)]).await;
     assert_eq!(
         (&ann["id"], &ann["admin"]),

@@ -66,6 +66,9 @@ fn the_document_names_every_route() {
         "/landing-zones/{namespace}/{zone}/files/{file}/preview",
         "/files/{namespace}",
         "/files/{namespace}/{path}",
+        "/audit",
+        "/namespaces/{namespace}/members",
+        "/namespaces/{namespace}/members/{member}",
     ];
     assert_eq!(documented, served.into_iter().collect());
 }

@@ -87,6 +87,17 @@ async fn grant_ids(server: &Server, who: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn owners_share_and_give_away_what_they_made() {
     let server = team().await;
+    // Owen may create pipelines in `default` as its member; nobody else is.
+    let (status, members) = call(
+        &server,
+        "ada",
+        Method::PUT,
+        "/api/v1/namespaces/default/members/user:owen",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{members}");
+    assert_eq!(members["members"], json!(["user:owen"]));
     let table = "default.bronze.mine";
     let pipeline = json!({"layer": "bronze", "name": "mine", "sql": "SELECT 1 AS id"});
     let (status, made) = call(
@@ -157,7 +168,8 @@ async fn owners_share_and_give_away_what_they_made() {
     );
     assert_eq!(grant_ids(&server, "ada").await.len(), 2);
 
-    // Given away: the new owner may share it, the old one no longer sees it.
+    // Given away: the new owner may share it; the old one, a member still,
+    // sees it but may no longer share it.
     let transfer = |who: &'static str, owner: &str| {
         let body = json!({"table": table, "owner": owner});
         let server = &server;
@@ -182,7 +194,7 @@ async fn owners_share_and_give_away_what_they_made() {
     let (status, _) = share(&server, "rex", table, "user:wes", "read").await;
     assert_eq!(status, StatusCode::CREATED);
     let gone = share(&server, "owen", table, "user:owen", "read").await;
-    assert_error(&gone, StatusCode::NOT_FOUND, "not_found", &[table]);
+    assert_error(&gone, StatusCode::FORBIDDEN, "forbidden", &["owen", table]);
 
     // Revoked by whoever may: the others get 404, as for no grant at all.
     let unshare = |who: &'static str, id: String| {

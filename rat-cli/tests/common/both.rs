@@ -62,9 +62,10 @@ pub fn same(project: &Path, served: &Served, args: &[&str]) -> Output {
 }
 
 /// `value` with what differs between two executions of one command
-/// masked: ids, times, durations, snapshot ids, log line times.
+/// masked: ids, times, durations, snapshot ids, log line times, and who
+/// started a run (nobody locally, the server's caller through it).
 pub fn masked(value: &Value) -> Value {
-    const VOLATILE: [&str; 17] = [
+    const VOLATILE: [&str; 18] = [
         "batch",
         "run_id",
         "id",
@@ -79,6 +80,7 @@ pub fn masked(value: &Value) -> Value {
         "timing",
         "timings",
         "owner",
+        "started_by",
         "handle",
         "at",
         "message",

@@ -51,7 +51,7 @@ macro_rules! batch_store {
                     .await
                     .map_err(|e| $crate::sql::common::db_error("cannot read the batch", e))?
                     .ok_or_else(|| {
-                        rat_core::Error::not_found(format!("no batch '{}'", id.escape_default()))
+                        rat_core::batch::batch_not_found(id)
                     })?;
                 $crate::sql::batches::batch_of(
                     sqlx::Row::get(&row, "cancel_requested"),

@@ -15,6 +15,11 @@ macro_rules! grant_tests {
             s.set_owner(&table, "owen").await.unwrap();
             s.set_owner(&table, "olga").await.unwrap();
             assert_eq!(s.owner(&table).await.unwrap().as_deref(), Some("olga"));
+            assert_eq!(
+                s.owned_by("olga").await.unwrap(),
+                std::slice::from_ref(&table)
+            );
+            assert!(s.owned_by("owen").await.unwrap().is_empty());
 
             let sales = rat_core::ident::namespace("sales").unwrap();
             let staff: Grantee = "role:staff".parse().unwrap();
@@ -24,6 +29,20 @@ macro_rules! grant_tests {
                 .await
                 .unwrap();
             assert_eq!(s.members(&sales).await.unwrap().len(), 2);
+            let sam = Principal::new("sam")
+                .unwrap()
+                .with_roles(["staff"])
+                .unwrap();
+            assert_eq!(
+                s.memberships(&sam).await.unwrap(),
+                std::slice::from_ref(&sales)
+            );
+            assert!(
+                s.memberships(&Principal::new("rex").unwrap())
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
             s.remove_member(&sales, &staff).await.unwrap();
             assert_eq!(
                 s.members(&sales).await.unwrap(),
@@ -121,6 +140,164 @@ macro_rules! grant_tests {
             s.revoke("g").await.unwrap();
             assert!(!allows(&rex, Action::Read).await);
             assert!(allows(&Principal::local("ada"), Action::Manage).await);
+            // A list decides by one read of the caller's reach, the same.
+            s.add_grant(&Grant {
+                id: "g5".into(),
+                ..grant.clone()
+            })
+            .await
+            .unwrap();
+            let other: TableRef = "sales.silver.orders".parse().unwrap();
+            let seen = authorizer
+                .filter(&rex, Action::Read, vec![table.clone(), other.clone()])
+                .await
+                .unwrap();
+            assert_eq!(seen, std::slice::from_ref(&table));
+            let ns = |n: &str| rat_core::ident::namespace(n).unwrap();
+            let namespaces = authorizer
+                .filter_namespaces(&rex, Action::Discover, vec![ns("other"), ns("sales")])
+                .await
+                .unwrap();
+            assert_eq!(namespaces, [ns("sales")]);
+            assert!(
+                !authorizer
+                    .allows_namespace(&rex, Action::Write, &ns("sales"))
+                    .await
+                    .unwrap()
+            );
+        }
+
+        #[tokio::test]
+        async fn the_audit_log_is_appended_filtered_paged_and_pruned() {
+            use rat_core::audit::{AuditEntry, AuditFilter, AuditOutcome, AuditStore};
+            let (_guard, s) = store().await;
+            let start =
+                chrono::SubsecRound::trunc_subsecs(Utc::now(), 6) - chrono::Duration::seconds(10);
+            let entry = |n: i64, principal: &str, verb: &str, object: &str, outcome| AuditEntry {
+                id: format!("a{n}"),
+                at: start + chrono::Duration::seconds(n),
+                principal: principal.into(),
+                verb: verb.into(),
+                object: object.into(),
+                outcome,
+                status: 200,
+                request_id: Some(format!("req-{n}")),
+            };
+            let verb = "POST /api/v1/pipelines";
+            s.append(&entry(
+                1,
+                "ann",
+                verb,
+                "/api/v1/pipelines",
+                AuditOutcome::Ok,
+            ))
+            .await
+            .unwrap();
+            s.append(&entry(
+                2,
+                "rex",
+                "DELETE /api/v1/pipelines/{namespace}/{layer}/{name}",
+                "/api/v1/pipelines/sales/bronze/orders",
+                AuditOutcome::Denied,
+            ))
+            .await
+            .unwrap();
+            s.append(&entry(
+                3,
+                "ann",
+                "DELETE /api/v1/sharing/{id}",
+                "/api/v1/sharing/g1",
+                AuditOutcome::Failed,
+            ))
+            .await
+            .unwrap();
+            let ids = |found: Vec<AuditEntry>| found.into_iter().map(|e| e.id).collect::<Vec<_>>();
+            let all = AuditFilter {
+                limit: 10,
+                ..Default::default()
+            };
+            let read = s.entries(&all).await.unwrap();
+            assert_eq!(ids(read.clone()), ["a3", "a2", "a1"]);
+            assert_eq!(
+                read[1],
+                entry(
+                    2,
+                    "rex",
+                    "DELETE /api/v1/pipelines/{namespace}/{layer}/{name}",
+                    "/api/v1/pipelines/sales/bronze/orders",
+                    AuditOutcome::Denied
+                )
+            );
+            let s = &s;
+            let by = |f: AuditFilter| async move { ids(s.entries(&f).await.unwrap()) };
+            assert_eq!(
+                by(AuditFilter {
+                    principal: Some("ann".into()),
+                    ..all.clone()
+                })
+                .await,
+                ["a3", "a1"]
+            );
+            assert_eq!(
+                by(AuditFilter {
+                    object: Some("/api/v1/pipelines".into()),
+                    ..all.clone()
+                })
+                .await,
+                ["a2", "a1"]
+            );
+            assert_eq!(
+                by(AuditFilter {
+                    verb: Some("DELETE".into()),
+                    ..all.clone()
+                })
+                .await,
+                ["a3", "a2"]
+            );
+            assert_eq!(
+                by(AuditFilter {
+                    verb: Some(verb.into()),
+                    ..all.clone()
+                })
+                .await,
+                ["a1"]
+            );
+            assert_eq!(
+                by(AuditFilter {
+                    outcome: Some(AuditOutcome::Denied),
+                    ..all.clone()
+                })
+                .await,
+                ["a2"]
+            );
+            let since = start + chrono::Duration::seconds(2);
+            assert_eq!(
+                by(AuditFilter {
+                    since: Some(since),
+                    ..all.clone()
+                })
+                .await,
+                ["a3", "a2"]
+            );
+            assert_eq!(
+                by(AuditFilter {
+                    until: Some(since),
+                    ..all.clone()
+                })
+                .await,
+                ["a1"]
+            );
+            assert_eq!(
+                by(AuditFilter {
+                    limit: 1,
+                    offset: 1,
+                    ..all.clone()
+                })
+                .await,
+                ["a2"]
+            );
+            assert_eq!(s.prune_audit(since).await.unwrap(), 1);
+            assert_eq!(by(all).await, ["a3", "a2"]);
         }
     };
 }

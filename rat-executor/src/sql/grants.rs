@@ -40,9 +40,7 @@ macro_rules! grant_store {
                 &self,
                 who: &rat_core::principal::Principal,
             ) -> rat_core::Result<Vec<rat_core::authz::Grant>> {
-                let names: Vec<String> = std::iter::once(format!("user:{}", who.id))
-                    .chain(who.roles.iter().map(|r| format!("role:{r}")))
-                    .collect();
+                let names = $crate::sql::grants::grantee_names(who);
                 let mut query = sqlx::QueryBuilder::new(
                     "SELECT id, object, grantee, level, granted_by, created_at FROM grants \
                      WHERE grantee IN (",
@@ -111,6 +109,48 @@ macro_rules! grant_store {
                         .with_context("field", "id")),
                     _ => Ok(()),
                 }
+            }
+
+            async fn owned_by(&self, id: &str) -> rat_core::Result<Vec<rat_core::TableRef>> {
+                let statement = Self::statement(
+                    "SELECT table_ref FROM table_owners WHERE owner = ? ORDER BY table_ref",
+                );
+                sqlx::query_scalar::<_, String>(&statement)
+                    .bind(id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| $crate::sql::common::db_error("cannot read owned tables", e))?
+                    .into_iter()
+                    .map(|t| {
+                        t.parse()
+                            .map_err(|e| $crate::sql::common::corrupt("table", e))
+                    })
+                    .collect()
+            }
+
+            async fn memberships(
+                &self,
+                who: &rat_core::principal::Principal,
+            ) -> rat_core::Result<Vec<rat_core::Identifier>> {
+                let mut query = sqlx::QueryBuilder::new(
+                    "SELECT DISTINCT namespace FROM namespace_members WHERE member IN (",
+                );
+                let mut list = query.separated(", ");
+                for name in $crate::sql::grants::grantee_names(who) {
+                    list.push_bind(name);
+                }
+                query.push(") ORDER BY namespace");
+                query
+                    .build_query_scalar::<String>()
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| $crate::sql::common::db_error("cannot read memberships", e))?
+                    .into_iter()
+                    .map(|n| {
+                        rat_core::Identifier::new(n)
+                            .map_err(|e| $crate::sql::common::corrupt("namespace", e))
+                    })
+                    .collect()
             }
 
             async fn set_owner(
@@ -206,6 +246,14 @@ use rat_core::authz::{Grant, Level};
 use sqlx::Row;
 
 use super::common::{corrupt, parse_time};
+
+/// How grants and memberships name `who` and its roles (`user:ID`,
+/// `role:NAME`).
+pub(crate) fn grantee_names(who: &rat_core::principal::Principal) -> Vec<String> {
+    std::iter::once(format!("user:{}", who.id))
+        .chain(who.roles.iter().map(|r| format!("role:{r}")))
+        .collect()
+}
 
 /// The grants of a query's rows.
 pub(crate) fn grants_of<R: Row>(

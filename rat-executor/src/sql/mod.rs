@@ -4,6 +4,7 @@
 //! state. They differ only in how placeholders are written and how one
 //! scheduler is elected.
 
+mod audit;
 mod batches;
 mod common;
 #[cfg(test)]
@@ -121,6 +122,7 @@ macro_rules! sql_store {
                 cancel_requested: row.get::<i64, _>("cancel_requested") != 0,
                 error: from_json::<RunError>(row.get("error"))?,
                 result: from_json(row.get("result"))?,
+                started_by: row.get("started_by"),
             })
         }
 
@@ -132,8 +134,8 @@ macro_rules! sql_store {
             async fn insert(&self, r: &RunRecord) -> Result<()> {
                 let statement = Self::statement(
                     "INSERT INTO runs (run_id, table_ref, status, phase, submitted_at, started_at, \
-                     finished_at, executor, owner, handle, cancel_requested, error, result) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     finished_at, executor, owner, handle, cancel_requested, error, result, \
+                     started_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 );
                 sqlx::query(&statement)
                     .bind(r.run_id.as_str())
@@ -149,6 +151,7 @@ macro_rules! sql_store {
                     .bind(i64::from(r.cancel_requested))
                     .bind(r.error.as_ref().map(json).transpose()?)
                     .bind(r.result.as_ref().map(json).transpose()?)
+                    .bind(&r.started_by)
                     .execute(&self.pool)
                     .await
                     .map_err(|e| db_error("cannot record the run", e))?;
@@ -230,7 +233,7 @@ macro_rules! sql_store {
                     .fetch_optional(&self.pool)
                     .await
                     .map_err(|e| db_error("cannot read the run", e))?
-                    .ok_or_else(|| Error::not_found(format!("no run {run}")))?;
+                    .ok_or_else(|| rat_core::store::run_not_found(run))?;
                 record(&row)
             }
 
@@ -255,7 +258,7 @@ macro_rules! sql_store {
                 }
                 // Run ids are time-ordered (UUIDv7): newest first.
                 q.push(" ORDER BY run_id DESC LIMIT ");
-                q.push_bind(i64::from(filter.limit.unwrap_or(100)));
+                q.push_bind(i64::from(filter.limit.unwrap_or(rat_core::store::DEFAULT_RUN_LIST)));
                 q.push(" OFFSET ");
                 q.push_bind(i64::from(filter.offset));
                 let rows = q

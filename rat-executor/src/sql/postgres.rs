@@ -131,6 +131,7 @@ super::sql_store!(PostgresRunStore, Postgres, PgRow);
 super::batches::batch_store!(PostgresRunStore);
 super::notify::notification_store!(PostgresRunStore);
 super::versions::version_store!(PostgresRunStore, PgRow);
+super::audit::audit_store!(PostgresRunStore, sqlx::Postgres, PgRow);
 super::grants::grant_store!(PostgresRunStore, PgRow);
 
 #[cfg(test)]

@@ -33,6 +33,7 @@ macro_rules! schedule_store {
                 landing_cursor: from_json(row.get("landing_cursor"))?,
                 created_at: parse_time(row.get("created_at"))?,
                 webhook_token: None,
+                owner: from_json(row.get("owner"))?,
             })
         }
 
@@ -53,7 +54,7 @@ macro_rules! schedule_store {
         }
 
         fn no_schedule(id: &str) -> Error {
-            Error::new(ErrorKind::NotFound, format!("no schedule '{id}'"))
+            rat_core::schedule::schedule_not_found(id)
         }
 
         #[async_trait]
@@ -61,8 +62,8 @@ macro_rules! schedule_store {
             async fn insert_schedule(&self, s: &Schedule) -> Result<()> {
                 let statement = Self::statement(
                     "INSERT INTO schedules (id, pipeline, trigger, enabled, next_fire_at, \
-                     last_fired_at, last_run_id, last_upstream_run, landing_cursor, created_at) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     last_fired_at, last_run_id, last_upstream_run, landing_cursor, created_at, \
+                     owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 );
                 sqlx::query(&statement)
                     .bind(&s.id)
@@ -75,6 +76,7 @@ macro_rules! schedule_store {
                     .bind(opt_text(&s.last_upstream_run))
                     .bind(s.landing_cursor.as_ref().map(json).transpose()?)
                     .bind(time(s.created_at))
+                    .bind(s.owner.as_ref().map(json).transpose()?)
                     .execute(&self.pool)
                     .await
                     .map_err(|e| db_error("cannot insert the schedule", e))?;
@@ -104,8 +106,8 @@ macro_rules! schedule_store {
             async fn replace_schedule(&self, s: &Schedule) -> Result<()> {
                 let statement = Self::statement(
                     "UPDATE schedules SET pipeline = ?, trigger = ?, enabled = ?, next_fire_at = ?, \
-                     last_fired_at = ?, last_run_id = ?, last_upstream_run = ?, landing_cursor = ? \
-                     WHERE id = ?",
+                     last_fired_at = ?, last_run_id = ?, last_upstream_run = ?, landing_cursor = ?, \
+                     owner = ? WHERE id = ?",
                 );
                 let updated = sqlx::query(&statement)
                     .bind(s.pipeline.to_string())
@@ -116,6 +118,7 @@ macro_rules! schedule_store {
                     .bind(opt_text(&s.last_run_id))
                     .bind(opt_text(&s.last_upstream_run))
                     .bind(s.landing_cursor.as_ref().map(json).transpose()?)
+                    .bind(s.owner.as_ref().map(json).transpose()?)
                     .bind(&s.id)
                     .execute(&self.pool)
                     .await

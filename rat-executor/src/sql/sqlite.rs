@@ -100,6 +100,7 @@ super::sql_store!(SqliteRunStore, Sqlite, SqliteRow);
 super::batches::batch_store!(SqliteRunStore);
 super::notify::notification_store!(SqliteRunStore);
 super::versions::version_store!(SqliteRunStore, sqlx::sqlite::SqliteRow);
+super::audit::audit_store!(SqliteRunStore, sqlx::Sqlite, sqlx::sqlite::SqliteRow);
 super::grants::grant_store!(SqliteRunStore, sqlx::sqlite::SqliteRow);
 
 /// An exclusive lock on `<store>.lock`, held while a store opens: its first

@@ -16,6 +16,7 @@ macro_rules! store_tests {
             + rat_core::VersionStore
             + rat_core::NotificationStore
             + rat_core::authz::GrantStore
+            + rat_core::audit::AuditStore
             + Clone,
         ) {
             $make().await
@@ -270,6 +271,7 @@ macro_rules! store_tests {
                 landing_cursor: None,
                 created_at: Utc::now(),
                 webhook_token: None,
+                owner: Some(rat_core::principal::Principal::new("owen").unwrap()),
             }
         }
 
@@ -379,6 +381,7 @@ macro_rules! store_tests {
             let retention = rat_core::RunRetention {
                 keep_runs: 2,
                 log_retention: std::time::Duration::from_secs(3600),
+                ..Default::default()
             };
             let deleted = s.prune(&retention, Utc::now()).await.unwrap();
             // bronze.a: the pending run and the newest ended one are the

@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 use rat_core::Result;
+pub use rat_core::audit::{AuditEntry, AuditOutcome};
 pub use rat_core::authz::{Grant, Grantee, Level, TablePattern};
 use serde::{Deserialize, Serialize};
 
@@ -63,6 +64,31 @@ pub struct Me {
     pub namespaces: Vec<String>,
 }
 
+/// `GET /api/v1/audit`: which entries, newest first (every filter given
+/// must match).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// Only this principal's.
+    #[serde(default)]
+    pub principal: Option<String>,
+    /// Only objects under this path (`/api/v1/pipelines/sales/`).
+    #[serde(default)]
+    pub object: Option<String>,
+    /// Only this verb (`DELETE /api/v1/sharing/{id}`), or a method's.
+    #[serde(default)]
+    pub verb: Option<String>,
+    /// Only `ok`, `denied` or `failed`.
+    #[serde(default)]
+    pub outcome: Option<AuditOutcome>,
+    /// Only at or after (RFC 3339).
+    #[serde(default)]
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only before (RFC 3339).
+    #[serde(default)]
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// The caller itself, and sharing.
 ///
 /// ```no_run
@@ -89,4 +115,13 @@ pub trait AccessApi: Send + Sync {
 
     /// Gives a table to another owner (its owner or an admin).
     async fn transfer(&self, transfer: &Transfer) -> Result<Ownership>;
+
+    /// One page of the audit log matching `query`, newest first (an
+    /// admin's verb).
+    async fn audit_log(
+        &self,
+        query: &AuditQuery,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Page<AuditEntry>>;
 }

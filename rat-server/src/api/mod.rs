@@ -79,6 +79,10 @@ pub trait PlatformApi:
     /// its server records them).
     fn metrics(&self) -> Option<std::sync::Arc<crate::metrics::Metrics>>;
 
+    /// The platform that keeps the audit log of the requests this API
+    /// answers (none for a client: its server keeps it).
+    fn auditor(&self) -> Option<crate::Platform>;
+
     /// The server's metrics in Prometheus' text format.
     async fn metrics_text(&self) -> Result<String>;
 

@@ -78,7 +78,17 @@ pub struct NamespaceRemoved {
     pub notification_hooks: u64,
 }
 
-/// Reading, describing and deleting one namespace.
+/// `GET /api/v1/namespaces/{namespace}/members`: who discovers everything
+/// in a namespace (principals `user:ID` and roles `role:NAME`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct NamespaceMembers {
+    /// The namespace.
+    pub namespace: String,
+    /// Its members, by name.
+    pub members: Vec<rat_core::authz::Grantee>,
+}
+
+/// Reading, describing and deleting one namespace, and its members.
 ///
 /// ```no_run
 /// # async fn demo(api: &dyn rat_server::api::PlatformApi) -> rat_core::Result<()> {
@@ -104,4 +114,14 @@ pub trait NamespacesApi: Send + Sync {
     /// and while it holds pipelines or tables unless `force`, which drops
     /// its tables and deletes their files too. `default` is never deleted.
     async fn delete_namespace(&self, name: &str, force: bool) -> Result<NamespaceRemoved>;
+
+    /// A namespace's members.
+    async fn namespace_members(&self, name: &str) -> Result<NamespaceMembers>;
+
+    /// Makes `member` (`user:ID` or `role:NAME`) a member (an admin's
+    /// verb; no error if it is one).
+    async fn add_namespace_member(&self, name: &str, member: &str) -> Result<NamespaceMembers>;
+
+    /// Removes a member (an admin's verb; no error if it is none).
+    async fn remove_namespace_member(&self, name: &str, member: &str) -> Result<NamespaceMembers>;
 }

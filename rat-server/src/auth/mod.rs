@@ -237,10 +237,15 @@ pub async fn require(
 ) -> Response {
     match auth.check(request.headers()).await {
         Ok(principal) => {
-            if let Some(principal) = principal {
-                request.extensions_mut().insert(principal);
+            if let Some(principal) = &principal {
+                request.extensions_mut().insert(principal.clone());
             }
-            next.run(request).await
+            let mut response = next.run(request).await;
+            // Who asked, for layers outside this one (the audit log).
+            if let Some(principal) = principal {
+                response.extensions_mut().insert(principal);
+            }
+            response
         }
         Err(why) => {
             let mut response =

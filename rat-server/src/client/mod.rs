@@ -217,6 +217,10 @@ impl PlatformApi for Client {
         None
     }
 
+    fn auditor(&self) -> Option<crate::Platform> {
+        None
+    }
+
     async fn metrics_text(&self) -> Result<String> {
         // `/metrics` is beside the API, at the server's root.
         let root = self.api.trim_end_matches("/api/v1");

@@ -6,8 +6,8 @@ use reqwest::Method;
 
 use super::{Client, escaped};
 use crate::api::{
-    AccessApi, Grant, Me, Namespace, NamespaceRemoved, NamespacesApi, NewGrant, Ownership, Page,
-    Transfer, UpdateNamespace,
+    AccessApi, AuditEntry, AuditQuery, Grant, Me, Namespace, NamespaceMembers, NamespaceRemoved,
+    NamespacesApi, NewGrant, Ownership, Page, Transfer, UpdateNamespace,
 };
 
 #[async_trait]
@@ -32,6 +32,17 @@ impl AccessApi for Client {
     async fn transfer(&self, transfer: &Transfer) -> Result<Ownership> {
         self.post("/sharing/transfer", transfer).await
     }
+
+    async fn audit_log(
+        &self,
+        query: &AuditQuery,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Page<AuditEntry>> {
+        let mut request = self.request(Method::GET, "/audit").query(query);
+        request = request.query(&[("limit", limit), ("offset", offset)]);
+        self.send(request).await
+    }
 }
 
 #[async_trait]
@@ -48,6 +59,21 @@ impl NamespacesApi for Client {
 
     async fn delete_namespace(&self, name: &str, force: bool) -> Result<NamespaceRemoved> {
         let path = format!("/namespaces/{}?force={force}", escaped(name));
+        self.send(self.request(Method::DELETE, &path)).await
+    }
+
+    async fn namespace_members(&self, name: &str) -> Result<NamespaceMembers> {
+        self.get(&format!("/namespaces/{}/members", escaped(name)))
+            .await
+    }
+
+    async fn add_namespace_member(&self, name: &str, member: &str) -> Result<NamespaceMembers> {
+        let path = format!("/namespaces/{}/members/{}", escaped(name), escaped(member));
+        self.send(self.request(Method::PUT, &path)).await
+    }
+
+    async fn remove_namespace_member(&self, name: &str, member: &str) -> Result<NamespaceMembers> {
+        let path = format!("/namespaces/{}/members/{}", escaped(name), escaped(member));
         self.send(self.request(Method::DELETE, &path)).await
     }
 }

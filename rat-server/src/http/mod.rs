@@ -1,6 +1,7 @@
 //! The HTTP API: routes under `/api/v1`, `/health` outside it, the error
 //! envelope for everything that fails (unknown routes included).
 
+mod audit;
 mod authoring;
 mod cors;
 mod files;
@@ -77,6 +78,7 @@ pub fn router(platform: Arc<dyn PlatformApi>, auth: Authenticator) -> Router {
         .route("/sharing", get(sharing::grants).post(sharing::share))
         .route("/sharing/transfer", post(sharing::transfer))
         .route("/sharing/{id}", axum::routing::delete(sharing::unshare))
+        .route("/audit", get(audit::entries))
         .route(
             "/namespaces",
             get(meta::namespaces).post(meta::create_namespace),
@@ -86,6 +88,11 @@ pub fn router(platform: Arc<dyn PlatformApi>, auth: Authenticator) -> Router {
             get(meta::namespace)
                 .patch(meta::update_namespace)
                 .delete(meta::delete_namespace),
+        )
+        .route("/namespaces/{namespace}/members", get(sharing::members))
+        .route(
+            "/namespaces/{namespace}/members/{member}",
+            axum::routing::put(sharing::add_member).delete(sharing::remove_member),
         )
         .route(
             "/namespaces/{namespace}/notifications",
@@ -212,7 +219,12 @@ pub fn router(platform: Arc<dyn PlatformApi>, auth: Authenticator) -> Router {
         .route("/openapi.json", get(meta::openapi))
         // Its own token is the credential (a caller such as a CI system
         // holds that, not an API key).
-        .route("/webhooks/{id}", post(schedules::webhook));
+        .route("/webhooks/{id}", post(schedules::webhook))
+        // Outside authentication: refusals of it are recorded too.
+        .route_layer(middleware::from_fn_with_state(
+            platform.clone(),
+            audit::record,
+        ));
     let scraped = Router::new()
         .route("/metrics", get(meta::metrics))
         .route_layer(middleware::from_fn_with_state(auth, auth::require));

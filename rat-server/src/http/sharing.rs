@@ -1,10 +1,10 @@
 //! The caller itself and sharing: `/me`, `/sharing`, `/sharing/{id}`,
-//! `/sharing/transfer`.
+//! `/sharing/transfer`, and namespaces' members.
 
 use axum::http::StatusCode;
 
 use super::{Api, Paging};
-use crate::api::{Grant, Me, NewGrant, Ownership, Page, Transfer};
+use crate::api::{Grant, Me, NamespaceMembers, NewGrant, Ownership, Page, Transfer};
 use crate::error::{ApiResult, Json, Path, Query};
 
 pub(super) async fn me(Api(api): Api) -> ApiResult<axum::Json<Me>> {
@@ -36,4 +36,29 @@ pub(super) async fn transfer(
     Json(body): Json<Transfer>,
 ) -> ApiResult<axum::Json<Ownership>> {
     Ok(axum::Json(api.transfer(&body).await?))
+}
+
+pub(super) async fn members(
+    Api(api): Api,
+    Path(namespace): Path<String>,
+) -> ApiResult<axum::Json<NamespaceMembers>> {
+    Ok(axum::Json(api.namespace_members(&namespace).await?))
+}
+
+pub(super) async fn add_member(
+    Api(api): Api,
+    Path((namespace, member)): Path<(String, String)>,
+) -> ApiResult<axum::Json<NamespaceMembers>> {
+    Ok(axum::Json(
+        api.add_namespace_member(&namespace, &member).await?,
+    ))
+}
+
+pub(super) async fn remove_member(
+    Api(api): Api,
+    Path((namespace, member)): Path<(String, String)>,
+) -> ApiResult<axum::Json<NamespaceMembers>> {
+    Ok(axum::Json(
+        api.remove_namespace_member(&namespace, &member).await?,
+    ))
 }

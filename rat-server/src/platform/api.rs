@@ -10,13 +10,13 @@ use std::sync::Arc;
 
 use super::Platform;
 use crate::api::{
-    AccessApi, Batch, BatchRequest, Delivery, Features, FilePreview, FiringRecord, Grant,
-    LandingFile, LandingZone, Lineage, MaintainRequest, MaintenanceReport, Me, Namespace,
-    NamespaceRemoved, NamespacesApi, NewGrant, NewHook, NewLandingZone, NewNamespace, NewPipeline,
-    NotificationHook, NotificationsApi, Ownership, Page, PipelineDetail, PipelineSummary,
-    PlatformApi, QueryOutput, QueryRequest, Readiness, Rollback, RunAccepted, SavePipeline,
-    Schedule, ScheduleRequest, SnapshotInfo, SubmitRun, TableDetail, TableSummary, Transfer,
-    TriggersApi, UpdateNamespace, ZoneRef,
+    AccessApi, AuditEntry, AuditQuery, Batch, BatchRequest, Delivery, Features, FilePreview,
+    FiringRecord, Grant, LandingFile, LandingZone, Lineage, MaintainRequest, MaintenanceReport, Me,
+    Namespace, NamespaceMembers, NamespaceRemoved, NamespacesApi, NewGrant, NewHook,
+    NewLandingZone, NewNamespace, NewPipeline, NotificationHook, NotificationsApi, Ownership, Page,
+    PipelineDetail, PipelineSummary, PlatformApi, QueryOutput, QueryRequest, Readiness, Rollback,
+    RunAccepted, SavePipeline, Schedule, ScheduleRequest, SnapshotInfo, SubmitRun, TableDetail,
+    TableSummary, Transfer, TriggersApi, UpdateNamespace, ZoneRef,
 };
 use crate::auth::Principal;
 
@@ -28,6 +28,10 @@ impl PlatformApi for Platform {
 
     fn metrics(&self) -> Option<Arc<crate::metrics::Metrics>> {
         Some(self.inner.metrics.clone())
+    }
+
+    fn auditor(&self) -> Option<Platform> {
+        Some(self.clone())
     }
 
     async fn metrics_text(&self) -> Result<String> {
@@ -233,7 +237,7 @@ impl AccessApi for Platform {
         Ok(Me {
             admin: principal.is_admin(),
             namespaces: self
-                .namespace_names()
+                .visible_namespaces(self.namespace_names().await?)
                 .await?
                 .into_iter()
                 .map(|n| n.to_string())
@@ -257,6 +261,15 @@ impl AccessApi for Platform {
     async fn transfer(&self, transfer: &Transfer) -> Result<Ownership> {
         self.transfer_table(transfer).await
     }
+
+    async fn audit_log(
+        &self,
+        query: &AuditQuery,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Page<AuditEntry>> {
+        self.read_audit(query, limit, offset).await
+    }
 }
 
 #[async_trait]
@@ -271,6 +284,28 @@ impl NamespacesApi for Platform {
 
     async fn delete_namespace(&self, name: &str, force: bool) -> Result<NamespaceRemoved> {
         self.remove_namespace(name, force).await
+    }
+
+    async fn namespace_members(&self, name: &str) -> Result<NamespaceMembers> {
+        let members = self.members_of(name).await?;
+        Ok(members_reply(name, members))
+    }
+
+    async fn add_namespace_member(&self, name: &str, member: &str) -> Result<NamespaceMembers> {
+        let members = self.change_member(name, member, true).await?;
+        Ok(members_reply(name, members))
+    }
+
+    async fn remove_namespace_member(&self, name: &str, member: &str) -> Result<NamespaceMembers> {
+        let members = self.change_member(name, member, false).await?;
+        Ok(members_reply(name, members))
+    }
+}
+
+fn members_reply(name: &str, members: Vec<rat_core::authz::Grantee>) -> NamespaceMembers {
+    NamespaceMembers {
+        namespace: name.to_owned(),
+        members,
     }
 }
 

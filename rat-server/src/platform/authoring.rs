@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use rat_core::authz::Action;
 use rat_core::{Error, ErrorKind, Identifier, Pipeline, Result, TableRef};
 use rat_runner::Engine;
 use rat_runner::preview::DryRunLimits;
@@ -42,7 +43,7 @@ impl AuthoringApi for Platform {
         test: &NewQualityTest,
     ) -> Result<QualityTest> {
         let name = test_name(&test.name)?;
-        let mut files = self.saved_files(table).await?;
+        let mut files = self.writable_files(table).await?;
         if files.tests.contains_key(name.as_str()) {
             return Err(Error::new(
                 ErrorKind::AlreadyExists,
@@ -63,7 +64,7 @@ impl AuthoringApi for Platform {
         sql: &str,
     ) -> Result<QualityTest> {
         let name = test_name(name)?;
-        let mut files = self.saved_files(table).await?;
+        let mut files = self.writable_files(table).await?;
         let message = match files.tests.insert(name.to_string(), sql.to_owned()) {
             Some(_) => format!("changed quality test '{name}'"),
             None => format!("added quality test '{name}'"),
@@ -74,7 +75,7 @@ impl AuthoringApi for Platform {
 
     async fn delete_quality_test(&self, table: &TableRef, name: &str) -> Result<()> {
         let name = test_name(name)?;
-        let mut files = self.saved_files(table).await?;
+        let mut files = self.writable_files(table).await?;
         if files.tests.remove(name.as_str()).is_none() {
             return Err(no_test(table, &name));
         }
@@ -89,6 +90,8 @@ impl AuthoringApi for Platform {
         table: &TableRef,
         request: &TestRunRequest,
     ) -> Result<TestReport> {
+        self.check(Action::Write, table, || no_pipeline(table))
+            .await?;
         let mut files = match self.draft_files(table, request.draft).await? {
             Some(draft) => draft,
             None => self.saved_files(table).await?,
@@ -108,7 +111,7 @@ impl AuthoringApi for Platform {
         }
         let pipeline = pipeline_of(table, &files)?;
         let limits = dry_run_limits(None, request.timeout_ms);
-        let engine = self.engine_for(&table.namespace).await?;
+        let engine = self.reading_engine(&table.namespace).await?;
         engine.test_pipeline(&pipeline, limits).await
     }
 
@@ -132,6 +135,13 @@ impl AuthoringApi for Platform {
 }
 
 impl Platform {
+    /// A saved pipeline's files, when the caller may change them.
+    async fn writable_files(&self, table: &TableRef) -> Result<PipelineFiles> {
+        self.check(Action::Write, table, || no_pipeline(table))
+            .await?;
+        self.saved_files(table).await
+    }
+
     /// A saved pipeline's files; `not_found` when there is none.
     async fn saved_files(&self, table: &TableRef) -> Result<PipelineFiles> {
         self.stored_files(table)
@@ -148,7 +158,7 @@ impl Platform {
     ) -> Result<(Engine, Pipeline, DryRunLimits)> {
         let pipeline = self.draft_pipeline(table, request).await?;
         let limits = dry_run_limits(request.limit, request.timeout_ms);
-        let engine = self.engine_for(&table.namespace).await?;
+        let engine = self.reading_engine(&table.namespace).await?;
         Ok((engine, pipeline, limits))
     }
 
@@ -158,6 +168,13 @@ impl Platform {
     async fn draft_pipeline(&self, table: &TableRef, request: &PreviewRequest) -> Result<Pipeline> {
         self.existing_namespace(table.namespace.as_str()).await?;
         let unsaved_code = request.sql.is_some() || request.python.is_some();
+        // Unsaved code previews a pipeline the caller may make or see.
+        if !self.allows(Action::Discover, table).await? {
+            match unsaved_code {
+                true => self.check_create(table).await?,
+                false => return Err(self.denied(no_pipeline(table))),
+            }
+        }
         let base = match self.draft_files(table, request.draft).await? {
             Some(draft) => Some(draft),
             None => self.stored_files(table).await?,

@@ -19,6 +19,9 @@ use rat_core::{
 };
 use tokio::sync::mpsc;
 
+use rat_core::RunGate;
+use rat_core::authz::Action;
+
 use super::{Platform, parse_namespace};
 use crate::api::BatchRequest;
 
@@ -42,6 +45,9 @@ impl Platform {
             let wanted: Vec<TableRef> = wanted.into_iter().collect();
             plan = engine.plan(&source, &wanted).await?;
         }
+        for table in &plan.order {
+            self.check_run(table).await?;
+        }
         let items = plan
             .order
             .iter()
@@ -56,18 +62,32 @@ impl Platform {
             store: self.batch_store().clone(),
             limits: request.limits.clone(),
             parallel: request.parallel.unwrap_or(usize::MAX),
+            actor: self.run_actor(),
         };
         tokio::spawn(driver.drive(batch.clone()));
         Ok(batch)
     }
 
     pub(super) async fn read_batch(&self, id: &str) -> Result<Batch> {
-        self.batch_store().batch(id).await
+        self.checked_batch(Action::Discover, id).await
+    }
+
+    /// A batch, refused as absent unless the caller may see every
+    /// pipeline of it, and as `forbidden` unless it may do `action` to
+    /// each.
+    async fn checked_batch(&self, action: Action, id: &str) -> Result<Batch> {
+        let batch = self.batch_store().batch(id).await?;
+        for item in &batch.items {
+            self.check(action, &item.table, || rat_core::batch::batch_not_found(id))
+                .await?;
+        }
+        Ok(batch)
     }
 
     /// Asks the batch's driver (in whichever process) to stop it; the
     /// batch as it is right after.
     pub(super) async fn stop_batch(&self, id: &str) -> Result<Batch> {
+        self.checked_batch(Action::Write, id).await?;
         self.batch_store().request_batch_cancel(id).await?;
         self.batch_store().batch(id).await
     }
@@ -150,6 +170,8 @@ struct Driver {
     store: Arc<dyn BatchStore>,
     limits: RunLimits,
     parallel: usize,
+    /// Whom its runs act for, and their gate (none without an authorizer).
+    actor: Option<(String, Arc<dyn RunGate>)>,
 }
 
 impl Driver {
@@ -230,7 +252,11 @@ impl Driver {
             if !item.upstream.iter().all(|u| finished.contains(u)) || running >= self.parallel {
                 continue;
             }
-            let request = RunRequest::pipeline(item.table.clone()).with_limits(self.limits.clone());
+            let mut request =
+                RunRequest::pipeline(item.table.clone()).with_limits(self.limits.clone());
+            if let Some((who, gate)) = &self.actor {
+                request = request.acting_for(who, gate.clone());
+            }
             match self.executor.submit(request).await {
                 Ok(run) => {
                     item.state = ItemState::Running;

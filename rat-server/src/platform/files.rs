@@ -4,7 +4,10 @@
 use async_trait::async_trait;
 use rat_core::project::Language;
 use rat_core::project::files::{FileRole, PipelineFile, ProjectPath};
-use rat_core::{Error, Identifier, ObjectMeta, ProjectSource, Result, StorageExt};
+use std::collections::BTreeSet;
+
+use rat_core::authz::Action;
+use rat_core::{Error, Identifier, ObjectMeta, ProjectSource, Result, StorageExt, TableRef};
 
 use super::Platform;
 use crate::api::{FileContent, FilesApi, PipelineFiles, ProjectFile};
@@ -15,7 +18,7 @@ const KNOWN_PLACES: [&str; 3] = ["README.md", "docs/", "pipelines/"];
 #[async_trait]
 impl FilesApi for Platform {
     async fn project_files(&self, namespace: &str) -> Result<Vec<ProjectFile>> {
-        let namespace = self.existing_namespace(namespace).await?;
+        let namespace = self.checked_namespace(Action::Discover, namespace).await?;
         let project = ProjectSource::of(&namespace);
         let storage = self.storage(&namespace)?;
         let mut files = Vec::new();
@@ -33,11 +36,18 @@ impl FilesApi for Platform {
             }
         }
         files.sort_by(|a, b| a.path.cmp(&b.path));
+        let tables = files.iter().filter_map(|f| f.pipeline.clone()).collect();
+        let seen: BTreeSet<TableRef> = self
+            .visible(Action::Discover, tables)
+            .await?
+            .into_iter()
+            .collect();
+        files.retain(|f| f.pipeline.as_ref().is_none_or(|t| seen.contains(t)));
         Ok(files)
     }
 
     async fn read_project_file(&self, namespace: &str, path: &str) -> Result<FileContent> {
-        let (namespace, path) = self.file_of(namespace, path).await?;
+        let (namespace, path) = self.file_of(Action::Discover, namespace, path).await?;
         let storage = self.storage(&namespace)?;
         let key = ProjectSource::of(&namespace).key(path.as_str())?;
         let meta = storage
@@ -61,7 +71,7 @@ impl FilesApi for Platform {
         path: &str,
         content: &str,
     ) -> Result<ProjectFile> {
-        let (namespace, path) = self.file_of(namespace, path).await?;
+        let (namespace, path) = self.file_of(Action::Write, namespace, path).await?;
         let storage = self.storage(&namespace)?;
         let key = ProjectSource::of(&namespace).key(path.as_str())?;
         match path.role() {
@@ -89,7 +99,7 @@ impl FilesApi for Platform {
     }
 
     async fn delete_project_file(&self, namespace: &str, path: &str) -> Result<()> {
-        let (namespace, path) = self.file_of(namespace, path).await?;
+        let (namespace, path) = self.file_of(Action::Write, namespace, path).await?;
         let storage = self.storage(&namespace)?;
         let key = ProjectSource::of(&namespace).key(path.as_str())?;
         if !storage.exists(&key).await? {
@@ -112,10 +122,30 @@ impl FilesApi for Platform {
 }
 
 impl Platform {
-    /// A namespace that exists and a valid path in it.
-    async fn file_of(&self, namespace: &str, path: &str) -> Result<(Identifier, ProjectPath)> {
-        let namespace = self.existing_namespace(namespace).await?;
-        Ok((namespace, ProjectPath::parse(path)?))
+    /// A namespace that exists and a valid path in it, when the caller
+    /// may do `action` (discover, write) to the file: a pipeline's file
+    /// as the pipeline (writing one not there needs what creating it
+    /// needs), any other as the namespace.
+    async fn file_of(
+        &self,
+        action: Action,
+        namespace: &str,
+        path: &str,
+    ) -> Result<(Identifier, ProjectPath)> {
+        let namespace = self.checked_namespace(Action::Discover, namespace).await?;
+        let path = ProjectPath::parse(path)?;
+        let hidden = || no_file(&namespace, &path);
+        match path.role() {
+            FileRole::Pipeline(_) => {
+                let table = pipeline_of(&namespace, &path)?;
+                match action == Action::Write && !self.allows(Action::Discover, &table).await? {
+                    true => self.check_create(&table).await?,
+                    false => self.check(action, &table, hidden).await?,
+                }
+            }
+            _ => self.check_namespace(action, &namespace, hidden).await?,
+        }
+        Ok((namespace, path))
     }
 }
 

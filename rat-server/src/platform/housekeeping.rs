@@ -1,5 +1,5 @@
 //! Housekeeping the lease holder does now and then: rat's own run records,
-//! logs and run folders pruned to their retention, and every table maintained
+//! logs, run folders and audit entries pruned to their retention, and every table maintained
 //! (compaction, snapshot expiry, orphan removal).
 
 use chrono::Utc;
@@ -18,6 +18,8 @@ pub const KEPT_FIRINGS: u32 = 1_000;
 pub struct Housekeeping {
     /// Run records deleted.
     pub runs_pruned: usize,
+    /// Audit log entries deleted (older than the retention).
+    pub audit_pruned: u64,
     /// Schedule firings deleted (each schedule keeps its newest
     /// [`KEPT_FIRINGS`]).
     pub firings_pruned: u64,
@@ -42,6 +44,7 @@ impl Platform {
         let mut done = Housekeeping {
             runs_pruned: pruned.len(),
             firings_pruned: self.schedule_store().prune_firings(KEPT_FIRINGS).await?,
+            audit_pruned: self.prune_audit(retention.audit_retention).await?,
             ..Housekeeping::default()
         };
         for table in all_tables(self, None).await? {

@@ -16,6 +16,9 @@ use rat_core::{
 };
 use serde::Deserialize;
 
+use rat_core::authz::Action;
+
+use super::namespaces::no_namespace;
 use super::{MAX_QUERY_ROWS, Platform};
 use crate::api::{FilePreview, LandingFile, LandingZone, NewLandingZone, ZoneRef};
 
@@ -53,6 +56,7 @@ impl Platform {
     /// The zones of `namespace` (every namespace when `None`), by name.
     pub(super) async fn list_zones(&self, namespace: Option<&str>) -> Result<Vec<LandingZone>> {
         let namespaces = self.namespaces_or_all(namespace).await?;
+        let namespaces = self.visible_namespaces(namespaces).await?;
         let mut zones = Vec::new();
         for namespace in namespaces {
             let project = ProjectSource::of(&namespace);
@@ -81,6 +85,7 @@ impl Platform {
 
     /// One zone; `not_found` when nothing is under its folder.
     pub(super) async fn read_zone(&self, zone: &ZoneRef) -> Result<LandingZone> {
+        self.check_zone(Action::Discover, zone).await?;
         let storage = self.storage(&zone.namespace)?;
         let described = self.describe_zone(storage.as_ref(), zone).await?;
         if described.files == 0 && !self.zone_exists(storage.as_ref(), zone).await? {
@@ -96,6 +101,10 @@ impl Platform {
             .as_deref()
             .unwrap_or(rat_core::DEFAULT_NAMESPACE);
         let zone = ZoneRef::parse(namespace, &new.name)?;
+        self.check_namespace(Action::Write, &zone.namespace, || {
+            no_namespace(&zone.namespace)
+        })
+        .await?;
         self.existing_namespace(namespace).await?;
         let storage = self.storage(&zone.namespace)?;
         if self.zone_exists(storage.as_ref(), &zone).await? {
@@ -111,6 +120,7 @@ impl Platform {
 
     /// Deletes a zone: its settings, its files and its archive.
     pub(super) async fn remove_zone(&self, zone: &ZoneRef) -> Result<()> {
+        self.check_zone(Action::Write, zone).await?;
         let storage = self.storage(&zone.namespace)?;
         let objects = storage
             .list_all(&zone_prefix(&project_of(zone), &zone.zone))
@@ -130,6 +140,7 @@ impl Platform {
         zone: &ZoneRef,
         archived: bool,
     ) -> Result<Vec<LandingFile>> {
+        self.check_zone(Action::Discover, zone).await?;
         let storage = self.storage(&zone.namespace)?;
         let prefix = zone_prefix(&project_of(zone), &zone.zone);
         let objects = storage.list_all(&prefix).await?;
@@ -160,6 +171,7 @@ impl Platform {
         name: &str,
         data: ByteStream,
     ) -> Result<LandingFile> {
+        self.check_zone(Action::Write, zone).await?;
         let name = landing::file_name(name)?;
         let storage = self.storage(&zone.namespace)?;
         let settings = self.zone_settings(storage.as_ref(), zone).await?;
@@ -193,12 +205,14 @@ impl Platform {
 
     /// The bytes of one file of a zone.
     pub(super) async fn open_zone_file(&self, zone: &ZoneRef, name: &str) -> Result<ByteStream> {
+        self.check_zone(Action::Read, zone).await?;
         let (storage, meta) = self.zone_file(zone, name).await?;
         storage.get_stream(&meta.key).await
     }
 
     /// Deletes one file of a zone.
     pub(super) async fn remove_zone_file(&self, zone: &ZoneRef, name: &str) -> Result<()> {
+        self.check_zone(Action::Write, zone).await?;
         let (storage, meta) = self.zone_file(zone, name).await?;
         storage.delete(&meta.key).await
     }
@@ -211,9 +225,16 @@ impl Platform {
         name: &str,
         rows: u32,
     ) -> Result<FilePreview> {
+        self.check_zone(Action::Read, zone).await?;
         let (storage, meta) = self.zone_file(zone, name).await?;
         let rows = rows.clamp(1, MAX_QUERY_ROWS) as usize;
         rat_runner::landing::preview_file(storage.as_ref(), &zone.zone, &meta, rows, PREVIEW_TIME)
+            .await
+    }
+
+    /// [`Platform::check_namespace`] of a zone, hidden as missing.
+    async fn check_zone(&self, action: Action, zone: &ZoneRef) -> Result<()> {
+        self.check_namespace(action, &zone.namespace, || no_zone(zone))
             .await
     }
 

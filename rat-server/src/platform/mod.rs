@@ -2,6 +2,7 @@
 //! [`PlatformApi`](crate::api::PlatformApi) the HTTP handlers, the
 //! embedded CLI and any program holding the components call.
 
+mod access;
 mod api;
 mod authoring;
 mod batches;
@@ -12,6 +13,7 @@ mod landing;
 mod namespaces;
 mod notify;
 mod pipelines;
+mod readable;
 mod runs;
 mod schedules;
 mod sharing;
@@ -32,10 +34,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use rat_core::authz::{Action, Authorizer, GrantStore};
+use rat_core::authz::{Authorizer, GrantStore};
 use rat_core::{
-    BatchStore, Catalog, Error, ErrorKind, Executor, Identifier, MaintenanceSettings, Result,
-    RunStore, ScheduleStore, Storage, TableRef, VersionStore,
+    BatchStore, Catalog, Executor, Identifier, MaintenanceSettings, Result, RunStore,
+    ScheduleStore, Storage, VersionStore,
 };
 use rat_executor::Stores;
 use rat_runner::Engine;
@@ -210,39 +212,6 @@ impl Platform {
         &self.inner.stores.grants
     }
 
-    /// Whether the acting principal may do `action` to `table`.
-    pub(super) async fn allows(&self, action: Action, table: &TableRef) -> Result<bool> {
-        match &self.inner.options.authorizer {
-            Some(authorizer) => authorizer.allows(&self.acting(), action, table).await,
-            None => Ok(true),
-        }
-    }
-
-    /// Refuses `action` on `table` unless the acting principal may: as
-    /// `not_found` (`hidden()`) when it may not even discover the table,
-    /// else `forbidden`.
-    pub(super) async fn check(
-        &self,
-        action: Action,
-        table: &TableRef,
-        hidden: impl FnOnce() -> Error,
-    ) -> Result<()> {
-        if self.allows(action, table).await? {
-            return Ok(());
-        }
-        if action != Action::Discover && self.allows(Action::Discover, table).await? {
-            return Err(Error::new(
-                ErrorKind::Forbidden,
-                format!(
-                    "{} may not {} {table}",
-                    self.acting().id,
-                    action_verb(action)
-                ),
-            ));
-        }
-        Err(hidden())
-    }
-
     /// The same platform taking landing uploads within `settings`.
     pub fn with_landing(self, settings: LandingSettings) -> Self {
         self.rebuilt(|o| o.landing = settings)
@@ -277,6 +246,14 @@ impl Platform {
             Some(access) => access.engine(namespace, &self.inner.engine).await,
             None => Ok(self.inner.engine.clone()),
         }
+    }
+
+    /// The engine over `namespace`'s storage, reading only the tables
+    /// the acting principal may read (previews, tests, dry runs).
+    async fn reading_engine(&self, namespace: &Identifier) -> Result<Engine> {
+        let engine = self.engine_for(namespace).await?;
+        let catalog = readable::Readable::over(self, engine.catalog());
+        Ok(engine.with_lakehouse(engine.storage().clone(), catalog))
     }
 
     fn catalog(&self) -> &Arc<dyn Catalog> {
@@ -320,16 +297,6 @@ impl Platform {
             scheduler: self.inner.leading.load(Ordering::Relaxed),
             ..self.inner.features.clone()
         }
-    }
-}
-
-/// How a refusal names what was refused.
-fn action_verb(action: Action) -> &'static str {
-    match action {
-        Action::Discover => "see",
-        Action::Read => "read",
-        Action::Write => "change or run",
-        Action::Manage => "share or give away",
     }
 }
 

@@ -8,6 +8,8 @@ use rat_core::{
     RunFilter, RunStatus, TableRef,
 };
 
+use rat_core::authz::{Action, Grantee};
+
 use super::{Platform, parse_namespace};
 use crate::api::{Namespace, NamespaceRemoved, NewNamespace, UpdateNamespace};
 
@@ -32,7 +34,8 @@ impl Platform {
 
     /// Every namespace with its description.
     pub(super) async fn namespace_list(&self) -> Result<Vec<Namespace>> {
-        futures::stream::iter(self.namespace_names().await?)
+        let names = self.namespace_names().await?;
+        futures::stream::iter(self.visible_namespaces(names).await?)
             .map(|name| async move { self.describe(name).await })
             .buffered(DESCRIBE_AT_ONCE)
             .try_collect()
@@ -42,6 +45,7 @@ impl Platform {
     pub(super) async fn add_namespace(&self, new: &NewNamespace) -> Result<Namespace> {
         let namespace = parse_namespace(&new.name)?;
         let description = rat_core::versions::free_text("description", new.description.as_deref())?;
+        self.check_admin("create a namespace")?;
         if self.namespace_exists(&namespace).await? {
             return Err(Error::new(
                 ErrorKind::AlreadyExists,
@@ -56,8 +60,43 @@ impl Platform {
     }
 
     pub(super) async fn read_namespace(&self, name: &str) -> Result<Namespace> {
-        let namespace = self.existing_namespace(name).await?;
+        let namespace = self.checked_namespace(Action::Discover, name).await?;
         self.describe(namespace).await
+    }
+
+    /// `name`, validated, when the namespace exists and the caller may do
+    /// `action` to it; hidden as missing when it may not discover it.
+    pub(super) async fn checked_namespace(&self, action: Action, name: &str) -> Result<Identifier> {
+        let namespace = parse_namespace(name)?;
+        self.check_namespace(action, &namespace, || no_namespace(&namespace))
+            .await?;
+        self.existing_namespace(name).await
+    }
+
+    /// The members of a namespace.
+    pub(super) async fn members_of(&self, name: &str) -> Result<Vec<Grantee>> {
+        let namespace = self.checked_namespace(Action::Discover, name).await?;
+        self.grant_store().members(&namespace).await
+    }
+
+    /// Adds (or, `member == false`, removes) a member: an admin's verb.
+    pub(super) async fn change_member(
+        &self,
+        name: &str,
+        grantee: &str,
+        member: bool,
+    ) -> Result<Vec<Grantee>> {
+        let grantee: Grantee = grantee.parse()?;
+        let namespace = self.checked_namespace(Action::Manage, name).await?;
+        match member {
+            true => self.grant_store().add_member(&namespace, &grantee).await?,
+            false => {
+                self.grant_store()
+                    .remove_member(&namespace, &grantee)
+                    .await?
+            }
+        }
+        self.grant_store().members(&namespace).await
     }
 
     pub(super) async fn change_namespace(
@@ -65,7 +104,7 @@ impl Platform {
         name: &str,
         update: &UpdateNamespace,
     ) -> Result<Namespace> {
-        let namespace = self.existing_namespace(name).await?;
+        let namespace = self.checked_namespace(Action::Manage, name).await?;
         if let Some(description) = &update.description {
             let description = rat_core::versions::free_text("description", description.as_deref())?;
             self.set_description(&namespace, description).await?;
@@ -135,7 +174,7 @@ impl Platform {
         name: &str,
         force: bool,
     ) -> Result<NamespaceRemoved> {
-        let namespace = self.existing_namespace(name).await?;
+        let namespace = self.checked_namespace(Action::Manage, name).await?;
         if namespace.as_str() == rat_core::DEFAULT_NAMESPACE {
             return Err(Error::invalid("the default namespace cannot be deleted")
                 .with_context("field", "namespace"));
@@ -256,6 +295,6 @@ impl Platform {
     }
 }
 
-fn no_namespace(namespace: &Identifier) -> Error {
+pub(super) fn no_namespace(namespace: &Identifier) -> Error {
     Error::not_found(format!("no namespace '{namespace}'")).with_context("field", "namespace")
 }

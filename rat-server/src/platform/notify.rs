@@ -15,6 +15,8 @@ use rat_core::{
 };
 use sha2::Sha256;
 
+use rat_core::authz::Action;
+
 use super::Platform;
 use super::triggers::{hex, new_token};
 use crate::api::{NewHook, Page};
@@ -50,7 +52,7 @@ pub const SIGNATURE_HEADER: &str = "x-rat-signature-256";
 impl Platform {
     /// The hooks of a namespace that exists.
     pub(super) async fn list_hooks(&self, namespace: &str) -> Result<Vec<NotificationHook>> {
-        let namespace = self.existing_namespace(namespace).await?;
+        let namespace = self.checked_namespace(Action::Read, namespace).await?;
         self.notification_store().hooks(Some(&namespace)).await
     }
 
@@ -61,7 +63,7 @@ impl Platform {
         namespace: &str,
         new: &NewHook,
     ) -> Result<NotificationHook> {
-        let namespace = self.existing_namespace(namespace).await?;
+        let namespace = self.checked_namespace(Action::Write, namespace).await?;
         check_url(&new.url)?;
         if new.events.is_empty() {
             return Err(Error::invalid("name at least one event").with_context("field", "events"));
@@ -89,7 +91,18 @@ impl Platform {
 
     /// One hook of `namespace`: another namespace's looks absent.
     pub(super) async fn read_hook(&self, namespace: &str, id: &str) -> Result<NotificationHook> {
-        let namespace = self.existing_namespace(namespace).await?;
+        self.checked_hook(Action::Read, namespace, id).await
+    }
+
+    /// One hook of `namespace`, when the caller may do `action` to what
+    /// belongs to the namespace.
+    async fn checked_hook(
+        &self,
+        action: Action,
+        namespace: &str,
+        id: &str,
+    ) -> Result<NotificationHook> {
+        let namespace = self.checked_namespace(action, namespace).await?;
         match self.notification_store().hook(id).await {
             Ok(hook) if hook.namespace == namespace => Ok(hook),
             Ok(_) => Err(Error::not_found(format!("no notification hook '{id}'"))),
@@ -98,7 +111,7 @@ impl Platform {
     }
 
     pub(super) async fn remove_hook(&self, namespace: &str, id: &str) -> Result<()> {
-        self.read_hook(namespace, id).await?;
+        self.checked_hook(Action::Write, namespace, id).await?;
         self.notification_store().delete_hook(id).await
     }
 

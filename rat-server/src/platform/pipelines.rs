@@ -9,6 +9,8 @@ use rat_core::{
     StorageExt, TableRef,
 };
 
+use rat_core::authz::Action;
+
 use super::{Platform, parse_namespace};
 use crate::api::{
     Lineage, LineageEdge, NewPipeline, PipelineDetail, PipelineFiles, PipelineSummary, SavePipeline,
@@ -43,11 +45,12 @@ impl Platform {
         for namespace in namespaces {
             found.extend(self.pipeline_tables(&namespace).await?);
         }
-        Ok(found
+        let found = found
             .into_iter()
             .filter(|t| layer.is_none_or(|l| t.layer == l))
-            .map(PipelineSummary::from)
-            .collect())
+            .collect();
+        let seen = self.visible(Action::Discover, found).await?;
+        Ok(seen.into_iter().map(PipelineSummary::from).collect())
     }
 
     /// The tables of the pipeline folders of one namespace (the folders
@@ -74,6 +77,13 @@ impl Platform {
 
     /// One pipeline: its files and what rat makes of them.
     pub(super) async fn read_pipeline(&self, table: &TableRef) -> Result<PipelineDetail> {
+        self.check(Action::Discover, table, || no_pipeline(table))
+            .await?;
+        self.load_pipeline_detail(table).await
+    }
+
+    /// A pipeline's files and what rat makes of them, unchecked.
+    async fn load_pipeline_detail(&self, table: &TableRef) -> Result<PipelineDetail> {
         let source = ProjectSource::of(&table.namespace);
         let storage = self.storage(&table.namespace)?;
         let pipeline = Project::load_pipeline(storage.as_ref(), &source, table).await?;
@@ -98,6 +108,7 @@ impl Platform {
             .unwrap_or(rat_core::DEFAULT_NAMESPACE);
         let table = &pipeline_table(namespace, &new.layer, &new.name)?;
         let message = rat_core::versions::message(new.message.as_deref())?;
+        self.check_create(table).await?;
         if self.pipeline_exists(table).await? {
             return Err(Error::new(
                 ErrorKind::AlreadyExists,
@@ -125,6 +136,8 @@ impl Platform {
         save: &SavePipeline,
     ) -> Result<PipelineDetail> {
         let message = rat_core::versions::message(save.message.as_deref())?;
+        self.check(Action::Write, table, || no_pipeline(table))
+            .await?;
         if !self.pipeline_exists(table).await? {
             return Err(no_pipeline(table));
         }
@@ -142,6 +155,8 @@ impl Platform {
 
     /// Deletes a pipeline's files (its table stays).
     pub(super) async fn remove_pipeline(&self, table: &TableRef) -> Result<()> {
+        self.check(Action::Manage, table, || no_pipeline(table))
+            .await?;
         let dir = ProjectSource::of(&table.namespace).pipeline_dir(table);
         let storage = self.storage(&table.namespace)?;
         let objects = storage.list_all(&dir).await?;
@@ -182,6 +197,21 @@ impl Platform {
             }
             lineage.nodes.extend(dag.order);
         }
+        let seen: BTreeSet<TableRef> = self
+            .visible(Action::Discover, lineage.nodes.clone())
+            .await?
+            .into_iter()
+            .collect();
+        let ends: Vec<TableRef> = lineage.edges.iter().map(|e| e.from.clone()).collect();
+        let seen_ends: BTreeSet<TableRef> = self
+            .visible(Action::Discover, ends)
+            .await?
+            .into_iter()
+            .collect();
+        lineage.nodes.retain(|n| seen.contains(n));
+        lineage
+            .edges
+            .retain(|e| seen.contains(&e.to) && seen_ends.contains(&e.from));
         Ok(lineage)
     }
 
@@ -194,6 +224,24 @@ impl Platform {
             Some(ns) => Ok(vec![parse_namespace(ns)?]),
             None => self.namespace_names().await,
         }
+    }
+
+    /// Refuses to create `table`'s pipeline unless the caller is an
+    /// admin, a member of its namespace or holds `write` on it (a pattern
+    /// grant covers tables yet to be made). The refusal is the same
+    /// whether the namespace exists or not.
+    pub(super) async fn check_create(&self, table: &TableRef) -> Result<()> {
+        if self.is_member(&table.namespace).await? || self.allows(Action::Write, table).await? {
+            return Ok(());
+        }
+        Err(self.denied(Error::new(
+            ErrorKind::Forbidden,
+            format!(
+                "{} may not create pipelines in namespace '{}'",
+                self.acting().id,
+                table.namespace
+            ),
+        )))
     }
 
     pub(super) async fn pipeline_exists(&self, table: &TableRef) -> Result<bool> {
@@ -286,7 +334,7 @@ impl Platform {
             }
         }
         self.record_published(table, files, message).await?;
-        self.read_pipeline(table).await
+        self.load_pipeline_detail(table).await
     }
 }
 

@@ -4,12 +4,16 @@
 //! not fire a new landing trigger). How they fire: [`super::triggers`].
 
 use chrono::{DateTime, SubsecRound, Utc};
-use rat_core::schedule::{LandingCursor, WebhookToken};
+use std::collections::BTreeSet;
+
+use rat_core::authz::Action;
+use rat_core::schedule::{LandingCursor, WebhookToken, schedule_not_found as no_schedule};
 use rat_core::{
-    Error, ErrorKind, Identifier, Result, RunFilter, RunId, RunStatus, Schedule, TableRef, Trigger,
+    Error, Identifier, Result, RunFilter, RunId, RunStatus, Schedule, TableRef, Trigger,
 };
 
 use super::Platform;
+use super::pipelines::no_pipeline;
 use super::triggers::{landing_glob, new_token, token_hash};
 use crate::api::{ScheduleRequest, ZoneRef};
 
@@ -49,12 +53,37 @@ pub fn next_cron_time(expression: &str, after: DateTime<Utc>) -> Result<DateTime
 impl Platform {
     /// All schedules, oldest first.
     pub(super) async fn list_schedules(&self) -> Result<Vec<Schedule>> {
-        self.schedule_store().schedules().await
+        let all = self.schedule_store().schedules().await?;
+        let pipelines = all.iter().map(|s| s.pipeline.clone()).collect();
+        let seen: BTreeSet<TableRef> = self
+            .visible(Action::Discover, pipelines)
+            .await?
+            .into_iter()
+            .collect();
+        Ok(all
+            .into_iter()
+            .filter(|s| seen.contains(&s.pipeline))
+            .collect())
     }
 
-    /// One schedule.
+    /// One schedule, when the caller may see its pipeline.
     pub(super) async fn read_schedule(&self, id: &str) -> Result<Schedule> {
-        self.schedule_store().schedule(id).await
+        self.checked_schedule(Action::Discover, id).await
+    }
+
+    /// A schedule, refused as absent unless the caller may see its
+    /// pipeline, and as `forbidden` unless it may do `action` to it.
+    pub(super) async fn checked_schedule(&self, action: Action, id: &str) -> Result<Schedule> {
+        let schedule = self.schedule_store().schedule(id).await?;
+        self.check(action, &schedule.pipeline, || no_schedule(id))
+            .await?;
+        Ok(schedule)
+    }
+
+    /// Whom the runs of a schedule made or changed now act for.
+    fn schedule_owner(&self) -> Option<rat_core::principal::Principal> {
+        self.inner.options.authorizer.as_ref()?;
+        Some(self.acting())
     }
 
     /// Validates and adds a schedule. A webhook's reply carries its token
@@ -74,6 +103,7 @@ impl Platform {
             // As precise as stores keep it, so the reply equals a re-read.
             created_at: Utc::now().trunc_subsecs(6),
             webhook_token: None,
+            owner: self.schedule_owner(),
         };
         self.arm(&mut schedule).await?;
         self.schedule_store().insert_schedule(&schedule).await?;
@@ -88,8 +118,9 @@ impl Platform {
         id: &str,
         request: &ScheduleRequest,
     ) -> Result<Schedule> {
-        let mut schedule = self.schedule_store().schedule(id).await?;
+        let mut schedule = self.checked_schedule(Action::Write, id).await?;
         let (pipeline, trigger, token) = self.check_schedule(request, Some(&schedule)).await?;
+        schedule.owner = self.schedule_owner();
         let changed = trigger != schedule.trigger || pipeline != schedule.pipeline;
         schedule.pipeline = pipeline;
         schedule.trigger = trigger;
@@ -104,6 +135,7 @@ impl Platform {
 
     /// Deletes a schedule.
     pub(super) async fn remove_schedule(&self, id: &str) -> Result<()> {
+        self.checked_schedule(Action::Write, id).await?;
         self.schedule_store().delete_schedule(id).await
     }
 
@@ -116,11 +148,10 @@ impl Platform {
     ) -> Result<(TableRef, Trigger, Option<WebhookToken>)> {
         let pipeline = TableRef::parse(&request.pipeline, rat_core::DEFAULT_NAMESPACE)
             .map_err(|e| e.with_context("field", "pipeline"))?;
+        self.check(Action::Write, &pipeline, || no_pipeline(&pipeline))
+            .await?;
         if !self.pipeline_exists(&pipeline).await? {
-            return Err(Error::new(
-                ErrorKind::NotFound,
-                format!("no pipeline '{pipeline}'"),
-            ));
+            return Err(no_pipeline(&pipeline));
         }
         if request.pattern.is_some() && request.landing.is_none() {
             return Err(
@@ -153,6 +184,10 @@ impl Platform {
                 return Err(Error::invalid("a pipeline cannot run after itself")
                     .with_context("field", "after"));
             }
+            self.check(Action::Discover, &upstream, || {
+                no_pipeline(&upstream).with_context("field", "after")
+            })
+            .await?;
             Trigger::AfterUpstream { upstream }
         } else if let Some(zone) = &request.landing {
             let zone = ZoneRef {

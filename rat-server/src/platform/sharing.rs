@@ -7,7 +7,9 @@ use rat_core::authz::{Action, Grant, TablePattern};
 use rat_core::{Error, ErrorKind, Result, TableRef};
 
 use super::Platform;
-use crate::api::{NewGrant, Ownership, Page, Transfer};
+use rat_core::audit::{AuditEntry, AuditFilter};
+
+use crate::api::{AuditQuery, NewGrant, Ownership, Page, Transfer};
 
 impl Platform {
     /// Shares `new.object` with `new.grantee`: the table's owner or an
@@ -90,6 +92,44 @@ impl Platform {
             table: table.to_string(),
             owner,
         })
+    }
+}
+
+impl Platform {
+    /// One page of the audit log: an admin's verb.
+    pub(super) async fn read_audit(
+        &self,
+        query: &AuditQuery,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Page<AuditEntry>> {
+        self.check_admin("read the audit log")?;
+        let filter = AuditFilter {
+            principal: query.principal.clone(),
+            object: query.object.clone(),
+            verb: query.verb.clone(),
+            outcome: query.outcome,
+            since: query.since,
+            until: query.until,
+            limit: limit.saturating_add(1),
+            offset,
+        };
+        let entries = self.inner.stores.audit.entries(&filter).await?;
+        Ok(Page::of(entries, limit, offset))
+    }
+
+    /// Appends one entry to the audit log.
+    pub async fn record_audit(&self, entry: &AuditEntry) -> Result<()> {
+        self.inner.stores.audit.append(entry).await
+    }
+
+    /// Deletes the audit entries older than `retention`; how many went.
+    pub(super) async fn prune_audit(&self, retention: std::time::Duration) -> Result<u64> {
+        let age = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+        let before = Utc::now()
+            .checked_sub_signed(age)
+            .unwrap_or(chrono::DateTime::<Utc>::MIN_UTC);
+        self.inner.stores.audit.prune_audit(before).await
     }
 }
 

@@ -8,6 +8,10 @@ use rat_runner::query::{QueryOptions, QueryOutput, query};
 use rat_runner::table::properties::COMMENT;
 use rat_runner::table::{Rollback, SnapshotInfo};
 
+use rat_core::authz::Action;
+use rat_core::catalog::table_not_found;
+
+use super::readable::Readable;
 use super::{Platform, parse_namespace};
 use crate::api::{
     ColumnInfo, MaintainRequest, MaintenanceReport, Page, QueryRequest, TableDetail, TableSummary,
@@ -41,6 +45,7 @@ impl Platform {
             tables.extend(self.catalog().list_tables(&namespace).await?);
         }
         tables.sort();
+        let tables = self.visible(Action::Discover, tables).await?;
         let mut page = Vec::new();
         // One more than asked: whether another page follows.
         for table in tables.iter().skip(offset as usize).take(limit as usize + 1) {
@@ -51,12 +56,14 @@ impl Platform {
 
     /// What `main` pointed at over time, newest first.
     pub(super) async fn read_history(&self, table: &TableRef) -> Result<Vec<SnapshotInfo>> {
+        self.check_table(Action::Discover, table).await?;
         let loaded = self.catalog().load_table(table).await?;
         Ok(rat_runner::table::history(&loaded))
     }
 
     /// Points `main` back at `to`.
     pub(super) async fn roll_back(&self, table: &TableRef, to: i64) -> Result<Rollback> {
+        self.check_table(Action::Write, table).await?;
         rat_runner::table::rollback(self.catalog().as_ref(), table, to).await
     }
 
@@ -67,6 +74,7 @@ impl Platform {
         table: &TableRef,
         request: &MaintainRequest,
     ) -> Result<MaintenanceReport> {
+        self.check_table(Action::Write, table).await?;
         let settings = self.maintenance_settings(table).await?;
         let options = rat_runner::maintain::MaintainOptions::new(settings)
             .dry_run(request.dry_run)
@@ -76,6 +84,7 @@ impl Platform {
 
     /// One table's schema, partitioning, snapshots and properties.
     pub(super) async fn read_table(&self, table: &TableRef) -> Result<TableDetail> {
+        self.check_table(Action::Discover, table).await?;
         let loaded = self.catalog().load_table(table).await?;
         let metadata = &loaded.metadata;
         let mut snapshots: Vec<_> = metadata.snapshots().collect();
@@ -122,6 +131,7 @@ impl Platform {
 
     /// The first `rows` rows of a table's `main`.
     pub(super) async fn preview_table(&self, table: &TableRef, rows: u32) -> Result<QueryOutput> {
+        self.check_table(Action::Read, table).await?;
         self.catalog().load_table(table).await?;
         let request = QueryRequest {
             // Quoted: `default` is an SQL keyword (identifiers are validated).
@@ -150,6 +160,12 @@ impl Platform {
         if let Some(ns) = &request.namespace {
             options.default_namespace = parse_namespace(ns)?.to_string();
         }
-        query(self.catalog().as_ref(), &request.sql, &options).await
+        let readable = Readable::over(self, self.catalog());
+        query(readable.as_ref(), &request.sql, &options).await
+    }
+
+    /// [`Platform::check`] of a table, hidden as missing.
+    async fn check_table(&self, action: Action, table: &TableRef) -> Result<()> {
+        self.check(action, table, || table_not_found(table)).await
     }
 }

@@ -179,7 +179,8 @@ impl Platform {
         offset: u32,
     ) -> Result<Page<FiringRecord>> {
         let store = self.schedule_store();
-        store.schedule(id).await?;
+        self.checked_schedule(rat_core::authz::Action::Discover, id)
+            .await?;
         let firings = store.firings(id, limit.saturating_add(1), offset).await?;
         Ok(Page::of(firings, limit, offset))
     }
@@ -288,7 +289,12 @@ impl Platform {
     /// scheduler may have fired the schedule first: then the run is
     /// withdrawn). A full queue defers it: the schedule stays due.
     async fn fire(&self, schedule: &Schedule, due: Due, now: DateTime<Utc>) -> Result<Fired> {
-        let submitted = self
+        // The run acts for the schedule's owner, checked like a user's.
+        let actor = match &schedule.owner {
+            Some(owner) => self.for_principal(owner),
+            None => self.clone(),
+        };
+        let submitted = actor
             .start_run(&SubmitRun {
                 pipeline: schedule.pipeline.to_string(),
                 limits: Default::default(),

@@ -5,6 +5,7 @@
 //! first, so a rollback can always return to what ran.
 
 use async_trait::async_trait;
+use rat_core::authz::Action;
 use rat_core::versions::NewVersion;
 use rat_core::{
     Error, ErrorKind, Pipeline, PipelineVersion, Result, TableRef, VersionState, VersionSummary,
@@ -25,6 +26,8 @@ impl VersionsApi for Platform {
         limit: u32,
         offset: u32,
     ) -> Result<Page<VersionSummary>> {
+        self.check(Action::Discover, table, || no_pipeline(table))
+            .await?;
         let versions = self
             .version_store()
             .versions(table, limit.saturating_add(1), offset)
@@ -36,6 +39,8 @@ impl VersionsApi for Platform {
     }
 
     async fn pipeline_version(&self, table: &TableRef, version: u64) -> Result<PipelineVersion> {
+        self.check(Action::Discover, table, || no_pipeline(table))
+            .await?;
         self.version_store().version(table, version).await
     }
 
@@ -45,17 +50,23 @@ impl VersionsApi for Platform {
         version: u64,
         note: &VersionNote,
     ) -> Result<PipelineDetail> {
+        self.check(Action::Write, table, || no_pipeline(table))
+            .await?;
         let message = message_or(note, || format!("rolled back to version {version}"))?;
         let old = self.version_store().version(table, version).await?;
         self.save_pipeline(table, &old.files, Some(&message)).await
     }
 
     async fn pipeline_draft(&self, table: &TableRef) -> Result<PipelineDetail> {
+        self.check(Action::Discover, table, || no_pipeline(table))
+            .await?;
         let draft = self.pending_draft(table).await?;
         Ok(detail_of(pipeline_of(table, &draft.files)?, draft))
     }
 
     async fn publish_draft(&self, table: &TableRef, note: &VersionNote) -> Result<PipelineDetail> {
+        self.check(Action::Write, table, || no_pipeline(table))
+            .await?;
         let draft = self.pending_draft(table).await?;
         let number = draft.summary.version;
         let message = message_or(note, || format!("published draft {number}"))?;
@@ -64,6 +75,8 @@ impl VersionsApi for Platform {
     }
 
     async fn discard_draft(&self, table: &TableRef) -> Result<()> {
+        self.check(Action::Write, table, || no_pipeline(table))
+            .await?;
         self.pending_draft(table).await?;
         self.version_store().discard_drafts(table).await.map(|_| ())
     }

@@ -252,12 +252,12 @@ fn namespace_segment(levels: &[&str]) -> String {
 }
 
 fn with_table(error: Error, table: &TableRef) -> Error {
-    let error = if error.kind() == ErrorKind::NotFound {
-        Error::not_found(format!("table '{table}' does not exist"))
-            .with_context("detail", error.message())
-    } else {
-        error
-    };
+    if error.kind() == ErrorKind::NotFound {
+        // The same answer as any catalog's: what the server said adds
+        // nothing a caller needs.
+        tracing::debug!(%table, "the catalog answered 404: {}", error.message());
+        return rat_core::catalog::table_not_found(table);
+    }
     error.with_context("table", table)
 }
 

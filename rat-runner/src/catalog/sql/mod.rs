@@ -12,6 +12,7 @@ use iceberg::compression::CompressionCodec;
 use iceberg::io::FileIO;
 use iceberg::spec::{FormatVersion, SortOrder, TableMetadata, TableMetadataBuilder};
 use iceberg::{MetadataLocation, TableRequirement};
+use rat_core::catalog::table_not_found;
 use rat_core::{
     Catalog, Error, ErrorKind, Identifier, Layer, LoadedTable, NamespaceProperties, NewTable,
     Result, TableCommit, TableRef,
@@ -525,10 +526,6 @@ fn delete_after_commit(metadata: &TableMetadata) -> bool {
 
 fn catalog_error(message: &str, err: sqlx::Error) -> Error {
     Error::new(ErrorKind::Catalog, message).with_source(err)
-}
-
-fn table_not_found(table: &TableRef) -> Error {
-    Error::not_found(format!("table '{table}' does not exist")).with_context("table", table)
 }
 
 fn already_exists(table: &TableRef) -> Error {
