@@ -235,7 +235,32 @@ pub(crate) enum Command {
         #[arg(long, requires = "transfer")]
         to: Option<String>,
     },
-    /// Namespaces: list, create, describe, rm.
+    /// The audit log, newest first: every change and every refused request
+    /// (who, verb, object, outcome); an admin's verb.
+    Audit {
+        /// Only this principal's.
+        #[arg(long)]
+        principal: Option<String>,
+        /// Only objects under this path (`/api/v1/pipelines/sales/`).
+        #[arg(long)]
+        object: Option<String>,
+        /// Only this verb (`"DELETE /api/v1/sharing/{id}"`) or method.
+        #[arg(long)]
+        verb: Option<String>,
+        /// Only `ok`, `denied` or `failed`.
+        #[arg(long, value_parser = parse_outcome)]
+        outcome: Option<rat_core::audit::AuditOutcome>,
+        /// Only at or after this time (RFC 3339).
+        #[arg(long, value_parser = parse_time)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        /// Only before this time (RFC 3339).
+        #[arg(long, value_parser = parse_time)]
+        until: Option<chrono::DateTime<chrono::Utc>>,
+        /// Most entries to show.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Namespaces: list, create, describe, members, rm.
     Namespaces {
         #[command(subcommand)]
         action: Option<NamespaceAction>,
@@ -323,6 +348,19 @@ pub(crate) enum NamespaceAction {
         /// The description.
         description: String,
     },
+    /// Who discovers everything in a namespace; with --add or --remove
+    /// (an admin's verbs), change that first.
+    #[command(group(clap::ArgGroup::new("change").required(false)))]
+    Members {
+        /// The namespace.
+        name: String,
+        /// Make `user:ID` or `role:NAME` a member.
+        #[arg(long, group = "change")]
+        add: Option<String>,
+        /// Remove a member.
+        #[arg(long, group = "change")]
+        remove: Option<String>,
+    },
     /// Delete a namespace with its code, landing zones, schedules and
     /// hooks; refused while it holds pipelines or tables unless --force,
     /// which drops its tables and deletes their files too.
@@ -370,6 +408,16 @@ fn parse_level(text: &str) -> Result<rat_core::authz::Level, String> {
         "write" => Ok(rat_core::authz::Level::Write),
         other => Err(format!("'{other}' is not read or write")),
     }
+}
+
+fn parse_outcome(text: &str) -> Result<rat_core::audit::AuditOutcome, String> {
+    text.parse().map_err(|e: rat_core::Error| e.to_string())
+}
+
+fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| format!("'{text}' is not an RFC 3339 time (2026-12-01T06:00:00Z): {e}"))
 }
 
 fn parse_event(text: &str) -> Result<rat_core::EventKind, String> {

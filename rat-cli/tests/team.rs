@@ -1,6 +1,6 @@
 //! The team's verbs — `whoami`, `share`/`unshare`/`grants`, `namespaces`
-//! — answer the same locally and through a server (the helpers of
-//! both_ways.rs).
+//! with their members, `audit` — answer the same locally and through a
+//! server (the helpers of both_ways.rs).
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -76,10 +76,77 @@ fn team_verbs_answer_the_same_locally_and_through_a_server() {
             .contains(&serde_json::json!({"name": "sales", "description": "orders, daily"})),
         "{listed}"
     );
+    // members: added through the server, listed the same both ways,
+    // removed here.
+    let added = remote_rat(
+        &served,
+        Some(KEY),
+        &[
+            "--json",
+            "namespaces",
+            "members",
+            "sales",
+            "--add",
+            "role:analyst",
+        ],
+    );
+    assert_eq!(
+        json(&added),
+        serde_json::json!({"namespace": "sales", "members": ["role:analyst"]}),
+        "{added:?}"
+    );
+    for args in [
+        vec!["namespaces", "members", "sales"],
+        vec!["--json", "namespaces", "members", "sales"],
+    ] {
+        same(project, &served, &args);
+    }
+    let dropped = common::rat(
+        project,
+        &[
+            "--json",
+            "namespaces",
+            "members",
+            "sales",
+            "--remove",
+            "role:analyst",
+        ],
+    );
+    assert_eq!(
+        json(&dropped)["members"],
+        serde_json::json!([]),
+        "{dropped:?}"
+    );
     let removed = remote_rat(&served, Some(KEY), &["--json", "namespaces", "rm", "sales"]);
     assert_eq!(json(&removed)["pipelines"], 0, "{removed:?}");
     let listed = json(&same(project, &served, &["--json", "namespaces"]));
     assert!(!listed.to_string().contains("sales"), "{listed}");
+
+    // audit: what went through the server, read the same both ways (the
+    // run store is the project's); what was done here directly is not a
+    // request, so not in it.
+    let audit = json(&same(
+        project,
+        &served,
+        &["--json", "audit", "--principal", "api-key", "--verb", "PUT"],
+    ));
+    let verbs: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["verb"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        verbs,
+        ["PUT /api/v1/namespaces/{namespace}/members/{member}"],
+        "{audit}"
+    );
+    assert_eq!(
+        audit[0]["object"],
+        "/api/v1/namespaces/sales/members/role:analyst"
+    );
+    assert_eq!(audit[0]["outcome"], "ok");
+    same(project, &served, &["audit", "--object", "/api/v1/sharing"]);
 
     // Failures: the same message, context and exit code.
     for (args, code) in [
@@ -89,6 +156,12 @@ fn team_verbs_answer_the_same_locally_and_through_a_server() {
         (vec!["--json", "share", "default.gold.*", "ann"], 2),
         (vec!["--json", "namespaces", "rm", "default"], 2),
         (vec!["--json", "namespaces", "create", "Bad"], 2),
+        (
+            vec!["--json", "namespaces", "members", "default", "--add", "ann"],
+            2,
+        ),
+        (vec!["--json", "audit", "--outcome", "maybe"], 2),
+        (vec!["--json", "audit", "--since", "yesterday"], 2),
         (
             vec!["--json", "namespaces", "describe", "default", "bell\u{7}"],
             2,

@@ -218,6 +218,26 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<u8> {
                 _ => sharing::grants(api.as_ref(), limit, json).await,
             }
         }
+        Command::Audit {
+            principal,
+            object,
+            verb,
+            outcome,
+            since,
+            until,
+            limit,
+        } => {
+            let api = api(LocalExecution::default()).await?;
+            let query = rat_server::api::AuditQuery {
+                principal,
+                object,
+                verb,
+                outcome,
+                since,
+                until,
+            };
+            sharing::audit(api.as_ref(), &query, limit, json).await
+        }
         Command::Namespaces { action } => {
             let api = api(LocalExecution::default()).await?;
             namespaces::namespaces(api.as_ref(), action, json).await

@@ -1,6 +1,7 @@
-//! `rat namespaces [create NAME [-d TEXT] | describe NAME TEXT | rm NAME
-//! [--force]]`: the namespaces of the project or server; `rat whoami`:
-//! who you are to them.
+//! `rat namespaces [create NAME [-d TEXT] | describe NAME TEXT | members
+//! NAME [--add M | --remove M] | rm NAME [--force]]`: the namespaces of the
+//! project or server and who belongs to them; `rat whoami`: who you are to
+//! them.
 
 use rat_core::Result;
 use rat_server::api::{NewNamespace, PlatformApi, UpdateNamespace};
@@ -48,6 +49,21 @@ pub(crate) async fn namespaces(
                     Some(text) => println!("{}: {text}", changed.name),
                     None => println!("{}: no description", changed.name),
                 }
+            }
+        }
+        Some(NamespaceAction::Members { name, add, remove }) => {
+            let members = match (add, remove) {
+                (Some(member), _) => api.add_namespace_member(&name, &member).await?,
+                (_, Some(member)) => api.remove_namespace_member(&name, &member).await?,
+                (None, None) => api.namespace_members(&name).await?,
+            };
+            if json {
+                print_json(&members);
+            } else if members.members.is_empty() {
+                println!("{}: no members (admins and owners only)", members.namespace);
+            } else {
+                let names: Vec<String> = members.members.iter().map(|m| m.to_string()).collect();
+                println!("{}: {}", members.namespace, names.join(", "));
             }
         }
         Some(NamespaceAction::Rm { name, force }) => {

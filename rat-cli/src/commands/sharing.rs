@@ -1,9 +1,9 @@
 //! `rat share OBJECT GRANTEE [--level read|write]`, `rat unshare ID`,
 //! `rat grants [--transfer TABLE --to OWNER]`: who else may read or change
-//! a table.
+//! a table; `rat audit [filters]`: who did what.
 
 use rat_core::Result;
-use rat_server::api::{NewGrant, PlatformApi, Transfer};
+use rat_server::api::{AuditQuery, NewGrant, PlatformApi, Transfer};
 use serde_json::json;
 
 use crate::output::{EXIT_OK, print_json, print_table};
@@ -68,6 +68,42 @@ pub(crate) async fn transfer(api: &dyn PlatformApi, transfer: &Transfer, json: b
         print_json(&owned);
     } else {
         println!("{} now belongs to {}", owned.table, owned.owner);
+    }
+    Ok(EXIT_OK)
+}
+
+pub(crate) async fn audit(
+    api: &dyn PlatformApi,
+    query: &AuditQuery,
+    limit: u32,
+    json: bool,
+) -> Result<u8> {
+    let page = api.audit_log(query, limit, 0).await?;
+    if json {
+        print_json(&page.items);
+    } else if page.items.is_empty() {
+        println!("No audit entries match.");
+    } else {
+        let rows: Vec<Vec<String>> = page
+            .items
+            .iter()
+            .map(|e| {
+                vec![
+                    e.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                    e.principal.clone(),
+                    e.verb.clone(),
+                    e.object.clone(),
+                    format!("{} {}", e.outcome, e.status),
+                ]
+            })
+            .collect();
+        print_table(
+            &["at (UTC)", "principal", "verb", "object", "outcome"],
+            &rows,
+        );
+        if page.has_more {
+            println!("(more: raise --limit or narrow the filters)");
+        }
     }
     Ok(EXIT_OK)
 }

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, OriginalUri, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -33,7 +33,15 @@ pub(super) async fn record(
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let object = request.uri().path().to_owned();
+    // The path as the caller sent it (a nested router sees it without its
+    // prefix), decoded so filters match `role:x` however it was escaped.
+    let path = request
+        .extensions()
+        .get::<OriginalUri>()
+        .map_or_else(|| request.uri().path(), |uri| uri.path());
+    let object = percent_encoding::percent_decode_str(path)
+        .decode_utf8_lossy()
+        .into_owned();
     let request_id = request
         .headers()
         .get(&REQUEST_ID)

@@ -73,7 +73,7 @@ impl Platform {
                 None => false,
             };
         if !allowed {
-            return Err(no_grant(id));
+            return Err(self.denied(no_grant(id)));
         }
         self.grant_store().revoke(id).await
     }

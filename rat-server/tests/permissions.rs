@@ -1,0 +1,923 @@
+//! The permission matrix: every endpoint, as every kind of principal —
+//! an admin, a table's owner, a reader by grant, a writer by role, a
+//! member of the namespace only, an outsider, nobody — on objects in two
+//! namespaces, against a real server. Each cell's status follows from the
+//! table of rows below and what each principal may do (`standing`); then
+//! the audit log must hold exactly the matrix's mutating and refused
+//! requests, once each, with their principal and outcome; and the lists
+//! show each principal what it may discover, nothing more.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use common::Server;
+use rat_server::auth::{AuthConfig, NamedKey};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+/// The principals (name, roles); each key is `{name}-key-0123456789`.
+const PEOPLE: [(&str, &[&str]); 6] = [
+    ("ada", &["admin"]),    // an admin
+    ("olga", &[]),          // owns alpha.bronze.t; a member of alpha
+    ("wes", &["engineer"]), // role engineer may write alpha.*
+    ("rita", &[]),          // may read alpha.bronze.t by grant
+    ("mia", &[]),           // a member of alpha only
+    ("otto", &[]),          // nothing
+];
+
+/// Who asks: one of [`PEOPLE`], or nobody (no credentials).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Who {
+    Key(usize),
+    Anonymous,
+}
+
+impl Who {
+    fn all() -> Vec<Who> {
+        let mut all: Vec<Who> = (0..PEOPLE.len()).map(Who::Key).collect();
+        all.push(Who::Anonymous);
+        all
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Who::Key(i) => PEOPLE[i].0,
+            Who::Anonymous => "anonymous",
+        }
+    }
+}
+
+const ADA: Who = Who::Key(0);
+
+/// What a principal may do to an object: ordered, each including those
+/// before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum May {
+    Nothing,
+    Discover,
+    Read,
+    Write,
+    Manage,
+}
+
+/// Which object a row acts on, for [`standing`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Scope {
+    /// The namespace's table `t` (and its pipeline, runs, schedules).
+    Table,
+    /// Its pipeline `v`, made fresh for each cell that deletes it.
+    Victim,
+    /// The namespace itself (landing zones, hooks, documents, members).
+    Namespace,
+}
+
+/// What a row needs of the caller.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Need {
+    /// Authentication only.
+    Any,
+    /// The admin role (no object to hide: everyone else is refused).
+    Admin,
+    /// Leave to create pipelines in the namespace (member or writer;
+    /// everyone else is refused alike).
+    Create,
+    /// This much of that object.
+    At(Scope, May),
+}
+
+/// How a caller that may not is answered.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Refusal {
+    /// 403 when it may discover the object, else 404 as if absent.
+    Standard,
+    /// 404 even when it may discover it (revoking a grant one may not).
+    Hidden,
+    /// Always this status, discoverable or not (a query naming a table
+    /// one may not read: "no such table").
+    Uniform(u16),
+}
+
+/// Run before each cell of a row (as the admin unless said), so a cell
+/// finds the object as the first did; statuses ignored (an object may
+/// already be there).
+#[derive(Debug, Clone)]
+enum Prep {
+    None,
+    /// These requests: (who, method, path, body).
+    Requests(Vec<(Who, Method, String, Option<Value>)>),
+    /// An upload of `doomed.csv` to the zone `inbox`.
+    UploadDoomed,
+    /// No grant to `user:nobody` (so a share is not a duplicate).
+    NoGrant,
+    /// A fresh grant of `t` to `user:nobody`; its id replaces `{id}`.
+    Grant,
+    /// A fresh hook; its id replaces `{id}`.
+    Hook,
+    /// A fresh schedule of `t`; its id replaces `{id}`.
+    Schedule,
+    /// Every run has ended (so table snapshots stay put).
+    RunsEnded,
+}
+
+#[derive(Debug, Clone)]
+enum Body {
+    None,
+    Json(Value),
+    /// A multipart upload of one small CSV file of this name.
+    Upload(&'static str),
+}
+
+#[derive(Debug, Clone)]
+struct Row {
+    method: Method,
+    path: String,
+    body: Body,
+    need: Need,
+    ok: u16,
+    refusal: Refusal,
+    prep: Prep,
+}
+
+fn row(method: Method, path: impl Into<String>, need: Need, ok: u16) -> Row {
+    Row {
+        method,
+        path: path.into(),
+        body: Body::None,
+        need,
+        ok,
+        refusal: Refusal::Standard,
+        prep: Prep::None,
+    }
+}
+
+impl Row {
+    fn json(mut self, body: Value) -> Self {
+        self.body = Body::Json(body);
+        self
+    }
+
+    fn prep(mut self, prep: Prep) -> Self {
+        self.prep = prep;
+        self
+    }
+
+    fn refusal(mut self, refusal: Refusal) -> Self {
+        self.refusal = refusal;
+        self
+    }
+}
+
+/// One namespace of the matrix: its name and the ids its setup made.
+#[derive(Debug, Clone)]
+struct Space {
+    ns: &'static str,
+    run: String,
+    batch: String,
+    schedule: String,
+    hook: String,
+    snapshot: i64,
+}
+
+impl Space {
+    /// What `who` may do to `scope` here. In `alpha` the people hold what
+    /// [`PEOPLE`] says; in `beta` only the admin holds anything.
+    fn standing(&self, who: usize, scope: Scope) -> May {
+        use May::*;
+        if self.ns == "beta" {
+            return if who == 0 { Manage } else { Nothing };
+        }
+        let table = [Manage, Manage, Write, Read, Discover, Nothing];
+        // A grant of one table shows its namespace, not its other tables.
+        let victim = [Manage, Manage, Write, Nothing, Discover, Nothing];
+        let namespace = [Manage, Discover, Write, Discover, Discover, Nothing];
+        match scope {
+            Scope::Table => table[who],
+            Scope::Victim => victim[who],
+            Scope::Namespace => namespace[who],
+        }
+    }
+
+    /// The status `who` must get for `row`.
+    fn expected(&self, who: Who, row: &Row) -> u16 {
+        let Who::Key(i) = who else {
+            return 401;
+        };
+        let (allowed, discovers) = match row.need {
+            Need::Any => (true, true),
+            Need::Admin => (i == 0, true),
+            Need::Create => (
+                self.standing(i, Scope::Namespace) >= May::Write || self.member(i),
+                true,
+            ),
+            Need::At(scope, may) => {
+                let has = self.standing(i, scope);
+                (has >= may, has >= May::Discover)
+            }
+        };
+        match (allowed, row.refusal) {
+            (true, _) => row.ok,
+            (false, Refusal::Uniform(status)) => status,
+            (false, Refusal::Hidden) => 404,
+            (false, Refusal::Standard) if discovers => 403,
+            (false, Refusal::Standard) => 404,
+        }
+    }
+
+    fn member(&self, who: usize) -> bool {
+        self.ns == "alpha" && matches!(PEOPLE[who].0, "olga" | "mia")
+    }
+}
+
+/// Every endpoint but `POST /webhooks/{id}` (its caller is whoever holds
+/// the schedule's token, not a principal; triggers.rs tests it) and
+/// `/health*`, `/openapi.json` (open to all).
+fn rows(s: &Space) -> Vec<Row> {
+    use Method as M;
+    use Need::*;
+    use Scope::*;
+    let ns = s.ns;
+    let t = format!("/api/v1/pipelines/{ns}/bronze/t");
+    let table = format!("/api/v1/tables/{ns}/bronze/t");
+    let zone = format!("/api/v1/landing-zones/{ns}/inbox");
+    let hooks = format!("/api/v1/namespaces/{ns}/notifications");
+    let sql = json!({"sql": "SELECT 1 AS id"});
+    let test_sql = json!({"sql": "SELECT * FROM {{ this }} WHERE id IS NULL"});
+    let cron = json!({"pipeline": format!("{ns}.bronze.t"), "cron": "0 6 * * *"});
+    let as_ada = |method: Method, path: String, body: Option<Value>| (ADA, method, path, body);
+    let draft = Prep::Requests(vec![as_ada(
+        M::PUT,
+        t.clone(),
+        Some(json!({"sql": "SELECT 2 AS id", "draft": true})),
+    )]);
+    vec![
+        // The caller, sharing, the audit log.
+        row(M::GET, "/api/v1/features", Any, 200),
+        row(M::GET, "/api/v1/me", Any, 200),
+        row(M::GET, "/api/v1/sharing", Any, 200),
+        row(M::POST, "/api/v1/sharing", At(Table, May::Manage), 201)
+            .json(json!({"object": format!("{ns}.bronze.t"), "grantee": "user:nobody", "level": "read"}))
+            .prep(Prep::NoGrant),
+        row(M::DELETE, "/api/v1/sharing/{id}", At(Table, May::Manage), 204)
+            .prep(Prep::Grant)
+            .refusal(Refusal::Hidden),
+        row(M::POST, "/api/v1/sharing/transfer", At(Table, May::Manage), 200).json(
+            json!({"table": format!("{ns}.bronze.t"), "owner": if ns == "alpha" { "olga" } else { "ada" }}),
+        ),
+        row(M::GET, "/api/v1/audit", Admin, 200),
+        // Namespaces and their members.
+        row(M::GET, "/api/v1/namespaces", Any, 200),
+        row(M::POST, "/api/v1/namespaces", Admin, 201)
+            .json(json!({"name": format!("{ns}_new")}))
+            .prep(Prep::Requests(vec![as_ada(
+                M::DELETE,
+                format!("/api/v1/namespaces/{ns}_new"),
+                None,
+            )])),
+        row(M::GET, format!("/api/v1/namespaces/{ns}"), At(Namespace, May::Discover), 200),
+        row(M::PATCH, format!("/api/v1/namespaces/{ns}"), At(Namespace, May::Manage), 200)
+            .json(json!({"description": "the matrix"})),
+        row(M::GET, format!("/api/v1/namespaces/{ns}/members"), At(Namespace, May::Discover), 200),
+        row(
+            M::PUT,
+            format!("/api/v1/namespaces/{ns}/members/user:nobody"),
+            At(Namespace, May::Manage),
+            200,
+        ),
+        row(
+            M::DELETE,
+            format!("/api/v1/namespaces/{ns}/members/user:nobody"),
+            At(Namespace, May::Manage),
+            200,
+        ),
+        // Notification hooks: what they say is the namespace's data.
+        row(M::GET, hooks.clone(), At(Namespace, May::Read), 200),
+        row(M::POST, hooks.clone(), At(Namespace, May::Write), 201)
+            .json(json!({"url": "http://127.0.0.1:9/hook", "events": ["run_failed"]})),
+        row(M::GET, format!("{hooks}/{}", s.hook), At(Namespace, May::Read), 200),
+        row(M::GET, format!("{hooks}/{}/deliveries", s.hook), At(Namespace, May::Read), 200),
+        row(M::DELETE, format!("{hooks}/{{id}}"), At(Namespace, May::Write), 204).prep(Prep::Hook),
+        // Pipelines, their tests, previews, versions and drafts.
+        row(M::GET, format!("/api/v1/pipelines?namespace={ns}"), Any, 200),
+        row(M::POST, "/api/v1/pipelines", Create, 201)
+            .json(json!({"namespace": ns, "layer": "bronze", "name": "fresh", "sql": "SELECT 1 AS id"}))
+            .prep(Prep::Requests(vec![as_ada(
+                M::DELETE,
+                format!("/api/v1/pipelines/{ns}/bronze/fresh"),
+                None,
+            )])),
+        row(M::GET, t.clone(), At(Table, May::Discover), 200),
+        row(M::DELETE, format!("/api/v1/pipelines/{ns}/bronze/v"), At(Victim, May::Manage), 204)
+            .prep(Prep::Requests(vec![(
+                if ns == "alpha" { Who::Key(1) } else { ADA },
+                M::POST,
+                "/api/v1/pipelines".into(),
+                Some(json!({"namespace": ns, "layer": "bronze", "name": "v", "sql": "SELECT 1 AS id"})),
+            )])),
+        row(M::GET, format!("{t}/tests"), At(Table, May::Discover), 200),
+        row(M::POST, format!("{t}/tests"), At(Table, May::Write), 201)
+            .json(json!({"name": "fresh_test", "sql": test_sql["sql"]}))
+            .prep(Prep::Requests(vec![as_ada(M::DELETE, format!("{t}/tests/fresh_test"), None)])),
+        row(M::POST, format!("{t}/tests/run"), At(Table, May::Write), 200).json(json!({})),
+        row(M::GET, format!("{t}/tests/t_ok"), At(Table, May::Discover), 200),
+        row(M::PUT, format!("{t}/tests/t_ok"), At(Table, May::Write), 200).json(test_sql.clone()),
+        row(M::DELETE, format!("{t}/tests/doomed"), At(Table, May::Write), 204).prep(Prep::Requests(
+            vec![as_ada(
+                M::POST,
+                format!("{t}/tests"),
+                Some(json!({"name": "doomed", "sql": test_sql["sql"]})),
+            )],
+        )),
+        // Saving the pipeline's files as a whole replaces its tests too.
+        row(M::PUT, t.clone(), At(Table, May::Write), 200).json(sql.clone()),
+        row(M::POST, format!("{t}/preview"), At(Table, May::Discover), 200).json(json!({})),
+        row(M::POST, format!("{t}/compile"), At(Table, May::Discover), 200).json(json!({})),
+        row(M::GET, format!("{t}/versions"), At(Table, May::Discover), 200),
+        row(M::GET, format!("{t}/versions/1"), At(Table, May::Discover), 200),
+        row(M::POST, format!("{t}/versions/1/rollback"), At(Table, May::Write), 200),
+        row(M::GET, format!("{t}/draft"), At(Table, May::Discover), 200).prep(draft.clone()),
+        row(M::DELETE, format!("{t}/draft"), At(Table, May::Write), 204).prep(draft.clone()),
+        row(M::POST, format!("{t}/publish"), At(Table, May::Write), 200).prep(draft),
+        row(M::GET, format!("/api/v1/lineage?namespace={ns}"), Any, 200),
+        // Runs and batches.
+        row(M::GET, "/api/v1/runs", Any, 200),
+        row(M::POST, "/api/v1/runs", At(Table, May::Write), 202)
+            .json(json!({"pipeline": format!("{ns}.bronze.t")})),
+        row(M::GET, format!("/api/v1/runs/{}", s.run), At(Table, May::Discover), 200)
+            .prep(Prep::RunsEnded),
+        row(M::POST, format!("/api/v1/runs/{}/cancel", s.run), At(Table, May::Write), 409),
+        row(M::GET, format!("/api/v1/runs/{}/logs", s.run), At(Table, May::Read), 200),
+        row(M::GET, format!("/api/v1/batches/{}", s.batch), At(Table, May::Discover), 200),
+        row(M::POST, format!("/api/v1/batches/{}/cancel", s.batch), At(Table, May::Write), 409),
+        // Tables and queries.
+        row(M::GET, format!("/api/v1/tables?namespace={ns}"), Any, 200),
+        row(M::GET, table.clone(), At(Table, May::Discover), 200),
+        row(M::GET, format!("{table}/preview"), At(Table, May::Read), 200),
+        row(M::GET, format!("{table}/history"), At(Table, May::Discover), 200),
+        row(M::POST, format!("{table}/rollback"), At(Table, May::Write), 200)
+            .json(json!({"to": s.snapshot})),
+        row(M::POST, format!("{table}/maintain"), At(Table, May::Write), 200)
+            .json(json!({"dry_run": true})),
+        row(M::POST, "/api/v1/query", At(Table, May::Read), 200)
+            .json(json!({"sql": format!("SELECT * FROM {ns}.bronze.t")}))
+            .refusal(Refusal::Uniform(404)),
+        // Schedules.
+        row(M::GET, "/api/v1/schedules", Any, 200),
+        row(M::POST, "/api/v1/schedules", At(Table, May::Write), 201).json(cron.clone()),
+        row(M::GET, format!("/api/v1/schedules/{}", s.schedule), At(Table, May::Discover), 200),
+        row(M::PUT, format!("/api/v1/schedules/{}", s.schedule), At(Table, May::Write), 200)
+            .json(cron),
+        row(M::DELETE, "/api/v1/schedules/{id}", At(Table, May::Write), 204).prep(Prep::Schedule),
+        row(
+            M::GET,
+            format!("/api/v1/schedules/{}/firings", s.schedule),
+            At(Table, May::Discover),
+            200,
+        ),
+        // Project files: documents are the namespace's, pipeline files the
+        // pipeline's.
+        row(M::GET, format!("/api/v1/files/{ns}"), At(Namespace, May::Discover), 200),
+        row(M::GET, format!("/api/v1/files/{ns}/README.md"), At(Namespace, May::Discover), 200),
+        row(M::PUT, format!("/api/v1/files/{ns}/README.md"), At(Namespace, May::Write), 200)
+            .json(json!({"content": "# the matrix\n"})),
+        row(M::DELETE, format!("/api/v1/files/{ns}/docs/doomed.md"), At(Namespace, May::Write), 204)
+            .prep(Prep::Requests(vec![as_ada(
+                M::PUT,
+                format!("/api/v1/files/{ns}/docs/doomed.md"),
+                Some(json!({"content": "x\n"})),
+            )])),
+        row(
+            M::GET,
+            format!("/api/v1/files/{ns}/pipelines/bronze/t/pipeline.sql"),
+            At(Table, May::Discover),
+            200,
+        ),
+        row(
+            M::PUT,
+            format!("/api/v1/files/{ns}/pipelines/bronze/t/pipeline.sql"),
+            At(Table, May::Write),
+            200,
+        )
+        .json(json!({"content": "SELECT 1 AS id\n"})),
+        // Landing zones and their files.
+        row(M::GET, "/api/v1/landing-zones", Any, 200),
+        row(M::POST, "/api/v1/landing-zones", At(Namespace, May::Write), 201)
+            .json(json!({"namespace": ns, "name": "fresh_zone"}))
+            .prep(Prep::Requests(vec![as_ada(
+                M::DELETE,
+                format!("/api/v1/landing-zones/{ns}/fresh_zone"),
+                None,
+            )])),
+        row(M::GET, zone.clone(), At(Namespace, May::Discover), 200),
+        row(
+            M::DELETE,
+            format!("/api/v1/landing-zones/{ns}/doomed_zone"),
+            At(Namespace, May::Write),
+            204,
+        )
+        .prep(Prep::Requests(vec![as_ada(
+            M::POST,
+            "/api/v1/landing-zones".into(),
+            Some(json!({"namespace": ns, "name": "doomed_zone"})),
+        )])),
+        row(M::GET, format!("{zone}/files"), At(Namespace, May::Discover), 200),
+        Row {
+            body: Body::Upload("up.csv"),
+            ..row(M::POST, format!("{zone}/files"), At(Namespace, May::Write), 201)
+        },
+        row(M::GET, format!("{zone}/files/a.csv"), At(Namespace, May::Read), 200),
+        row(M::GET, format!("{zone}/files/a.csv/preview"), At(Namespace, May::Read), 200),
+        row(M::DELETE, format!("{zone}/files/doomed.csv"), At(Namespace, May::Write), 204)
+            .prep(Prep::UploadDoomed),
+    ]
+}
+
+struct Matrix {
+    server: Server,
+}
+
+/// One answered request of the matrix.
+#[derive(Debug)]
+struct Cell {
+    who: Who,
+    method: Method,
+    path: String,
+    status: u16,
+    request_id: String,
+    /// Whether the audit log must hold it, and with what outcome.
+    audited: Option<&'static str>,
+}
+
+impl Matrix {
+    async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = PEOPLE
+            .iter()
+            .map(|(name, roles)| NamedKey {
+                name: name.to_string(),
+                key: common::key_file(dir.path(), name, &format!("{name}-key-0123456789")),
+                roles: roles.iter().map(|r| r.to_string()).collect(),
+            })
+            .collect();
+        let server = Server::sample_with(|setup| {
+            setup.auth = AuthConfig::ApiKey {
+                key: None,
+                api_keys: keys,
+            };
+        })
+        .await;
+        drop(dir);
+        Matrix { server }
+    }
+
+    fn request(&self, who: Who, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let request = self.server.http.request(method, self.server.url(path));
+        match who {
+            Who::Key(i) => request.header("x-api-key", format!("{}-key-0123456789", PEOPLE[i].0)),
+            Who::Anonymous => request,
+        }
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> (u16, Value) {
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn call(
+        &self,
+        who: Who,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self.request(who, method, path);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        self.send(request).await
+    }
+
+    /// `call`, which must answer `status`; its JSON.
+    async fn must(
+        &self,
+        who: Who,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        status: u16,
+    ) -> Value {
+        let (got, value) = self.call(who, method.clone(), path, body).await;
+        assert_eq!(got, status, "{method} {path} as {}: {value}", who.name());
+        value
+    }
+
+    async fn upload(&self, who: Who, zone: &str, name: &str) -> reqwest::RequestBuilder {
+        let part =
+            reqwest::multipart::Part::bytes(b"id,x\n1,a\n".to_vec()).file_name(name.to_owned());
+        self.request(who, Method::POST, &format!("{zone}/files"))
+            .multipart(reqwest::multipart::Form::new().part("file", part))
+    }
+
+    async fn revoke_nobodys(&self) {
+        let grants = self
+            .must(ADA, Method::GET, "/api/v1/sharing?limit=200", None, 200)
+            .await;
+        for grant in grants["items"].as_array().unwrap() {
+            if grant["grantee"] == "user:nobody" {
+                let path = format!("/api/v1/sharing/{}", grant["id"].as_str().unwrap());
+                self.must(ADA, Method::DELETE, &path, None, 204).await;
+            }
+        }
+    }
+
+    async fn runs_ended(&self) {
+        let start = Instant::now();
+        loop {
+            let runs = self
+                .must(ADA, Method::GET, "/api/v1/runs?limit=200", None, 200)
+                .await;
+            let going = runs["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| ["pending", "running"].contains(&r["status"].as_str().unwrap()));
+            if !going {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "runs never ended: {runs}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Makes namespace `ns` with a pipeline `t` (run once, tested, a
+    /// batch, a schedule), a hook, a landing zone with a file and a
+    /// document. In `alpha`, olga owns `t` and the people hold what
+    /// [`PEOPLE`] says; in `beta`, the admin made everything.
+    async fn setup(&self, ns: &'static str) -> Space {
+        use Method as M;
+        let owner = if ns == "alpha" { Who::Key(1) } else { ADA };
+        self.must(
+            ADA,
+            M::POST,
+            "/api/v1/namespaces",
+            Some(json!({"name": ns})),
+            201,
+        )
+        .await;
+        if ns == "alpha" {
+            for member in ["user:olga", "user:mia"] {
+                let path = format!("/api/v1/namespaces/{ns}/members/{member}");
+                self.must(ADA, M::PUT, &path, None, 200).await;
+            }
+            let grant = json!({"object": "alpha.*", "grantee": "role:engineer", "level": "write"});
+            self.must(ADA, M::POST, "/api/v1/sharing", Some(grant), 201)
+                .await;
+        }
+        let pipeline =
+            json!({"namespace": ns, "layer": "bronze", "name": "t", "sql": "SELECT 1 AS id"});
+        self.must(owner, M::POST, "/api/v1/pipelines", Some(pipeline), 201)
+            .await;
+        let t = format!("/api/v1/pipelines/{ns}/bronze/t");
+        let test = json!({"name": "t_ok", "sql": "SELECT * FROM {{ this }} WHERE id IS NULL"});
+        self.must(owner, M::POST, &format!("{t}/tests"), Some(test), 201)
+            .await;
+        if ns == "alpha" {
+            let grant =
+                json!({"object": "alpha.bronze.t", "grantee": "user:rita", "level": "read"});
+            self.must(owner, M::POST, "/api/v1/sharing", Some(grant), 201)
+                .await;
+        }
+        let run = self
+            .must(
+                owner,
+                M::POST,
+                "/api/v1/runs",
+                Some(json!({"pipeline": format!("{ns}.bronze.t")})),
+                202,
+            )
+            .await["run_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        self.runs_ended().await;
+        let batch = json!({"namespace": ns, "pipelines": ["bronze.t"]});
+        let batch = self
+            .must(owner, M::POST, "/api/v1/runs", Some(batch), 202)
+            .await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        self.runs_ended().await;
+        let cron = json!({"pipeline": format!("{ns}.bronze.t"), "cron": "0 6 * * *"});
+        let schedule = self
+            .must(owner, M::POST, "/api/v1/schedules", Some(cron), 201)
+            .await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let hook = json!({"url": "http://127.0.0.1:9/hook", "events": ["run_failed"]});
+        let hooks = format!("/api/v1/namespaces/{ns}/notifications");
+        let hook = self.must(ADA, M::POST, &hooks, Some(hook), 201).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let zone = json!({"namespace": ns, "name": "inbox"});
+        self.must(ADA, M::POST, "/api/v1/landing-zones", Some(zone), 201)
+            .await;
+        let zone = format!("/api/v1/landing-zones/{ns}/inbox");
+        let (status, uploaded) = self.send(self.upload(ADA, &zone, "a.csv").await).await;
+        assert_eq!(status, 201, "{uploaded}");
+        let readme = json!({"content": "# hello\n"});
+        self.must(
+            ADA,
+            M::PUT,
+            &format!("/api/v1/files/{ns}/README.md"),
+            Some(readme),
+            200,
+        )
+        .await;
+        let history = self
+            .must(
+                ADA,
+                M::GET,
+                &format!("/api/v1/tables/{ns}/bronze/t/history"),
+                None,
+                200,
+            )
+            .await;
+        let snapshot = history[0]["snapshot_id"].as_i64().unwrap();
+        Space {
+            ns,
+            run,
+            batch,
+            schedule,
+            hook,
+            snapshot,
+        }
+    }
+
+    /// Readies a row's object; the id `{id}` stands for, if any.
+    async fn prepare(&self, space: &Space, prep: &Prep) -> Option<String> {
+        use Method as M;
+        let ns = space.ns;
+        let id = |value: Value| Some(value["id"].as_str().unwrap().to_owned());
+        match prep {
+            Prep::None => None,
+            Prep::Requests(requests) => {
+                for (who, method, path, body) in requests {
+                    self.call(*who, method.clone(), path, body.clone()).await;
+                }
+                None
+            }
+            Prep::UploadDoomed => {
+                let zone = format!("/api/v1/landing-zones/{ns}/inbox");
+                self.send(self.upload(ADA, &zone, "doomed.csv").await).await;
+                None
+            }
+            Prep::NoGrant => {
+                self.revoke_nobodys().await;
+                None
+            }
+            Prep::Grant => {
+                self.revoke_nobodys().await;
+                let grant = json!({"object": format!("{ns}.bronze.t"), "grantee": "user:nobody", "level": "read"});
+                id(self
+                    .must(ADA, M::POST, "/api/v1/sharing", Some(grant), 201)
+                    .await)
+            }
+            Prep::Hook => {
+                let hook = json!({"url": "http://127.0.0.1:9/hook", "events": ["run_failed"]});
+                let hooks = format!("/api/v1/namespaces/{ns}/notifications");
+                id(self.must(ADA, M::POST, &hooks, Some(hook), 201).await)
+            }
+            Prep::Schedule => {
+                let cron = json!({"pipeline": format!("{ns}.bronze.t"), "cron": "0 7 * * *"});
+                id(self
+                    .must(ADA, M::POST, "/api/v1/schedules", Some(cron), 201)
+                    .await)
+            }
+            Prep::RunsEnded => {
+                self.runs_ended().await;
+                None
+            }
+        }
+    }
+
+    /// Every cell of `space`'s rows: each principal's status against the
+    /// expected one (all mismatches reported together).
+    async fn run(&self, space: &Space, cells: &mut Vec<Cell>, wrong: &mut Vec<String>) {
+        for row in rows(space) {
+            for who in Who::all() {
+                let id = self.prepare(space, &row.prep).await;
+                let path = match &id {
+                    Some(id) => row.path.replace("{id}", id),
+                    None => row.path.clone(),
+                };
+                let request_id = format!("matrix-{}", cells.len());
+                let mut request = match &row.body {
+                    Body::Upload(name) => {
+                        let zone = path.trim_end_matches("/files");
+                        self.upload(who, zone, name).await
+                    }
+                    _ => self.request(who, row.method.clone(), &path),
+                };
+                if let Body::Json(body) = &row.body {
+                    request = request.json(body);
+                }
+                let (status, answer) = self.send(request.header("x-request-id", &request_id)).await;
+                let expected = space.expected(who, &row);
+                if status != expected {
+                    wrong.push(format!(
+                        "{} {path} as {}: {status}, expected {expected}: {answer}",
+                        row.method,
+                        who.name()
+                    ));
+                }
+                cells.push(Cell {
+                    who,
+                    method: row.method.clone(),
+                    path,
+                    status,
+                    request_id,
+                    audited: audited(&row, status),
+                });
+            }
+        }
+    }
+}
+
+/// The outcome the audit log must record for a cell, if any: every
+/// request that changes something, and every refused one (401, 403, 404
+/// for an object hidden from the caller).
+fn audited(row: &Row, status: u16) -> Option<&'static str> {
+    let reads = row.method == Method::GET
+        || ["/preview", "/compile", "/tests/run", "/query"]
+            .iter()
+            .any(|tail| row.path.ends_with(tail));
+    let hidden = status == 404 && !matches!(row.refusal, Refusal::Uniform(_));
+    match status {
+        401 | 403 => Some("denied"),
+        _ if hidden => Some("denied"),
+        _ if reads => None,
+        200..=299 => Some("ok"),
+        _ => Some("failed"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_endpoint_answers_every_principal_as_the_model_says() {
+    let matrix = Matrix::start().await;
+    let alpha = matrix.setup("alpha").await;
+    let beta = matrix.setup("beta").await;
+    let mut cells = Vec::new();
+    let mut wrong = Vec::new();
+    matrix.run(&alpha, &mut cells, &mut wrong).await;
+    matrix.run(&beta, &mut cells, &mut wrong).await;
+    assert!(
+        wrong.is_empty(),
+        "{} of {} cells differ from the model:\n{}",
+        wrong.len(),
+        cells.len(),
+        wrong.join("\n")
+    );
+
+    // The lists: each principal discovers alpha's objects as the model
+    // says, beta's only the admin.
+    for (i, (name, _)) in PEOPLE.iter().enumerate() {
+        let who = Who::Key(i);
+        let visible = |value: &Value, field: &str| -> Vec<String> {
+            let mut seen: Vec<String> = value["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|item| item[field].as_str().unwrap().to_owned())
+                .filter(|n| {
+                    n == "alpha" || n == "beta" || n.starts_with("alpha.") || n.starts_with("beta.")
+                })
+                .collect();
+            seen.sort();
+            seen.dedup();
+            seen
+        };
+        let expected_ns: Vec<String> = [&alpha, &beta]
+            .iter()
+            .filter(|s| s.standing(i, Scope::Namespace) >= May::Discover)
+            .map(|s| s.ns.to_owned())
+            .collect();
+        let namespaces = matrix
+            .must(who, Method::GET, "/api/v1/namespaces?limit=200", None, 200)
+            .await;
+        assert_eq!(
+            visible(&namespaces, "name"),
+            expected_ns,
+            "namespaces as {name}"
+        );
+        let expected_tables: Vec<String> = [&alpha, &beta]
+            .iter()
+            .filter(|s| s.standing(i, Scope::Table) >= May::Discover)
+            .map(|s| format!("{}.bronze.t", s.ns))
+            .collect();
+        for space in [&alpha, &beta] {
+            let tables = matrix
+                .must(
+                    who,
+                    Method::GET,
+                    &format!("/api/v1/tables?namespace={}", space.ns),
+                    None,
+                    200,
+                )
+                .await;
+            let want: Vec<String> = expected_tables
+                .iter()
+                .filter(|t| t.starts_with(space.ns))
+                .cloned()
+                .collect();
+            let seen: Vec<String> = tables["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["table"].as_str().unwrap().to_owned())
+                .filter(|t| t.ends_with(".bronze.t"))
+                .collect();
+            assert_eq!(seen, want, "tables of {} as {name}: {tables}", space.ns);
+        }
+    }
+
+    // The audit log: each mutating or refused cell exactly once, with its
+    // principal and outcome; nothing for a read that was let through.
+    let mut entries: HashMap<String, Vec<Value>> = HashMap::new();
+    let mut offset = 0;
+    loop {
+        let page = matrix
+            .must(
+                ADA,
+                Method::GET,
+                &format!("/api/v1/audit?limit=200&offset={offset}"),
+                None,
+                200,
+            )
+            .await;
+        for entry in page["items"].as_array().unwrap() {
+            if let Some(id) = entry["request_id"].as_str() {
+                entries
+                    .entry(id.to_owned())
+                    .or_default()
+                    .push(entry.clone());
+            }
+        }
+        if page["has_more"] != true {
+            break;
+        }
+        offset += 200;
+    }
+    let mut missing = Vec::new();
+    for cell in &cells {
+        let found = entries.get(&cell.request_id).map_or(&[][..], Vec::as_slice);
+        let described = format!(
+            "{} {} as {} ({})",
+            cell.method,
+            cell.path,
+            cell.who.name(),
+            cell.status
+        );
+        match cell.audited {
+            None if found.is_empty() => {}
+            None => missing.push(format!("{described}: audited though a read let through")),
+            Some(outcome) => {
+                if found.len() != 1 {
+                    missing.push(format!("{described}: {} entries", found.len()));
+                    continue;
+                }
+                let entry = &found[0];
+                let object = cell.path.split('?').next().unwrap();
+                if entry["principal"] != cell.who.name()
+                    || entry["outcome"] != outcome
+                    || entry["status"] != cell.status
+                    || entry["object"] != object
+                    || !entry["verb"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with(cell.method.as_str())
+                {
+                    missing.push(format!(
+                        "{described}: recorded as {entry}, expected {outcome}"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "the audit log differs:\n{}",
+        missing.join("\n")
+    );
+    let audited = cells.iter().filter(|c| c.audited.is_some()).count();
+    assert!(audited > 300, "only {audited} audited cells");
+}
