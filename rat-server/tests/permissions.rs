@@ -14,11 +14,10 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use common::Server;
-use rat_server::auth::{AuthConfig, NamedKey};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-/// The principals (name, roles); each key is `{name}-key-0123456789`.
+/// The principals (name, roles); each key is `common::team_key(name)`.
 const PEOPLE: [(&str, &[&str]); 6] = [
     ("ada", &["admin"]),    // an admin
     ("olga", &[]),          // owns alpha.bronze.t; a member of alpha
@@ -436,6 +435,8 @@ fn rows(s: &Space) -> Vec<Row> {
 
 struct Matrix {
     server: Server,
+    /// A client without credentials.
+    anonymous: reqwest::Client,
 }
 
 /// One answered request of the matrix.
@@ -452,31 +453,22 @@ struct Cell {
 
 impl Matrix {
     async fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let keys = PEOPLE
-            .iter()
-            .map(|(name, roles)| NamedKey {
-                name: name.to_string(),
-                key: common::key_file(dir.path(), name, &format!("{name}-key-0123456789")),
-                roles: roles.iter().map(|r| r.to_string()).collect(),
-            })
-            .collect();
-        let server = Server::sample_with(|setup| {
-            setup.auth = AuthConfig::ApiKey {
-                key: None,
-                api_keys: keys,
-            };
-        })
-        .await;
-        drop(dir);
-        Matrix { server }
+        Matrix {
+            server: common::team(&PEOPLE, |_| {}).await,
+            anonymous: reqwest::Client::new(),
+        }
     }
 
     fn request(&self, who: Who, method: Method, path: &str) -> reqwest::RequestBuilder {
-        let request = self.server.http.request(method, self.server.url(path));
+        let url = self.server.url(path);
         match who {
-            Who::Key(i) => request.header("x-api-key", format!("{}-key-0123456789", PEOPLE[i].0)),
-            Who::Anonymous => request,
+            Who::Key(i) => self
+                .server
+                .http
+                .request(method, url)
+                .header("x-api-key", common::team_key(PEOPLE[i].0)),
+            // The team's client speaks as the admin by default.
+            Who::Anonymous => self.anonymous.request(method, url),
         }
     }
 

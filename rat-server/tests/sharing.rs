@@ -7,11 +7,10 @@
 mod common;
 
 use common::{Server, assert_error};
-use rat_server::auth::{AuthConfig, NamedKey};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-/// (name, roles): each key is `{name}-key-0123456789`.
+/// (name, roles): each key is `common::team_key(name)`.
 const PEOPLE: [(&str, &[&str]); 4] = [
     ("ada", &["admin"]),
     ("owen", &[]),
@@ -20,28 +19,9 @@ const PEOPLE: [(&str, &[&str]); 4] = [
 ];
 
 async fn team() -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let keys = PEOPLE
-        .iter()
-        .map(|(name, roles)| NamedKey {
-            name: name.to_string(),
-            key: common::key_file(dir.path(), name, &format!("{name}-key-0123456789")),
-            roles: roles.iter().map(|r| r.to_string()).collect(),
-        })
-        .collect();
-    let server = Server::sample_with(|setup| {
-        setup.auth = AuthConfig::ApiKey {
-            key: None,
-            api_keys: keys,
-        };
-    })
-    .await;
-    // The key files are read at start.
-    drop(dir);
-    server
+    common::team(&PEOPLE, |_| {}).await
 }
 
-/// `method path` as `who`: status and JSON.
 async fn call(
     server: &Server,
     who: &str,
@@ -49,17 +29,7 @@ async fn call(
     path: &str,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
-    let mut request = server
-        .http
-        .request(method, server.url(path))
-        .header("x-api-key", format!("{who}-key-0123456789"));
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    common::call_as(server, who, method, path, body).await
 }
 
 async fn share(

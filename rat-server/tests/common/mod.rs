@@ -302,3 +302,66 @@ pub fn key_file(dir: &Path, name: &str, key: &str) -> rat_core::config::SecretRe
     std::fs::write(&path, key).unwrap();
     rat_core::config::SecretRef::File(path)
 }
+
+/// The API key of `name` on a [`team`] server.
+pub fn team_key(name: &str) -> String {
+    format!("{name}-key-0123456789")
+}
+
+/// A server over the sample project whose principals are named API keys,
+/// `(name, roles)` each with the key [`team_key`]; its `http` client
+/// speaks as the first of them (so the helpers above work), [`call_as`]
+/// as any.
+pub async fn team(
+    people: &[(&str, &[&str])],
+    tune: impl FnOnce(&mut rat_server::ServerSetup),
+) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = people
+        .iter()
+        .map(|(name, roles)| rat_server::auth::NamedKey {
+            name: name.to_string(),
+            key: key_file(dir.path(), name, &team_key(name)),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+        })
+        .collect();
+    let mut server = Server::sample_with(|setup| {
+        setup.auth = rat_server::auth::AuthConfig::ApiKey {
+            key: None,
+            api_keys: keys,
+        };
+        tune(setup);
+    })
+    .await;
+    // The key files are read at start.
+    drop(dir);
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("x-api-key", team_key(people[0].0).parse().unwrap());
+    server.http = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap();
+    server
+}
+
+/// `method path` as `who` of a [`team`] server: status and JSON (Null
+/// when the body is empty or not JSON).
+pub async fn call_as(
+    server: &Server,
+    who: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = server
+        .http
+        .request(method, server.url(path))
+        .header("x-api-key", team_key(who));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
