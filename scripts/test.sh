@@ -50,4 +50,5 @@ timeout 300 "$CARGO_TARGET_DIR/debug/rat-benches" query-scale --tables 200 --rep
 timeout 300 "$CARGO_TARGET_DIR/debug/rat-benches" append-history --runs 40 --scans 1
 timeout 300 "$CARGO_TARGET_DIR/debug/rat-benches" python --runs 3 --rows 200000 --repeat 1
 timeout 300 "$CARGO_TARGET_DIR/debug/rat-benches" upload --mib 64 --repeat 1
+timeout 300 "$CARGO_TARGET_DIR/debug/rat-benches" authz --grants 1000 --repeat 10
 step "ok"

@@ -12,9 +12,11 @@
 //! cargo run -p rat-benches -- append-history [--runs N] [--scans K]
 //! cargo run -p rat-benches -- python [--runs N] [--rows R] [--repeat K]   # RAT_PYTHON: pyarrow + duckdb; needs rat-runner
 //! cargo run -p rat-benches -- upload [--mib N] [--repeat K]
+//! cargo run -p rat-benches -- authz [--grants N] [--repeat K]
 //! ```
 
 mod append_history;
+mod authz;
 mod executors;
 mod full_refresh;
 mod python;
@@ -32,7 +34,7 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(name) = args.first() else {
         bail!(
-            "usage: rat-benches full-refresh|upsert|remote [--rows N] [--repeat K] [--consecutive C] | executors [--runs N] | server [--submissions N] | query-scale [--tables N] [--repeat K] | append-history [--runs N] [--scans K] | python [--runs N] [--rows R] [--repeat K] | upload [--mib N] [--repeat K]"
+            "usage: rat-benches full-refresh|upsert|remote [--rows N] [--repeat K] [--consecutive C] | executors [--runs N] | server [--submissions N] | query-scale [--tables N] [--repeat K] | append-history [--runs N] [--scans K] | python [--runs N] [--rows R] [--repeat K] | upload [--mib N] [--repeat K] | authz [--grants N] [--repeat K]"
         );
     };
     let flag = |flag: &str, default: usize| -> Result<usize> {
@@ -79,13 +81,17 @@ fn main() -> Result<()> {
                 .ok_or_else(|| anyhow::anyhow!("upload-server DIR"))?;
             runtime.block_on(upload::serve(std::path::Path::new(dir)))
         }
+        "authz" => runtime.block_on(authz::run(
+            flag("--grants", 10_000)?,
+            flag("--repeat", 200)?,
+        )),
         "query-scale" => runtime.block_on(query_scale::run(
             flag("--tables", 2000)?,
             flag("--repeat", 15)?,
         )),
         other => {
             bail!(
-                "unknown benchmark '{other}' (known: full-refresh, upsert, executors, remote, server, query-scale, append-history, python, upload)"
+                "unknown benchmark '{other}' (known: full-refresh, upsert, executors, remote, server, query-scale, append-history, python, upload, authz)"
             )
         }
     }
