@@ -49,6 +49,16 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         self.status
     }
+
+    /// What went wrong, as the caller is told.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Whether an access check refused the request.
+    pub fn is_denied(&self) -> bool {
+        self.denied
+    }
 }
 
 /// The status of each error kind.

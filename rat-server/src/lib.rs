@@ -9,7 +9,8 @@
 //!   executor and the run store; batches of runs in DAG order.
 //! - [`client`]: the same API over HTTP ([`client::Client`]).
 //! - [`http`]: the axum router — `/health`, everything else under
-//!   `/api/v1`, one error envelope ([`error`]).
+//!   `/api/v1`, one error envelope ([`error`]); with feature `ui` (on by
+//!   default) the web IDE's server-rendered pages at `/`.
 //! - [`auth`]: none, a static API key, or OIDC bearer tokens.
 //! - [`scheduler`]: fires due schedules on the instance holding the lease.
 //! - [`config`]: [`ServerSetup`], what a platform is made of, in code or
@@ -25,6 +26,8 @@ pub mod http;
 pub mod metrics;
 mod platform;
 pub mod scheduler;
+#[cfg(feature = "ui")]
+mod ui;
 
 pub use compose::{ExecutorStart, Server, serve};
 pub use config::ServerSetup;

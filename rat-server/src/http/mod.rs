@@ -227,7 +227,14 @@ pub fn router(platform: Arc<dyn PlatformApi>, auth: Authenticator) -> Router {
         ));
     let scraped = Router::new()
         .route("/metrics", get(meta::metrics))
-        .route_layer(middleware::from_fn_with_state(auth, auth::require));
+        .route_layer(middleware::from_fn_with_state(auth.clone(), auth::require));
+    // The web IDE's pages, behind the same authentication.
+    #[cfg(feature = "ui")]
+    let scraped = scraped.merge(
+        crate::ui::router().route_layer(middleware::from_fn_with_state(auth, auth::require)),
+    );
+    #[cfg(not(feature = "ui"))]
+    drop(auth);
     let metrics = platform.metrics();
     let app = Router::new()
         // Public, for probes: liveness is the process answering at all,

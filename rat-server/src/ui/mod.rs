@@ -1,0 +1,26 @@
+//! The web IDE (feature `ui`, on by default): pages rendered on the
+//! server from the same [`PlatformApi`](crate::api::PlatformApi) verbs the
+//! HTTP API and the CLI call, acting for the request's principal, with
+//! their templates and assets embedded in the binary (nothing is fetched
+//! from elsewhere, so it works offline).
+//!
+//! - [`render`]: the template environment, the HTML error page, assets.
+//! - [`home`]: `/`, what a team looks at first.
+
+mod home;
+mod render;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+
+use crate::api::PlatformApi;
+
+/// The pages and their assets, to merge beside `/api/v1` (behind the
+/// same authentication).
+pub(crate) fn router() -> Router<Arc<dyn PlatformApi>> {
+    Router::new()
+        .route("/", get(home::page))
+        .route("/assets/{file}", get(render::asset))
+}
