@@ -107,3 +107,63 @@ async fn pages_ask_for_the_same_credentials_as_the_api() {
         "{otto}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_are_filtered_by_pipeline_and_status_and_settings_say_who_is_asking() {
+    let server = Server::sample().await;
+    assert_eq!(
+        server.run_to_end("bronze.customers").await["status"],
+        "success"
+    );
+    server.fail_a_run().await;
+    let (status, _, all) = fetch(&server, "/runs").await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    assert!(
+        all.contains("<td>default.bronze.customers</td>")
+            && all.contains("<td>default.bronze.boom</td>"),
+        "{all}"
+    );
+    assert!(
+        all.contains("boom"),
+        "the failure's message is shown: {all}"
+    );
+
+    let (_, _, failed) = fetch(&server, "/runs?pipeline=&status=failed").await;
+    assert!(
+        failed.contains("default.bronze.boom") && !failed.contains("default.bronze.customers"),
+        "{failed}"
+    );
+    assert!(
+        failed.contains(r#"<option value="failed" selected>"#),
+        "the form keeps its filter: {failed}"
+    );
+    let (_, _, one) = fetch(&server, "/runs?pipeline=bronze.customers").await;
+    assert!(
+        one.contains("default.bronze.customers") && !one.contains("default.bronze.boom"),
+        "{one}"
+    );
+    let (_, _, none) = fetch(&server, "/runs?pipeline=gold.nothing_yet").await;
+    assert!(none.contains("No run matches these filters."), "{none}");
+
+    // A bad filter is an error page naming the field, not a server error.
+    let (status, kind, bad) = fetch(&server, "/runs?pipeline=Not%20A%20Table").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    assert!(
+        kind.starts_with("text/html") && bad.contains("pipeline") && bad.contains("role=\"alert\""),
+        "{bad}"
+    );
+    let (status, _, bad) = fetch(&server, "/runs?status=sleeping").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    assert!(bad.contains("sleeping"), "{bad}");
+
+    let (status, _, settings) = fetch(&server, "/settings").await;
+    assert_eq!(status, StatusCode::OK, "{settings}");
+    for words in [
+        "<dd>local</dd>",
+        "(admin: may do everything)",
+        "<dt>Run store</dt><dd>sqlite</dd>",
+        "<dd>none</dd>",
+    ] {
+        assert!(settings.contains(words), "{words}: {settings}");
+    }
+}

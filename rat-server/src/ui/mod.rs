@@ -6,9 +6,13 @@
 //!
 //! - [`render`]: the template environment, the HTML error page, assets.
 //! - [`home`]: `/`, what a team looks at first.
+//! - [`runs`]: `/runs`, filtered and paged.
+//! - [`settings`]: `/settings`, this server and the caller.
 
 mod home;
 mod render;
+mod runs;
+mod settings;
 
 use std::sync::Arc;
 
@@ -22,5 +26,7 @@ use crate::api::PlatformApi;
 pub(crate) fn router() -> Router<Arc<dyn PlatformApi>> {
     Router::new()
         .route("/", get(home::page))
+        .route("/runs", get(runs::page))
+        .route("/settings", get(settings::page))
         .route("/assets/{file}", get(render::asset))
 }

@@ -12,12 +12,17 @@ use serde::Serialize;
 use crate::error::{ApiError, Denied};
 
 /// Every template, by name; `.html` names are auto-escaped.
-const TEMPLATES: [(&str, &str); 3] = [
+const TEMPLATES: [(&str, &str); 5] = [
     (
         "layout.html",
         include_str!("../../ui/templates/layout.html"),
     ),
     ("home.html", include_str!("../../ui/templates/home.html")),
+    ("runs.html", include_str!("../../ui/templates/runs.html")),
+    (
+        "settings.html",
+        include_str!("../../ui/templates/settings.html"),
+    ),
     ("error.html", include_str!("../../ui/templates/error.html")),
 ];
 
@@ -117,6 +122,19 @@ pub(super) async fn asset(Path(file): Path<String>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_template_file_is_compiled_in() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/templates");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        let mut compiled: Vec<String> = TEMPLATES.iter().map(|(n, _)| n.to_string()).collect();
+        compiled.sort();
+        assert_eq!(files, compiled);
+    }
 
     #[test]
     fn every_template_parses_and_escapes_html() {

@@ -1,0 +1,90 @@
+//! `/runs`: the runs the caller may see, newest first, filtered by
+//! pipeline and status (a plain GET form, so a filtered list is a link),
+//! a page at a time.
+
+use axum::extract::Query;
+use rat_core::store::RunFilter;
+use rat_core::{RunStatus, TableRef};
+use serde::{Deserialize, Serialize};
+
+use super::render::{self, PageError, PageResult};
+use crate::http::Api;
+
+/// Runs per page.
+const PAGE: u32 = 50;
+
+/// The filter form's fields; empty ones are no filter.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct RunsForm {
+    #[serde(default)]
+    pipeline: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    page: u32,
+}
+
+#[derive(Serialize)]
+struct Row {
+    id: String,
+    table: String,
+    status: String,
+    phase: Option<String>,
+    submitted_at: String,
+    started_by: Option<String>,
+    error: Option<String>,
+}
+
+pub(super) async fn page(Api(api): Api, Query(form): Query<RunsForm>) -> PageResult {
+    let table = match form.pipeline.trim() {
+        "" => None,
+        text => Some(
+            TableRef::parse(text, rat_core::DEFAULT_NAMESPACE)
+                .map_err(|e| PageError::from(e.with_context("field", "pipeline")))?,
+        ),
+    };
+    let statuses = match form.status.as_str() {
+        "" => Vec::new(),
+        text => vec![
+            text.parse::<RunStatus>()
+                .map_err(|e: rat_core::Error| PageError::from(e.with_context("field", "status")))?,
+        ],
+    };
+    // One more than a page tells whether there is a next one.
+    let mut runs = api
+        .runs(&RunFilter {
+            table,
+            statuses,
+            limit: Some(PAGE + 1),
+            offset: form.page * PAGE,
+            ..RunFilter::default()
+        })
+        .await?;
+    let more = runs.len() > PAGE as usize;
+    runs.truncate(PAGE as usize);
+    let rows: Vec<Row> = runs
+        .into_iter()
+        .map(|r| Row {
+            id: r.run_id.to_string(),
+            table: r.table.to_string(),
+            status: r.status.to_string(),
+            phase: r.phase.map(|p| p.to_string()),
+            submitted_at: r.submitted_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            started_by: r.started_by,
+            error: r.error.map(|e| e.message),
+        })
+        .collect();
+    render::page(
+        "runs.html",
+        minijinja::context! {
+            title => "Runs",
+            section => "runs",
+            runs => rows,
+            pipeline => form.pipeline.trim(),
+            status => form.status,
+            statuses => ["pending", "running", "success", "failed", "cancelled"],
+            page => form.page,
+            more => more,
+        },
+    )
+}

@@ -1,0 +1,19 @@
+//! `/settings`: which implementations this server runs, and who the
+//! caller is to it (roles, the namespaces it may see).
+
+use super::render::{self, PageResult};
+use crate::http::Api;
+
+pub(super) async fn page(Api(api): Api) -> PageResult {
+    let features = api.features().await?;
+    let me = api.me().await?;
+    render::page(
+        "settings.html",
+        minijinja::context! {
+            title => "Settings",
+            section => "settings",
+            features => features,
+            me => me,
+        },
+    )
+}
