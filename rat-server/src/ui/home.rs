@@ -10,6 +10,7 @@ use rat_core::store::RunFilter;
 use serde::Serialize;
 
 use super::render::{self, PageResult};
+use super::views::RunRow;
 use crate::http::Api;
 
 /// Runs shown.
@@ -18,15 +19,6 @@ const RECENT_RUNS: u32 = 15;
 const NEXT_SCHEDULES: usize = 8;
 /// Tables read for the per-layer counts.
 const TABLES: u32 = 200;
-
-#[derive(Serialize)]
-struct Run {
-    id: String,
-    table: String,
-    status: String,
-    submitted_at: String,
-    started_by: Option<String>,
-}
 
 #[derive(Serialize)]
 struct FailedTest {
@@ -93,16 +85,7 @@ pub(super) async fn page(Api(api): Api) -> PageResult {
             next_fire_at: next.format("%Y-%m-%d %H:%M UTC").to_string(),
         })
         .collect();
-    let runs: Vec<Run> = runs
-        .into_iter()
-        .map(|r| Run {
-            id: r.run_id.to_string(),
-            table: r.table.to_string(),
-            status: r.status.to_string(),
-            submitted_at: r.submitted_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-            started_by: r.started_by,
-        })
-        .collect();
+    let runs: Vec<RunRow> = runs.into_iter().map(RunRow::from).collect();
     render::page(
         "home.html",
         minijinja::context! {

@@ -8,11 +8,13 @@
 //! - [`home`]: `/`, what a team looks at first.
 //! - [`runs`]: `/runs`, filtered and paged.
 //! - [`settings`]: `/settings`, this server and the caller.
+//! - [`views`]: records shaped for templates.
 
 mod home;
 mod render;
 mod runs;
 mod settings;
+mod views;
 
 use std::sync::Arc;
 

@@ -12,10 +12,14 @@ use serde::Serialize;
 use crate::error::{ApiError, Denied};
 
 /// Every template, by name; `.html` names are auto-escaped.
-const TEMPLATES: [(&str, &str); 5] = [
+const TEMPLATES: [(&str, &str); 6] = [
     (
         "layout.html",
         include_str!("../../ui/templates/layout.html"),
+    ),
+    (
+        "macros.html",
+        include_str!("../../ui/templates/macros.html"),
     ),
     ("home.html", include_str!("../../ui/templates/home.html")),
     ("runs.html", include_str!("../../ui/templates/runs.html")),

@@ -5,9 +5,10 @@
 use axum::extract::Query;
 use rat_core::store::RunFilter;
 use rat_core::{RunStatus, TableRef};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::render::{self, PageError, PageResult};
+use super::views::RunRow;
 use crate::http::Api;
 
 /// Runs per page.
@@ -22,17 +23,6 @@ pub(super) struct RunsForm {
     status: String,
     #[serde(default)]
     page: u32,
-}
-
-#[derive(Serialize)]
-struct Row {
-    id: String,
-    table: String,
-    status: String,
-    phase: Option<String>,
-    submitted_at: String,
-    started_by: Option<String>,
-    error: Option<String>,
 }
 
 pub(super) async fn page(Api(api): Api, Query(form): Query<RunsForm>) -> PageResult {
@@ -62,18 +52,7 @@ pub(super) async fn page(Api(api): Api, Query(form): Query<RunsForm>) -> PageRes
         .await?;
     let more = runs.len() > PAGE as usize;
     runs.truncate(PAGE as usize);
-    let rows: Vec<Row> = runs
-        .into_iter()
-        .map(|r| Row {
-            id: r.run_id.to_string(),
-            table: r.table.to_string(),
-            status: r.status.to_string(),
-            phase: r.phase.map(|p| p.to_string()),
-            submitted_at: r.submitted_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-            started_by: r.started_by,
-            error: r.error.map(|e| e.message),
-        })
-        .collect();
+    let rows: Vec<RunRow> = runs.into_iter().map(RunRow::from).collect();
     render::page(
         "runs.html",
         minijinja::context! {

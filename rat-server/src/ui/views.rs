@@ -1,0 +1,31 @@
+//! What pages show of the platform's records, shaped for templates
+//! (times as text, enums by name), shared by the pages that list them.
+
+use rat_core::RunRecord;
+use serde::Serialize;
+
+/// A run in a list.
+#[derive(Debug, Serialize)]
+pub(super) struct RunRow {
+    id: String,
+    table: String,
+    status: String,
+    phase: Option<String>,
+    submitted_at: String,
+    started_by: Option<String>,
+    error: Option<String>,
+}
+
+impl From<RunRecord> for RunRow {
+    fn from(r: RunRecord) -> Self {
+        Self {
+            id: r.run_id.to_string(),
+            table: r.table.to_string(),
+            status: r.status.to_string(),
+            phase: r.phase.map(|p| p.to_string()),
+            submitted_at: r.submitted_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            started_by: r.started_by,
+            error: r.error.map(|e| e.message),
+        }
+    }
+}
