@@ -10,7 +10,8 @@ use common::{Server, team};
 use reqwest::StatusCode;
 use serde_json::json;
 
-/// `GET path`: status, content type, body.
+/// `GET path`: status, content type, body (with `&#x2f;` read as `/`, as
+/// a browser reads it: the templates escape `/` in text and attributes).
 async fn fetch(server: &Server, path: &str) -> (StatusCode, String, String) {
     let response = server.http.get(server.url(path)).send().await.unwrap();
     let status = response.status();
@@ -19,7 +20,8 @@ async fn fetch(server: &Server, path: &str) -> (StatusCode, String, String) {
         .get("content-type")
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default();
-    (status, kind, response.text().await.unwrap())
+    let body = response.text().await.unwrap().replace("&#x2f;", "/");
+    (status, kind, body)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -166,4 +168,57 @@ async fn runs_are_filtered_by_pipeline_and_status_and_settings_say_who_is_asking
     ] {
         assert!(settings.contains(words), "{words}: {settings}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_explorer_lists_tables_and_shows_columns_and_snapshots() {
+    let server = Server::sample().await;
+    let (_, _, empty) = fetch(&server, "/tables").await;
+    assert!(empty.contains("No tables yet"), "{empty}");
+    assert_eq!(
+        server.run_to_end("bronze.customers").await["status"],
+        "success"
+    );
+    assert_eq!(
+        server.run_to_end("bronze.customers").await["status"],
+        "success"
+    );
+
+    let (status, _, list) = fetch(&server, "/tables?namespace=default").await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert!(
+        list.contains(r#"<a href="tables/default/bronze/customers">default.bronze.customers</a>"#),
+        "{list}"
+    );
+    assert!(list.contains("<td>200</td>"), "rows: {list}");
+    assert!(list.contains(r#"<base href="/">"#), "{list}");
+
+    let (status, _, page) = fetch(&server, "/tables/default/bronze/customers").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let (_, detail) = server.get("/api/v1/tables/default/bronze/customers").await;
+    for column in detail["columns"].as_array().unwrap() {
+        let cell = format!(
+            "<td><code>{}</code></td><td>{}</td>",
+            column["name"].as_str().unwrap(),
+            column["type"].as_str().unwrap()
+        );
+        assert!(page.contains(&cell), "{cell}: {page}");
+    }
+    let (_, history) = server
+        .get("/api/v1/tables/default/bronze/customers/history")
+        .await;
+    assert_eq!(history.as_array().unwrap().len(), 2, "{history}");
+    for snapshot in history.as_array().unwrap() {
+        let id = format!("<code>{}</code>", snapshot["snapshot_id"]);
+        assert!(page.contains(&id), "{id}: {page}");
+    }
+
+    let (status, _, missing) = fetch(&server, "/tables/default/bronze/nothing").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
+    assert!(
+        missing.contains("default.bronze.nothing") && missing.contains("role=\"alert\""),
+        "{missing}"
+    );
+    let (status, _, bad) = fetch(&server, "/tables/Bad/bronze/x").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
 }

@@ -7,6 +7,8 @@
 //! - [`render`]: the template environment, the HTML error page, assets.
 //! - [`home`]: `/`, what a team looks at first.
 //! - [`runs`]: `/runs`, filtered and paged.
+//! - [`tables`]: `/tables`, the explorer: tables, their schemas and
+//!   snapshots.
 //! - [`settings`]: `/settings`, this server and the caller.
 //! - [`views`]: records shaped for templates.
 
@@ -14,6 +16,7 @@ mod home;
 mod render;
 mod runs;
 mod settings;
+mod tables;
 mod views;
 
 use std::sync::Arc;
@@ -30,5 +33,7 @@ pub(crate) fn router() -> Router<Arc<dyn PlatformApi>> {
         .route("/", get(home::page))
         .route("/runs", get(runs::page))
         .route("/settings", get(settings::page))
+        .route("/tables", get(tables::list))
+        .route("/tables/{namespace}/{layer}/{name}", get(tables::detail))
         .route("/assets/{file}", get(render::asset))
 }

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::error::{ApiError, Denied};
 
 /// Every template, by name; `.html` names are auto-escaped.
-const TEMPLATES: [(&str, &str); 6] = [
+const TEMPLATES: [(&str, &str); 8] = [
     (
         "layout.html",
         include_str!("../../ui/templates/layout.html"),
@@ -23,6 +23,11 @@ const TEMPLATES: [(&str, &str); 6] = [
     ),
     ("home.html", include_str!("../../ui/templates/home.html")),
     ("runs.html", include_str!("../../ui/templates/runs.html")),
+    (
+        "tables.html",
+        include_str!("../../ui/templates/tables.html"),
+    ),
+    ("table.html", include_str!("../../ui/templates/table.html")),
     (
         "settings.html",
         include_str!("../../ui/templates/settings.html"),
@@ -41,6 +46,8 @@ fn templates() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
+        // Where the UI is served from; links are relative to it.
+        env.add_global("root", "/");
         for (name, source) in TEMPLATES {
             // Compiled into the binary and parsed by the unit test below:
             // a broken template fails the build's tests, not a request.

@@ -2,6 +2,8 @@
 //! (times as text, enums by name), shared by the pages that list them.
 
 use rat_core::RunRecord;
+
+use crate::api::TableSummary;
 use serde::Serialize;
 
 /// A run in a list.
@@ -26,6 +28,29 @@ impl From<RunRecord> for RunRow {
             submitted_at: r.submitted_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
             started_by: r.started_by,
             error: r.error.map(|e| e.message),
+        }
+    }
+}
+
+/// A table in a list, with the path of its page.
+#[derive(Debug, Serialize)]
+pub(super) struct TableRow {
+    table: String,
+    path: String,
+    records: Option<u64>,
+    data_files: Option<u64>,
+    updated_at: Option<String>,
+}
+
+impl From<&TableSummary> for TableRow {
+    fn from(t: &TableSummary) -> Self {
+        let r = &t.table;
+        Self {
+            table: r.to_string(),
+            path: format!("tables/{}/{}/{}", r.namespace, r.layer, r.name),
+            records: t.records,
+            data_files: t.data_files,
+            updated_at: t.updated_at.clone(),
         }
     }
 }
