@@ -222,3 +222,36 @@ async fn the_explorer_lists_tables_and_shows_columns_and_snapshots() {
     let (status, _, bad) = fetch(&server, "/tables/Bad/bronze/x").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelines_are_listed_by_layer_and_searched() {
+    let server = Server::sample().await;
+    let (status, _, all) = fetch(&server, "/pipelines").await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    let (_, listed) = server.get("/api/v1/pipelines?limit=200").await;
+    for p in listed["items"].as_array().unwrap() {
+        let cell = format!("<td>{}</td>", p["name"].as_str().unwrap());
+        assert!(all.contains(&cell), "{cell}: {all}");
+    }
+    let (_, _, gold) = fetch(&server, "/pipelines?layer=gold").await;
+    assert!(
+        gold.contains("<td>revenue_by_country</td>") && !gold.contains("<td>customers</td>"),
+        "{gold}"
+    );
+    assert!(gold.contains(r#"<option value="gold" selected>"#), "{gold}");
+    let (_, _, found) = fetch(&server, "/pipelines?q=ORDERS").await;
+    assert!(
+        found.contains("<td>orders</td>") && found.contains("<td>orders_enriched</td>"),
+        "{found}"
+    );
+    assert!(!found.contains("<td>customers</td>"), "{found}");
+    assert!(
+        found.contains(r#"href="runs?pipeline=default.bronze.orders""#),
+        "{found}"
+    );
+    let (_, _, none) = fetch(&server, "/pipelines?q=zzz").await;
+    assert!(none.contains("No pipeline matches."), "{none}");
+    let (status, _, bad) = fetch(&server, "/pipelines?layer=platinum").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    assert!(bad.contains("platinum"), "{bad}");
+}

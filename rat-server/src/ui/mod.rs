@@ -6,6 +6,7 @@
 //!
 //! - [`render`]: the template environment, the HTML error page, assets.
 //! - [`home`]: `/`, what a team looks at first.
+//! - [`pipelines`]: `/pipelines`, by namespace and layer, searched.
 //! - [`runs`]: `/runs`, filtered and paged.
 //! - [`tables`]: `/tables`, the explorer: tables, their schemas and
 //!   snapshots.
@@ -13,6 +14,7 @@
 //! - [`views`]: records shaped for templates.
 
 mod home;
+mod pipelines;
 mod render;
 mod runs;
 mod settings;
@@ -31,6 +33,7 @@ use crate::api::PlatformApi;
 pub(crate) fn router() -> Router<Arc<dyn PlatformApi>> {
     Router::new()
         .route("/", get(home::page))
+        .route("/pipelines", get(pipelines::list))
         .route("/runs", get(runs::page))
         .route("/settings", get(settings::page))
         .route("/tables", get(tables::list))

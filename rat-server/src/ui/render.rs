@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::error::{ApiError, Denied};
 
 /// Every template, by name; `.html` names are auto-escaped.
-const TEMPLATES: [(&str, &str); 8] = [
+const TEMPLATES: [(&str, &str); 9] = [
     (
         "layout.html",
         include_str!("../../ui/templates/layout.html"),
@@ -23,6 +23,10 @@ const TEMPLATES: [(&str, &str); 8] = [
     ),
     ("home.html", include_str!("../../ui/templates/home.html")),
     ("runs.html", include_str!("../../ui/templates/runs.html")),
+    (
+        "pipelines.html",
+        include_str!("../../ui/templates/pipelines.html"),
+    ),
     (
         "tables.html",
         include_str!("../../ui/templates/tables.html"),
@@ -145,6 +149,24 @@ mod tests {
         let mut compiled: Vec<String> = TEMPLATES.iter().map(|(n, _)| n.to_string()).collect();
         compiled.sort();
         assert_eq!(files, compiled);
+    }
+
+    #[test]
+    fn the_runs_pager_keeps_the_filters() {
+        let html = page(
+            "runs.html",
+            minijinja::context! {
+                title => "Runs", section => "runs", runs => Vec::<()>::new(),
+                pipeline => "sales.bronze.orders", status => "failed",
+                statuses => ["failed"], page => 1, more => true,
+            },
+        )
+        .unwrap()
+        .0;
+        for link in ["page=0", "page=2"] {
+            let href = format!("runs?pipeline=sales.bronze.orders&amp;status=failed&amp;{link}");
+            assert!(html.contains(&href), "{href}: {html}");
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::render::{self, PageError, PageResult};
 use super::views::TableRow;
+use super::views::namespace_names;
 
 use crate::http::Api;
 
@@ -23,12 +24,7 @@ pub(super) struct TablesForm {
 pub(super) async fn list(Api(api): Api, Query(form): Query<TablesForm>) -> PageResult {
     let namespace = Some(form.namespace.trim()).filter(|n| !n.is_empty());
     let tables = api.tables(namespace, TABLES, 0).await?;
-    let namespaces: Vec<String> = api
-        .namespaces()
-        .await?
-        .into_iter()
-        .map(|n| n.name)
-        .collect();
+    let namespaces = namespace_names(api.as_ref()).await?;
     render::page(
         "tables.html",
         minijinja::context! {

@@ -54,3 +54,15 @@ impl From<&TableSummary> for TableRow {
         }
     }
 }
+
+/// The names of the namespaces the caller may see, for a filter.
+pub(super) async fn namespace_names(
+    api: &dyn crate::api::PlatformApi,
+) -> rat_core::Result<Vec<String>> {
+    Ok(api
+        .namespaces()
+        .await?
+        .into_iter()
+        .map(|n| n.name)
+        .collect())
+}
