@@ -42,21 +42,26 @@ async fn shop(tune: impl FnOnce(&mut rat_server::ServerSetup)) -> (Server, Strin
     }
     let orders = json!({"namespace": "shop", "layer": "bronze", "name": "orders",
                         "sql": "SELECT 1 AS order_id, 9.5 AS amount"});
-    let (status, made) = call_as(
-        &server,
-        "ada",
-        Method::POST,
-        "/api/v1/pipelines",
-        Some(orders),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{made}");
+    create(&server, "ada", orders).await;
     server.run_to_end("shop.bronze.orders").await;
     let grant = json!({"object": "shop.bronze.orders", "grantee": "user:rita", "level": "read"});
     let (status, grant) =
         call_as(&server, "ada", Method::POST, "/api/v1/sharing", Some(grant)).await;
     assert_eq!(status, StatusCode::CREATED, "{grant}");
     (server, grant["id"].as_str().unwrap().to_owned())
+}
+
+/// Creates a pipeline as `who`, which must succeed.
+async fn create(server: &Server, who: &str, pipeline: Value) {
+    let (status, made) = call_as(
+        server,
+        who,
+        Method::POST,
+        "/api/v1/pipelines",
+        Some(pipeline),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
 }
 
 /// An answer about the table `exists`, with `absent` named instead.
@@ -148,15 +153,7 @@ async fn a_scheduled_run_whose_owner_lost_its_grant_fails_at_start() {
     .await;
     let copy = json!({"namespace": "mine", "layer": "silver", "name": "copy",
                       "sql": "SELECT * FROM {{ ref('shop.bronze.orders') }}"});
-    let (status, made) = call_as(
-        &server,
-        "rita",
-        Method::POST,
-        "/api/v1/pipelines",
-        Some(copy),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{made}");
+    create(&server, "rita", copy).await;
     let (status, first) = call_as(
         &server,
         "rita",
@@ -192,18 +189,7 @@ async fn a_scheduled_run_whose_owner_lost_its_grant_fails_at_start() {
     assert_eq!(schedule["owner"]["id"], "rita", "{schedule}");
     let long = json!({"namespace": "shop", "layer": "bronze", "name": "long",
                       "sql": "SELECT count(*) AS n FROM range(300000) a, range(300000) b WHERE a.range + b.range < 0"});
-    assert_eq!(
-        call_as(
-            &server,
-            "ada",
-            Method::POST,
-            "/api/v1/pipelines",
-            Some(long)
-        )
-        .await
-        .0,
-        StatusCode::CREATED
-    );
+    create(&server, "ada", long).await;
     let (_, long) = call_as(
         &server,
         "ada",

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Server, assert_error};
+use common::{Server, assert_error, call_as as call};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -20,16 +20,6 @@ const PEOPLE: [(&str, &[&str]); 4] = [
 
 async fn team() -> Server {
     common::team(&PEOPLE, |_| {}).await
-}
-
-async fn call(
-    server: &Server,
-    who: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    common::call_as(server, who, method, path, body).await
 }
 
 async fn share(
