@@ -82,8 +82,11 @@ async fn home_shows_runs_failing_tests_tables_and_schedules() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_ask_for_the_same_credentials_as_the_api() {
     let server = team(&[("ada", &["admin"]), ("otto", &[])], |_| {}).await;
-    let bare = reqwest::get(server.url("/")).await.unwrap();
-    assert_eq!(bare.status(), StatusCode::UNAUTHORIZED);
+    // Without credentials a page leads to the sign-in form (and the
+    // API's answer stays 401: tests/ui_session.rs).
+    let bare = reqwest::get(server.url("/runs")).await.unwrap();
+    assert_eq!(bare.url().path(), "/login");
+    assert_eq!(bare.url().query(), Some("next=%2Fruns"));
     assert_eq!(
         server.run_to_end("bronze.customers").await["status"],
         "success"

@@ -5,12 +5,13 @@
 
 mod keys;
 mod oidc;
+pub(crate) mod session;
 
 use std::fmt;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use rat_core::config::SecretRef;
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 pub use keys::{MIN_KEY_CHARS, NamedKey, SINGLE_KEY_PRINCIPAL};
 pub use oidc::{DEFAULT_ROLES_CLAIM, MIN_KEY_REFRESH};
 pub use rat_core::principal::Principal;
+pub(crate) use session::Credential;
 
 use crate::error::ApiError;
 
@@ -196,26 +198,37 @@ impl Authenticator {
         })
     }
 
-    async fn check(&self, headers: &HeaderMap) -> std::result::Result<Option<Principal>, String> {
-        let bearer = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
+    /// Whether callers must show a credential at all.
+    pub fn asks(&self) -> bool {
+        !matches!(self.inner.as_ref(), Method::None)
+    }
+
+    /// What this server asks a person signing in to the web IDE for.
+    pub fn kind(&self) -> &'static str {
+        match self.inner.as_ref() {
+            Method::None => "none",
+            Method::ApiKey(_) => "api_key",
+            Method::Oidc(_) => "oidc",
+        }
+    }
+
+    /// The principal `credential` is, or why it is refused; `Ok(None)`
+    /// when nobody is asked.
+    pub(crate) async fn check(
+        &self,
+        credential: Option<&Credential>,
+    ) -> std::result::Result<Option<Principal>, String> {
+        let given = credential.map(Credential::secret);
         match self.inner.as_ref() {
             Method::None => Ok(None),
-            Method::ApiKey(known) => {
-                let given =
-                    bearer.or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()));
-                match given {
-                    Some(given) => match known.principal(given) {
-                        Some(principal) => Ok(Some(principal)),
-                        None => Err("the API key is not valid".into()),
-                    },
-                    None => Err("an API key is required (Authorization: Bearer KEY)".into()),
-                }
-            }
-            Method::Oidc(oidc) => match bearer {
+            Method::ApiKey(known) => match given {
+                Some(given) => match known.principal(given) {
+                    Some(principal) => Ok(Some(principal)),
+                    None => Err("the API key is not valid".into()),
+                },
+                None => Err("an API key is required (Authorization: Bearer KEY)".into()),
+            },
+            Method::Oidc(oidc) => match given {
                 Some(token) => oidc.verify(token).await.map(Some),
                 None => Err("a bearer token is required".into()),
             },
@@ -235,7 +248,14 @@ pub async fn require(
     mut request: Request,
     next: Next,
 ) -> Response {
-    match auth.check(request.headers()).await {
+    let credential = Credential::of(request.headers());
+    if let Some(why) = credential
+        .as_ref()
+        .and_then(|c| c.forgery(request.method(), request.headers()))
+    {
+        return ApiError::new(StatusCode::FORBIDDEN, "csrf", why).into_response();
+    }
+    match auth.check(credential.as_ref()).await {
         Ok(principal) => {
             if let Some(principal) = &principal {
                 request.extensions_mut().insert(principal.clone());

@@ -230,9 +230,7 @@ pub fn router(platform: Arc<dyn PlatformApi>, auth: Authenticator) -> Router {
         .route_layer(middleware::from_fn_with_state(auth.clone(), auth::require));
     // The web IDE's pages, behind the same authentication.
     #[cfg(feature = "ui")]
-    let scraped = scraped.merge(
-        crate::ui::router().route_layer(middleware::from_fn_with_state(auth, auth::require)),
-    );
+    let scraped = scraped.merge(crate::ui::router(auth, "/"));
     #[cfg(not(feature = "ui"))]
     drop(auth);
     let metrics = platform.metrics();

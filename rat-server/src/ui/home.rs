@@ -9,7 +9,7 @@ use rat_core::project::Severity;
 use rat_core::store::RunFilter;
 use serde::Serialize;
 
-use super::render::{self, PageResult};
+use super::render::{PageResult, Shell};
 use super::views::RunRow;
 use crate::http::Api;
 
@@ -35,7 +35,7 @@ struct Due {
     next_fire_at: String,
 }
 
-pub(super) async fn page(Api(api): Api) -> PageResult {
+pub(super) async fn page(shell: Shell, Api(api): Api) -> PageResult {
     let runs = api
         .runs(&RunFilter {
             limit: Some(RECENT_RUNS),
@@ -86,7 +86,7 @@ pub(super) async fn page(Api(api): Api) -> PageResult {
         })
         .collect();
     let runs: Vec<RunRow> = runs.into_iter().map(RunRow::from).collect();
-    render::page(
+    shell.page(
         "home.html",
         minijinja::context! {
             title => "Home",

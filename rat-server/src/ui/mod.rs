@@ -5,6 +5,7 @@
 //! from elsewhere, so it works offline).
 //!
 //! - [`render`]: the template environment, the HTML error page, assets.
+//! - [`login`]: `/login`, `/logout` and the gate before every page.
 //! - [`home`]: `/`, what a team looks at first.
 //! - [`pipelines`]: `/pipelines`, by namespace and layer, searched.
 //! - [`runs`]: `/runs`, filtered and paged.
@@ -14,6 +15,7 @@
 //! - [`views`]: records shaped for templates.
 
 mod home;
+mod login;
 mod pipelines;
 mod render;
 mod runs;
@@ -23,20 +25,31 @@ mod views;
 
 use std::sync::Arc;
 
-use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
+use axum::{Extension, Router, middleware};
 
 use crate::api::PlatformApi;
+use crate::auth::Authenticator;
+use render::Ui;
 
-/// The pages and their assets, to merge beside `/api/v1` (behind the
-/// same authentication).
-pub(crate) fn router() -> Router<Arc<dyn PlatformApi>> {
-    Router::new()
+/// The pages and their assets under `root` (`/`, or `/prefix/`), to
+/// merge beside `/api/v1`: behind the same authentication, a session
+/// cookie accepted too.
+pub(crate) fn router(auth: Authenticator, root: &str) -> Router<Arc<dyn PlatformApi>> {
+    let ui = Arc::new(Ui::new(root, auth));
+    let pages = Router::new()
         .route("/", get(home::page))
         .route("/pipelines", get(pipelines::list))
         .route("/runs", get(runs::page))
         .route("/settings", get(settings::page))
         .route("/tables", get(tables::list))
         .route("/tables/{namespace}/{layer}/{name}", get(tables::detail))
+        .route_layer(middleware::from_fn_with_state(ui.clone(), login::gate));
+    Router::new()
+        .route("/login", get(login::page).post(login::sign_in))
+        .route("/logout", post(login::sign_out))
         .route("/assets/{file}", get(render::asset))
+        .merge(pages)
+        .layer(middleware::from_fn(render::error_pages))
+        .layer(Extension(ui))
 }

@@ -5,7 +5,7 @@
 use axum::extract::Query;
 use serde::Deserialize;
 
-use super::render::{self, PageResult};
+use super::render::{PageResult, Shell};
 use super::views::namespace_names;
 use crate::http::Api;
 
@@ -19,7 +19,11 @@ pub(super) struct PipelinesForm {
     q: String,
 }
 
-pub(super) async fn list(Api(api): Api, Query(form): Query<PipelinesForm>) -> PageResult {
+pub(super) async fn list(
+    shell: Shell,
+    Api(api): Api,
+    Query(form): Query<PipelinesForm>,
+) -> PageResult {
     let namespace = Some(form.namespace.trim()).filter(|n| !n.is_empty());
     let layer = Some(form.layer.trim()).filter(|l| !l.is_empty());
     let search = form.q.trim().to_lowercase();
@@ -30,7 +34,7 @@ pub(super) async fn list(Api(api): Api, Query(form): Query<PipelinesForm>) -> Pa
         .filter(|p| search.is_empty() || p.table.to_string().contains(&search))
         .collect();
     let namespaces = namespace_names(api.as_ref()).await?;
-    render::page(
+    shell.page(
         "pipelines.html",
         minijinja::context! {
             title => "Pipelines",

@@ -1,18 +1,21 @@
 //! Rendering: the templates (compiled in, auto-escaped as HTML), a page
 //! for an error with its status and message, and the embedded assets.
 
-use std::sync::OnceLock;
+use std::sync::Arc;
 
-use axum::extract::Path;
+use axum::extract::{FromRequestParts, Path, Request};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
-use minijinja::Environment;
+use minijinja::{Environment, Value};
 use serde::Serialize;
 
+use crate::auth::{Authenticator, session};
 use crate::error::{ApiError, Denied};
 
 /// Every template, by name; `.html` names are auto-escaped.
-const TEMPLATES: [(&str, &str); 9] = [
+const TEMPLATES: [(&str, &str); 10] = [
     (
         "layout.html",
         include_str!("../../ui/templates/layout.html"),
@@ -37,6 +40,7 @@ const TEMPLATES: [(&str, &str); 9] = [
         include_str!("../../ui/templates/settings.html"),
     ),
     ("error.html", include_str!("../../ui/templates/error.html")),
+    ("login.html", include_str!("../../ui/templates/login.html")),
 ];
 
 /// Every asset: name, media type, bytes.
@@ -46,42 +50,93 @@ const ASSETS: [(&str, &str, &[u8]); 1] = [(
     include_bytes!("../../ui/assets/rat.css"),
 )];
 
-fn templates() -> &'static Environment<'static> {
-    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
-    ENV.get_or_init(|| {
+/// What every page of one server shares: the compiled templates, where
+/// the UI is served from, and how people sign in.
+#[derive(Debug)]
+pub(crate) struct Ui {
+    env: Environment<'static>,
+    /// The path the UI is served under, ending in `/` (the `<base href>`
+    /// of every page, so relative links work under a prefix).
+    pub(super) root: String,
+    pub(super) auth: Authenticator,
+}
+
+impl Ui {
+    /// The UI served under `root` (`/`, or `/prefix/`).
+    pub(crate) fn new(root: &str, auth: Authenticator) -> Self {
         let mut env = Environment::new();
-        // Where the UI is served from; links are relative to it.
-        env.add_global("root", "/");
         for (name, source) in TEMPLATES {
             // Compiled into the binary and parsed by the unit test below:
             // a broken template fails the build's tests, not a request.
             env.add_template(name, source)
                 .unwrap_or_else(|e| panic!("template {name}: {e}"));
         }
-        env
-    })
+        Self {
+            env,
+            root: root.to_string(),
+            auth,
+        }
+    }
+
+    /// `template` with `context` and what the layout needs.
+    fn render(&self, template: &str, session: bool, context: Value) -> PageResult {
+        let context = minijinja::context! {
+            root => self.root,
+            session => session,
+            sign_in => self.auth.asks(),
+            ..context
+        };
+        self.env
+            .get_template(template)
+            .and_then(|t| t.render(context))
+            .map(Html)
+            .map_err(|e| {
+                PageError(ApiError::from(rat_core::Error::new(
+                    rat_core::ErrorKind::Internal,
+                    format!("page {template}: {e}"),
+                )))
+            })
+    }
+}
+
+/// The UI of the request, and whether it came with a session.
+pub(super) struct Shell {
+    pub(super) ui: Arc<Ui>,
+    session: bool,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Shell {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self::of(parts))
+    }
+}
+
+impl Shell {
+    fn of(parts: &Parts) -> Self {
+        let ui = parts
+            .extensions
+            .get::<Arc<Ui>>()
+            .cloned()
+            .unwrap_or_else(|| unreachable!("the UI's router adds its Ui"));
+        let session = session::cookie(&parts.headers, session::SESSION_COOKIE).is_some();
+        Self { ui, session }
+    }
+
+    /// `template` rendered with `context`.
+    pub(super) fn page(&self, template: &str, context: impl Serialize) -> PageResult {
+        self.ui
+            .render(template, self.session, Value::from_serialize(context))
+    }
 }
 
 /// A page, or the error page for whatever stopped it.
 pub(super) type PageResult = Result<Html<String>, PageError>;
 
-/// `template` rendered with `context`.
-pub(super) fn page(template: &str, context: impl Serialize) -> PageResult {
-    let rendered = templates()
-        .get_template(template)
-        .and_then(|t| t.render(context))
-        .map_err(|e| {
-            PageError(ApiError::from(rat_core::Error::new(
-                rat_core::ErrorKind::Internal,
-                format!("page {template}: {e}"),
-            )))
-        })?;
-    Ok(Html(rendered))
-}
-
 /// An error shown as a page: its status, its message, and a way back.
 #[derive(Debug)]
-pub(super) struct PageError(ApiError);
+pub(super) struct PageError(pub(super) ApiError);
 
 impl From<rat_core::Error> for PageError {
     fn from(e: rat_core::Error) -> Self {
@@ -89,27 +144,45 @@ impl From<rat_core::Error> for PageError {
     }
 }
 
+/// A failure's message, for [`error_pages`] to render.
+#[derive(Debug, Clone)]
+struct Failure(String);
+
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let status = self.0.status();
-        let context = minijinja::context! {
-            title => status.canonical_reason().unwrap_or("Error"),
-            status => status.as_u16(),
-            message => self.0.message(),
-        };
-        let body = match templates()
-            .get_template("error.html")
-            .and_then(|t| t.render(context))
-        {
-            Ok(html) => html,
-            Err(_) => format!("{status}: {}", self.0.message()),
-        };
-        let mut response = (status, Html(body)).into_response();
+        let mut response = self.0.status().into_response();
+        response
+            .extensions_mut()
+            .insert(Failure(self.0.message().to_string()));
         if self.0.is_denied() {
             response.extensions_mut().insert(Denied);
         }
         response
     }
+}
+
+/// Renders the error page of a handler's [`PageError`] (where the UI of
+/// the request, its prefix and session, are known).
+pub(super) async fn error_pages(request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let shell = Shell::of(&parts);
+    let mut response = next.run(Request::from_parts(parts, body)).await;
+    let Some(Failure(message)) = response.extensions_mut().remove::<Failure>() else {
+        return response;
+    };
+    let status = response.status();
+    let context = minijinja::context! {
+        title => status.canonical_reason().unwrap_or("Error"),
+        status => status.as_u16(),
+        message => message,
+    };
+    let body = match shell.page("error.html", context) {
+        Ok(html) => html.0,
+        Err(_) => format!("{status}: {message}"),
+    };
+    let mut page = (status, Html(body)).into_response();
+    *page.extensions_mut() = std::mem::take(response.extensions_mut());
+    page
 }
 
 /// `GET /assets/{file}`: an embedded asset, cached for a day.
@@ -137,6 +210,10 @@ pub(super) async fn asset(Path(file): Path<String>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn page(template: &str, context: Value) -> PageResult {
+        Ui::new("/", Authenticator::none()).render(template, false, context)
+    }
 
     #[test]
     fn every_template_file_is_compiled_in() {
@@ -171,9 +248,9 @@ mod tests {
 
     #[test]
     fn every_template_parses_and_escapes_html() {
-        let env = templates();
+        let ui = Ui::new("/", Authenticator::none());
         for (name, _) in TEMPLATES {
-            assert!(env.get_template(name).is_ok(), "{name}");
+            assert!(ui.env.get_template(name).is_ok(), "{name}");
         }
         let html = page(
             "error.html",

@@ -7,7 +7,7 @@ use rat_core::store::RunFilter;
 use rat_core::{RunStatus, TableRef};
 use serde::Deserialize;
 
-use super::render::{self, PageError, PageResult};
+use super::render::{PageError, PageResult, Shell};
 use super::views::RunRow;
 use crate::http::Api;
 
@@ -25,7 +25,7 @@ pub(super) struct RunsForm {
     page: u32,
 }
 
-pub(super) async fn page(Api(api): Api, Query(form): Query<RunsForm>) -> PageResult {
+pub(super) async fn page(shell: Shell, Api(api): Api, Query(form): Query<RunsForm>) -> PageResult {
     let table = match form.pipeline.trim() {
         "" => None,
         text => Some(
@@ -53,7 +53,7 @@ pub(super) async fn page(Api(api): Api, Query(form): Query<RunsForm>) -> PageRes
     let more = runs.len() > PAGE as usize;
     runs.truncate(PAGE as usize);
     let rows: Vec<RunRow> = runs.into_iter().map(RunRow::from).collect();
-    render::page(
+    shell.page(
         "runs.html",
         minijinja::context! {
             title => "Runs",

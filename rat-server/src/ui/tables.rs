@@ -6,7 +6,7 @@ use axum::extract::{Path, Query};
 use rat_core::TableRef;
 use serde::Deserialize;
 
-use super::render::{self, PageError, PageResult};
+use super::render::{PageError, PageResult, Shell};
 use super::views::TableRow;
 use super::views::namespace_names;
 
@@ -21,11 +21,15 @@ pub(super) struct TablesForm {
     namespace: String,
 }
 
-pub(super) async fn list(Api(api): Api, Query(form): Query<TablesForm>) -> PageResult {
+pub(super) async fn list(
+    shell: Shell,
+    Api(api): Api,
+    Query(form): Query<TablesForm>,
+) -> PageResult {
     let namespace = Some(form.namespace.trim()).filter(|n| !n.is_empty());
     let tables = api.tables(namespace, TABLES, 0).await?;
     let namespaces = namespace_names(api.as_ref()).await?;
-    render::page(
+    shell.page(
         "tables.html",
         minijinja::context! {
             title => "Explorer",
@@ -39,6 +43,7 @@ pub(super) async fn list(Api(api): Api, Query(form): Query<TablesForm>) -> PageR
 }
 
 pub(super) async fn detail(
+    shell: Shell,
     Api(api): Api,
     Path((namespace, layer, name)): Path<(String, String, String)>,
 ) -> PageResult {
@@ -47,7 +52,7 @@ pub(super) async fn detail(
         .map_err(|e: rat_core::Error| PageError::from(e.with_context("field", "table")))?;
     let detail = api.table(&table).await?;
     let history = api.history(&table).await?;
-    render::page(
+    shell.page(
         "table.html",
         minijinja::context! {
             title => table.to_string(),
