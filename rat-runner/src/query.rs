@@ -58,7 +58,7 @@ pub async fn query(
     options: &QueryOptions,
 ) -> Result<QueryOutput> {
     let session = DuckSession::open(&options.limits)?;
-    let parsed = parse_select(&session, sql, "query").await?;
+    let parsed = parse_select(&session, sql, "query", sql).await?;
     let default_ns = rat_core::ident::namespace(&options.default_namespace)?;
     let named = named_tables(&parsed, &default_ns);
     let mut relations = BTreeMap::new();

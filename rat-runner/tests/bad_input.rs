@@ -112,6 +112,14 @@ async fn sql_syntax_error_names_file_and_line() {
     assert_eq!(err.context("file"), Some("pipelines/silver/s/pipeline.sql"));
     assert!(err.message().contains("syntax error"), "{err}");
     assert_eq!(err.context("line"), Some("3"), "{err}");
+    // After a block that rendered to nothing, still the template's line.
+    p.write(
+        "pipelines/silver/s/pipeline.sql",
+        "SELECT id\n{% if false %}\nWHERE id > 1\n{% endif %}\nFROM {{ ref('bronze.ok') }}\nWHERE WHERE",
+    );
+    let err = p.run(&[]).await.unwrap_err();
+    assert!(err.message().contains("syntax error"), "{err}");
+    assert_eq!(err.context("line"), Some("6"), "{err}");
     assert_rejected(
         &[("pipelines/silver/s/pipeline.sql", "DROP TABLE x")],
         "pipelines/silver/s/pipeline.sql",

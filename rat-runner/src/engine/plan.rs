@@ -131,10 +131,13 @@ async fn check_rendered(
 ) -> Result<()> {
     // A script's syntax was checked when its inputs were found.
     if let DiscoveredCode::Sql(first_run) = &found.code {
-        check_select(session, &first_run.sql, &pipeline.source_file).await?;
+        let file = &pipeline.source_file;
+        check_select(session, &first_run.sql, file, &pipeline.source).await?;
     }
     for (file, rendered) in &found.tests {
-        check_select(session, &rendered.sql, file).await?;
+        let template = pipeline.tests.iter().find(|t| &t.file == file);
+        let template = template.map_or(rendered.sql.as_str(), |t| t.sql.as_str());
+        check_select(session, &rendered.sql, file, template).await?;
     }
     Ok(())
 }

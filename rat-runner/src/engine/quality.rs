@@ -55,7 +55,7 @@ async fn evaluate(
     ctx: &TemplateContext,
 ) -> Result<(u64, SampleRows)> {
     let rendered = render(&test.sql, &test.file, ctx)?;
-    check_select(session, &rendered.sql, &test.file).await?;
+    check_select(session, &rendered.sql, &test.file, &test.sql).await?;
     let sql = format!(
         "SELECT CAST(COLUMNS(*) AS VARCHAR), count(*) OVER () AS __rat_violations \
          FROM ({}) AS __rat_test LIMIT {MAX_SAMPLE_ROWS}",

@@ -344,18 +344,25 @@ pub(crate) fn landing_reader(
 }
 
 /// Fails unless `sql` parses as exactly one SELECT (`WITH` and set
-/// operations included). Errors name `file` and the line.
-pub(crate) async fn check_select(session: &DuckSession, sql: &str, file: &str) -> Result<()> {
-    parse_select(session, sql, file).await.map(|_| ())
+/// operations included). Errors name `file` and the line of `template`
+/// (what `sql` was rendered from).
+pub(crate) async fn check_select(
+    session: &DuckSession,
+    sql: &str,
+    file: &str,
+    template: &str,
+) -> Result<()> {
+    parse_select(session, sql, file, template).await.map(|_| ())
 }
 
 /// DuckDB's syntax tree of `sql` (`json_serialize_sql`), which must be
 /// exactly one SELECT (`WITH` and set operations included). Errors name
-/// `file` and the line.
+/// `file` and the line of `template` (what `sql` was rendered from).
 pub(crate) async fn parse_select(
     session: &DuckSession,
     sql: &str,
     file: &str,
+    template: &str,
 ) -> Result<serde_json::Value> {
     let probe = format!("SELECT json_serialize_sql({})", quote_literal(sql));
     let json: String = session
@@ -382,7 +389,7 @@ pub(crate) async fn parse_select(
             .and_then(|p| p.parse::<usize>().ok())
         {
             let line = sql.get(..pos).map_or(1, |s| s.matches('\n').count() + 1);
-            err = err.with_context("line", line);
+            err = err.with_context("line", template_line(template, sql, line));
         }
         return Err(err);
     }
@@ -394,6 +401,27 @@ pub(crate) async fn parse_select(
         .with_context("file", file));
     }
     Ok(parsed)
+}
+
+/// The line of `template` that line `line` of `rendered` came from.
+/// Rendering drops the lines of a false `{% if %}` and repeats those of a
+/// loop, but a line without Jinja renders as it is: the template's line
+/// of the same text nearest to `line`; `line` itself when none has it.
+fn template_line(template: &str, rendered: &str, line: usize) -> usize {
+    let Some(text) = rendered.lines().nth(line.saturating_sub(1)) else {
+        return line;
+    };
+    let text = text.trim_end();
+    if text.trim().is_empty() {
+        return line;
+    }
+    template
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.trim_end() == text)
+        .map(|(i, _)| i + 1)
+        .min_by_key(|i| i.abs_diff(line))
+        .unwrap_or(line)
 }
 
 /// The tables a parsed query names as `layer.name` (in

@@ -85,7 +85,7 @@ impl Run<'_> {
         let rendered = match &script {
             None => {
                 let rendered = render(&pipeline.source, file, &template_ctx)?;
-                check_select(&session, &rendered.sql, file).await?;
+                check_select(&session, &rendered.sql, file, &pipeline.source).await?;
                 rendered
             }
             Some(script) => script.rendered(pipeline),
