@@ -14,6 +14,8 @@ step() { printf '\n==> %s\n' "$*"; }
 step "fetch libduckdb 1.5.5";  scripts/duckdb-lib.sh
 step "python test venv";       timeout 900 scripts/test-env.sh
 . scripts/env.sh # again: the venv now holds DuckDB's httpfs extension
+step "browser for the web IDE tests (Debian Chromium)"; timeout 600 scripts/browser.sh
+step "web IDE bundle is current"; timeout 300 scripts/ui-build.sh --check
 step "test servers (SeaweedFS, moto)"
 trap 'scripts/test-services.sh stop' EXIT
 timeout 300 scripts/test-services.sh start

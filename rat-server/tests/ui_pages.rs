@@ -54,7 +54,7 @@ async fn home_shows_runs_failing_tests_tables_and_schedules() {
     let (_, _, home) = fetch(&server, "/").await;
     for words in [
         "<td>default.bronze.orders</td>",
-        r#"<span class="status status-success">success</span>"#,
+        r#"<a class="status status-success" href="runs/"#,
         "<strong>amount_not_negative</strong>, 147 violating rows",
         "<li>default.bronze.orders</li>",
         "bronze <span class=\"count\">(1)</span>",
@@ -233,21 +233,23 @@ async fn pipelines_are_listed_by_layer_and_searched() {
     assert_eq!(status, StatusCode::OK, "{all}");
     let (_, listed) = server.get("/api/v1/pipelines?limit=200").await;
     for p in listed["items"].as_array().unwrap() {
-        let cell = format!("<td>{}</td>", p["name"].as_str().unwrap());
+        let name = p["name"].as_str().unwrap();
+        let cell = format!("/{name}\">{name}</a></td>");
         assert!(all.contains(&cell), "{cell}: {all}");
     }
     let (_, _, gold) = fetch(&server, "/pipelines?layer=gold").await;
     assert!(
-        gold.contains("<td>revenue_by_country</td>") && !gold.contains("<td>customers</td>"),
+        gold.contains(">revenue_by_country</a></td>") && !gold.contains(">customers</a></td>"),
         "{gold}"
     );
     assert!(gold.contains(r#"<option value="gold" selected>"#), "{gold}");
     let (_, _, found) = fetch(&server, "/pipelines?q=ORDERS").await;
     assert!(
-        found.contains("<td>orders</td>") && found.contains("<td>orders_enriched</td>"),
+        found.contains(r#"<a href="pipelines/default/bronze/orders">orders</a>"#)
+            && found.contains(">orders_enriched</a></td>"),
         "{found}"
     );
-    assert!(!found.contains("<td>customers</td>"), "{found}");
+    assert!(!found.contains(">customers</a></td>"), "{found}");
     assert!(
         found.contains(r#"href="runs?pipeline=default.bronze.orders""#),
         "{found}"

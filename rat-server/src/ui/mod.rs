@@ -40,7 +40,12 @@ pub(crate) fn router(auth: Authenticator, root: &str) -> Router<Arc<dyn Platform
     let pages = Router::new()
         .route("/", get(home::page))
         .route("/pipelines", get(pipelines::list))
+        .route(
+            "/pipelines/{namespace}/{layer}/{name}",
+            get(pipelines::detail),
+        )
         .route("/runs", get(runs::page))
+        .route("/runs/{id}", get(runs::detail))
         .route("/settings", get(settings::page))
         .route("/tables", get(tables::list))
         .route("/tables/{namespace}/{layer}/{name}", get(tables::detail))

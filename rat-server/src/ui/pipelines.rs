@@ -1,11 +1,13 @@
 //! `/pipelines`: the pipelines the caller may see, by namespace and
 //! layer, narrowed by a search on their names (a GET form, so a search
-//! is a link).
+//! is a link); `/pipelines/{ns}/{layer}/{name}`: one pipeline's code in
+//! the editor, with check, preview, save and run (the page's script calls
+//! the API for those).
 
-use axum::extract::Query;
+use axum::extract::{Path, Query};
 use serde::Deserialize;
 
-use super::render::{PageResult, Shell};
+use super::render::{PageError, PageResult, Shell};
 use super::views::namespace_names;
 use crate::http::Api;
 
@@ -45,6 +47,59 @@ pub(super) async fn list(
             namespace => namespace.unwrap_or(""),
             layer => layer.unwrap_or(""),
             q => form.q.trim(),
+        },
+    )
+}
+
+/// Tables offered to `ref()` completion.
+const REFS: u32 = 500;
+/// Runs shown on a pipeline's page.
+const RECENT_RUNS: u32 = 5;
+
+pub(super) async fn detail(
+    shell: Shell,
+    Api(api): Api,
+    Path((namespace, layer, name)): Path<(String, String, String)>,
+) -> PageResult {
+    let table = crate::platform::pipeline_table(&namespace, &layer, &name)
+        .map_err(|e| PageError::from(e.with_context("field", "pipeline")))?;
+    let detail = api.pipeline(&table).await?;
+    let files = detail.files();
+    let refs: Vec<String> = api
+        .pipelines(None, None)
+        .await?
+        .into_iter()
+        .filter(|p| p.table != table)
+        .map(|p| {
+            if p.table.namespace.as_str() == table.namespace.as_str() {
+                format!("{}.{}", p.table.layer, p.table.name)
+            } else {
+                p.table.to_string()
+            }
+        })
+        .take(REFS as usize)
+        .collect();
+    let runs = api
+        .runs(&rat_core::store::RunFilter {
+            table: Some(table.clone()),
+            limit: Some(RECENT_RUNS),
+            ..Default::default()
+        })
+        .await?;
+    shell.page(
+        "pipeline.html",
+        minijinja::context! {
+            title => table.to_string(),
+            section => "pipelines",
+            table => table.to_string(),
+            path => format!("{}/{}/{}", table.namespace, table.layer, table.name),
+            detail => detail,
+            language => detail.pipeline.language,
+            code => detail.pipeline.source,
+            config => files.config.unwrap_or_default(),
+            tests => serde_json::to_string(&files.tests).unwrap_or_default(),
+            refs => serde_json::to_string(&refs).unwrap_or_default(),
+            runs => runs.into_iter().map(super::views::RunRow::from).collect::<Vec<_>>(),
         },
     )
 }

@@ -15,7 +15,7 @@ use crate::auth::{Authenticator, session};
 use crate::error::{ApiError, Denied};
 
 /// Every template, by name; `.html` names are auto-escaped.
-const TEMPLATES: [(&str, &str); 10] = [
+const TEMPLATES: [(&str, &str); 12] = [
     (
         "layout.html",
         include_str!("../../ui/templates/layout.html"),
@@ -41,14 +41,32 @@ const TEMPLATES: [(&str, &str); 10] = [
     ),
     ("error.html", include_str!("../../ui/templates/error.html")),
     ("login.html", include_str!("../../ui/templates/login.html")),
+    (
+        "pipeline.html",
+        include_str!("../../ui/templates/pipeline.html"),
+    ),
+    ("run.html", include_str!("../../ui/templates/run.html")),
 ];
 
 /// Every asset: name, media type, bytes.
-const ASSETS: [(&str, &str, &[u8]); 1] = [(
-    "rat.css",
-    "text/css; charset=utf-8",
-    include_bytes!("../../ui/assets/rat.css"),
-)];
+const ASSETS: [(&str, &str, &[u8]); 3] = [
+    (
+        "rat.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../ui/assets/rat.css"),
+    ),
+    (
+        "icon.svg",
+        "image/svg+xml",
+        include_bytes!("../../ui/assets/icon.svg"),
+    ),
+    // Built from ui/web by scripts/ui-build.sh (CI checks it is current).
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../ui/assets/app.js"),
+    ),
+];
 
 /// What every page of one server shares: the compiled templates, where
 /// the UI is served from, and how people sign in.

@@ -1,8 +1,10 @@
 //! `/runs`: the runs the caller may see, newest first, filtered by
 //! pipeline and status (a plain GET form, so a filtered list is a link),
-//! a page at a time.
+//! a page at a time; `/runs/{id}`: one run — its phases, quality
+//! results, error and its log as it is written (the page's script follows
+//! it).
 
-use axum::extract::Query;
+use axum::extract::{Path, Query};
 use rat_core::store::RunFilter;
 use rat_core::{RunStatus, TableRef};
 use serde::Deserialize;
@@ -64,6 +66,24 @@ pub(super) async fn page(shell: Shell, Api(api): Api, Query(form): Query<RunsFor
             statuses => ["pending", "running", "success", "failed", "cancelled"],
             page => form.page,
             more => more,
+        },
+    )
+}
+
+pub(super) async fn detail(shell: Shell, Api(api): Api, Path(id): Path<String>) -> PageResult {
+    let run: rat_core::RunId = id
+        .parse()
+        .map_err(|e: rat_core::Error| PageError::from(e.with_context("field", "run")))?;
+    let record = api.run(&run).await?;
+    let row = RunRow::from(record.clone());
+    shell.page(
+        "run.html",
+        minijinja::context! {
+            title => format!("Run {run}"),
+            section => "runs",
+            run => row,
+            record => record,
+            ended => record.status.is_terminal(),
         },
     )
 }

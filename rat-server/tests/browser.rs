@@ -1,0 +1,97 @@
+//! The web IDE in a real browser (Debian's Chromium, installed by
+//! scripts/browser.sh, driven by Playwright from the test venv) against a
+//! real server: the flows of tests/browser/flows.py, each failing on any
+//! console error or unexpected failed request. Screenshots land in
+//! `$CARGO_TARGET_DIR/ui-screenshots/` (scripts/screenshots.sh copies
+//! them to docs/).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{Server, team, team_key};
+use reqwest::StatusCode;
+use serde_json::json;
+
+/// Where the flows write their screenshots.
+fn screenshots() -> PathBuf {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("ui-screenshots")
+}
+
+/// Runs flow `name` against `server`; its output when it passed.
+async fn flow(server: &Server, name: &str, extra: &[&str]) -> String {
+    let venv = std::env::var("RAT_VENV").expect("RAT_VENV (scripts/env.sh)");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser/flows.py");
+    let output = tokio::process::Command::new(format!("{venv}/bin/python"))
+        .arg(script)
+        .arg(name)
+        .arg(&server.base)
+        .arg(screenshots())
+        .args(extra)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("the test venv's python (scripts/test-env.sh)");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "flow {name} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// A silver pipeline over the sample's orders, and those orders loaded.
+async fn paid_orders(server: &Server) {
+    let (status, created) = server
+        .post(
+            "/api/v1/pipelines",
+            json!({
+                "layer": "silver",
+                "name": "paid_orders",
+                "sql": "-- Orders that were paid.\nSELECT order_id, amount, ordered_at\nFROM {{ ref('bronze.orders') }}\nWHERE status = 'paid'\n",
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(
+        server.run_to_end("bronze.orders").await["status"],
+        "success"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_check_preview_save_run_and_explore() {
+    let server = Server::sample().await;
+    paid_orders(&server).await;
+    let out = flow(&server, "author", &[]).await;
+    println!("{out}");
+    // What the browser did, as the API sees it: a new version, a run that
+    // succeeded, its table.
+    let (_, versions) = server
+        .get("/api/v1/pipelines/default/silver/paid_orders/versions")
+        .await;
+    assert_eq!(versions["items"].as_array().unwrap().len(), 2, "{versions}");
+    let (status, table) = server
+        .get("/api/v1/tables/default/silver/paid_orders")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{table}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_follow_a_run_and_refuse_a_forged_change() {
+    let server = team(&[("ada", &["admin"])], |_| {}).await;
+    paid_orders(&server).await;
+    let out = flow(&server, "signin", &[&team_key("ada")]).await;
+    println!("{out}");
+    let (_, runs) = server
+        .get("/api/v1/runs?pipeline=default.silver.paid_orders")
+        .await;
+    let runs = runs["items"].as_array().unwrap();
+    assert_eq!(runs.len(), 1, "the forged POST started nothing: {runs:?}");
+    assert_eq!(runs[0]["started_by"], "ada");
+}

@@ -1,0 +1,259 @@
+"""The web IDE in a real browser: Debian's Chromium driven by Playwright
+against a real `rat serve` that tests/browser.rs started.
+
+    python flows.py FLOW BASE_URL SCREENSHOT_DIR [KEY]
+
+Each flow is what a person does, step by step, asserting what they would
+see. Any console error, uncaught exception, failed request or HTTP error
+the flow did not expect fails it. Screenshots at 1280x800 (and 390x844
+where the layout changes) are written to SCREENSHOT_DIR.
+"""
+
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+from playwright.sync_api import expect, sync_playwright
+
+# What a page may take to answer a click (the server is local; this is a
+# bound, not a wait: every wait below ends on an event in the page).
+expect.set_options(timeout=20_000)
+
+
+class Watch:
+    """Fails the flow on any console error, page error, failed request or
+    HTTP error response it was not told to expect."""
+
+    def __init__(self, page):
+        self.problems = []
+        self.expected = []  # (status, path regex), each consumed once
+        page.on("console", self.console)
+        page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
+        page.on("requestfailed", self.failed)
+        page.on("response", self.response)
+
+    def expect(self, status, path):
+        self.expected.append((status, re.compile(path)))
+
+    def console(self, message):
+        # Chromium repeats each HTTP error response as a console error;
+        # those are judged by `response` below.
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            self.problems.append(f"console error: {message.text}")
+
+    def failed(self, request):
+        # A stream the page closed on purpose, or left when navigating.
+        if request.resource_type == "eventsource" or "ERR_ABORTED" in (request.failure or ""):
+            return
+        self.problems.append(f"request failed: {request.method} {request.url} {request.failure}")
+
+    def response(self, response):
+        if response.status < 400:
+            return
+        for i, (status, path) in enumerate(self.expected):
+            if status == response.status and path.search(response.url):
+                del self.expected[i]
+                return
+        self.problems.append(f"HTTP {response.status}: {response.request.method} {response.url}")
+
+    def check(self):
+        assert not self.problems, "\n".join(self.problems)
+
+
+class Flow:
+    def __init__(self, browser, base, shots):
+        self.base = base.rstrip("/")
+        self.shots = Path(shots)
+        self.shots.mkdir(parents=True, exist_ok=True)
+        self.context = browser.new_context(viewport={"width": 1280, "height": 800})
+        self.page = self.context.new_page()
+        self.watch = Watch(self.page)
+        self.timings = {}
+
+    def open(self, path):
+        self.page.goto(self.base + path)
+        self.ready()
+
+    def ready(self):
+        expect(self.page.locator("html")).to_have_attribute("data-ready", "true")
+
+    def shot(self, name, narrow=False):
+        self.page.screenshot(path=str(self.shots / f"{name}.png"))
+        if narrow:
+            self.page.set_viewport_size({"width": 390, "height": 844})
+            self.page.screenshot(path=str(self.shots / f"{name}-390.png"))
+            self.page.set_viewport_size({"width": 1280, "height": 800})
+
+    def editor_text(self):
+        return self.page.evaluate("window.rat.editors.code.text()")
+
+    def set_code(self, text):
+        """Replaces the editor's text the way a person would: select all, type."""
+        content = self.page.locator(".cm-content").first
+        content.click()
+        self.page.keyboard.press("Control+A")
+        self.page.keyboard.press("Delete")
+        # insertText: one input event, not auto-closed brackets per key.
+        self.page.keyboard.insert_text(text)
+        assert self.editor_text() == text, self.editor_text()
+
+
+def author(flow):
+    """Open a pipeline from the list, break its SQL (the error is marked
+    at its line), fix it, preview, save, run it and follow the live log to
+    success, then find the table in the explorer."""
+    page = flow.page
+    flow.open("/pipelines")
+    flow.shot("pipelines")
+    page.get_by_role("link", name="paid_orders", exact=True).click()
+    flow.ready()
+    expect(page.get_by_role("heading", level=1)).to_have_text("default.silver.paid_orders")
+    good = flow.editor_text()
+    assert "ref('bronze.orders')" in good, good
+
+    # ref() completion offers the catalog's tables.
+    flow.set_code("SELECT * FROM {{ ref('bron")
+    page.keyboard.press("Control+Space")
+    options = page.locator(".cm-tooltip-autocomplete li")
+    expect(options.first).to_be_visible()
+    labels = options.all_inner_texts()
+    assert any("bronze.orders" in label for label in labels), labels
+
+    broken = good.replace("WHERE", "WHERE WHERE", 1)
+    line = broken.split("\n").index(next(l for l in broken.split("\n") if "WHERE WHERE" in l)) + 1
+    flow.set_code(broken)
+    flow.watch.expect(422, r"/compile$")
+    page.get_by_role("button", name="Check").click()
+    status = page.locator("[data-result]")
+    expect(status).to_have_class(re.compile("error"))
+    expect(status).to_contain_text(f"line: {line}")
+    # The editor marks that line: the marked range is the broken line.
+    marked = page.locator(".cm-lintRange-error").first
+    expect(marked).to_contain_text("WHERE WHERE")
+    expect(page.locator(".cm-gutter-lint .cm-lint-marker-error")).to_have_count(1)
+    flow.shot("pipeline-error")
+
+    flow.set_code(good)
+    page.get_by_role("button", name="Check").click()
+    expect(status).to_contain_text("The code compiles")
+    expect(page.locator(".cm-lintRange-error")).to_have_count(0)
+    page.get_by_role("button", name="Preview").click()
+    expect(status).to_contain_text("Preview:")
+    rows = page.locator("[data-output] tbody tr")
+    expect(rows.first).to_be_visible()
+    assert rows.count() > 0
+    headers = page.locator("[data-output] th").all_inner_texts()
+    assert "order_id" in headers, headers
+    flow.shot("pipeline-preview")
+
+    page.get_by_role("button", name="Save").click()
+    expect(status).to_contain_text("Saved as version")
+
+    page.get_by_role("button", name="Run").click()
+    page.wait_for_url(re.compile(r"/runs/[0-9a-f]{32}$"))
+    flow.ready()
+    run = page.locator("[data-run]")
+    expect(run).to_have_attribute("data-ended", "success")
+    expect(page.locator("[data-status]")).to_have_text("success")
+    lines = page.locator("[data-log] li")
+    assert lines.count() > 3, lines.count()
+    expect(page.locator("[data-log]")).to_contain_text("started")
+    # The level filter hides debug lines (shown with "all").
+    page.locator("[data-level]").select_option("debug")
+    shown_all = page.locator("[data-log] li:visible").count()
+    page.locator("[data-level]").select_option("warn")
+    assert page.locator("[data-log] li:visible").count() < shown_all
+    page.locator("[data-level]").select_option("info")
+    page.locator("[data-search]").fill("publish")
+    for text in page.locator("[data-log] li:visible").all_inner_texts():
+        assert "publish" in text.lower(), text
+    page.locator("[data-search]").fill("")
+    flow.shot("run", narrow=True)
+
+    # The run's page says the same once reloaded (rendered by the server).
+    page.reload()
+    flow.ready()
+    expect(page.locator("h2", has_text="Phases")).to_be_visible()
+
+    flow.open("/tables")
+    page.get_by_role("link", name="default.silver.paid_orders").click()
+    flow.ready()
+    expect(page.get_by_role("heading", level=1)).to_have_text("default.silver.paid_orders")
+    expect(page.locator("table").first).to_contain_text("order_id")
+    expect(page.locator("#history-h + table tbody tr")).to_have_count(1)
+    flow.shot("table")
+    flow.open("/")
+    flow.shot("home", narrow=True)
+
+
+def signin(flow, key):
+    """With API keys: the form, a page, a run's live log over the session
+    cookie, and a change without the CSRF token refused."""
+    page = flow.page
+    page.goto(flow.base + "/pipelines/default/silver/paid_orders")
+    page.wait_for_url(re.compile(r"/login\?next="))
+    flow.ready()
+    flow.shot("login")
+    field = page.get_by_label("API key")
+    expect(field).to_be_focused()
+    field.fill("not-the-key-0123456789")
+    flow.watch.expect(401, r"/login$")
+    field.press("Enter")
+    expect(page.get_by_role("alert")).to_contain_text("the API key is not valid")
+    page.get_by_label("API key").fill(key)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/pipelines/default/silver/paid_orders$"))
+    flow.ready()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+    # A change without the token is refused, with it accepted.
+    flow.watch.expect(403, r"/api/v1/runs$")
+    forged = page.evaluate(
+        """async () => {
+            const r = await fetch("api/v1/runs", {method: "POST",
+                headers: {"content-type": "application/json"},
+                body: JSON.stringify({pipeline: "silver.paid_orders"})});
+            return [r.status, await r.json()];
+        }"""
+    )
+    assert forged[0] == 403 and forged[1]["error"]["code"] == "csrf", forged
+
+    page.get_by_role("button", name="Run").click()
+    page.wait_for_url(re.compile(r"/runs/[0-9a-f]{32}$"))
+    flow.ready()
+    expect(page.locator("[data-run]")).to_have_attribute("data-ended", "success")
+    assert page.locator("[data-log] li").count() > 3
+
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(re.compile(r"/login$"))
+    page.goto(flow.base + "/runs")
+    page.wait_for_url(re.compile(r"/login\?next=%2Fruns$"))
+
+
+def main():
+    name, base, shots = sys.argv[1:4]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+        )
+        try:
+            flow = Flow(browser, base, shots)
+            started = time.monotonic()
+            if name == "author":
+                author(flow)
+            elif name == "signin":
+                signin(flow, sys.argv[4])
+            else:
+                raise SystemExit(f"no flow {name}")
+            flow.watch.check()
+            assert not flow.watch.expected, f"expected but not seen: {flow.watch.expected}"
+            print(json.dumps({"flow": name, "seconds": round(time.monotonic() - started, 2)}))
+        finally:
+            browser.close()
+
+
+if __name__ == "__main__":
+    main()

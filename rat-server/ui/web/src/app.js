@@ -1,0 +1,27 @@
+// The web IDE's one script. Pages are rendered on the server and work to
+// read without it; this adds what needs a browser: the code editor, the
+// buttons that call the JSON API (/api/v1, the same verbs the CLI uses)
+// and the live log. Each part starts from data- attributes of the page.
+import { api } from "./api.js";
+import { mountEditors } from "./editor.js";
+import { wirePipeline } from "./pipeline.js";
+import { followRun } from "./run.js";
+
+function start() {
+  const editors = mountEditors(document);
+  for (const el of document.querySelectorAll("[data-pipeline]")) {
+    wirePipeline(el, editors);
+  }
+  for (const el of document.querySelectorAll("[data-run]")) {
+    followRun(el);
+  }
+  // For the browser tests and for people poking in the console.
+  window.rat = { api, editors };
+  document.documentElement.dataset.ready = "true";
+}
+
+if (document.readyState === "loading") {
+  document.addEventListener("DOMContentLoaded", start);
+} else {
+  start();
+}

@@ -1,0 +1,112 @@
+// A pipeline's page: check (compile), preview, save and run its code
+// through the API, errors shown at their line in the editor they belong to.
+import { api, say } from "./api.js";
+
+/** The cell of one value: NULL said as such, numbers aligned. */
+export function cell(value) {
+  const td = document.createElement("td");
+  if (value === null || value === undefined) {
+    td.textContent = "NULL";
+    td.className = "null";
+  } else if (typeof value === "object") {
+    td.textContent = JSON.stringify(value);
+  } else {
+    td.textContent = String(value);
+    if (typeof value === "number") td.className = "num";
+  }
+  return td;
+}
+
+/** A table of `columns` and `rows` in `into`, replacing what was there. */
+export function grid(into, columns, rows) {
+  const table = document.createElement("table");
+  const head = table.createTHead().insertRow();
+  for (const name of columns) {
+    const th = document.createElement("th");
+    th.scope = "col";
+    th.textContent = name;
+    head.append(th);
+  }
+  const body = table.createTBody();
+  for (const row of rows) {
+    const tr = body.insertRow();
+    for (const value of row) tr.append(cell(value));
+  }
+  into.replaceChildren(table);
+}
+
+export function wirePipeline(section, editors) {
+  const [namespace, layer, name] = section.dataset.pipeline.split("/");
+  const path = `api/v1/pipelines/${namespace}/${layer}/${name}`;
+  const language = section.dataset.language;
+  const tests = JSON.parse(section.dataset.tests || "{}");
+  const code = editors.code;
+  const config = editors.config;
+  const region = section.querySelector("[data-result]");
+  const output = section.querySelector("[data-output]");
+  const compiled = section.querySelector("[data-compiled]");
+
+  const files = () => {
+    const body = { [language]: code.text(), tests };
+    const configText = config ? config.text() : "";
+    body.config = configText.trim() === "" ? null : configText;
+    return body;
+  };
+
+  const failed = (e) => {
+    const file = (e.context && e.context.file) || "";
+    const line = Number((e.context && e.context.line) || 0) || undefined;
+    const target = file.endsWith("config.yaml") && config ? config : code;
+    if (file || line) target.showError(e.message, line);
+    // The message names the file and line already.
+    say(region, `${e.status ? e.status + ": " : ""}${e.message}`, "error");
+  };
+
+  const busy = async (button, work) => {
+    for (const b of section.querySelectorAll("[data-action]")) b.disabled = true;
+    code.clearErrors();
+    if (config) config.clearErrors();
+    say(region, `${button.textContent.trim()}…`, "wait");
+    try {
+      await work();
+    } catch (e) {
+      failed(e);
+    } finally {
+      for (const b of section.querySelectorAll("[data-action]")) b.disabled = false;
+    }
+  };
+
+  const actions = {
+    async check() {
+      const { tests: _, ...body } = files();
+      const result = await api("POST", `${path}/compile`, body);
+      compiled.textContent = result.compiled_sql || "";
+      const warnings = result.warnings.length ? ` Warnings: ${result.warnings.join("; ")}` : "";
+      say(region, `The code compiles.${warnings}`, "ok");
+    },
+    async preview() {
+      const { tests: _, ...body } = files();
+      const result = await api("POST", `${path}/preview`, body);
+      grid(output, result.columns, result.rows);
+      compiled.textContent = result.compiled_sql || "";
+      const more = result.truncated ? " (more rows not shown)" : "";
+      say(region, `Preview: ${result.rows.length} rows${more}.`, "ok");
+    },
+    async save() {
+      const saved = await api("PUT", path, files());
+      const version = saved.version ? ` as version ${saved.version.version}` : "";
+      say(region, `Saved${version}.`, "ok");
+    },
+    async run() {
+      const run = await api("POST", "api/v1/runs", {
+        pipeline: `${namespace}.${layer}.${name}`,
+      });
+      window.location.assign(`runs/${run.run_id}`);
+    },
+  };
+
+  for (const button of section.querySelectorAll("[data-action]")) {
+    const action = actions[button.dataset.action];
+    button.addEventListener("click", () => busy(button, action));
+  }
+}

@@ -1,0 +1,109 @@
+// A run's page: its log as it is written (Server-Sent Events, which carry
+// the session cookie), kept scrolled to the end until the reader scrolls
+// up; filtered by level and text; downloadable; the run's end shown when
+// it comes; cancel.
+import { api, say } from "./api.js";
+
+const LEVELS = ["debug", "info", "warn", "error"];
+
+export function followRun(section) {
+  const id = section.dataset.run;
+  const log = section.querySelector("[data-log]");
+  const status = section.querySelector("[data-status]");
+  const region = section.querySelector("[data-result]");
+  const level = section.querySelector("[data-level]");
+  const search = section.querySelector("[data-search]");
+  const cancel = section.querySelector("[data-cancel]");
+  const download = section.querySelector("[data-download]");
+  const lines = [];
+  let stick = true;
+
+  // Following stops once the reader scrolls away from the end.
+  log.addEventListener("scroll", () => {
+    stick = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
+  });
+
+  const shown = (line) => {
+    const minimum = LEVELS.indexOf(level ? level.value : "debug");
+    const words = search ? search.value.trim().toLowerCase() : "";
+    return (
+      LEVELS.indexOf(line.level) >= minimum &&
+      (!words || line.message.toLowerCase().includes(words))
+    );
+  };
+
+  const row = (line) => {
+    const li = document.createElement("li");
+    li.className = `log-${line.level}`;
+    const time = document.createElement("time");
+    time.textContent = (line.at || "").slice(11, 23);
+    const lvl = document.createElement("span");
+    lvl.className = "level";
+    lvl.textContent = line.level.toUpperCase();
+    const text = document.createElement("span");
+    text.textContent = line.message;
+    li.append(time, " ", lvl, " ", text);
+    li.hidden = !shown(line);
+    return li;
+  };
+
+  const refilter = () => {
+    log.querySelectorAll("li").forEach((li, i) => {
+      li.hidden = !shown(lines[i]);
+    });
+  };
+  if (level) level.addEventListener("change", refilter);
+  if (search) search.addEventListener("input", refilter);
+
+  if (download) {
+    download.addEventListener("click", () => {
+      const text = lines
+        .map((l) => `${l.at} ${l.level.toUpperCase()} ${l.message}`)
+        .join("\n");
+      const a = document.createElement("a");
+      a.href = URL.createObjectURL(new Blob([text + "\n"], { type: "text/plain" }));
+      a.download = `run-${id}.log`;
+      a.click();
+      URL.revokeObjectURL(a.href);
+    });
+  }
+
+  if (cancel) {
+    cancel.addEventListener("click", async () => {
+      cancel.disabled = true;
+      try {
+        await api("POST", `api/v1/runs/${id}/cancel`);
+        say(region, "Cancel requested.", "wait");
+      } catch (e) {
+        say(region, `${e.status}: ${e.message}`, "error");
+        cancel.disabled = false;
+      }
+    });
+  }
+
+  const events = new EventSource(`api/v1/runs/${id}/logs`);
+  events.addEventListener("log", (event) => {
+    const line = JSON.parse(event.data);
+    lines.push(line);
+    log.append(row(line));
+    if (stick) log.scrollTop = log.scrollHeight;
+  });
+  events.addEventListener("end", (event) => {
+    events.close();
+    const record = JSON.parse(event.data);
+    const ended = record.status || "unknown";
+    status.textContent = ended;
+    status.className = `status status-${ended}`;
+    if (cancel) cancel.hidden = true;
+    const why = record.error ? `: ${record.error.message}` : "";
+    say(region, `The run ended: ${ended}${why}.`, ended === "success" ? "ok" : "error");
+    section.dataset.ended = ended;
+  });
+  events.onerror = () => {
+    // The browser reconnects on its own (from the last line it saw);
+    // say so while it does.
+    if (events.readyState === EventSource.CONNECTING) {
+      say(region, "The connection to the server was lost; reconnecting…", "wait");
+    }
+  };
+}
