@@ -3,12 +3,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use rat_core::{Catalog, Error, ErrorKind, Result};
+use rat_core::{Catalog, Error, ErrorKind, Result, TableRef};
 use serde::{Deserialize, Serialize};
 
 use crate::duck::{DuckSession, Sandbox, SessionLimits, duck_error, quote_ident};
 use crate::engine::{named_tables, parse_select, relation_at};
-use crate::template::RefTarget;
+use crate::template::{AsOf, RefTarget};
 
 /// Options of a read-only query.
 #[derive(Debug, Clone)]
@@ -21,6 +21,9 @@ pub struct QueryOptions {
     pub default_namespace: String,
     /// DuckDB resources.
     pub limits: SessionLimits,
+    /// Tables read at an earlier snapshot of theirs (time travel) instead
+    /// of their `main`'s current one.
+    pub snapshots: BTreeMap<TableRef, i64>,
 }
 
 impl Default for QueryOptions {
@@ -30,6 +33,7 @@ impl Default for QueryOptions {
             timeout: Duration::from_secs(60),
             default_namespace: rat_core::DEFAULT_NAMESPACE.to_owned(),
             limits: SessionLimits::default(),
+            snapshots: BTreeMap::new(),
         }
     }
 }
@@ -61,6 +65,12 @@ pub async fn query(
     let parsed = parse_select(&session, sql, "query", sql).await?;
     let default_ns = rat_core::ident::namespace(&options.default_namespace)?;
     let named = named_tables(&parsed, &default_ns);
+    if let Some(stray) = options.snapshots.keys().find(|t| !named.contains(*t)) {
+        return Err(Error::invalid(format!(
+            "a snapshot is given for '{stray}', which the query does not read"
+        ))
+        .with_context("field", "snapshots"));
+    }
     let mut relations = BTreeMap::new();
     for table in named {
         let loaded = match catalog.load_table(&table).await {
@@ -72,7 +82,8 @@ pub async fn query(
             }
             Err(e) => return Err(e),
         };
-        let relation = relation_at(&loaded, None, "query").await?;
+        let as_of = options.snapshots.get(&table).map(|id| AsOf::Snapshot(*id));
+        let relation = relation_at(&loaded, as_of, "query").await?;
         relations.insert(RefTarget::current(table), relation);
     }
     crate::engine::create_table_views(&session, &relations).await?;

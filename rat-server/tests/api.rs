@@ -462,6 +462,85 @@ async fn tables_preview_and_read_only_queries() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn previews_and_queries_read_an_earlier_snapshot_when_asked() {
+    let server = Server::sample().await;
+    let create = json!({"layer": "bronze", "name": "counter", "sql": "SELECT 1 AS v"});
+    assert_eq!(
+        server.post("/api/v1/pipelines", create).await.0,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        server.run_to_end("bronze.counter").await["status"],
+        "success"
+    );
+    let (_, history) = server
+        .get("/api/v1/tables/default/bronze/counter/history")
+        .await;
+    let first = history[0]["snapshot_id"].as_i64().unwrap();
+    let (status, saved) = server
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/pipelines/default/bronze/counter",
+            Some(json!({"sql": "SELECT 2 AS v"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    assert_eq!(
+        server.run_to_end("bronze.counter").await["status"],
+        "success"
+    );
+
+    let (_, now) = server
+        .get("/api/v1/tables/default/bronze/counter/preview")
+        .await;
+    assert_eq!(now["rows"], json!([[2]]), "{now}");
+    let (status, then) = server
+        .get(&format!(
+            "/api/v1/tables/default/bronze/counter/preview?snapshot_id={first}"
+        ))
+        .await;
+    assert_eq!(
+        (status, &then["rows"]),
+        (StatusCode::OK, &json!([[1]])),
+        "{then}"
+    );
+    let (status, joined) = server
+        .post(
+            "/api/v1/query",
+            json!({
+                "sql": "SELECT v FROM bronze.counter",
+                "snapshots": {"bronze.counter": first},
+            }),
+        )
+        .await;
+    assert_eq!(
+        (status, &joined["rows"]),
+        (StatusCode::OK, &json!([[1]])),
+        "{joined}"
+    );
+
+    assert_error(
+        &server
+            .get("/api/v1/tables/default/bronze/counter/preview?snapshot_id=42")
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_input",
+        &["no snapshot 42"],
+    );
+    assert_error(
+        &server
+            .post(
+                "/api/v1/query",
+                json!({"sql": "SELECT 1", "snapshots": {"bronze.counter": first}}),
+            )
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_input",
+        &["default.bronze.counter", "does not read"],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_requests_get_the_envelope() {
     let server = Server::sample().await;
     assert_error(

@@ -16,6 +16,7 @@ pub(crate) async fn query(
         namespace: None,
         limit: Some(u32::try_from(max_rows).unwrap_or(u32::MAX)),
         timeout_ms: None,
+        snapshots: Default::default(),
     };
     let out = api.query(&request).await?;
     if json {

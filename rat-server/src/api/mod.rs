@@ -189,8 +189,15 @@ pub trait PlatformApi:
         request: &MaintainRequest,
     ) -> Result<MaintenanceReport>;
 
-    /// The first `rows` rows of a table's `main`.
-    async fn preview(&self, table: &TableRef, rows: u32) -> Result<QueryOutput>;
+    /// The first `rows` rows of a table's `main`, or of an earlier
+    /// snapshot of it (time travel); `invalid_input` naming the snapshot
+    /// when the table has no such one.
+    async fn preview(
+        &self,
+        table: &TableRef,
+        rows: u32,
+        snapshot_id: Option<i64>,
+    ) -> Result<QueryOutput>;
 
     /// One read-only SELECT, with row and time limits.
     async fn query(&self, request: &QueryRequest) -> Result<QueryOutput>;

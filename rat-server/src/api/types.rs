@@ -404,6 +404,10 @@ pub struct QueryRequest {
     /// Time limit in milliseconds (at most 300,000; 30,000 when absent).
     #[serde(default)]
     pub timeout_ms: Option<u64>,
+    /// Tables read at an earlier snapshot (time travel), by name as in
+    /// `sql`: snapshot id; the others at their `main`'s current one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub snapshots: BTreeMap<String, i64>,
 }
 
 /// A query's rows.

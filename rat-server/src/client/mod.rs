@@ -433,9 +433,15 @@ impl PlatformApi for Client {
             .await
     }
 
-    async fn preview(&self, table: &TableRef, rows: u32) -> Result<QueryOutput> {
+    async fn preview(
+        &self,
+        table: &TableRef,
+        rows: u32,
+        snapshot_id: Option<i64>,
+    ) -> Result<QueryOutput> {
+        let at = snapshot_id.map_or(String::new(), |id| format!("&snapshot_id={id}"));
         self.get(&format!(
-            "/tables/{}/preview?rows={rows}",
+            "/tables/{}/preview?rows={rows}{at}",
             table_path(table)
         ))
         .await

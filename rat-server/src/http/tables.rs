@@ -41,6 +41,8 @@ pub(super) async fn get(
 #[derive(Debug, Deserialize)]
 pub(super) struct Preview {
     rows: Option<u32>,
+    /// An earlier snapshot to read instead of `main`'s current one.
+    snapshot_id: Option<i64>,
 }
 
 pub(super) async fn preview(
@@ -54,7 +56,10 @@ pub(super) async fn preview(
             "rows {rows} is out of range: 1 to {MAX_QUERY_ROWS}"
         )));
     }
-    Ok(axum::Json(api.preview(&table_of(path)?, rows).await?))
+    let table = table_of(path)?;
+    Ok(axum::Json(
+        api.preview(&table, rows, preview.snapshot_id).await?,
+    ))
 }
 
 pub(super) async fn query(

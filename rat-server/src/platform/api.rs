@@ -155,8 +155,13 @@ impl PlatformApi for Platform {
         self.maintain_table(table, request).await
     }
 
-    async fn preview(&self, table: &TableRef, rows: u32) -> Result<QueryOutput> {
-        self.preview_table(table, rows).await
+    async fn preview(
+        &self,
+        table: &TableRef,
+        rows: u32,
+        snapshot_id: Option<i64>,
+    ) -> Result<QueryOutput> {
+        self.preview_table(table, rows, snapshot_id).await
     }
 
     async fn query(&self, request: &QueryRequest) -> Result<QueryOutput> {

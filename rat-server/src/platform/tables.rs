@@ -130,7 +130,12 @@ impl Platform {
     }
 
     /// The first `rows` rows of a table's `main`.
-    pub(super) async fn preview_table(&self, table: &TableRef, rows: u32) -> Result<QueryOutput> {
+    pub(super) async fn preview_table(
+        &self,
+        table: &TableRef,
+        rows: u32,
+        snapshot_id: Option<i64>,
+    ) -> Result<QueryOutput> {
         self.check_table(Action::Read, table).await?;
         self.catalog().load_table(table).await?;
         let request = QueryRequest {
@@ -142,6 +147,10 @@ impl Platform {
             namespace: None,
             limit: Some(rows),
             timeout_ms: None,
+            snapshots: snapshot_id
+                .map(|id| (table.to_string(), id))
+                .into_iter()
+                .collect(),
         };
         self.run_query(&request).await
     }
@@ -159,6 +168,11 @@ impl Platform {
         };
         if let Some(ns) = &request.namespace {
             options.default_namespace = parse_namespace(ns)?.to_string();
+        }
+        for (name, id) in &request.snapshots {
+            let table = TableRef::parse(name, &options.default_namespace)
+                .map_err(|e| e.with_context("field", "snapshots"))?;
+            options.snapshots.insert(table, *id);
         }
         let readable = Readable::over(self, self.catalog());
         query(readable.as_ref(), &request.sql, &options).await
