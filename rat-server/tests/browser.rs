@@ -45,7 +45,8 @@ async fn flow(server: &Server, name: &str, extra: &[&str]) -> String {
     stdout
 }
 
-/// A silver pipeline over the sample's orders, and those orders loaded.
+/// A silver pipeline over the sample's orders (its rows say `v1`), and
+/// those orders loaded.
 async fn paid_orders(server: &Server) {
     let (status, created) = server
         .post(
@@ -53,7 +54,7 @@ async fn paid_orders(server: &Server) {
             json!({
                 "layer": "silver",
                 "name": "paid_orders",
-                "sql": "-- Orders that were paid.\nSELECT order_id, amount, ordered_at\nFROM {{ ref('bronze.orders') }}\nWHERE status = 'paid'\n",
+                "sql": "-- Orders that were paid.\nSELECT order_id, amount, ordered_at, 'v1' AS code_version\nFROM {{ ref('bronze.orders') }}\nWHERE status = 'paid'\n",
             }),
         )
         .await;
@@ -68,6 +69,9 @@ async fn paid_orders(server: &Server) {
 async fn write_check_preview_save_run_and_explore() {
     let server = Server::sample().await;
     paid_orders(&server).await;
+    // A first snapshot to go back to.
+    let first = server.run_to_end("silver.paid_orders").await;
+    assert_eq!(first["status"], "success");
     let out = flow(&server, "author", &[]).await;
     println!("{out}");
     // What the browser did, as the API sees it: a new version, a run that

@@ -8,6 +8,7 @@
 //! - [`login`]: `/login`, `/logout` and the gate before every page.
 //! - [`home`]: `/`, what a team looks at first.
 //! - [`pipelines`]: `/pipelines`, by namespace and layer, searched.
+//! - [`query`]: `/query`, the query console.
 //! - [`runs`]: `/runs`, filtered and paged.
 //! - [`tables`]: `/tables`, the explorer: tables, their schemas and
 //!   snapshots.
@@ -17,6 +18,7 @@
 mod home;
 mod login;
 mod pipelines;
+mod query;
 mod render;
 mod runs;
 mod settings;
@@ -44,6 +46,7 @@ pub(crate) fn router(auth: Authenticator, root: &str) -> Router<Arc<dyn Platform
             "/pipelines/{namespace}/{layer}/{name}",
             get(pipelines::detail),
         )
+        .route("/query", get(query::page))
         .route("/runs", get(runs::page))
         .route("/runs/{id}", get(runs::detail))
         .route("/settings", get(settings::page))

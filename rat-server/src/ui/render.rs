@@ -15,7 +15,7 @@ use crate::auth::{Authenticator, session};
 use crate::error::{ApiError, Denied};
 
 /// Every template, by name; `.html` names are auto-escaped.
-const TEMPLATES: [(&str, &str); 12] = [
+const TEMPLATES: [(&str, &str); 13] = [
     (
         "layout.html",
         include_str!("../../ui/templates/layout.html"),
@@ -46,6 +46,7 @@ const TEMPLATES: [(&str, &str); 12] = [
         include_str!("../../ui/templates/pipeline.html"),
     ),
     ("run.html", include_str!("../../ui/templates/run.html")),
+    ("query.html", include_str!("../../ui/templates/query.html")),
 ];
 
 /// Every asset: name, media type, bytes.

@@ -58,6 +58,8 @@ pub(super) async fn detail(
             title => table.to_string(),
             section => "tables",
             table => table.to_string(),
+            path => format!("{}/{}/{}", table.namespace, table.layer, table.name),
+            sql_name => super::views::sql_name(&table),
             detail => detail,
             partition_spec => serde_json::to_string_pretty(&detail.partition_spec).unwrap_or_default(),
             history => history,

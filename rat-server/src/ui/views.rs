@@ -66,3 +66,13 @@ pub(super) async fn namespace_names(
         .map(|n| n.name)
         .collect())
 }
+
+/// How SQL names `table`: `layer.name` in the default namespace (whose
+/// name is an SQL keyword), else `namespace.layer.name`.
+pub(super) fn sql_name(table: &rat_core::TableRef) -> String {
+    if table.namespace.as_str() == rat_core::DEFAULT_NAMESPACE {
+        format!("{}.{}", table.layer, table.name)
+    } else {
+        table.to_string()
+    }
+}

@@ -121,8 +121,9 @@ def author(flow):
     labels = options.all_inner_texts()
     assert any("bronze.orders" in label for label in labels), labels
 
-    broken = good.replace("WHERE", "WHERE WHERE", 1)
-    line = broken.split("\n").index(next(l for l in broken.split("\n") if "WHERE WHERE" in l)) + 1
+    changed = good.replace("'v1'", "'v2'")
+    broken = changed.replace("WHERE", "WHERE WHERE", 1)
+    line = next(i for i, l in enumerate(broken.split("\n"), 1) if "WHERE WHERE" in l)
     flow.set_code(broken)
     flow.watch.expect(422, r"/compile$")
     page.get_by_role("button", name="Check").click()
@@ -130,22 +131,20 @@ def author(flow):
     expect(status).to_have_class(re.compile("error"))
     expect(status).to_contain_text(f"line: {line}")
     # The editor marks that line: the marked range is the broken line.
-    marked = page.locator(".cm-lintRange-error").first
-    expect(marked).to_contain_text("WHERE WHERE")
+    expect(page.locator(".cm-lintRange-error").first).to_contain_text("WHERE WHERE")
     expect(page.locator(".cm-gutter-lint .cm-lint-marker-error")).to_have_count(1)
     flow.shot("pipeline-error")
 
-    flow.set_code(good)
+    flow.set_code(changed)
     page.get_by_role("button", name="Check").click()
     expect(status).to_contain_text("The code compiles")
     expect(page.locator(".cm-lintRange-error")).to_have_count(0)
     page.get_by_role("button", name="Preview").click()
     expect(status).to_contain_text("Preview:")
-    rows = page.locator("[data-output] tbody tr")
-    expect(rows.first).to_be_visible()
-    assert rows.count() > 0
-    headers = page.locator("[data-output] th").all_inner_texts()
-    assert "order_id" in headers, headers
+    output = page.locator("[data-output]")
+    expect(output.locator("tbody tr").first).to_be_visible()
+    assert "order_id" in output.locator("th").all_inner_texts()
+    expect(output.locator("tbody tr").first).to_contain_text("v2")
     flow.shot("pipeline-preview")
 
     page.get_by_role("button", name="Save").click()
@@ -154,36 +153,81 @@ def author(flow):
     page.get_by_role("button", name="Run").click()
     page.wait_for_url(re.compile(r"/runs/[0-9a-f]{32}$"))
     flow.ready()
-    run = page.locator("[data-run]")
-    expect(run).to_have_attribute("data-ended", "success")
+    expect(page.locator("[data-run]")).to_have_attribute("data-ended", "success")
     expect(page.locator("[data-status]")).to_have_text("success")
-    lines = page.locator("[data-log] li")
-    assert lines.count() > 3, lines.count()
-    expect(page.locator("[data-log]")).to_contain_text("started")
-    # The level filter hides debug lines (shown with "all").
-    page.locator("[data-level]").select_option("debug")
-    shown_all = page.locator("[data-log] li:visible").count()
-    page.locator("[data-level]").select_option("warn")
-    assert page.locator("[data-log] li:visible").count() < shown_all
-    page.locator("[data-level]").select_option("info")
+    log = page.locator("[data-log]")
+    expect(log).to_contain_text("started")
+    expect(log).to_contain_text("run succeeded")
+    # The level filter: "all" shows the debug lines the default hides.
+    level = page.locator("[data-level]")
+    shown = lambda: page.locator("[data-log] li:visible").count()
+    default = shown()
+    level.select_option("debug")
+    everything = shown()
+    level.select_option("error")
+    assert shown() < default < everything, (shown(), default, everything)
+    level.select_option("info")
     page.locator("[data-search]").fill("publish")
     for text in page.locator("[data-log] li:visible").all_inner_texts():
         assert "publish" in text.lower(), text
     page.locator("[data-search]").fill("")
     flow.shot("run", narrow=True)
-
-    # The run's page says the same once reloaded (rendered by the server).
+    # Once reloaded the server renders the phases.
     page.reload()
     flow.ready()
     expect(page.locator("h2", has_text="Phases")).to_be_visible()
 
+    # The explorer: the schema, both snapshots, rows now and then.
     flow.open("/tables")
     page.get_by_role("link", name="default.silver.paid_orders").click()
     flow.ready()
     expect(page.get_by_role("heading", level=1)).to_have_text("default.silver.paid_orders")
-    expect(page.locator("table").first).to_contain_text("order_id")
-    expect(page.locator("#history-h + table tbody tr")).to_have_count(1)
+    expect(page.locator("#columns-h + table")).to_contain_text("code_version")
+    snapshots = page.locator("#history-h + table tbody tr")
+    expect(snapshots).to_have_count(2)
+    rows = page.locator("[data-table] [data-output]")
+    expect(rows.locator("tbody tr").first).to_contain_text("v2")
+    first_snapshot = page.locator("[data-rollback]").get_attribute("data-rollback")
+    page.locator("[data-snapshot]").select_option(first_snapshot)
+    expect(page.locator("[data-table] [data-result]")).to_contain_text(f"snapshot {first_snapshot}")
+    expect(rows.locator("tbody tr").first).to_contain_text("v1")
     flow.shot("table")
+
+    # The query console, from the table's page.
+    page.get_by_role("link", name="Query this table").click()
+    flow.ready()
+    page.get_by_role("button", name="Run", exact=True).click()
+    result = page.locator("[data-query] [data-result]")
+    expect(result).to_contain_text("rows in")
+    grid = page.locator("[data-query] [data-output] table")
+    expect(grid.locator("tbody tr")).to_have_count(100)
+    expect(grid.locator("tbody tr").first).to_contain_text("v2")
+    # Sorting by a column, both ways.
+    header = grid.get_by_role("button", name="order_id")
+    header.click()
+    expect(grid.locator("th").first).to_have_attribute("aria-sort", "ascending")
+    header.click()
+    expect(grid.locator("th").first).to_have_attribute("aria-sort", "descending")
+    # An error is marked at its line.
+    flow.watch.expect(422, r"/api/v1/query$")
+    page.evaluate("text => window.rat.editors.sql.setText(text)", "SELECT 1\nFROM FROM")
+    page.keyboard.press("Control+Enter")
+    expect(result).to_have_class(re.compile("error"))
+    expect(result).to_contain_text("line: 2")
+    expect(page.locator(".cm-lintRange-error")).to_contain_text("FROM FROM")
+    expect(page.locator("[data-history] li")).to_have_count(1)
+    flow.shot("query")
+
+    # Roll back to the first snapshot: asked first, then done.
+    flow.open("/tables/default/silver/paid_orders")
+    page.locator("[data-rollback]").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text(first_snapshot)
+    dialog.get_by_role("button", name="Roll back").click()
+    page.wait_for_load_state("load")
+    flow.ready()
+    expect(snapshots).to_have_count(3)
+    expect(rows.locator("tbody tr").first).to_contain_text("v1")
     flow.open("/")
     flow.shot("home", narrow=True)
 

@@ -1,7 +1,22 @@
 // Calls to the JSON API with the session cookie the browser sends on its
 // own, repeating the CSRF token on changes (the server refuses a change
 // the cookie alone carries). Paths are relative to the page's <base>, so
-// the UI works under a path prefix.
+// the UI works under a path prefix. Integers beyond 2^53 (snapshot ids,
+// BIGINT values) stay exact: they are read as BigInt and written back as
+// JSON numbers.
+import { bigints } from "./grid.js";
+
+/** JSON.parse keeping integers exact (BigInt when a number cannot). */
+export function parseJson(text) {
+  return JSON.parse(text, (_key, value, context) =>
+    typeof value === "number" &&
+    !Number.isSafeInteger(value) &&
+    context &&
+    /^-?\d+$/.test(context.source)
+      ? BigInt(context.source)
+      : value,
+  );
+}
 
 /** The CSRF token of this session, from the readable rat_csrf cookie. */
 export function csrfToken() {
@@ -30,7 +45,7 @@ export async function api(method, path, body) {
       method,
       headers,
       credentials: "same-origin",
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : JSON.stringify(body, bigints),
     });
   } catch (e) {
     throw new ApiError(0, `the server did not answer (${e.message})`);
@@ -38,7 +53,7 @@ export async function api(method, path, body) {
   const text = await response.text();
   let json = null;
   try {
-    json = text ? JSON.parse(text) : null;
+    json = text ? parseJson(text) : null;
   } catch {
     json = null;
   }

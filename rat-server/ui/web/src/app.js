@@ -6,6 +6,8 @@ import { api } from "./api.js";
 import { mountEditors } from "./editor.js";
 import { wirePipeline } from "./pipeline.js";
 import { followRun } from "./run.js";
+import { wireQuery } from "./query.js";
+import { wireTable } from "./table.js";
 
 function start() {
   const editors = mountEditors(document);
@@ -14,6 +16,12 @@ function start() {
   }
   for (const el of document.querySelectorAll("[data-run]")) {
     followRun(el);
+  }
+  for (const el of document.querySelectorAll("[data-table]")) {
+    wireTable(el);
+  }
+  for (const el of document.querySelectorAll("[data-query]")) {
+    wireQuery(el, editors);
   }
   // For the browser tests and for people poking in the console.
   window.rat = { api, editors };

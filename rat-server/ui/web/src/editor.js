@@ -40,10 +40,25 @@ function refCompletion(tables) {
   };
 }
 
+/** What the editor of `textarea` knows of its language. */
+function languageOf(textarea) {
+  switch (textarea.dataset.editor) {
+    case "python":
+      return [python()];
+    case "yaml":
+      return [];
+    case "query":
+      // Table names complete from the catalog.
+      return [sql({ schema: JSON.parse(textarea.dataset.schema || "{}") })];
+    default: {
+      const tables = JSON.parse(textarea.dataset.refs || "[]");
+      return [sql(), jinja, autocompletion({ override: [refCompletion(tables)] })];
+    }
+  }
+}
+
 /** An editor over `textarea`; its text flows back into the textarea. */
 function mount(textarea) {
-  const language = textarea.dataset.editor;
-  const tables = JSON.parse(textarea.dataset.refs || "[]");
   const extensions = [
     basicSetup,
     lintGutter(),
@@ -53,18 +68,18 @@ function mount(textarea) {
     EditorView.contentAttributes.of({
       "aria-label": textarea.getAttribute("aria-label") || "Code",
     }),
+    ...languageOf(textarea),
   ];
-  if (language === "python") {
-    extensions.push(python());
-  } else {
-    extensions.push(sql(), jinja, autocompletion({ override: [refCompletion(tables)] }));
-  }
   const view = new EditorView({ doc: textarea.value, extensions });
   textarea.hidden = true;
   textarea.after(view.dom);
   return {
     view,
     text: () => view.state.doc.toString(),
+    /** Replaces the whole text. */
+    setText(text) {
+      view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: text } });
+    },
     /** Marks line `line` (1-based; absent: the first) with `message`. */
     showError(message, line) {
       const doc = view.state.doc;

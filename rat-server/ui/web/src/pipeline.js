@@ -1,39 +1,7 @@
 // A pipeline's page: check (compile), preview, save and run its code
 // through the API, errors shown at their line in the editor they belong to.
 import { api, say } from "./api.js";
-
-/** The cell of one value: NULL said as such, numbers aligned. */
-export function cell(value) {
-  const td = document.createElement("td");
-  if (value === null || value === undefined) {
-    td.textContent = "NULL";
-    td.className = "null";
-  } else if (typeof value === "object") {
-    td.textContent = JSON.stringify(value);
-  } else {
-    td.textContent = String(value);
-    if (typeof value === "number") td.className = "num";
-  }
-  return td;
-}
-
-/** A table of `columns` and `rows` in `into`, replacing what was there. */
-export function grid(into, columns, rows) {
-  const table = document.createElement("table");
-  const head = table.createTHead().insertRow();
-  for (const name of columns) {
-    const th = document.createElement("th");
-    th.scope = "col";
-    th.textContent = name;
-    head.append(th);
-  }
-  const body = table.createTBody();
-  for (const row of rows) {
-    const tr = body.insertRow();
-    for (const value of row) tr.append(cell(value));
-  }
-  into.replaceChildren(table);
-}
+import { grid } from "./grid.js";
 
 export function wirePipeline(section, editors) {
   const [namespace, layer, name] = section.dataset.pipeline.split("/");

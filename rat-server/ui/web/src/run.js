@@ -2,7 +2,7 @@
 // the session cookie), kept scrolled to the end until the reader scrolls
 // up; filtered by level and text; downloadable; the run's end shown when
 // it comes; cancel.
-import { api, say } from "./api.js";
+import { api, parseJson, say } from "./api.js";
 
 const LEVELS = ["debug", "info", "warn", "error"];
 
@@ -83,14 +83,14 @@ export function followRun(section) {
 
   const events = new EventSource(`api/v1/runs/${id}/logs`);
   events.addEventListener("log", (event) => {
-    const line = JSON.parse(event.data);
+    const line = parseJson(event.data);
     lines.push(line);
     log.append(row(line));
     if (stick) log.scrollTop = log.scrollHeight;
   });
   events.addEventListener("end", (event) => {
     events.close();
-    const record = JSON.parse(event.data);
+    const record = parseJson(event.data);
     const ended = record.status || "unknown";
     status.textContent = ended;
     status.className = `status status-${ended}`;
