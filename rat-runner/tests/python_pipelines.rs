@@ -468,3 +468,26 @@ async fn a_script_previews_in_its_interpreter_and_writes_nothing() {
         "a preview creates no table"
     );
 }
+
+#[tokio::test]
+async fn every_starter_runs_twice_in_both_languages() {
+    use rat_core::project::{Language, MergeStrategy, PipelineFiles};
+    let p = TestProject::new().await;
+    for language in [Language::Sql, Language::Python] {
+        for strategy in MergeStrategy::ALL {
+            let files = PipelineFiles::starter(language, strategy);
+            let (file, code) = files.code().unwrap();
+            let name = format!("{language:?}_{}", strategy.as_str()).to_lowercase();
+            p.write(&format!("pipelines/bronze/{name}/{file}"), code);
+        }
+    }
+    let first = p.run_ok(&[]).await;
+    assert_eq!(first.len(), 12);
+    assert!(first.iter().all(|r| r.rows_written == 1), "{first:?}");
+    // Again: each merges into what it wrote (scd2 sees no change).
+    let again = p.run_ok(&[]).await;
+    for r in &again {
+        let scd2 = r.strategy == Some(rat_core::MergeStrategy::Scd2);
+        assert_eq!(r.rows_written, if scd2 { 0 } else { 1 }, "{r:?}");
+    }
+}

@@ -260,3 +260,29 @@ async fn pipelines_are_listed_by_layer_and_searched() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
     assert!(bad.contains("platinum"), "{bad}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_starter_is_accepted_and_offered_by_the_form() {
+    use rat_core::project::{Language, MergeStrategy, PipelineFiles};
+    let server = Server::sample().await;
+    for language in [Language::Sql, Language::Python] {
+        for strategy in MergeStrategy::ALL {
+            let name = format!("{language:?}_{}", strategy.as_str()).to_lowercase();
+            let mut body =
+                serde_json::to_value(PipelineFiles::starter(language, strategy)).unwrap();
+            body["layer"] = json!("bronze");
+            body["name"] = json!(name);
+            let (status, created) = server.post("/api/v1/pipelines", body).await;
+            assert_eq!(status, StatusCode::CREATED, "{name}: {created}");
+        }
+    }
+    // (Each one runs: rat-runner's tests/python_pipelines.rs.)
+    let run = server.run_to_end("bronze.sql_incremental").await;
+    assert_eq!(run["status"], "success", "{run}");
+    // The form offers them all.
+    let (_, _, page) = fetch(&server, "/pipelines").await;
+    assert!(
+        page.contains("data-new-pipeline") && page.contains("python/scd2"),
+        "{page}"
+    );
+}

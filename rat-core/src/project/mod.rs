@@ -15,6 +15,7 @@ pub mod landing;
 mod pipeline_files;
 mod quality;
 mod settings;
+mod starter;
 
 use std::collections::BTreeMap;
 

@@ -5,6 +5,7 @@
 //! the API for those).
 
 use axum::extract::{Path, Query};
+use rat_core::project::{Language, MergeStrategy, PipelineFiles};
 use serde::Deserialize;
 
 use super::render::{PageError, PageResult, Shell};
@@ -47,8 +48,29 @@ pub(super) async fn list(
             namespace => namespace.unwrap_or(""),
             layer => layer.unwrap_or(""),
             q => form.q.trim(),
+            strategies => MergeStrategy::ALL.map(MergeStrategy::as_str),
+            starters => starters(),
         },
     )
+}
+
+/// The starter code of each language and strategy, by
+/// `language/strategy`, for the new pipeline form (JSON).
+fn starters() -> String {
+    let mut all = std::collections::BTreeMap::new();
+    for language in [Language::Sql, Language::Python] {
+        for strategy in MergeStrategy::ALL {
+            let files = PipelineFiles::starter(language, strategy);
+            let code = files.sql.or(files.python).unwrap_or_default();
+            let name = if language == Language::Sql {
+                "sql"
+            } else {
+                "python"
+            };
+            all.insert(format!("{name}/{}", strategy.as_str()), code);
+        }
+    }
+    serde_json::to_string(&all).unwrap_or_default()
 }
 
 /// Tables offered to `ref()` completion.

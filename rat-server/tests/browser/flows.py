@@ -106,7 +106,26 @@ def author(flow):
     success, then find the table in the explorer."""
     page = flow.page
     flow.open("/pipelines")
+    # A new pipeline from the starter: created, previewed, deleted.
+    page.get_by_text("New pipeline").click()
+    form = page.locator("form[data-new-pipeline]")
+    form.get_by_label("Layer").select_option("silver")
+    form.get_by_label("Name", exact=True).fill("scratch")
+    form.get_by_label("Merge strategy").select_option("incremental")
     flow.shot("pipelines")
+    form.get_by_role("button", name="Create").click()
+    page.wait_for_url(re.compile(r"/pipelines/default/silver/scratch$"))
+    flow.ready()
+    assert "@unique_key: id" in flow.editor_text(), flow.editor_text()
+    page.get_by_role("button", name="Preview").click()
+    expect(page.locator("[data-output] tbody tr")).to_have_count(1)
+    expect(page.locator("[data-output] tbody tr")).to_contain_text("hello")
+    page.get_by_role("button", name="Delete…").click()
+    page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+    page.wait_for_url(re.compile(r"/pipelines$"))
+    flow.ready()
+    expect(page.get_by_role("link", name="scratch", exact=True)).to_have_count(0)
+
     page.get_by_role("link", name="paid_orders", exact=True).click()
     flow.ready()
     expect(page.get_by_role("heading", level=1)).to_have_text("default.silver.paid_orders")

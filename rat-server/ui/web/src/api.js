@@ -73,3 +73,22 @@ export function say(region, text, kind) {
   region.textContent = text;
   region.className = `message ${kind || ""}`.trim();
 }
+
+/** Opens the confirmation `dialog`; runs `work` only if it is confirmed
+ *  (its "confirm" button), showing a failure in `region`. */
+export function confirmThen(dialog, region, work) {
+  dialog.returnValue = "";
+  dialog.showModal();
+  dialog.addEventListener(
+    "close",
+    async () => {
+      if (dialog.returnValue !== "confirm") return;
+      try {
+        await work();
+      } catch (e) {
+        say(region, `${e.status}: ${e.message}`, "error");
+      }
+    },
+    { once: true },
+  );
+}

@@ -3,6 +3,7 @@
 // buttons that call the JSON API (/api/v1, the same verbs the CLI uses)
 // and the live log. Each part starts from data- attributes of the page.
 import { api } from "./api.js";
+import { wireDelete, wireNewPipeline } from "./create.js";
 import { mountEditors } from "./editor.js";
 import { wirePipeline } from "./pipeline.js";
 import { followRun } from "./run.js";
@@ -13,6 +14,10 @@ function start() {
   const editors = mountEditors(document);
   for (const el of document.querySelectorAll("[data-pipeline]")) {
     wirePipeline(el, editors);
+    wireDelete(el);
+  }
+  for (const el of document.querySelectorAll("form[data-new-pipeline]")) {
+    wireNewPipeline(el);
   }
   for (const el of document.querySelectorAll("[data-run]")) {
     followRun(el);

@@ -1,6 +1,6 @@
 // A table's page: its rows now or at any earlier snapshot (time travel),
 // and rollback to a snapshot after a confirmation.
-import { api, say } from "./api.js";
+import { api, confirmThen, say } from "./api.js";
 import { grid } from "./grid.js";
 
 export function wireTable(section) {
@@ -32,21 +32,10 @@ export function wireTable(section) {
     button.addEventListener("click", () => {
       const to = button.dataset.rollback;
       dialog.querySelector("[data-confirm-snapshot]").textContent = to;
-      dialog.returnValue = "";
-      dialog.showModal();
-      dialog.addEventListener(
-        "close",
-        async () => {
-          if (dialog.returnValue !== "confirm") return;
-          try {
-            await api("POST", `${path}/rollback`, { to: BigInt(to) });
-            window.location.reload();
-          } catch (e) {
-            say(region, `${e.status}: ${e.message}`, "error");
-          }
-        },
-        { once: true },
-      );
+      confirmThen(dialog, region, async () => {
+        await api("POST", `${path}/rollback`, { to: BigInt(to) });
+        window.location.reload();
+      });
     });
   }
 }
