@@ -13,6 +13,7 @@
 //! cargo run -p rat-benches -- python [--runs N] [--rows R] [--repeat K]   # RAT_PYTHON: pyarrow + duckdb; needs rat-runner
 //! cargo run -p rat-benches -- upload [--mib N] [--repeat K]
 //! cargo run -p rat-benches -- authz [--grants N] [--repeat K]
+//! cargo run -p rat-benches -- ui-runs [--runs N] [--repeat K]
 //! ```
 
 mod append_history;
@@ -25,6 +26,7 @@ mod remote;
 mod report;
 mod server;
 mod setup;
+mod ui_runs;
 mod upload;
 mod upsert;
 
@@ -89,9 +91,10 @@ fn main() -> Result<()> {
             flag("--tables", 2000)?,
             flag("--repeat", 15)?,
         )),
+        "ui-runs" => runtime.block_on(ui_runs::run(flag("--runs", 10_000)?, flag("--repeat", 20)?)),
         other => {
             bail!(
-                "unknown benchmark '{other}' (known: full-refresh, upsert, executors, remote, server, query-scale, append-history, python, upload, authz)"
+                "unknown benchmark '{other}' (known: full-refresh, upsert, executors, remote, server, query-scale, append-history, python, upload, authz, ui-runs)"
             )
         }
     }
