@@ -54,4 +54,5 @@ timeout 300 "$CARGO_TARGET_DIR/debug/rat-benches" python --runs 3 --rows 200000 
 timeout 300 "$CARGO_TARGET_DIR/debug/rat-benches" upload --mib 64 --repeat 1
 timeout 300 "$CARGO_TARGET_DIR/debug/rat-benches" authz --grants 1000 --repeat 10
 timeout 300 "$CARGO_TARGET_DIR/debug/rat-benches" ui-runs --runs 1000 --repeat 3
+timeout 300 "$CARGO_TARGET_DIR/debug/rat-benches" ui-lineage --pipelines 500 --repeat 1
 step "ok"

@@ -14,6 +14,7 @@
 //! cargo run -p rat-benches -- upload [--mib N] [--repeat K]
 //! cargo run -p rat-benches -- authz [--grants N] [--repeat K]
 //! cargo run -p rat-benches -- ui-runs [--runs N] [--repeat K]
+//! cargo run -p rat-benches -- ui-lineage [--pipelines N] [--repeat K]   # needs the test venv and Chromium
 //! ```
 
 mod append_history;
@@ -26,6 +27,7 @@ mod remote;
 mod report;
 mod server;
 mod setup;
+mod ui_lineage;
 mod ui_runs;
 mod upload;
 mod upsert;
@@ -91,10 +93,14 @@ fn main() -> Result<()> {
             flag("--tables", 2000)?,
             flag("--repeat", 15)?,
         )),
+        "ui-lineage" => runtime.block_on(ui_lineage::run(
+            flag("--pipelines", 500)?,
+            flag("--repeat", 5)?,
+        )),
         "ui-runs" => runtime.block_on(ui_runs::run(flag("--runs", 10_000)?, flag("--repeat", 20)?)),
         other => {
             bail!(
-                "unknown benchmark '{other}' (known: full-refresh, upsert, executors, remote, server, query-scale, append-history, python, upload, authz, ui-runs)"
+                "unknown benchmark '{other}' (known: full-refresh, upsert, executors, remote, server, query-scale, append-history, python, upload, authz, ui-runs, ui-lineage)"
             )
         }
     }

@@ -99,3 +99,15 @@ async fn sign_in_follow_a_run_and_refuse_a_forged_change() {
     assert_eq!(runs.len(), 1, "the forged POST started nothing: {runs:?}");
     assert_eq!(runs[0]["started_by"], "ada");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lineage_traces_what_a_pipeline_reads_and_what_reads_it() {
+    // (At 500 pipelines, timed in the browser: `rat-benches ui-lineage`.)
+    let server = Server::sample().await;
+    assert_eq!(
+        server.run_to_end("bronze.orders").await["status"],
+        "success"
+    );
+    let out = flow(&server, "lineage", &[]).await;
+    println!("{out}");
+}

@@ -8,6 +8,7 @@
 //! - [`login`]: `/login`, `/logout` and the gate before every page.
 //! - [`home`]: `/`, what a team looks at first.
 //! - [`pipelines`]: `/pipelines`, by namespace and layer, searched.
+//! - [`lineage`]: `/lineage`, a namespace's DAG.
 //! - [`query`]: `/query`, the query console.
 //! - [`runs`]: `/runs`, filtered and paged.
 //! - [`tables`]: `/tables`, the explorer: tables, their schemas and
@@ -16,6 +17,7 @@
 //! - [`views`]: records shaped for templates.
 
 mod home;
+mod lineage;
 mod login;
 mod pipelines;
 mod query;
@@ -46,6 +48,7 @@ pub(crate) fn router(auth: Authenticator, root: &str) -> Router<Arc<dyn Platform
             "/pipelines/{namespace}/{layer}/{name}",
             get(pipelines::detail),
         )
+        .route("/lineage", get(lineage::page))
         .route("/query", get(query::page))
         .route("/runs", get(runs::page))
         .route("/runs/{id}", get(runs::detail))

@@ -251,6 +251,51 @@ def author(flow):
     flow.shot("home", narrow=True)
 
 
+def lineage(flow):
+    """The sample's DAG: each pipeline once, its last run's status in
+    words; focusing silver.orders_enriched lights the two tables it reads,
+    the two gold tables reading it and the four edges between; a click
+    opens the pipeline."""
+    page = flow.page
+    flow.open("/lineage")
+    expect(page.locator("[data-node]")).to_have_count(5)
+    expect(page.locator('[data-node][aria-label="default.bronze.orders: success"]')).to_have_count(1)
+    expect(page.locator('[data-node][aria-label="default.gold.top_customers: not run recently"]')).to_have_count(1)
+    dag = page.locator("[data-lineage]")
+    node = page.locator('[data-node][aria-label^="default.silver.orders_enriched:"]')
+    node.focus()
+    expect(dag).to_have_attribute("data-upstream", "2")
+    expect(dag).to_have_attribute("data-downstream", "2")
+    expect(page.locator(".dag .edges path.lit")).to_have_count(4)
+    expect(page.locator(".dag .node.lit")).to_have_count(5)
+    flow.shot("lineage")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/pipelines/default/silver/orders_enriched$"))
+
+
+def lineage_timing(flow, repeat):
+    """For rat-benches ui-lineage: when /lineage (and, as the baseline, /)
+    became interactive, `repeat` times each in turn, and how long tracing
+    a node took; the drawing checked once."""
+    page = flow.page
+    lineage, home = [], []
+    for _ in range(repeat):
+        for path, into in (("/lineage", lineage), ("/", home)):
+            flow.open(path)
+            into.append(page.evaluate("window.rat.readyAt"))
+    flow.open("/lineage")
+    nodes = page.locator("[data-node]").count()
+    started = time.monotonic()
+    page.locator("[data-node]").nth(nodes - 1).focus()
+    expect(page.locator("[data-lineage]")).to_have_attribute("data-upstream", re.compile(r"^[1-9]"))
+    flow.timings.update(
+        nodes=nodes,
+        lineage_ready_ms=lineage,
+        home_ready_ms=home,
+        trace_ms=round((time.monotonic() - started) * 1000, 1),
+    )
+
+
 def signin(flow, key):
     """With API keys: the form, a page, a run's live log over the session
     cookie, and a change without the CSRF token refused."""
@@ -307,13 +352,18 @@ def main():
             started = time.monotonic()
             if name == "author":
                 author(flow)
+            elif name == "lineage":
+                lineage(flow)
+            elif name == "lineage-timing":
+                lineage_timing(flow, int(sys.argv[4]))
             elif name == "signin":
                 signin(flow, sys.argv[4])
             else:
                 raise SystemExit(f"no flow {name}")
             flow.watch.check()
             assert not flow.watch.expected, f"expected but not seen: {flow.watch.expected}"
-            print(json.dumps({"flow": name, "seconds": round(time.monotonic() - started, 2)}))
+            report = {"flow": name, "seconds": round(time.monotonic() - started, 2)}
+            print(json.dumps({**report, **flow.timings}))
         finally:
             browser.close()
 

@@ -5,6 +5,7 @@
 import { api } from "./api.js";
 import { wireDelete, wireNewPipeline } from "./create.js";
 import { mountEditors } from "./editor.js";
+import { wireLineage } from "./lineage.js";
 import { wirePipeline } from "./pipeline.js";
 import { followRun } from "./run.js";
 import { wireQuery } from "./query.js";
@@ -28,8 +29,12 @@ function start() {
   for (const el of document.querySelectorAll("[data-query]")) {
     wireQuery(el, editors);
   }
+  for (const el of document.querySelectorAll("[data-lineage]")) {
+    wireLineage(el);
+  }
   // For the browser tests and for people poking in the console.
-  window.rat = { api, editors };
+  // When the page became interactive, for the browser tests' timing.
+  window.rat = { api, editors, readyAt: performance.now() };
   document.documentElement.dataset.ready = "true";
 }
 
