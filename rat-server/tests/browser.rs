@@ -111,3 +111,15 @@ async fn the_lineage_traces_what_a_pipeline_reads_and_what_reads_it() {
     let out = flow(&server, "lineage", &[]).await;
     println!("{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_dropped_on_a_landing_zone_is_uploaded_and_previewed() {
+    let server = Server::sample().await;
+    let out = flow(&server, "landing", &[]).await;
+    println!("{out}");
+    let (_, files) = server
+        .get("/api/v1/landing-zones/default/drops/files")
+        .await;
+    assert_eq!(files["items"][0]["name"], "cities.csv", "{files}");
+    assert_eq!(files["items"][0]["size"], 28, "{files}");
+}

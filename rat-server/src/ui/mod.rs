@@ -8,6 +8,7 @@
 //! - [`login`]: `/login`, `/logout` and the gate before every page.
 //! - [`home`]: `/`, what a team looks at first.
 //! - [`pipelines`]: `/pipelines`, by namespace and layer, searched.
+//! - [`landing`]: `/landing`, zones and their files.
 //! - [`lineage`]: `/lineage`, a namespace's DAG.
 //! - [`query`]: `/query`, the query console.
 //! - [`runs`]: `/runs`, filtered and paged.
@@ -17,6 +18,7 @@
 //! - [`views`]: records shaped for templates.
 
 mod home;
+mod landing;
 mod lineage;
 mod login;
 mod pipelines;
@@ -48,6 +50,8 @@ pub(crate) fn router(auth: Authenticator, root: &str) -> Router<Arc<dyn Platform
             "/pipelines/{namespace}/{layer}/{name}",
             get(pipelines::detail),
         )
+        .route("/landing", get(landing::list))
+        .route("/landing/{namespace}/{zone}", get(landing::zone))
         .route("/lineage", get(lineage::page))
         .route("/query", get(query::page))
         .route("/runs", get(runs::page))

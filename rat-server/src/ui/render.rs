@@ -15,7 +15,7 @@ use crate::auth::{Authenticator, session};
 use crate::error::{ApiError, Denied};
 
 /// Every template, by name; `.html` names are auto-escaped.
-const TEMPLATES: [(&str, &str); 14] = [
+const TEMPLATES: [(&str, &str); 16] = [
     (
         "layout.html",
         include_str!("../../ui/templates/layout.html"),
@@ -47,6 +47,11 @@ const TEMPLATES: [(&str, &str); 14] = [
     ),
     ("run.html", include_str!("../../ui/templates/run.html")),
     ("query.html", include_str!("../../ui/templates/query.html")),
+    (
+        "landing.html",
+        include_str!("../../ui/templates/landing.html"),
+    ),
+    ("zone.html", include_str!("../../ui/templates/zone.html")),
     (
         "lineage.html",
         include_str!("../../ui/templates/lineage.html"),

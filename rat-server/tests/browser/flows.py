@@ -273,6 +273,45 @@ def lineage(flow):
     page.wait_for_url(re.compile(r"/pipelines/default/silver/orders_enriched$"))
 
 
+def landing(flow):
+    """A zone created from the form; a CSV dropped on it (a synthetic drop
+    event carrying a File, as a drag from the desktop delivers); the file
+    listed; its first rows previewed."""
+    page = flow.page
+    flow.open("/landing")
+    expect(page.locator(".empty")).to_contain_text("No landing zones yet")
+    form = page.locator("form[data-new-zone]")
+    form.get_by_label("Name", exact=True).fill("drops")
+    form.get_by_label("Description").fill("Files from the browser test")
+    form.get_by_role("button", name="Create").click()
+    page.wait_for_url(re.compile(r"/landing/default/drops$"))
+    flow.ready()
+    expect(page.locator(".empty").first).to_contain_text("No files waiting")
+    csv = "id,city\n1,Lisbon\n2,Porto\n3,\n"
+    transfer = page.evaluate_handle(
+        """text => {
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([text], "cities.csv", {type: "text/csv"}));
+            return transfer;
+        }""",
+        csv,
+    )
+    drop = page.locator("[data-drop]")
+    drop.dispatch_event("dragover", {"dataTransfer": transfer})
+    expect(drop).to_have_class(re.compile("over"))
+    with page.expect_navigation():
+        drop.dispatch_event("drop", {"dataTransfer": transfer})
+    flow.ready()
+    expect(page.locator("table code")).to_have_text("cities.csv")
+    page.get_by_role("button", name="Preview").click()
+    output = page.locator("[data-output] table")
+    expect(output.locator("tbody tr")).to_have_count(3)
+    expect(output.locator("tbody tr").nth(2).locator("td").nth(1)).to_have_text("NULL")
+    flow.shot("landing")
+    flow.open("/landing")
+    expect(page.get_by_role("link", name="default.drops")).to_be_visible()
+
+
 def lineage_timing(flow, repeat):
     """For rat-benches ui-lineage: when /lineage (and, as the baseline, /)
     became interactive, `repeat` times each in turn, and how long tracing
@@ -354,6 +393,8 @@ def main():
                 author(flow)
             elif name == "lineage":
                 lineage(flow)
+            elif name == "landing":
+                landing(flow)
             elif name == "lineage-timing":
                 lineage_timing(flow, int(sys.argv[4]))
             elif name == "signin":

@@ -5,6 +5,7 @@
 import { api } from "./api.js";
 import { wireDelete, wireNewPipeline } from "./create.js";
 import { mountEditors } from "./editor.js";
+import { wireNewZone, wireZone } from "./landing.js";
 import { wireLineage } from "./lineage.js";
 import { wirePipeline } from "./pipeline.js";
 import { followRun } from "./run.js";
@@ -31,6 +32,12 @@ function start() {
   }
   for (const el of document.querySelectorAll("[data-lineage]")) {
     wireLineage(el);
+  }
+  for (const el of document.querySelectorAll("form[data-new-zone]")) {
+    wireNewZone(el);
+  }
+  for (const el of document.querySelectorAll("[data-zone]")) {
+    wireZone(el);
   }
   // For the browser tests and for people poking in the console.
   // When the page became interactive, for the browser tests' timing.
