@@ -34,5 +34,5 @@ pub use config::ServerSetup;
 pub use platform::{
     Housekeeping, KEPT_FIRINGS, LandingSettings, MAX_LOG_PAGE, MAX_QUERY_ROWS, MAX_QUERY_TIME,
     NotifierSettings, Platform, SIGNATURE_HEADER, WEBHOOK_BURST, WEBHOOK_PERIOD, next_cron_time,
-    notification_signature,
+    next_cron_times, notification_signature,
 };

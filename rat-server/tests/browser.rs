@@ -123,3 +123,15 @@ async fn a_file_dropped_on_a_landing_zone_is_uploaded_and_previewed() {
     assert_eq!(files["items"][0]["name"], "cities.csv", "{files}");
     assert_eq!(files["items"][0]["size"], 28, "{files}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schedules_are_added_with_a_preview_paused_resumed_and_deleted() {
+    let server = Server::sample().await;
+    let out = flow(&server, "schedules", &[]).await;
+    println!("{out}");
+    let (_, left) = server.get("/api/v1/schedules").await;
+    let left = left["items"].as_array().unwrap();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0]["pipeline"], "default.silver.orders_enriched");
+    assert_eq!(left[0]["enabled"], true);
+}

@@ -189,6 +189,7 @@ pub fn router(platform: Arc<dyn PlatformApi>, auth: Authenticator) -> Router {
                 .delete(schedules::delete),
         )
         .route("/schedules/{id}/firings", get(schedules::firings))
+        .route("/cron", get(schedules::cron))
         .route("/files/{namespace}", get(files::list))
         .route(
             "/files/{namespace}/{*path}",

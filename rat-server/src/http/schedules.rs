@@ -76,3 +76,17 @@ pub(super) async fn webhook(
     let fired = api.fire_webhook(&id, token).await?;
     Ok((StatusCode::ACCEPTED, axum::Json(fired)))
 }
+
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct CronQuery {
+    expression: String,
+    count: Option<usize>,
+}
+
+/// `GET /cron?expression=&count=`: when a cron expression fires next.
+pub(super) async fn cron(Query(q): Query<CronQuery>) -> ApiResult<axum::Json<serde_json::Value>> {
+    let next = crate::next_cron_times(&q.expression, chrono::Utc::now(), q.count.unwrap_or(3))?;
+    Ok(axum::Json(
+        serde_json::json!({"expression": q.expression, "next": next}),
+    ))
+}

@@ -26,7 +26,7 @@ pub use landing::LandingSettings;
 pub use notify::{NotifierSettings, SIGNATURE_HEADER, signature as notification_signature};
 pub(crate) use pipelines::pipeline_table;
 pub use runs::MAX_LOG_PAGE;
-pub use schedules::next_cron_time;
+pub use schedules::{next_cron_time, next_cron_times};
 pub use tables::{MAX_QUERY_ROWS, MAX_QUERY_TIME};
 pub use triggers::{WEBHOOK_BURST, WEBHOOK_PERIOD};
 

@@ -17,6 +17,36 @@ use super::pipelines::no_pipeline;
 use super::triggers::{landing_glob, new_token, token_hash};
 use crate::api::{ScheduleRequest, ZoneRef};
 
+/// The next `count` (1 to 20) times `expression` fires after `after`:
+/// what a schedule form previews.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// let at = Utc.with_ymd_and_hms(2026, 12, 4, 10, 0, 0).unwrap();
+/// let next = rat_server::next_cron_times("0 6 * * *", at, 2).unwrap();
+/// assert_eq!(next[0], Utc.with_ymd_and_hms(2026, 12, 5, 6, 0, 0).unwrap());
+/// assert_eq!(next[1], Utc.with_ymd_and_hms(2026, 12, 6, 6, 0, 0).unwrap());
+/// ```
+pub fn next_cron_times(
+    expression: &str,
+    after: DateTime<Utc>,
+    count: usize,
+) -> Result<Vec<DateTime<Utc>>> {
+    if !(1..=20).contains(&count) {
+        return Err(
+            Error::invalid(format!("count {count} is out of range: 1 to 20"))
+                .with_context("field", "count"),
+        );
+    }
+    let mut times = Vec::with_capacity(count);
+    let mut at = after;
+    for _ in 0..count {
+        at = next_cron_time(expression, at)?;
+        times.push(at);
+    }
+    Ok(times)
+}
+
 /// The next time a cron `expression` matches, after `after`: 5 fields
 /// (minute hour day-of-month month day-of-week), or 6 with seconds first.
 ///

@@ -14,6 +14,7 @@
 //! - [`runs`]: `/runs`, filtered and paged.
 //! - [`tables`]: `/tables`, the explorer: tables, their schemas and
 //!   snapshots.
+//! - [`schedules`]: `/schedules`, schedules and triggers.
 //! - [`settings`]: `/settings`, this server and the caller.
 //! - [`views`]: records shaped for templates.
 
@@ -25,6 +26,7 @@ mod pipelines;
 mod query;
 mod render;
 mod runs;
+mod schedules;
 mod settings;
 mod tables;
 mod views;
@@ -56,6 +58,7 @@ pub(crate) fn router(auth: Authenticator, root: &str) -> Router<Arc<dyn Platform
         .route("/query", get(query::page))
         .route("/runs", get(runs::page))
         .route("/runs/{id}", get(runs::detail))
+        .route("/schedules", get(schedules::page))
         .route("/settings", get(settings::page))
         .route("/tables", get(tables::list))
         .route("/tables/{namespace}/{layer}/{name}", get(tables::detail))

@@ -15,7 +15,7 @@ use crate::auth::{Authenticator, session};
 use crate::error::{ApiError, Denied};
 
 /// Every template, by name; `.html` names are auto-escaped.
-const TEMPLATES: [(&str, &str); 16] = [
+const TEMPLATES: [(&str, &str); 17] = [
     (
         "layout.html",
         include_str!("../../ui/templates/layout.html"),
@@ -52,6 +52,10 @@ const TEMPLATES: [(&str, &str); 16] = [
         include_str!("../../ui/templates/landing.html"),
     ),
     ("zone.html", include_str!("../../ui/templates/zone.html")),
+    (
+        "schedules.html",
+        include_str!("../../ui/templates/schedules.html"),
+    ),
     (
         "lineage.html",
         include_str!("../../ui/templates/lineage.html"),

@@ -312,6 +312,49 @@ def landing(flow):
     expect(page.get_by_role("link", name="default.drops")).to_be_visible()
 
 
+def schedules(flow):
+    """A cron schedule added with its next firings previewed (a bad
+    expression said so as it is typed), paused, resumed; one after an
+    upstream pipeline; deleted."""
+    page = flow.page
+    flow.open("/schedules")
+    form = page.locator("form[data-new-schedule]")
+    form.locator("select[name=pipeline]").select_option("default.bronze.orders")
+    cron = form.get_by_label("Cron (UTC)")
+    preview = form.locator("[data-cron-next]")
+    expect(preview).to_contain_text("Next:")
+    flow.watch.expect(422, r"/api/v1/cron\?")
+    cron.fill("* * *")
+    expect(preview).to_contain_text("3 fields")
+    expect(cron).to_have_attribute("aria-invalid", "true")
+    cron.fill("0 6 * * 1-5")
+    expect(preview).to_contain_text("06:00 UTC")
+    expect(cron).not_to_have_attribute("aria-invalid", "true")
+    flow.shot("schedules-new")
+    form.get_by_role("button", name="Add").click()
+    page.wait_for_load_state("load")
+    flow.ready()
+    row = page.locator("[data-schedule]").first
+    expect(row).to_contain_text("cron 0 6 * * 1-5 (UTC)")
+    expect(row).to_contain_text("active")
+    row.get_by_role("button", name="Pause").click()
+    expect(page.locator("[data-schedule]").first).to_contain_text("paused")
+    page.locator("[data-schedule]").first.get_by_role("button", name="Resume").click()
+    expect(page.locator("[data-schedule]").first).to_contain_text("active")
+
+    page.get_by_text("New schedule").click()
+    form.locator("select[name=pipeline]").select_option("default.silver.orders_enriched")
+    form.get_by_label("after another pipeline").check()
+    expect(form.get_by_label("Cron (UTC)")).to_be_hidden()
+    form.locator("select[name=after]").select_option("default.bronze.orders")
+    form.get_by_role("button", name="Add").click()
+    expect(page.locator("[data-schedule]")).to_have_count(2)
+    expect(page.locator("[data-schedules]")).to_contain_text("after each success of default.bronze.orders")
+    flow.shot("schedules")
+    page.locator("[data-schedule]", has_text="cron").get_by_role("button", name="Delete").click()
+    expect(page.locator("[data-schedule]")).to_have_count(1)
+
+
 def lineage_timing(flow, repeat):
     """For rat-benches ui-lineage: when /lineage (and, as the baseline, /)
     became interactive, `repeat` times each in turn, and how long tracing
@@ -395,6 +438,8 @@ def main():
                 lineage(flow)
             elif name == "landing":
                 landing(flow)
+            elif name == "schedules":
+                schedules(flow)
             elif name == "lineage-timing":
                 lineage_timing(flow, int(sys.argv[4]))
             elif name == "signin":

@@ -10,6 +10,7 @@ import { wireLineage } from "./lineage.js";
 import { wirePipeline } from "./pipeline.js";
 import { followRun } from "./run.js";
 import { wireQuery } from "./query.js";
+import { wireNewSchedule, wireSchedules } from "./schedules.js";
 import { wireTable } from "./table.js";
 
 function start() {
@@ -38,6 +39,12 @@ function start() {
   }
   for (const el of document.querySelectorAll("[data-zone]")) {
     wireZone(el);
+  }
+  for (const el of document.querySelectorAll("form[data-new-schedule]")) {
+    wireNewSchedule(el);
+  }
+  for (const el of document.querySelectorAll("[data-schedules]")) {
+    wireSchedules(el);
   }
   // For the browser tests and for people poking in the console.
   // When the page became interactive, for the browser tests' timing.
