@@ -373,6 +373,7 @@ fn checks() -> Vec<Check> {
         component::<api::FilePreview>("FilePreview", Response),
         inline::<api::NewPipeline>("createPipeline", "request", Request),
         inline::<api::Lineage>("lineage", "200", Response),
+        inline::<api::CronNext>("cronNext", "200", Response),
         inline::<api::QualityTestSql>("replaceQualityTest", "request", Request),
         inline::<api::LogPage>("runLogs", "200", Response),
         Check {

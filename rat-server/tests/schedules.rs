@@ -348,3 +348,34 @@ async fn the_lease_holder_prunes_old_runs_and_maintains_tables() {
         "{done:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cron_previews_say_when_an_expression_fires_next() {
+    let server = Server::sample().await;
+    let (status, next) = server
+        .get("/api/v1/cron?expression=0%206%20*%20*%20*&count=2")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{next}");
+    let times = next["next"].as_array().unwrap();
+    assert_eq!(times.len(), 2);
+    assert!(
+        times
+            .iter()
+            .all(|t| t.as_str().unwrap().ends_with("T06:00:00Z")),
+        "{next}"
+    );
+    assert_error(
+        &server.get("/api/v1/cron?expression=*%20*").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_input",
+        &["2 fields"],
+    );
+    assert_error(
+        &server
+            .get("/api/v1/cron?expression=*%20*%20*%20*%20*&count=99")
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_input",
+        &["count 99"],
+    );
+}

@@ -447,5 +447,14 @@ fn enabled() -> bool {
     true
 }
 
+/// `GET /api/v1/cron`: when an expression fires next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CronNext {
+    /// The expression asked about.
+    pub expression: String,
+    /// Its next firing times, soonest first.
+    pub next: Vec<chrono::DateTime<chrono::Utc>>,
+}
+
 /// A schedule with its firing state.
 pub use rat_core::Schedule;

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use super::{Api, Paging};
 use axum::http::{HeaderMap, header};
 
-use crate::api::{FiringRecord, Page, Schedule, ScheduleRequest};
+use crate::api::{CronNext, FiringRecord, Page, Schedule, ScheduleRequest};
 use crate::error::{ApiError, ApiResult, Json, Path, Query};
 
 pub(super) async fn list(
@@ -84,9 +84,10 @@ pub(super) struct CronQuery {
 }
 
 /// `GET /cron?expression=&count=`: when a cron expression fires next.
-pub(super) async fn cron(Query(q): Query<CronQuery>) -> ApiResult<axum::Json<serde_json::Value>> {
+pub(super) async fn cron(Query(q): Query<CronQuery>) -> ApiResult<axum::Json<CronNext>> {
     let next = crate::next_cron_times(&q.expression, chrono::Utc::now(), q.count.unwrap_or(3))?;
-    Ok(axum::Json(
-        serde_json::json!({"expression": q.expression, "next": next}),
-    ))
+    Ok(axum::Json(CronNext {
+        expression: q.expression,
+        next,
+    }))
 }
