@@ -36,6 +36,8 @@ pub struct Server {
     pub auth: Authenticator,
     /// Cross-origin answers, when other origins are allowed.
     cors: Option<tower_http::cors::CorsLayer>,
+    /// The path prefix everything answers under.
+    base_path: crate::http::BasePath,
     scheduler: Option<Arc<(tokio::task::JoinHandle<()>, String)>>,
 }
 
@@ -55,7 +57,11 @@ impl Server {
 
     /// The HTTP routes.
     pub fn router(&self) -> axum::Router {
-        let router = crate::http::router(Arc::new(self.platform.clone()), self.auth.clone());
+        let router = crate::http::router_under(
+            Arc::new(self.platform.clone()),
+            self.auth.clone(),
+            &self.base_path,
+        );
         match &self.cors {
             Some(cors) => router.layer(cors.clone()),
             None => router,
@@ -89,6 +95,7 @@ impl ServerSetup {
             platform,
             auth,
             cors,
+            base_path: self.base_path.clone(),
             scheduler,
         })
     }

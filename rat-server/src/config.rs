@@ -17,6 +17,7 @@
 //!   sql_access: strict                # project_files: a trusted single-user server
 //!   landing: {max_file_bytes: 33554432}   # largest upload to a landing zone
 //!   cors: {allowed_origins: ["https://ide.example.com"]}   # none by default
+//!   base_path: /rat                   # behind a proxy forwarding /rat/...; none by default
 //! maintenance: {snapshot_retention: 7d, keep_last: 10, orphan_age: 3d, target_file_size: 134217728}
 //! runs: {keep_runs: 100, log_retention: 30d}
 //! ```
@@ -39,7 +40,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::LandingSettings;
 use crate::auth::{AuthConfig, NamedKey};
-use crate::http::CorsConfig;
+use crate::http::{BasePath, CorsConfig};
 use crate::scheduler::SchedulerConfig;
 
 /// The `server:` section.
@@ -76,6 +77,10 @@ pub struct ServerSection {
     /// Other origins browsers may call the API from (none by default).
     #[serde(default)]
     pub cors: Option<CorsConfig>,
+    /// The path prefix a reverse proxy forwards unchanged (`/rat`): the
+    /// API, the web IDE and the probes answer under it.
+    #[serde(default)]
+    pub base_path: BasePath,
 }
 
 fn default_listen() -> SocketAddr {
@@ -215,6 +220,8 @@ pub struct ServerSetup {
     pub landing: LandingSettings,
     /// Other origins browsers may call the API from (`server.cors`).
     pub cors: Option<CorsConfig>,
+    /// The path prefix everything answers under (`server.base_path`).
+    pub base_path: BasePath,
     /// The interpreter of Python pipelines (`python:` of `rat.yaml`, else
     /// `$RAT_PYTHON`, else `python3`).
     pub python: PythonConfig,
@@ -236,6 +243,7 @@ impl ServerSetup {
             maintenance: MaintenanceSettings::default(),
             landing: LandingSettings::default(),
             cors: None,
+            base_path: BasePath::default(),
             python: PythonConfig::from_env(),
         }
     }
@@ -331,6 +339,7 @@ impl ServerSetup {
         setup.maintenance = maintenance;
         setup.landing = section.landing;
         setup.cors = section.cors;
+        setup.base_path = section.base_path;
         if let Some(python) = python {
             setup.python = python;
         }

@@ -24,12 +24,17 @@ fn screenshots() -> PathBuf {
 
 /// Runs flow `name` against `server`; its output when it passed.
 async fn flow(server: &Server, name: &str, extra: &[&str]) -> String {
+    flow_at(server, "", name, extra).await
+}
+
+/// [`flow`] against the server's UI under `prefix` (its base path).
+async fn flow_at(server: &Server, prefix: &str, name: &str, extra: &[&str]) -> String {
     let venv = std::env::var("RAT_VENV").expect("RAT_VENV (scripts/env.sh)");
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser/flows.py");
     let output = tokio::process::Command::new(format!("{venv}/bin/python"))
         .arg(script)
         .arg(name)
-        .arg(&server.base)
+        .arg(format!("{}{prefix}", server.base))
         .arg(screenshots())
         .args(extra)
         .kill_on_drop(true)
@@ -134,4 +139,18 @@ async fn schedules_are_added_with_a_preview_paused_resumed_and_deleted() {
     assert_eq!(left.len(), 1, "{left:?}");
     assert_eq!(left[0]["pipeline"], "default.silver.orders_enriched");
     assert_eq!(left[0]["enabled"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_proxy_prefix_the_pages_and_their_calls_stay_under_it() {
+    let base = rat_server::http::BasePath::parse("/tools/rat").unwrap();
+    let server = Server::sample_with(|setup| setup.base_path = base).await;
+    // Creating, uploading (XMLHttpRequest), previewing: every call the
+    // page makes is relative to its <base>.
+    let out = flow_at(&server, "/tools/rat", "landing", &["noshots"]).await;
+    println!("{out}");
+    let (status, _) = server
+        .get("/tools/rat/api/v1/landing-zones/default/drops/files")
+        .await;
+    assert_eq!(status, StatusCode::OK);
 }

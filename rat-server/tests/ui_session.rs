@@ -247,3 +247,97 @@ async fn without_authentication_there_is_nothing_to_sign_in_to() {
         .unwrap();
     assert!(!home.contains("Sign out"), "{home}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_a_base_path_everything_answers_below_it() {
+    let base = rat_server::http::BasePath::parse("/tools/rat/").unwrap();
+    let server = team(&[("ada", &["admin"])], |setup| setup.base_path = base).await;
+    let ui = browser();
+    let get = |path: &str| {
+        ui.get(server.url(path))
+            .header("x-api-key", team_key("ada"))
+            .send()
+    };
+    assert_eq!(
+        get("/tools/rat/api/v1/pipelines").await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        get("/tools/rat/health").await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        get("/api/v1/pipelines").await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get("/tools/ratx/").await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    let bare = get("/tools/rat").await.unwrap();
+    assert_eq!(bare.status(), StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(bare.headers()[LOCATION], "/tools/rat/");
+    let home = get("/tools/rat/").await.unwrap().text().await.unwrap();
+    assert!(
+        home.replace("&#x2f;", "/")
+            .contains(r#"<base href="/tools/rat/">"#),
+        "{home}"
+    );
+    assert_eq!(
+        get("/tools/rat/assets/app.js").await.unwrap().status(),
+        StatusCode::OK
+    );
+
+    // Signing in stays under the prefix: the form, next, the cookie's path.
+    let page = ui.get(server.url("/tools/rat/runs")).send().await.unwrap();
+    assert_eq!(
+        page.headers()[LOCATION],
+        "/tools/rat/login?next=%2Ftools%2Frat%2Fruns"
+    );
+    let signed = browser()
+        .post(server.url("/tools/rat/login"))
+        .form(&[
+            ("credential", team_key("ada").as_str()),
+            ("next", "/tools/rat/runs"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.headers()[LOCATION], "/tools/rat/runs");
+    assert!(
+        set_cookies(&signed)
+            .iter()
+            .all(|c| c.contains("Path=/tools/rat/"))
+    );
+    // The audit log names objects below the prefix, as anywhere.
+    let refused = ui
+        .get(server.url("/tools/rat/api/v1/pipelines"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let (_, audit) = server.get("/tools/rat/api/v1/audit?limit=100").await;
+    assert!(
+        audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["object"] == "/api/v1/pipelines"),
+        "{audit}"
+    );
+}
+
+#[test]
+fn a_base_path_is_validated_where_it_is_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let load =
+        |yaml: &str| rat_server::ServerSetup::from_yaml(yaml, dir.path(), dir.path(), Vec::new());
+    let (setup, _) = load("server: {base_path: /rat/}").unwrap();
+    assert_eq!(setup.base_path.as_str(), "/rat");
+    for bad in ["rat", "/a/../b", "/a b", "/ä"] {
+        let err = load(&format!("server: {{base_path: '{bad}'}}"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("server.base_path"), "{bad}: {err}");
+    }
+}

@@ -3,6 +3,7 @@
 
 mod audit;
 mod authoring;
+mod base_path;
 mod cors;
 mod files;
 mod landing;
@@ -26,6 +27,7 @@ use axum::http::{HeaderName, StatusCode};
 use axum::middleware;
 use axum::routing::{get, post};
 
+pub use base_path::BasePath;
 pub use cors::CorsConfig;
 pub use landing::MAX_UPLOAD_FILES;
 use serde::Deserialize;
@@ -72,6 +74,17 @@ impl FromRequestParts<Arc<dyn PlatformApi>> for Api {
 /// # }
 /// ```
 pub fn router(platform: Arc<dyn PlatformApi>, auth: Authenticator) -> Router {
+    router_under(platform, auth, &BasePath::default())
+}
+
+/// [`router`] answering under `base` (`server.base_path`): every route,
+/// the probes included, is `{base}/...`; `{base}` alone leads to the web
+/// IDE at `{base}/`.
+pub fn router_under(
+    platform: Arc<dyn PlatformApi>,
+    auth: Authenticator,
+    base: &BasePath,
+) -> Router {
     let api = Router::new()
         .route("/features", get(meta::features))
         .route("/me", get(sharing::me))
@@ -231,7 +244,7 @@ pub fn router(platform: Arc<dyn PlatformApi>, auth: Authenticator) -> Router {
         .route_layer(middleware::from_fn_with_state(auth.clone(), auth::require));
     // The web IDE's pages, behind the same authentication.
     #[cfg(feature = "ui")]
-    let scraped = scraped.merge(crate::ui::router(auth, "/"));
+    let scraped = scraped.merge(crate::ui::router(auth, &base.root()));
     #[cfg(not(feature = "ui"))]
     drop(auth);
     let metrics = platform.metrics();
@@ -250,7 +263,8 @@ pub fn router(platform: Arc<dyn PlatformApi>, auth: Authenticator) -> Router {
         Some(metrics) => app.layer(middleware::from_fn_with_state(metrics, meta::track)),
         None => app,
     };
-    app.layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+    let app: Router = app
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // gzip when the caller accepts it; event streams (live logs) and
         // small bodies stay as they are (tower-http's default predicate).
         .layer(CompressionLayer::new())
@@ -259,7 +273,11 @@ pub fn router(platform: Arc<dyn PlatformApi>, auth: Authenticator) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
-        .with_state(platform)
+        .with_state(platform);
+    match base.as_str() {
+        "" => app,
+        _ => base_path::under(app, base.clone()),
+    }
 }
 
 /// The header naming a request: the caller's when it sends one, else a

@@ -134,11 +134,12 @@ pub(super) async fn sign_out(shell: Shell) -> Response {
 /// asked for without credentials leads to the sign-in form and back.
 pub(super) async fn gate(State(ui): State<Arc<Ui>>, request: Request, next: Next) -> Response {
     let method = request.method().clone();
-    let wanted = request
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_default();
+    // The path as the browser asked for it: under the UI's base path.
+    let wanted = format!(
+        "{}{}",
+        ui.root.trim_end_matches('/'),
+        request.uri().path_and_query().map_or("/", |p| p.as_str())
+    );
     let signed_in = Credential::of(request.headers()).is_some();
     let response = auth::require(State(ui.auth.clone()), request, next).await;
     if response.status() == StatusCode::UNAUTHORIZED && method == Method::GET {

@@ -71,6 +71,7 @@ class Flow:
         self.page = self.context.new_page()
         self.watch = Watch(self.page)
         self.timings = {}
+        self.no_shots = "noshots" in sys.argv[4:]
 
     def open(self, path):
         self.page.goto(self.base + path)
@@ -80,6 +81,8 @@ class Flow:
         expect(self.page.locator("html")).to_have_attribute("data-ready", "true")
 
     def shot(self, name, narrow=False):
+        if self.no_shots:
+            return
         self.page.screenshot(path=str(self.shots / f"{name}.png"))
         if narrow:
             self.page.set_viewport_size({"width": 390, "height": 844})
