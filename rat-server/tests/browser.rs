@@ -84,7 +84,15 @@ async fn write_check_preview_save_run_and_explore() {
     let (_, versions) = server
         .get("/api/v1/pipelines/default/silver/paid_orders/versions")
         .await;
-    assert_eq!(versions["items"].as_array().unwrap().len(), 2, "{versions}");
+    // Created, saved from the editor, a test added, version 1 again.
+    let versions = versions["items"].as_array().unwrap();
+    assert!(versions.len() >= 3, "{versions:?}");
+    let (_, code) = server
+        .get("/api/v1/pipelines/default/silver/paid_orders")
+        .await;
+    assert!(code["source"].as_str().unwrap().contains("'v1'"), "{code}");
+    // Version 1 had no tests: its files came back whole.
+    assert_eq!(code["tests"], serde_json::json!([]), "{code}");
     let (status, table) = server
         .get("/api/v1/tables/default/silver/paid_orders")
         .await;

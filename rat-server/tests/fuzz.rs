@@ -58,6 +58,7 @@ fn the_document_names_every_route() {
         "/schedules",
         "/schedules/{id}",
         "/schedules/{id}/firings",
+        "/cron",
         "/webhooks/{id}",
         "/landing-zones",
         "/landing-zones/{namespace}/{zone}",

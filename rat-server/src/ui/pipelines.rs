@@ -75,6 +75,8 @@ fn starters() -> String {
 
 /// Tables offered to `ref()` completion.
 const REFS: u32 = 500;
+/// Versions listed on a pipeline's page.
+const VERSIONS: u32 = 20;
 /// Runs shown on a pipeline's page.
 const RECENT_RUNS: u32 = 5;
 
@@ -101,6 +103,7 @@ pub(super) async fn detail(
         })
         .take(REFS as usize)
         .collect();
+    let versions = api.pipeline_versions(&table, VERSIONS, 0).await?;
     let runs = api
         .runs(&rat_core::store::RunFilter {
             table: Some(table.clone()),
@@ -119,8 +122,9 @@ pub(super) async fn detail(
             language => detail.pipeline.language,
             code => detail.pipeline.source,
             config => files.config.unwrap_or_default(),
-            tests => serde_json::to_string(&files.tests).unwrap_or_default(),
             refs => serde_json::to_string(&refs).unwrap_or_default(),
+            versions => versions.items,
+            current_version => detail.version.as_ref().map(|v| v.version),
             runs => runs.into_iter().map(super::views::RunRow::from).collect::<Vec<_>>(),
         },
     )

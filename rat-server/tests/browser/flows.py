@@ -172,7 +172,7 @@ def author(flow):
     page.get_by_role("button", name="Save").click()
     expect(status).to_contain_text("Saved as version")
 
-    page.get_by_role("button", name="Run").click()
+    page.get_by_role("button", name="Run", exact=True).click()
     page.wait_for_url(re.compile(r"/runs/[0-9a-f]{32}$"))
     flow.ready()
     expect(page.locator("[data-run]")).to_have_attribute("data-ended", "success")
@@ -245,11 +245,43 @@ def author(flow):
     page.locator("[data-rollback]").click()
     dialog = page.get_by_role("dialog")
     expect(dialog).to_contain_text(first_snapshot)
-    dialog.get_by_role("button", name="Roll back").click()
-    page.wait_for_load_state("load")
+    with page.expect_navigation():
+        dialog.get_by_role("button", name="Roll back").click()
     flow.ready()
     expect(snapshots).to_have_count(3)
     expect(rows.locator("tbody tr").first).to_contain_text("v1")
+    # The pipeline's tests and versions: a test added and run, version 1
+    # compared with the editor, then made the code again.
+    flow.open("/pipelines/default/silver/paid_orders")
+    tests = page.locator("[data-tests]")
+    tests.get_by_text("New test").click()
+    new_test = tests.locator("form[data-new-test]")
+    new_test.get_by_label("Name").fill("amount_present")
+    new_test.locator("textarea").fill("-- @severity: warn\nSELECT * FROM {{ this }} WHERE amount IS NULL")
+    with page.expect_navigation():
+        new_test.get_by_role("button", name="Add test").click()
+    flow.ready()
+    expect(tests.locator("[data-test]")).to_have_count(1)
+    tests.get_by_role("button", name="Run tests now").click()
+    expect(tests.locator("[data-tests-result]")).to_contain_text("a run would publish")
+    expect(tests.locator("[data-tests-output]")).to_contain_text("amount_present")
+    versions = page.locator("[data-versions]")
+    versions.locator('[data-diff="1"]').click()
+    diff = versions.locator("[data-diff-output]")
+    expect(diff.locator(".del")).to_contain_text("'v1'")
+    expect(diff.locator(".add")).to_contain_text("'v2'")
+    flow.shot("pipeline-versions")
+    versions.locator('[data-restore="1"]').click()
+    with page.expect_navigation():
+        page.get_by_role("dialog").get_by_role("button", name="Roll back").click()
+    flow.ready()
+    expect(page.locator("[data-versions] tbody tr").first).to_contain_text("(current)")
+    assert "'v1'" in flow.editor_text(), flow.editor_text()
+
+    flow.open("/runs")
+    flow.shot("runs")
+    flow.open("/settings")
+    flow.shot("settings")
     flow.open("/")
     flow.shot("home", narrow=True)
 
@@ -334,8 +366,8 @@ def schedules(flow):
     expect(preview).to_contain_text("06:00 UTC")
     expect(cron).not_to_have_attribute("aria-invalid", "true")
     flow.shot("schedules-new")
-    form.get_by_role("button", name="Add").click()
-    page.wait_for_load_state("load")
+    with page.expect_navigation():
+        form.get_by_role("button", name="Add").click()
     flow.ready()
     row = page.locator("[data-schedule]").first
     expect(row).to_contain_text("cron 0 6 * * 1-5 (UTC)")
@@ -413,7 +445,7 @@ def signin(flow, key):
     )
     assert forged[0] == 403 and forged[1]["error"]["code"] == "csrf", forged
 
-    page.get_by_role("button", name="Run").click()
+    page.get_by_role("button", name="Run", exact=True).click()
     page.wait_for_url(re.compile(r"/runs/[0-9a-f]{32}$"))
     flow.ready()
     expect(page.locator("[data-run]")).to_have_attribute("data-ended", "success")

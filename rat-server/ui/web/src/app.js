@@ -12,12 +12,18 @@ import { followRun } from "./run.js";
 import { wireQuery } from "./query.js";
 import { wireNewSchedule, wireSchedules } from "./schedules.js";
 import { wireTable } from "./table.js";
+import { wireTests } from "./tests.js";
+import { wireVersions } from "./versions.js";
 
 function start() {
   const editors = mountEditors(document);
   for (const el of document.querySelectorAll("[data-pipeline]")) {
     wirePipeline(el, editors);
     wireDelete(el);
+    const tests = document.querySelector("[data-tests]");
+    if (tests) wireTests(tests, editors, el.dataset.pipeline);
+    const versions = document.querySelector("[data-versions]");
+    if (versions) wireVersions(versions, editors, el.dataset.pipeline, el.dataset.language);
   }
   for (const el of document.querySelectorAll("form[data-new-pipeline]")) {
     wireNewPipeline(el);

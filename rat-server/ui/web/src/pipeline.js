@@ -7,15 +7,22 @@ export function wirePipeline(section, editors) {
   const [namespace, layer, name] = section.dataset.pipeline.split("/");
   const path = `api/v1/pipelines/${namespace}/${layer}/${name}`;
   const language = section.dataset.language;
-  const tests = JSON.parse(section.dataset.tests || "{}");
   const code = editors.code;
   const config = editors.config;
   const region = section.querySelector("[data-result]");
   const output = section.querySelector("[data-output]");
   const compiled = section.querySelector("[data-compiled]");
 
+  // The tests as their editors on this page hold them (a deleted one is
+  // gone from the page, so a save removes it too).
+  const tests = () =>
+    Object.fromEntries(
+      Object.entries(editors)
+        .filter(([name, editor]) => name.startsWith("test:") && editor.view.dom.isConnected)
+        .map(([name, editor]) => [name.slice(5), editor.text()]),
+    );
   const files = () => {
-    const body = { [language]: code.text(), tests };
+    const body = { [language]: code.text(), tests: tests() };
     const configText = config ? config.text() : "";
     body.config = configText.trim() === "" ? null : configText;
     return body;
