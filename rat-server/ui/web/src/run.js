@@ -6,6 +6,24 @@ import { api, parseJson, say } from "./api.js";
 
 const LEVELS = ["debug", "info", "warn", "error"];
 
+/** The phases of a run that ended while the page was open. */
+function showPhases(record) {
+  const phases = document.querySelector("[data-phases]");
+  const timings = (record.result && record.result.timings) || [];
+  if (!phases || !timings.length) return;
+  const list = phases.querySelector("[data-phase-list]");
+  list.replaceChildren(
+    ...timings.map((t) => {
+      const li = document.createElement("li");
+      const name = document.createElement("strong");
+      name.textContent = t.phase;
+      li.append(name, ` ${t.millis} ms`);
+      return li;
+    }),
+  );
+  phases.hidden = false;
+}
+
 export function followRun(section) {
   const id = section.dataset.run;
   const log = section.querySelector("[data-log]");
@@ -97,6 +115,7 @@ export function followRun(section) {
     if (cancel) cancel.hidden = true;
     const why = record.error ? `: ${record.error.message}` : "";
     say(region, `The run ended: ${ended}${why}.`, ended === "success" ? "ok" : "error");
+    showPhases(record);
     section.dataset.ended = ended;
   });
   events.onerror = () => {
