@@ -104,12 +104,24 @@ class Flow:
 
 
 def author(flow):
-    """Open a pipeline from the list, break its SQL (the error is marked
-    at its line), fix it, preview, save, run it and follow the live log to
-    success, then find the table in the explorer."""
+    """What a pipeline's author does, in order (each step below), then the
+    remaining pages' screenshots."""
+    create_from_starter(flow)
+    edit_check_preview_run(flow)
+    explore_query_and_roll_back(flow)
+    tests_and_versions(flow)
+    flow.open("/runs")
+    flow.shot("runs")
+    flow.open("/settings")
+    flow.shot("settings")
+    flow.open("/")
+    flow.shot("home", narrow=True)
+
+
+def create_from_starter(flow):
+    """A new pipeline from the starter: created, previewed, deleted."""
     page = flow.page
     flow.open("/pipelines")
-    # A new pipeline from the starter: created, previewed, deleted.
     page.get_by_text("New pipeline").click()
     form = page.locator("form[data-new-pipeline]")
     form.get_by_label("Layer").select_option("silver")
@@ -129,6 +141,12 @@ def author(flow):
     flow.ready()
     expect(page.get_by_role("link", name="scratch", exact=True)).to_have_count(0)
 
+
+def edit_check_preview_run(flow):
+    """paid_orders broken (marked at its line), fixed, previewed, saved,
+    run, its live log followed to success."""
+    page = flow.page
+    flow.open("/pipelines")
     page.get_by_role("link", name="paid_orders", exact=True).click()
     flow.ready()
     expect(page.get_by_role("heading", level=1)).to_have_text("default.silver.paid_orders")
@@ -200,7 +218,11 @@ def author(flow):
     flow.ready()
     expect(page.locator("[data-phase-list] li").last).to_contain_text("publish")
 
-    # The explorer: the schema, both snapshots, rows now and then.
+
+def explore_query_and_roll_back(flow):
+    """The table in the explorer (both snapshots, time travel), the query
+    console, a rollback to the first snapshot."""
+    page = flow.page
     flow.open("/tables")
     page.get_by_role("link", name="default.silver.paid_orders").click()
     flow.ready()
@@ -251,8 +273,12 @@ def author(flow):
     flow.ready()
     expect(snapshots).to_have_count(3)
     expect(rows.locator("tbody tr").first).to_contain_text("v1")
-    # The pipeline's tests and versions: a test added and run, version 1
-    # compared with the editor, then made the code again.
+
+
+def tests_and_versions(flow):
+    """A quality test added and run; version 1 compared with the editor,
+    then made the code again."""
+    page = flow.page
     flow.open("/pipelines/default/silver/paid_orders")
     tests = page.locator("[data-tests]")
     tests.get_by_text("New test").click()
@@ -278,13 +304,6 @@ def author(flow):
     flow.ready()
     expect(page.locator("[data-versions] tbody tr").first).to_contain_text("(current)")
     assert "'v1'" in flow.editor_text(), flow.editor_text()
-
-    flow.open("/runs")
-    flow.shot("runs")
-    flow.open("/settings")
-    flow.shot("settings")
-    flow.open("/")
-    flow.shot("home", narrow=True)
 
 
 def lineage(flow):
