@@ -71,10 +71,7 @@ impl Served {
             };
         }
         let server = setup.open().await?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let base = format!("http://{}/api/v1", listener.local_addr()?);
-        let router = server.router();
-        tokio::spawn(async move { axum::serve(listener, router).await });
+        let base = format!("{}/api/v1", crate::setup::serve(&server).await?);
         let served = Served {
             base,
             http: reqwest::Client::builder()

@@ -62,3 +62,12 @@ impl BenchProject {
         Ok((elapsed, result))
     }
 }
+
+/// Serves `server` on a loopback port; its base URL (`http://127.0.0.1:N`).
+pub(crate) async fn serve(server: &rat_server::Server) -> Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let router = server.router();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    Ok(base)
+}

@@ -11,7 +11,7 @@ use anyhow::{Context, Result, ensure};
 use rat_server::ServerSetup;
 use serde_json::Value;
 
-use crate::report::table;
+use crate::report::{percentiles, table};
 use crate::setup::BenchProject;
 
 /// Bronze, silver and gold pipelines in a 2:2:1 ratio; each silver reads
@@ -53,12 +53,6 @@ fn generate(project: &BenchProject, pipelines: usize) -> Result<()> {
     Ok(())
 }
 
-fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted[sorted.len() / 2]
-}
-
 pub(crate) async fn run(pipelines: usize, repeat: usize) -> Result<()> {
     ensure!(pipelines >= 5, "--pipelines must be at least 5");
     let project = BenchProject::new()?;
@@ -66,10 +60,7 @@ pub(crate) async fn run(pipelines: usize, repeat: usize) -> Result<()> {
     let mut setup = ServerSetup::embedded(Path::new(project.path()));
     setup.scheduler = None;
     let server = setup.open().await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let router = server.router();
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let base = crate::setup::serve(&server).await?;
 
     let venv = std::env::var("RAT_VENV").context("RAT_VENV (scripts/env.sh)")?;
     let flows =
@@ -97,10 +88,8 @@ pub(crate) async fn run(pipelines: usize, repeat: usize) -> Result<()> {
             .map(|v| v.as_f64().context("a number"))
             .collect()
     };
-    let (lineage, home) = (
-        median(&samples("lineage_ready_ms")?),
-        median(&samples("home_ready_ms")?),
-    );
+    let (lineage, _) = percentiles(&mut samples("lineage_ready_ms")?);
+    let (home, _) = percentiles(&mut samples("home_ready_ms")?);
     ensure!(report["nodes"] == pipelines, "drawn: {}", report["nodes"]);
     println!("Lineage of {pipelines} pipelines in Chromium, median of {repeat}:");
     table(

@@ -51,10 +51,7 @@ pub(crate) async fn run(runs: usize, repeat: usize) -> Result<()> {
         filled.elapsed().as_secs_f64()
     );
     let server = setup.open().await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let router = server.router();
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let base = crate::setup::serve(&server).await?;
     let http = reqwest::Client::new();
     let get = |path: String| {
         let (http, url) = (http.clone(), format!("{base}{path}"));

@@ -211,6 +211,10 @@ def edit_check_preview_run(flow):
     for text in page.locator("[data-log] li:visible").all_inner_texts():
         assert "publish" in text.lower(), text
     page.locator("[data-search]").fill("")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download").click()
+    saved = Path(download.value.path()).read_text()
+    assert download.value.suggested_filename.startswith("run-") and "run succeeded" in saved, saved
     # The phases appear when the run ends, and stay once reloaded.
     expect(page.locator("[data-phase-list] li").first).to_contain_text("load")
     flow.shot("run", narrow=True)
@@ -248,6 +252,11 @@ def explore_query_and_roll_back(flow):
     expect(grid.locator("tbody tr")).to_have_count(100)
     expect(grid.locator("tbody tr").first).to_contain_text("v2")
     # Sorting by a column, both ways.
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export CSV").click()
+    exported = Path(download.value.path()).read_text().splitlines()
+    assert exported[0] == "order_id,amount,ordered_at,code_version", exported[:2]
+    assert len(exported) == 101, len(exported)
     header = grid.get_by_role("button", name="order_id")
     header.click()
     expect(grid.locator("th").first).to_have_attribute("aria-sort", "ascending")

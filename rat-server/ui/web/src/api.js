@@ -92,3 +92,12 @@ export function confirmThen(dialog, region, work) {
     { once: true },
   );
 }
+
+/** Offers `text` to the browser as a file `name` of type `type`. */
+export function saveFile(name, text, type) {
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(new Blob([text], { type }));
+  a.download = name;
+  a.click();
+  URL.revokeObjectURL(a.href);
+}

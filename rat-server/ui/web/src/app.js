@@ -25,35 +25,23 @@ function start() {
     const versions = document.querySelector("[data-versions]");
     if (versions) wireVersions(versions, editors, el.dataset.pipeline, el.dataset.language);
   }
-  for (const el of document.querySelectorAll("form[data-new-pipeline]")) {
-    wireNewPipeline(el);
+  // Each part of a page, by the element that holds it.
+  const parts = [
+    ["form[data-new-pipeline]", wireNewPipeline],
+    ["[data-run]", followRun],
+    ["[data-table]", wireTable],
+    ["[data-query]", (el) => wireQuery(el, editors)],
+    ["[data-lineage]", wireLineage],
+    ["form[data-new-zone]", wireNewZone],
+    ["[data-zone]", wireZone],
+    ["form[data-new-schedule]", wireNewSchedule],
+    ["[data-schedules]", wireSchedules],
+  ];
+  for (const [selector, wire] of parts) {
+    for (const el of document.querySelectorAll(selector)) wire(el);
   }
-  for (const el of document.querySelectorAll("[data-run]")) {
-    followRun(el);
-  }
-  for (const el of document.querySelectorAll("[data-table]")) {
-    wireTable(el);
-  }
-  for (const el of document.querySelectorAll("[data-query]")) {
-    wireQuery(el, editors);
-  }
-  for (const el of document.querySelectorAll("[data-lineage]")) {
-    wireLineage(el);
-  }
-  for (const el of document.querySelectorAll("form[data-new-zone]")) {
-    wireNewZone(el);
-  }
-  for (const el of document.querySelectorAll("[data-zone]")) {
-    wireZone(el);
-  }
-  for (const el of document.querySelectorAll("form[data-new-schedule]")) {
-    wireNewSchedule(el);
-  }
-  for (const el of document.querySelectorAll("[data-schedules]")) {
-    wireSchedules(el);
-  }
-  // For the browser tests and for people poking in the console.
-  // When the page became interactive, for the browser tests' timing.
+  // For the browser tests (readyAt: when the page became interactive)
+  // and for people poking in the console.
   window.rat = { api, editors, readyAt: performance.now() };
   document.documentElement.dataset.ready = "true";
 }

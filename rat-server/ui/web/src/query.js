@@ -2,7 +2,7 @@
 // button), its rows in a sortable grid with the limits that applied, its
 // error marked at its line, CSV export, and the last queries kept in this
 // browser (localStorage) to run again.
-import { api, say } from "./api.js";
+import { api, saveFile, say } from "./api.js";
 import { csv, grid } from "./grid.js";
 
 const HISTORY_KEY = "rat.query.history";
@@ -82,12 +82,7 @@ export function wireQuery(section, editors) {
     }
   });
   exporter.addEventListener("click", () => {
-    if (!last) return;
-    const a = document.createElement("a");
-    a.href = URL.createObjectURL(new Blob([csv(last.columns, last.rows)], { type: "text/csv" }));
-    a.download = "query.csv";
-    a.click();
-    URL.revokeObjectURL(a.href);
+    if (last) saveFile("query.csv", csv(last.columns, last.rows), "text/csv");
   });
 
   // The schema tree: a table's columns when it is opened.

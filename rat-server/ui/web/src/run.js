@@ -2,7 +2,7 @@
 // the session cookie), kept scrolled to the end until the reader scrolls
 // up; filtered by level and text; downloadable; the run's end shown when
 // it comes; cancel.
-import { api, parseJson, say } from "./api.js";
+import { api, parseJson, saveFile, say } from "./api.js";
 
 const LEVELS = ["debug", "info", "warn", "error"];
 
@@ -78,11 +78,7 @@ export function followRun(section) {
       const text = lines
         .map((l) => `${l.at} ${l.level.toUpperCase()} ${l.message}`)
         .join("\n");
-      const a = document.createElement("a");
-      a.href = URL.createObjectURL(new Blob([text + "\n"], { type: "text/plain" }));
-      a.download = `run-${id}.log`;
-      a.click();
-      URL.revokeObjectURL(a.href);
+      saveFile(`run-${id}.log`, `${text}\n`, "text/plain");
     });
   }
 
