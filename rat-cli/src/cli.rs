@@ -124,6 +124,12 @@ pub(crate) enum Command {
         /// Only runs with this status (pending, running, success, failed, cancelled).
         #[arg(long)]
         status: Option<String>,
+        /// Only runs submitted at this time or later (RFC 3339, or a date: its midnight UTC).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only runs submitted before this time (RFC 3339, or a date).
+        #[arg(long)]
+        until: Option<String>,
         /// How many.
         #[arg(long, default_value_t = 20)]
         limit: u32,

@@ -45,6 +45,15 @@ fn every_command_answers_the_same_locally_and_through_a_server() {
         vec![
             "--json",
             "runs",
+            "--since",
+            "2020-01-01",
+            "--until",
+            "2100-01-01",
+        ],
+        vec!["runs", "--since", "2100-01-01"],
+        vec![
+            "--json",
+            "runs",
             "--table",
             "bronze.orders",
             "--status",

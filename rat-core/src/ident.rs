@@ -303,6 +303,24 @@ impl RunId {
         format!("{RUN_BRANCH_PREFIX}{}", self.0)
     }
 
+    /// The smallest id a run created at `at` or later can have. Ids order
+    /// as their creation times do, so a store lists the runs created in a
+    /// time range as an id range, on the index it already has.
+    ///
+    /// ```
+    /// use rat_core::RunId;
+    ///
+    /// let before = chrono::Utc::now() - chrono::Duration::seconds(1);
+    /// let run = RunId::generate();
+    /// assert!(RunId::first_at(before) <= run);
+    /// assert!(run < RunId::first_at(before + chrono::Duration::hours(1)));
+    /// ```
+    pub fn first_at(at: chrono::DateTime<chrono::Utc>) -> Self {
+        // A v7 id starts with 48 bits of Unix milliseconds.
+        let ms = at.timestamp_millis().clamp(0, (1 << 48) - 1);
+        Self(format!("{ms:012x}{:020}", 0))
+    }
+
     /// The creation time encoded in a v7 id, in milliseconds since the epoch.
     pub fn timestamp_ms(&self) -> Option<u64> {
         let uuid = uuid::Uuid::parse_str(&self.0).ok()?;

@@ -33,6 +33,10 @@ pub struct RunFilter {
     pub layer: Option<Layer>,
     /// Only these statuses (any when empty).
     pub statuses: Vec<RunStatus>,
+    /// Only runs submitted at this time or later.
+    pub since: Option<DateTime<Utc>>,
+    /// Only runs submitted before this time.
+    pub until: Option<DateTime<Utc>>,
     /// At most this many, newest first (a store default when `None`).
     pub limit: Option<u32>,
     /// Skip this many of the newest.
@@ -40,6 +44,36 @@ pub struct RunFilter {
 }
 
 impl RunFilter {
+    /// A bound of the time range ([`since`](Self::since),
+    /// [`until`](Self::until)) from user input: an RFC 3339 time or a date,
+    /// meaning its midnight UTC; the error names `field`.
+    ///
+    /// ```
+    /// use rat_core::RunFilter;
+    ///
+    /// let at = RunFilter::parse_time("since", "2026-03-01").unwrap();
+    /// assert_eq!(at.to_rfc3339(), "2026-03-01T00:00:00+00:00");
+    /// let at = RunFilter::parse_time("since", "2026-03-01T12:00:00+02:00").unwrap();
+    /// assert_eq!(at.to_rfc3339(), "2026-03-01T10:00:00+00:00");
+    /// let error = RunFilter::parse_time("until", "yesterday").unwrap_err();
+    /// assert!(error.to_string().contains("'yesterday'"));
+    /// ```
+    pub fn parse_time(field: &str, text: &str) -> Result<DateTime<Utc>> {
+        let text = text.trim();
+        if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+            return Ok(at.with_timezone(&Utc));
+        }
+        match chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+            Ok(day) => Ok(day.and_time(chrono::NaiveTime::MIN).and_utc()),
+            Err(_) => Err(crate::Error::invalid(format!(
+                "'{}' is not a time: expected an RFC 3339 time such as \
+                 2026-03-01T12:00:00Z, or a date such as 2026-03-01",
+                text.escape_default()
+            ))
+            .with_context("field", field)),
+        }
+    }
+
     /// A SQL `LIKE` pattern (escape character: backslash) matching the
     /// `namespace.layer.name` of the tables the namespace and layer
     /// filters admit; `None` when neither is set. Identifiers hold no `.`,

@@ -239,6 +239,19 @@ async fn runs_are_submitted_listed_cancelled_and_logged() {
     assert_eq!(none["items"], json!([]));
     let (_, by_pipeline) = server.get("/api/v1/runs?pipeline=bronze.customers").await;
     assert_eq!(by_pipeline["items"].as_array().unwrap().len(), 1);
+    // By submission time: RFC 3339 (an offset is a `+`, escaped) or dates.
+    let (_, since) = server
+        .get("/api/v1/runs?since=2000-01-01T00:00:00%2B02:00&until=2100-01-01")
+        .await;
+    assert_eq!(since["items"][0]["run_id"], id);
+    let (_, before) = server.get("/api/v1/runs?until=2000-01-01").await;
+    assert_eq!(before["items"], json!([]));
+    assert_error(
+        &server.get("/api/v1/runs?since=tomorrow").await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        &["'tomorrow'", "since"],
+    );
     assert_error(
         &server.get("/api/v1/runs?status=done").await,
         StatusCode::BAD_REQUEST,

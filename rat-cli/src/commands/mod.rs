@@ -24,7 +24,7 @@ mod tables;
 mod test;
 mod versions;
 
-use rat_core::{Error, Result, TableRef};
+use rat_core::{Error, Result, RunFilter, RunStatus, TableRef};
 
 use crate::cli::{Cli, Command};
 use crate::workspace::{LocalExecution, Place, open};
@@ -127,10 +127,28 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<u8> {
         Command::Runs {
             table,
             status,
+            since,
+            until,
             limit,
         } => {
+            let filter = RunFilter {
+                table: table.map(|t| t.parse::<TableRef>()).transpose()?,
+                statuses: status
+                    .map(|s| s.parse::<RunStatus>())
+                    .transpose()?
+                    .into_iter()
+                    .collect(),
+                since: since
+                    .map(|t| RunFilter::parse_time("--since", &t))
+                    .transpose()?,
+                until: until
+                    .map(|t| RunFilter::parse_time("--until", &t))
+                    .transpose()?,
+                limit: Some(limit),
+                ..RunFilter::default()
+            };
             let api = api(LocalExecution::default()).await?;
-            runs::runs(api.as_ref(), table, status, limit, json).await
+            runs::runs(api.as_ref(), &filter, json).await
         }
         Command::Logs { run, follow } => {
             let api = api(LocalExecution::default()).await?;

@@ -1,25 +1,12 @@
 //! `rat runs`.
 
-use rat_core::{Result, RunFilter, RunStatus, TableRef};
+use rat_core::{Result, RunFilter};
 use rat_server::api::PlatformApi;
 
 use crate::output::{EXIT_OK, print_json, print_table};
 
-pub(crate) async fn runs(
-    api: &dyn PlatformApi,
-    table: Option<String>,
-    status: Option<String>,
-    limit: u32,
-    json: bool,
-) -> Result<u8> {
-    let status = status.map(|s| s.parse::<RunStatus>()).transpose()?;
-    let filter = RunFilter {
-        table: table.map(|t| t.parse::<TableRef>()).transpose()?,
-        statuses: status.into_iter().collect(),
-        limit: Some(limit),
-        ..RunFilter::default()
-    };
-    let records = api.runs(&filter).await?;
+pub(crate) async fn runs(api: &dyn PlatformApi, filter: &RunFilter, json: bool) -> Result<u8> {
+    let records = api.runs(filter).await?;
     if json {
         print_json(&records);
         return Ok(EXIT_OK);

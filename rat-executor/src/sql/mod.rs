@@ -256,7 +256,16 @@ macro_rules! sql_store {
                     }
                     q.push(")");
                 }
-                // Run ids are time-ordered (UUIDv7): newest first.
+                // Run ids are time-ordered (UUIDv7): a time range is an
+                // id range, and newest first is the id's order.
+                if let Some(since) = filter.since {
+                    q.push(" AND run_id >= ");
+                    q.push_bind(RunId::first_at(since).to_string());
+                }
+                if let Some(until) = filter.until {
+                    q.push(" AND run_id < ");
+                    q.push_bind(RunId::first_at(until).to_string());
+                }
                 q.push(" ORDER BY run_id DESC LIMIT ");
                 q.push_bind(i64::from(filter.limit.unwrap_or(rat_core::store::DEFAULT_RUN_LIST)));
                 q.push(" OFFSET ");

@@ -529,6 +529,44 @@ macro_rules! store_tests {
                 .collect();
             assert_eq!(got, [ids[2].clone(), ids[0].clone()]);
         }
+
+        #[tokio::test]
+        async fn lists_filter_by_submission_time() {
+            let (_guard, s) = store().await;
+            let day = chrono::Duration::days(1);
+            let start = "2026-03-01T00:00:00Z"
+                .parse::<chrono::DateTime<chrono::Utc>>()
+                .unwrap();
+            // A run submitted on each of four days, at noon.
+            let mut ids = Vec::new();
+            for n in 0..4 {
+                let at = start + day * n + chrono::Duration::hours(12);
+                let id: RunId = format!("{:012x}7{:019x}", at.timestamp_millis(), n)
+                    .parse()
+                    .unwrap();
+                let r = RunRecord::pending(id.clone(), "bronze.a".parse().unwrap(), "local");
+                s.insert(&r).await.unwrap();
+                ids.push(id);
+            }
+            let listed = |since, until| {
+                let s = s.clone();
+                async move {
+                    let filter = RunFilter {
+                        since,
+                        until,
+                        ..RunFilter::default()
+                    };
+                    let runs = s.list(&filter).await.unwrap();
+                    runs.into_iter().map(|r| r.run_id).collect::<Vec<_>>()
+                }
+            };
+            // Days 1 and 2 (the range's end is excluded), newest first.
+            let got = listed(Some(start + day), Some(start + day * 3)).await;
+            assert_eq!(got, [ids[2].clone(), ids[1].clone()]);
+            assert_eq!(listed(Some(start + day * 3), None).await, [ids[3].clone()]);
+            assert_eq!(listed(None, Some(start + day)).await, [ids[0].clone()]);
+            assert_eq!(listed(None, None).await.len(), 4);
+        }
     };
 }
 

@@ -327,6 +327,8 @@ impl PlatformApi for Client {
             ),
             ("layer", filter.layer.as_ref().map(ToString::to_string)),
             ("status", (!statuses.is_empty()).then(|| statuses.join(","))),
+            ("since", filter.since.map(|t| t.to_rfc3339())),
+            ("until", filter.until.map(|t| t.to_rfc3339())),
             (
                 "offset",
                 (filter.offset > 0).then(|| filter.offset.to_string()),

@@ -68,6 +68,10 @@ pub(super) struct Filter {
     pipeline: Option<String>,
     /// One status or several, comma-separated.
     status: Option<String>,
+    /// Submitted at this time or later (RFC 3339, or a date).
+    since: Option<String>,
+    /// Submitted before this time.
+    until: Option<String>,
 }
 
 impl Filter {
@@ -90,6 +94,18 @@ impl Filter {
                 .pipeline
                 .as_deref()
                 .map(|p| TableRef::parse(p, rat_core::DEFAULT_NAMESPACE))
+                .transpose()
+                .map_err(bad)?,
+            since: self
+                .since
+                .as_deref()
+                .map(|t| RunFilter::parse_time("since", t))
+                .transpose()
+                .map_err(bad)?,
+            until: self
+                .until
+                .as_deref()
+                .map(|t| RunFilter::parse_time("until", t))
                 .transpose()
                 .map_err(bad)?,
             // One more than asked: whether another page follows.
