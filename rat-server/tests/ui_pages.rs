@@ -65,7 +65,19 @@ async fn home_shows_runs_failing_tests_tables_and_schedules() {
     }
     assert!(!home.contains("No runs yet"), "{home}");
 
-    let (status, kind, css) = fetch(&server, "/assets/rat.css").await;
+    // Asset URLs carry their content's digest: an upgrade is not hidden
+    // by a browser's day-long cache.
+    let version = home
+        .split(r#"href="assets/rat.css?v="#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default();
+    assert_eq!(version.len(), 16, "{home}");
+    assert!(
+        home.contains(&format!(r#"src="assets/app.js?v={version}""#)),
+        "{home}"
+    );
+    let (status, kind, css) = fetch(&server, &format!("/assets/rat.css?v={version}")).await;
     assert_eq!(
         (status, kind.as_str()),
         (StatusCode::OK, "text/css; charset=utf-8")
@@ -149,6 +161,28 @@ async fn runs_are_filtered_by_pipeline_and_status_and_settings_say_who_is_asking
     );
     let (_, _, none) = fetch(&server, "/runs?pipeline=gold.nothing_yet").await;
     assert!(none.contains("No run matches these filters."), "{none}");
+    // By submission time: the last hour has both; before 2000 neither.
+    let (_, _, recent) = fetch(&server, "/runs?within=1h&status=failed").await;
+    assert!(
+        recent.contains("default.bronze.boom") && !recent.contains("default.bronze.customers"),
+        "{recent}"
+    );
+    assert!(
+        recent.contains(r#"<option value="1h" selected>"#),
+        "{recent}"
+    );
+    let (_, _, old) = fetch(&server, "/runs?until=2000-01-01").await;
+    assert!(
+        old.contains("No run matches these filters.") && old.contains(r#"value="2000-01-01""#),
+        "{old}"
+    );
+    let (_, _, later) = fetch(&server, "/runs?since=2000-01-01&until=2100-01-01").await;
+    assert!(later.contains("default.bronze.boom"), "{later}");
+    for (query, field) in [("since=soon", "since"), ("within=forever", "within")] {
+        let (status, _, bad) = fetch(&server, &format!("/runs?{query}")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        assert!(bad.contains(field), "{bad}");
+    }
 
     // A bad filter is an error page naming the field, not a server error.
     let (status, kind, bad) = fetch(&server, "/runs?pipeline=Not%20A%20Table").await;

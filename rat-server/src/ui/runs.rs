@@ -1,10 +1,11 @@
 //! `/runs`: the runs the caller may see, newest first, filtered by
-//! pipeline and status (a plain GET form, so a filtered list is a link),
+//! pipeline, status and submission time (a plain GET form, so a filtered list is a link),
 //! a page at a time; `/runs/{id}`: one run — its phases, quality
 //! results, error and its log as it is written (the page's script follows
 //! it).
 
 use axum::extract::{Path, Query};
+use chrono::{DateTime, Utc};
 use rat_core::store::RunFilter;
 use rat_core::{RunStatus, TableRef};
 use serde::Deserialize;
@@ -16,15 +17,73 @@ use crate::http::Api;
 /// Runs per page.
 const PAGE: u32 = 50;
 
+/// The "submitted within" choices: (value, label, length).
+const WITHIN: [(&str, &str, i64); 4] = [
+    ("1h", "the last hour", 3_600),
+    ("24h", "the last 24 hours", 86_400),
+    ("7d", "the last 7 days", 7 * 86_400),
+    ("30d", "the last 30 days", 30 * 86_400),
+];
+
+/// A run list's `since` and `until`, each optional.
+type TimeRange = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
 /// The filter form's fields; empty ones are no filter.
-#[derive(Debug, Default, Deserialize)]
+/// Serialized, it is the pager links' query.
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
 pub(super) struct RunsForm {
     #[serde(default)]
     pipeline: String,
     #[serde(default)]
     status: String,
+    /// Submitted within the last …: one of [`WITHIN`].
     #[serde(default)]
+    within: String,
+    /// Submitted on or after this date or time (UTC).
+    #[serde(default)]
+    since: String,
+    /// Submitted before this date or time (UTC).
+    #[serde(default)]
+    until: String,
+    #[serde(default, skip_serializing)]
     page: u32,
+}
+
+impl RunsForm {
+    /// The time range the form asks for: the later of `within` and
+    /// `since` as its start.
+    fn time_range(&self) -> Result<TimeRange, PageError> {
+        let bound = |field: &str, text: &str| match text.trim() {
+            "" => Ok(None),
+            text => RunFilter::parse_time(field, text).map(Some),
+        };
+        let mut since = bound("since", &self.since)?;
+        if !self.within.is_empty() {
+            let Some((_, _, secs)) = WITHIN.iter().find(|(value, ..)| *value == self.within) else {
+                let error = rat_core::Error::invalid(format!(
+                    "'{}' is not one of the choices",
+                    self.within.escape_default()
+                ));
+                return Err(error.with_context("field", "within").into());
+            };
+            let start = Utc::now() - chrono::Duration::seconds(*secs);
+            since = Some(since.map_or(start, |s| s.max(start)));
+        }
+        Ok((since, bound("until", &self.until)?))
+    }
+
+    /// Whether any filter is set.
+    fn is_filtered(&self) -> bool {
+        [
+            &self.pipeline,
+            &self.status,
+            &self.within,
+            &self.since,
+            &self.until,
+        ]
+        .iter()
+        .any(|field| !field.trim().is_empty())
+    }
 }
 
 pub(super) async fn page(shell: Shell, Api(api): Api, Query(form): Query<RunsForm>) -> PageResult {
@@ -42,11 +101,14 @@ pub(super) async fn page(shell: Shell, Api(api): Api, Query(form): Query<RunsFor
                 .map_err(|e: rat_core::Error| PageError::from(e.with_context("field", "status")))?,
         ],
     };
+    let (since, until) = form.time_range()?;
     // One more than a page tells whether there is a next one.
     let mut runs = api
         .runs(&RunFilter {
             table,
             statuses,
+            since,
+            until,
             limit: Some(PAGE + 1),
             offset: form.page * PAGE,
             ..RunFilter::default()
@@ -64,6 +126,12 @@ pub(super) async fn page(shell: Shell, Api(api): Api, Query(form): Query<RunsFor
             pipeline => form.pipeline.trim(),
             status => form.status,
             statuses => ["pending", "running", "success", "failed", "cancelled"],
+            within => form.within,
+            within_choices => WITHIN.map(|(value, label, _)| (value, label)),
+            since => form.since.trim(),
+            until => form.until.trim(),
+            filtered => form.is_filtered(),
+            filters => &form,
             page => form.page,
             more => more,
         },
