@@ -22,7 +22,7 @@ if [ "${1:-}" = "--check" ]; then
   out="$(mktemp --suffix=.js)"
   trap 'rm -f "$out"' EXIT
 fi
-banner="/* rat web IDE (rat-server/ui/web, built by scripts/ui-build.sh). Bundles CodeMirror 6 and Lezer, MIT License, Copyright (C) 2018-2021 Marijn Haverbeke and others. */"
+banner="/* rat web IDE (rat-server/ui/web, built by scripts/ui-build.sh). Bundles CodeMirror 6 and Lezer, MIT License, Copyright (C) 2018-2021 Marijn Haverbeke and others; and yaml, ISC License, Copyright Eemeli Aro. */"
 node_modules/.bin/esbuild src/app.js --bundle --minify --format=iife --target=es2020 \
   --legal-comments=none --banner:js="$banner" --log-level=warning --outfile="$out"
 if [ "${1:-}" = "--check" ]; then

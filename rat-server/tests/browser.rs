@@ -91,12 +91,34 @@ async fn write_check_preview_save_run_and_explore() {
         .get("/api/v1/pipelines/default/silver/paid_orders")
         .await;
     assert!(code["source"].as_str().unwrap().contains("'v1'"), "{code}");
+    // The draft published from the browser.
+    assert!(
+        code["source"]
+            .as_str()
+            .unwrap()
+            .contains("-- drafted in the browser")
+            && code["draft"].is_null(),
+        "{code}"
+    );
     // Version 1 had no tests: its files came back whole.
     assert_eq!(code["tests"], serde_json::json!([]), "{code}");
     let (status, table) = server
         .get("/api/v1/tables/default/silver/paid_orders")
         .await;
     assert_eq!(status, StatusCode::OK, "{table}");
+    // The settings form's save.
+    let (_, enriched) = server
+        .get("/api/v1/pipelines/default/silver/orders_enriched")
+        .await;
+    assert_eq!(
+        enriched["settings"]["merge_strategy"], "incremental",
+        "{enriched}"
+    );
+    assert_eq!(
+        enriched["settings"]["unique_key"],
+        serde_json::json!(["order_id"])
+    );
+    assert_eq!(enriched["settings"]["partition_by"][0]["transform"], "day");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

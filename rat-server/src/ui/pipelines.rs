@@ -2,7 +2,8 @@
 //! layer, narrowed by a search on their names (a GET form, so a search
 //! is a link); `/pipelines/{ns}/{layer}/{name}`: one pipeline's code in
 //! the editor, with check, preview, save and run (the page's script calls
-//! the API for those).
+//! the API for those); with `?draft=true`, its pending draft, to save,
+//! publish or discard.
 
 use axum::extract::{Path, Query};
 use rat_core::project::{Language, MergeStrategy, PipelineFiles};
@@ -80,14 +81,26 @@ const VERSIONS: u32 = 20;
 /// Runs shown on a pipeline's page.
 const RECENT_RUNS: u32 = 5;
 
+/// `?draft=true` opens the pending draft in the editor.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct DetailForm {
+    #[serde(default)]
+    draft: bool,
+}
+
 pub(super) async fn detail(
     shell: Shell,
     Api(api): Api,
     Path((namespace, layer, name)): Path<(String, String, String)>,
+    Query(form): Query<DetailForm>,
 ) -> PageResult {
     let table = crate::platform::pipeline_table(&namespace, &layer, &name)
         .map_err(|e| PageError::from(e.with_context("field", "pipeline")))?;
-    let detail = api.pipeline(&table).await?;
+    let published = api.pipeline(&table).await?;
+    let detail = match form.draft {
+        true => api.pipeline_draft(&table).await?,
+        false => published.clone(),
+    };
     let files = detail.files();
     let refs: Vec<String> = api
         .pipelines(None, None)
@@ -119,12 +132,15 @@ pub(super) async fn detail(
             table => table.to_string(),
             path => format!("{}/{}/{}", table.namespace, table.layer, table.name),
             detail => detail,
+            editing_draft => form.draft,
+            strategies => MergeStrategy::ALL.map(MergeStrategy::as_str),
+            pending_draft => published.draft,
             language => detail.pipeline.language,
             code => detail.pipeline.source,
             config => files.config.unwrap_or_default(),
             refs => serde_json::to_string(&refs).unwrap_or_default(),
             versions => versions.items,
-            current_version => detail.version.as_ref().map(|v| v.version),
+            current_version => published.version.as_ref().map(|v| v.version),
             runs => runs.into_iter().map(super::views::RunRow::from).collect::<Vec<_>>(),
         },
     )

@@ -103,6 +103,7 @@ impl Ui {
             env.add_template(name, source)
                 .unwrap_or_else(|e| panic!("template {name}: {e}"));
         }
+        env.add_global("assets", assets_version());
         Self {
             env,
             root: root.to_string(),
@@ -217,7 +218,19 @@ pub(super) async fn error_pages(request: Request, next: Next) -> Response {
     page
 }
 
-/// `GET /assets/{file}`: an embedded asset, cached for a day.
+/// A digest of the embedded assets, in their URLs (`?v=`): a browser
+/// keeps them for a day, and an upgraded server's are new URLs.
+fn assets_version() -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for (name, _, bytes) in ASSETS {
+        (name, bytes).hash(&mut hasher);
+    }
+    format!("{:016x}", hasher.finish())
+}
+
+/// `GET /assets/{file}`: an embedded asset, cached for a day (its URL
+/// changes with its content: [`assets_version`]).
 pub(super) async fn asset(Path(file): Path<String>) -> Response {
     match ASSETS.iter().find(|(name, _, _)| *name == file) {
         Some((_, media_type, bytes)) => {
@@ -268,12 +281,17 @@ mod tests {
                 title => "Runs", section => "runs", runs => Vec::<()>::new(),
                 pipeline => "sales.bronze.orders", status => "failed",
                 statuses => ["failed"], page => 1, more => true,
+                filters => minijinja::context! {
+                    pipeline => "sales.bronze.orders", since => "2026-03-01T00:00:00+01:00",
+                },
             },
         )
         .unwrap()
         .0;
         for link in ["page=0", "page=2"] {
-            let href = format!("runs?pipeline=sales.bronze.orders&amp;status=failed&amp;{link}");
+            let href = format!(
+                "runs?pipeline=sales.bronze.orders&amp;since=2026-03-01T00%3A00%3A00%2B01%3A00&amp;{link}"
+            );
             assert!(html.contains(&href), "{href}: {html}");
         }
     }

@@ -37,6 +37,10 @@ class Watch:
     def expect(self, status, path):
         self.expected.append((status, re.compile(path)))
 
+    def expect_failure(self, path):
+        """A request to `path` that gets no answer (the network is down)."""
+        self.expected.append((0, re.compile(path)))
+
     def console(self, message):
         # Chromium repeats each HTTP error response as a console error;
         # those are judged by `response` below.
@@ -47,6 +51,10 @@ class Watch:
         # A stream the page closed on purpose, or left when navigating.
         if request.resource_type == "eventsource" or "ERR_ABORTED" in (request.failure or ""):
             return
+        for i, (status, path) in enumerate(self.expected):
+            if status == 0 and path.search(request.url):
+                del self.expected[i]
+                return
         self.problems.append(f"request failed: {request.method} {request.url} {request.failure}")
 
     def response(self, response):
@@ -80,27 +88,44 @@ class Flow:
     def ready(self):
         expect(self.page.locator("html")).to_have_attribute("data-ready", "true")
 
-    def shot(self, name, narrow=False):
+    def shot(self, name):
+        """The page at 1280x800, then at 390x844, where it must fit the
+        width (a wide table scrolls in its own box, not the page)."""
         if self.no_shots:
             return
         self.page.screenshot(path=str(self.shots / f"{name}.png"))
-        if narrow:
-            self.page.set_viewport_size({"width": 390, "height": 844})
+        self.page.set_viewport_size({"width": 390, "height": 844})
+        try:
             self.page.screenshot(path=str(self.shots / f"{name}-390.png"))
+            # What pokes out of the page's width outside a box that
+            # scrolls it (a wide table, the DAG, the editor).
+            wide = self.page.evaluate(
+                """() => [...document.querySelectorAll("body *")].filter((el) => {
+                    if (el.getBoundingClientRect().right <= innerWidth + 1) return false;
+                    for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+                        if (getComputedStyle(a).overflowX !== "visible") return false;
+                    }
+                    return getComputedStyle(el).overflowX === "visible";
+                }).slice(0, 3).map((el) => el.outerHTML.slice(0, 120))"""
+            )
+            width = self.page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390 and not wide, f"{name} at 390px is {width}px wide: {wide}"
+        finally:
             self.page.set_viewport_size({"width": 1280, "height": 800})
 
     def editor_text(self):
         return self.page.evaluate("window.rat.editors.code.text()")
 
-    def set_code(self, text):
-        """Replaces the editor's text the way a person would: select all, type."""
-        content = self.page.locator(".cm-content").first
+    def set_code(self, text, editor="code"):
+        """Replaces an editor's text the way a person would: select all, type."""
+        content = self.page.locator(f'textarea[name="{editor}"] + .cm-editor .cm-content')
         content.click()
         self.page.keyboard.press("Control+A")
         self.page.keyboard.press("Delete")
         # insertText: one input event, not auto-closed brackets per key.
         self.page.keyboard.insert_text(text)
-        assert self.editor_text() == text, self.editor_text()
+        typed = self.page.evaluate(f"window.rat.editors['{editor}'].text()")
+        assert typed == text, typed
 
 
 def author(flow):
@@ -110,12 +135,16 @@ def author(flow):
     edit_check_preview_run(flow)
     explore_query_and_roll_back(flow)
     tests_and_versions(flow)
+    drafts(flow)
+    settings_form(flow)
+    error_states(flow)
+    keyboard_only(flow)
     flow.open("/runs")
     flow.shot("runs")
     flow.open("/settings")
     flow.shot("settings")
     flow.open("/")
-    flow.shot("home", narrow=True)
+    flow.shot("home")
 
 
 def create_from_starter(flow):
@@ -187,7 +216,7 @@ def edit_check_preview_run(flow):
     expect(output.locator("tbody tr").first).to_contain_text("v2")
     flow.shot("pipeline-preview")
 
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     expect(status).to_contain_text("Saved as version")
 
     page.get_by_role("button", name="Run", exact=True).click()
@@ -217,7 +246,7 @@ def edit_check_preview_run(flow):
     assert download.value.suggested_filename.startswith("run-") and "run succeeded" in saved, saved
     # The phases appear when the run ends, and stay once reloaded.
     expect(page.locator("[data-phase-list] li").first).to_contain_text("load")
-    flow.shot("run", narrow=True)
+    flow.shot("run")
     page.reload()
     flow.ready()
     expect(page.locator("[data-phase-list] li").last).to_contain_text("publish")
@@ -313,6 +342,144 @@ def tests_and_versions(flow):
     flow.ready()
     expect(page.locator("[data-versions] tbody tr").first).to_contain_text("(current)")
     assert "'v1'" in flow.editor_text(), flow.editor_text()
+
+
+def drafts(flow):
+    """A change saved as a draft while the published code stays; the
+    draft reopened and published: then it is the code, with no draft
+    pending."""
+    page = flow.page
+    flow.open("/pipelines/default/silver/paid_orders")
+    published = flow.editor_text()
+    draft = published.rstrip() + "\n-- drafted in the browser\n"
+    flow.set_code(draft)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save as draft").click()
+    flow.ready()
+    banner = page.get_by_role("region", name="Draft")
+    expect(banner).to_contain_text("You are editing the draft")
+    assert flow.editor_text() == draft, flow.editor_text()
+    flow.shot("pipeline-draft")
+    banner.get_by_role("link", name="Back to the published code").click()
+    flow.ready()
+    expect(banner).to_contain_text("A draft is pending")
+    assert flow.editor_text() == published, flow.editor_text()
+    banner.get_by_role("link", name="Open the draft").click()
+    flow.ready()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Publish").click()
+    flow.ready()
+    expect(banner).to_have_count(0)
+    assert flow.editor_text() == draft, flow.editor_text()
+    expect(page.locator("[data-versions] tbody tr").first).to_contain_text("(current)")
+
+
+def settings_form(flow):
+    """The settings form over config.yaml: it shows the file's partition
+    spec; a strategy and key chosen rewrite the YAML (its other keys kept);
+    a bad partition is refused at its field; YAML typed fills the form;
+    saved, it is the pipeline's. A key an annotation sets is the code's."""
+    page = flow.page
+    flow.open("/pipelines/default/silver/orders_enriched")
+    form = page.locator("form[data-settings]")
+    config = lambda: page.evaluate("window.rat.editors.config.text()")
+    expect(form.get_by_label("Partition by")).to_have_value("month(order_date)")
+    form.get_by_label("Merge strategy").select_option("incremental")
+    # Without its key the strategy is refused, the message naming it.
+    flow.watch.expect(422, r"/compile$")
+    page.get_by_role("button", name="Check").click()
+    expect(page.locator("[data-result]")).to_contain_text("422: ")
+    expect(page.locator("[data-result]")).to_contain_text("unique_key")
+    form.get_by_label("Unique key").fill("order_id")
+    form.get_by_label("Unique key").press("Tab")
+    for line in ["merge_strategy: incremental", "unique_key: order_id", "description: Paid and shipped"]:
+        assert line in config(), config()
+    form.get_by_label("Partition by").fill("month(order_date), nonsense((")
+    form.get_by_label("Partition by").press("Tab")
+    expect(form.locator("[data-settings-note]")).to_contain_text("'nonsense(('")
+    assert "transform: month" in config() and "nonsense" not in config(), config()
+    flow.set_code(config().replace("transform: month", "transform: day"), editor="config")
+    expect(form.get_by_label("Partition by")).to_have_value("day(order_date)")
+    expect(form.locator("[data-settings-note]")).to_have_text("")
+    flow.shot("pipeline-settings")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.locator("[data-result]")).to_contain_text("Saved")
+    flow.open("/pipelines/default/silver/orders_enriched")
+    expect(form.get_by_label("Merge strategy")).to_have_value("incremental")
+    expect(form.get_by_label("Unique key")).to_have_value("order_id")
+    expect(form.get_by_label("Partition by")).to_have_value("day(order_date)")
+    flow.open("/pipelines/default/bronze/orders")
+    expect(form.get_by_label("Merge strategy")).to_be_disabled()
+    expect(form.locator('[data-annotated="merge_strategy"]')).to_be_visible()
+    expect(form.get_by_label("Description")).to_be_disabled()
+    expect(form.get_by_label("Partition column")).to_be_enabled()
+
+
+def error_states(flow):
+    """A page that is not there is a 404 page saying so; with the server
+    out of reach an action says so and works again once it is back."""
+    page = flow.page
+    flow.watch.expect(404, r"/pipelines/default/gold/missing$")
+    flow.open("/pipelines/default/gold/missing")
+    expect(page.get_by_role("alert")).to_contain_text("missing")
+    expect(page.get_by_role("heading", level=1)).to_have_text("404 Not Found")
+    flow.open("/pipelines/default/silver/paid_orders")
+    page.context.set_offline(True)
+    flow.watch.expect_failure(r"/preview$")
+    page.get_by_role("button", name="Preview").click()
+    expect(page.locator("[data-result]")).to_contain_text("the server did not answer")
+    page.context.set_offline(False)
+    page.get_by_role("button", name="Preview").click()
+    expect(page.locator("[data-result]")).to_contain_text("Preview: ")
+
+
+def keyboard_only(flow):
+    """With the keyboard alone: the new pipeline form opened, filled and
+    sent; out of the code editor again (Escape, Tab); the pipeline deleted
+    through its dialog. Each focused control shows its focus."""
+    page = flow.page
+    flow.open("/pipelines")
+
+    def tab_to(selector, limit=60):
+        target = page.locator(selector)
+        for _ in range(limit):
+            page.keyboard.press("Tab")
+            if target.evaluate("el => el === document.activeElement"):
+                # The editor draws its focus on its frame.
+                outline = page.evaluate(
+                    "() => { const el = document.activeElement;"
+                    " const s = getComputedStyle(el.closest('.cm-editor') || el);"
+                    " return [s.outlineStyle, s.outlineWidth, s.boxShadow]; }"
+                )
+                assert outline[0] != "none" or outline[2] != "none", f"{selector} shows no focus: {outline}"
+                return
+        raise AssertionError(f"{selector} not reached by {limit} presses of Tab")
+
+    tab_to("details:has(form[data-new-pipeline]) > summary")
+    page.keyboard.press("Enter")
+    tab_to('form[data-new-pipeline] select[name="layer"]')
+    page.keyboard.press("ArrowDown")  # bronze, then silver
+    tab_to('form[data-new-pipeline] input[name="name"]')
+    page.keyboard.type("by_keys")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    flow.ready()
+    assert page.url.endswith("/pipelines/default/silver/by_keys"), page.url
+    tab_to('textarea[name="code"] + .cm-editor .cm-content')
+    page.keyboard.type("-- typed ")
+    page.keyboard.press("Escape")
+    page.keyboard.press("Tab")
+    assert page.evaluate("!document.activeElement.closest('.cm-editor')"), "focus stayed in the editor"
+    tab_to("[data-delete]", limit=200)
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("button", name="Cancel")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(dialog.get_by_role("button", name="Delete")).to_be_focused()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    flow.ready()
+    expect(page.get_by_role("link", name="by_keys", exact=True)).to_have_count(0)
 
 
 def lineage(flow):

@@ -9,6 +9,7 @@ import { wireNewZone, wireZone } from "./landing.js";
 import { wireLineage } from "./lineage.js";
 import { wirePipeline } from "./pipeline.js";
 import { followRun } from "./run.js";
+import { wireSettings } from "./settings.js";
 import { wireQuery } from "./query.js";
 import { wireNewSchedule, wireSchedules } from "./schedules.js";
 import { wireTable } from "./table.js";
@@ -22,6 +23,8 @@ function start() {
     wireDelete(el);
     const tests = document.querySelector("[data-tests]");
     if (tests) wireTests(tests, editors, el.dataset.pipeline);
+    const settings = document.querySelector("form[data-settings]");
+    if (settings) wireSettings(settings, editors);
     const versions = document.querySelector("[data-versions]");
     if (versions) wireVersions(versions, editors, el.dataset.pipeline, el.dataset.language);
   }

@@ -59,11 +59,14 @@ function languageOf(textarea) {
 
 /** An editor over `textarea`; its text flows back into the textarea. */
 function mount(textarea) {
+  const listeners = [];
   const extensions = [
     basicSetup,
     lintGutter(),
     EditorView.updateListener.of((u) => {
-      if (u.docChanged) textarea.value = u.state.doc.toString();
+      if (!u.docChanged) return;
+      textarea.value = u.state.doc.toString();
+      for (const listener of listeners) listener(textarea.value);
     }),
     EditorView.contentAttributes.of({
       "aria-label": textarea.getAttribute("aria-label") || "Code",
@@ -76,6 +79,10 @@ function mount(textarea) {
   return {
     view,
     text: () => view.state.doc.toString(),
+    /** Calls `listener(text)` after every change of the text. */
+    onChange(listener) {
+      listeners.push(listener);
+    },
     /** Replaces the whole text. */
     setText(text) {
       view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: text } });

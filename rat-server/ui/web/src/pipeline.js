@@ -1,6 +1,6 @@
-// A pipeline's page: check (compile), preview, save and run its code
-// through the API, errors shown at their line in the editor they belong to.
-import { api, say } from "./api.js";
+// A pipeline's page: check (compile), preview, save (or save as its
+// draft, publish or discard that), and run its code through the API, errors shown at their line in the editor they belong to.
+import { api, confirmThen, say } from "./api.js";
 import { grid } from "./grid.js";
 
 export function wirePipeline(section, editors) {
@@ -12,6 +12,8 @@ export function wirePipeline(section, editors) {
   const region = section.querySelector("[data-result]");
   const output = section.querySelector("[data-output]");
   const compiled = section.querySelector("[data-compiled]");
+  const editingDraft = "draft" in section.dataset;
+  const pipelinePage = `pipelines/${namespace}/${layer}/${name}`;
 
   // The tests as their editors on this page hold them (a deleted one is
   // gone from the page, so a save removes it too).
@@ -67,10 +69,31 @@ export function wirePipeline(section, editors) {
       const more = result.truncated ? " (more rows not shown)" : "";
       say(region, `Preview: ${result.rows.length} rows${more}.`, "ok");
     },
+    // On the draft's page Save keeps it a draft; the published code's
+    // page saves the published code.
     async save() {
-      const saved = await api("PUT", path, files());
+      const saved = await api("PUT", path, { ...files(), draft: editingDraft });
       const version = saved.version ? ` as version ${saved.version.version}` : "";
-      say(region, `Saved${version}.`, "ok");
+      say(region, `Saved${editingDraft ? " the draft" : ""}${version}.`, "ok");
+    },
+    async draft() {
+      await api("PUT", path, { ...files(), draft: true });
+      window.location.assign(`${pipelinePage}?draft=true`);
+    },
+    // What is in the editors is saved to the draft first: what is
+    // published is what the user sees.
+    async publish() {
+      await api("PUT", path, { ...files(), draft: true });
+      await api("POST", `${path}/publish`, {});
+      window.location.assign(pipelinePage);
+    },
+    async discard() {
+      const dialog = document.querySelector("dialog[data-confirm-discard]");
+      confirmThen(dialog, region, async () => {
+        await api("DELETE", `${path}/draft`);
+        window.location.assign(pipelinePage);
+      });
+      say(region, "", "");
     },
     async run() {
       const run = await api("POST", "api/v1/runs", {
