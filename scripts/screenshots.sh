@@ -8,7 +8,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/env.sh"
 from="$CARGO_TARGET_DIR/ui-screenshots"
 to="$here/../docs/screenshots"
-shown=(home pipeline-error pipeline-preview pipeline-versions run runs table query lineage landing schedules settings login home-390)
+shown=(home pipeline-error pipeline-preview pipeline-versions pipeline-settings pipeline-draft run runs table query lineage landing schedules settings login home-390)
 mkdir -p "$to"
 for name in "${shown[@]}"; do
   [ -f "$from/$name.png" ] || { echo "screenshots.sh: no $from/$name.png; run the browser tests first" >&2; exit 1; }

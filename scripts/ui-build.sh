@@ -8,15 +8,8 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 web="$here/../rat-server/ui/web"
 committed="$here/../rat-server/ui/assets/app.js"
-command -v npm >/dev/null || { echo "ui-build.sh: npm not found; install Node.js 20+" >&2; exit 1; }
+"$here/npm-ci.sh" "$web"
 cd "$web"
-# Reinstall only when the lock file changed.
-stamp="node_modules/.rat-lock.sha256"
-want="$(sha256sum package-lock.json | cut -d' ' -f1)"
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
-  echo "$want" > "$stamp"
-fi
 out="$committed"
 if [ "${1:-}" = "--check" ]; then
   out="$(mktemp --suffix=.js)"

@@ -258,6 +258,7 @@ async fn a_rotated_key_is_picked_up_on_its_first_token() {
             audience: "rat".into(),
             jwks_uri: Some(format!("{}/jwks", issuer.url)),
             roles_claim: None,
+            sign_in: None,
         };
     })
     .await;
@@ -476,6 +477,7 @@ async fn an_oidc_token_gives_its_name_email_and_roles() {
             audience: "rat".into(),
             jwks_uri: None,
             roles_claim: Some("realm_access.roles".into()),
+            sign_in: None,
         };
     })
     .await;
@@ -536,6 +538,7 @@ async fn api_keys_and_the_roles_claim_are_validated() {
         audience: "rat".into(),
         jwks_uri: None,
         roles_claim: Some("realm_access..roles".into()),
+        sign_in: None,
     };
     let err = setup.open().await.unwrap_err().to_string();
     assert!(err.contains("roles_claim"), "{err}");

@@ -10,7 +10,9 @@ mod common;
 
 use std::path::PathBuf;
 
+use common::oidc_issuer::OidcIssuer;
 use common::{Server, team, team_key};
+use rat_server::auth::{AuthConfig, OidcSignIn};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -133,6 +135,24 @@ async fn sign_in_follow_a_run_and_refuse_a_forged_change() {
     let runs = runs["items"].as_array().unwrap();
     assert_eq!(runs.len(), 1, "the forged POST started nothing: {runs:?}");
     assert_eq!(runs[0]["started_by"], "ada");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_at_an_oidc_issuer_with_pkce_and_run_as_that_person() {
+    let issuer = OidcIssuer::start();
+    let server = Server::sample_with(|setup| {
+        setup.auth = AuthConfig::oidc(issuer.url.clone(), "rat").with_sign_in(OidcSignIn {
+            scopes: vec!["profile".into(), "email".into(), "groups".into()],
+            ..OidcSignIn::public_client("rat-ide")
+        });
+    })
+    .await;
+    issuer.register(&server.url("/login/callback")).await;
+    let out = flow(&server, "oidc", &[]).await;
+    println!("{out}");
+    // Without the session, the API asks for a token.
+    let (status, _) = server.get("/api/v1/runs").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

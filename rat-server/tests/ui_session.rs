@@ -6,7 +6,9 @@
 
 mod common;
 
+use common::oidc_issuer::OidcIssuer;
 use common::{Server, team, team_key};
+use rat_server::auth::{AuthConfig, OidcSignIn};
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Client, StatusCode, redirect};
 use serde_json::{Value, json};
@@ -229,6 +231,109 @@ async fn a_refused_session_is_ended_and_next_never_leaves_the_ui() {
         assert_eq!(signed.status(), StatusCode::SEE_OTHER, "{next}");
         assert_eq!(signed.headers()[LOCATION], "/", "{next}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_issuer_sign_in_starts_with_pkce_and_refuses_what_it_did_not_start() {
+    let issuer = OidcIssuer::start();
+    let server = Server::sample_with(|setup| {
+        setup.auth = AuthConfig::oidc(issuer.url.clone(), "rat")
+            .with_sign_in(OidcSignIn::public_client("rat-ide"));
+    })
+    .await;
+    issuer.register(&server.url("/login/callback")).await;
+    let get = |path: &str, cookie: Option<&str>| {
+        let mut request = browser().get(server.url(path));
+        if let Some(cookie) = cookie {
+            request = request.header(COOKIE, cookie);
+        }
+        request.send()
+    };
+    let login = get("/login?next=%2Fruns", None)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        login.contains(r#"href="login/oidc?next=&#x2f;runs""#),
+        "{login}"
+    );
+
+    // To the issuer's authorization endpoint, its flow in a Lax cookie.
+    let started = get("/login/oidc?next=%2Fruns", None).await.unwrap();
+    assert_eq!(started.status(), StatusCode::SEE_OTHER);
+    let to = url::Url::parse(started.headers()[LOCATION].to_str().unwrap()).unwrap();
+    assert!(
+        to.as_str().starts_with(&format!("{}/auth?", issuer.url)),
+        "{to}"
+    );
+    let query: std::collections::HashMap<_, _> = to.query_pairs().into_owned().collect();
+    assert_eq!(query["client_id"], "rat-ide");
+    assert_eq!(query["code_challenge_method"], "S256");
+    assert_eq!(query["scope"], "openid profile email");
+    assert_eq!(query["redirect_uri"], server.url("/login/callback"));
+    let cookies = set_cookies(&started);
+    let flow = cookies.iter().find(|c| c.starts_with("rat_oidc=")).unwrap();
+    assert!(
+        flow.contains("Path=/login; Max-Age=600; HttpOnly; SameSite=Lax"),
+        "{flow}"
+    );
+    assert!(flow.contains(&query["state"]), "{flow}");
+    let flow = pair(&cookies, "rat_oidc");
+
+    // The issuer's refusal, said; a state this browser did not get, or
+    // no flow at all, refused; each ends the flow.
+    let refused = get(
+        "/login/callback?error=access_denied&error_description=no%20thanks",
+        Some(&flow),
+    )
+    .await
+    .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        set_cookies(&refused)
+            .iter()
+            .any(|c| c.starts_with("rat_oidc=;"))
+    );
+    let page = refused.text().await.unwrap();
+    assert!(
+        page.contains("did not sign you in: access_denied (no thanks)"),
+        "{page}"
+    );
+    let forged = get("/login/callback?code=abc&state=forged", Some(&flow))
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        forged
+            .text()
+            .await
+            .unwrap()
+            .contains("not for the sign-in this browser started")
+    );
+    let stray = get("/login/callback?code=abc&state=x", None).await.unwrap();
+    assert_eq!(stray.status(), StatusCode::BAD_REQUEST);
+    // A right state with a code the issuer never gave: its refusal.
+    let state = &query["state"];
+    let bad_code = get(
+        &format!("/login/callback?code=made-up&state={state}"),
+        Some(&flow),
+    )
+    .await
+    .unwrap();
+    assert_eq!(bad_code.status(), StatusCode::UNAUTHORIZED);
+    let page = bad_code.text().await.unwrap();
+    assert!(
+        page.contains("the issuer refused the sign-in: invalid_grant"),
+        "{page}"
+    );
+    assert!(!page.contains(state.as_str()), "no flow secret on the page");
+
+    // Where nobody signs in at an issuer, the routes are not there.
+    let keys = team(&[("ada", &["admin"])], |_| {}).await;
+    let none = browser().get(keys.url("/login/oidc")).send().await.unwrap();
+    assert_eq!(none.status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,6 +6,7 @@
 mod keys;
 mod oidc;
 pub(crate) mod session;
+pub(crate) mod sign_in;
 
 use std::fmt;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ pub use keys::{MIN_KEY_CHARS, NamedKey, SINGLE_KEY_PRINCIPAL};
 pub use oidc::{DEFAULT_ROLES_CLAIM, MIN_KEY_REFRESH};
 pub use rat_core::principal::Principal;
 pub(crate) use session::Credential;
+pub use sign_in::OidcSignIn;
 
 use crate::error::ApiError;
 
@@ -68,6 +70,10 @@ pub enum AuthConfig {
         /// `realm_access.roles`. `groups` when absent.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         roles_claim: Option<String>,
+        /// The web IDE's sign-in at the issuer (authorization code with
+        /// PKCE); without it, people paste a token into the sign-in form.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sign_in: Option<OidcSignIn>,
     },
 }
 
@@ -87,7 +93,25 @@ impl AuthConfig {
             audience: audience.into(),
             jwks_uri: None,
             roles_claim: None,
+            sign_in: None,
         }
+    }
+
+    /// This OIDC configuration with the web IDE signing people in at the
+    /// issuer as `sign_in`'s client (other kinds are left as they are).
+    ///
+    /// ```
+    /// use rat_server::auth::{AuthConfig, OidcSignIn};
+    ///
+    /// let config = AuthConfig::oidc("https://login.example.com", "rat")
+    ///     .with_sign_in(OidcSignIn::public_client("rat-ide"));
+    /// config.validate().unwrap();
+    /// ```
+    pub fn with_sign_in(mut self, client: OidcSignIn) -> Self {
+        if let AuthConfig::Oidc { sign_in, .. } = &mut self {
+            *sign_in = Some(client);
+        }
+        self
     }
 
     /// Checks URLs and that secrets can be read; errors name the field.
@@ -113,7 +137,11 @@ impl AuthConfig {
                 audience,
                 jwks_uri,
                 roles_claim,
+                sign_in,
             } => {
+                if let Some(sign_in) = sign_in {
+                    sign_in.validate()?;
+                }
                 if roles_claim
                     .as_deref()
                     .is_some_and(|c| c.split('.').any(|part| part.trim().is_empty()))
@@ -152,7 +180,7 @@ pub struct Authenticator {
 enum Method {
     None,
     ApiKey(keys::KnownKeys),
-    Oidc(Box<oidc::Oidc>),
+    Oidc(Box<oidc::Oidc>, Option<sign_in::CodeFlow>),
 }
 
 impl fmt::Debug for Method {
@@ -160,7 +188,7 @@ impl fmt::Debug for Method {
         match self {
             Method::None => f.write_str("None"),
             Method::ApiKey(_) => f.write_str("ApiKey(<redacted>)"),
-            Method::Oidc(o) => o.fmt(f),
+            Method::Oidc(o, flow) => f.debug_tuple("Oidc").field(o).field(flow).finish(),
         }
     }
 }
@@ -186,12 +214,15 @@ impl Authenticator {
                 audience,
                 jwks_uri,
                 roles_claim,
-            } => Method::Oidc(Box::new(oidc::Oidc::new(
-                issuer,
-                audience,
-                jwks_uri.clone(),
-                roles_claim.clone(),
-            )?)),
+                sign_in,
+            } => {
+                let flow = sign_in.as_ref().map(sign_in::CodeFlow::new).transpose()?;
+                let mut audiences = vec![audience.clone()];
+                audiences.extend(flow.as_ref().map(|f| f.client_id.clone()));
+                let oidc =
+                    oidc::Oidc::new(issuer, audiences, jwks_uri.clone(), roles_claim.clone())?;
+                Method::Oidc(Box::new(oidc), flow)
+            }
         };
         Ok(Self {
             inner: Arc::new(method),
@@ -208,8 +239,60 @@ impl Authenticator {
         match self.inner.as_ref() {
             Method::None => "none",
             Method::ApiKey(_) => "api_key",
-            Method::Oidc(_) => "oidc",
+            Method::Oidc(..) => "oidc",
         }
+    }
+
+    /// Whether people sign in to the web IDE at the OIDC issuer.
+    pub(crate) fn signs_in_at_issuer(&self) -> bool {
+        matches!(self.inner.as_ref(), Method::Oidc(_, Some(_)))
+    }
+
+    /// The code flow and its issuer, when people sign in there.
+    fn code_flow(&self) -> std::result::Result<(&oidc::Oidc, &sign_in::CodeFlow), String> {
+        match self.inner.as_ref() {
+            Method::Oidc(oidc, Some(flow)) => Ok((oidc, flow)),
+            _ => Err("this server does not sign people in at an OIDC issuer".into()),
+        }
+    }
+
+    /// Starts a sign-in at the issuer: the URL to send the browser to and
+    /// the flow its cookie keeps. `origin` and `root` are where the
+    /// browser reached the web IDE (for the redirect back).
+    pub(crate) async fn begin_sign_in(
+        &self,
+        origin: &str,
+        root: &str,
+        next: &str,
+    ) -> std::result::Result<(String, sign_in::Flow), String> {
+        let (oidc, flow) = self.code_flow()?;
+        let discovery = discovered(oidc).await?;
+        let authorize = discovery
+            .authorization_endpoint
+            .ok_or("the issuer names no authorization endpoint")?;
+        flow.begin(&authorize, &flow.redirect_url(origin, root), next)
+    }
+
+    /// Finishes a sign-in: the code redeemed at the issuer, the ID token
+    /// checked (with the flow's nonce). The token is the session's.
+    pub(crate) async fn finish_sign_in(
+        &self,
+        origin: &str,
+        root: &str,
+        code: &str,
+        started: &sign_in::Flow,
+    ) -> std::result::Result<String, String> {
+        let (oidc, flow) = self.code_flow()?;
+        let discovery = discovered(oidc).await?;
+        let endpoint = discovery
+            .token_endpoint
+            .ok_or("the issuer names no token endpoint")?;
+        let redirect = flow.redirect_url(origin, root);
+        let token = flow
+            .redeem(oidc.http(), &endpoint, code, started, &redirect)
+            .await?;
+        oidc.verify_id_token(&token, &started.nonce).await?;
+        Ok(token)
     }
 
     /// The principal `credential` is, or why it is refused; `Ok(None)`
@@ -228,12 +311,21 @@ impl Authenticator {
                 },
                 None => Err("an API key is required (Authorization: Bearer KEY)".into()),
             },
-            Method::Oidc(oidc) => match given {
+            Method::Oidc(oidc, _) => match given {
                 Some(token) => oidc.verify(token).await.map(Some),
                 None => Err("a bearer token is required".into()),
             },
         }
     }
+}
+
+/// The issuer's discovery document, or a refusal a person can read (the
+/// cause is logged).
+async fn discovered(oidc: &oidc::Oidc) -> std::result::Result<oidc::Discovery, String> {
+    oidc.discovery().await.map_err(|e| {
+        tracing::warn!("the issuer's discovery document: {e}");
+        "the issuer cannot be reached".to_owned()
+    })
 }
 
 /// Compares in time independent of where the inputs differ.

@@ -25,7 +25,9 @@ pub const DEFAULT_ROLES_CLAIM: &str = "groups";
 
 pub(super) struct Oidc {
     issuer: String,
-    audience: String,
+    /// What `aud` may name: the configured audience, and the web IDE's
+    /// client when it signs people in (its ID tokens are for it).
+    audiences: Vec<String>,
     jwks_uri: Option<String>,
     roles_claim: String,
     http: reqwest::Client,
@@ -38,7 +40,7 @@ impl std::fmt::Debug for Oidc {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Oidc")
             .field("issuer", &self.issuer)
-            .field("audience", &self.audience)
+            .field("audiences", &self.audiences)
             .field("roles_claim", &self.roles_claim)
             .finish_non_exhaustive()
     }
@@ -48,21 +50,26 @@ impl std::fmt::Debug for Oidc {
 /// claim).
 type Claims = serde_json::Map<String, serde_json::Value>;
 
-#[derive(Deserialize)]
-struct Discovery {
+/// The parts of the issuer's discovery document rat reads.
+#[derive(Debug, Clone, Deserialize)]
+pub(super) struct Discovery {
     jwks_uri: String,
+    /// Where a person signs in (the code flow's start).
+    pub(super) authorization_endpoint: Option<String>,
+    /// Where a code is exchanged for tokens.
+    pub(super) token_endpoint: Option<String>,
 }
 
 impl Oidc {
     pub(super) fn new(
         issuer: &str,
-        audience: &str,
+        audiences: Vec<String>,
         jwks_uri: Option<String>,
         roles_claim: Option<String>,
     ) -> Result<Self> {
         Ok(Self {
             issuer: issuer.trim_end_matches('/').to_owned(),
-            audience: audience.to_owned(),
+            audiences,
             jwks_uri,
             roles_claim: roles_claim.unwrap_or_else(|| DEFAULT_ROLES_CLAIM.to_owned()),
             http: reqwest::Client::builder()
@@ -74,7 +81,34 @@ impl Oidc {
         })
     }
 
+    /// The HTTP client rat talks to the issuer with.
+    pub(super) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// The principal a bearer token (or a session's ID token) is.
     pub(super) async fn verify(&self, token: &str) -> std::result::Result<Principal, String> {
+        let claims = self.claims(token).await?;
+        self.principal(&claims)
+    }
+
+    /// The principal of an ID token the sign-in flow received: valid as
+    /// any token, and carrying the flow's `nonce` (so it was issued for
+    /// this browser's sign-in, not replayed from another).
+    pub(super) async fn verify_id_token(
+        &self,
+        token: &str,
+        nonce: &str,
+    ) -> std::result::Result<Principal, String> {
+        let claims = self.claims(token).await?;
+        let given = claims.get("nonce").and_then(|v| v.as_str()).unwrap_or("");
+        if !super::same(given.as_bytes(), nonce.as_bytes()) {
+            return Err("the ID token is not the one this sign-in asked for (nonce)".into());
+        }
+        self.principal(&claims)
+    }
+
+    async fn claims(&self, token: &str) -> std::result::Result<Claims, String> {
         // `alg: none` and malformed headers fail here.
         let header =
             jsonwebtoken::decode_header(token).map_err(|e| format!("invalid token: {e}"))?;
@@ -92,13 +126,12 @@ impl Oidc {
         }
         let mut validation = Validation::new(algorithm);
         validation.set_issuer(&[&self.issuer, &format!("{}/", self.issuer)]);
-        validation.set_audience(&[&self.audience]);
+        validation.set_audience(&self.audiences);
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
         validation.leeway = LEEWAY_SECS;
-        let claims = jsonwebtoken::decode::<Claims>(token, &key, &validation)
-            .map_err(|e| format!("the token is not valid: {e}"))?
-            .claims;
-        self.principal(&claims)
+        jsonwebtoken::decode::<Claims>(token, &key, &validation)
+            .map(|data| data.claims)
+            .map_err(|e| format!("the token is not valid: {e}"))
     }
 
     /// The token's subject with its name, email and roles; role names
@@ -164,30 +197,33 @@ impl Oidc {
         Ok(keys.get(kid).cloned())
     }
 
+    /// The issuer's discovery document (`/.well-known/openid-configuration`).
+    pub(super) async fn discovery(&self) -> Result<Discovery> {
+        let url = format!("{}/.well-known/openid-configuration", self.issuer);
+        serde_json::from_slice(&self.get(&url).await?)
+            .map_err(|e| Error::internal(format!("{url}: {e}")))
+    }
+
+    async fn get(&self, url: &str) -> Result<bytes::Bytes> {
+        let response = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| Error::internal(format!("GET {url}: {e}")))?;
+        response
+            .bytes()
+            .await
+            .map_err(|e| Error::internal(format!("GET {url}: {e}")))
+    }
+
     async fn fetch_keys(&self) -> Result<HashMap<String, (DecodingKey, Algorithm)>> {
-        let get = |url: String| async move {
-            let response = self
-                .http
-                .get(&url)
-                .send()
-                .await
-                .and_then(|r| r.error_for_status())
-                .map_err(|e| Error::internal(format!("GET {url}: {e}")))?;
-            response
-                .bytes()
-                .await
-                .map_err(|e| Error::internal(format!("GET {url}: {e}")))
-        };
         let jwks_uri = match &self.jwks_uri {
             Some(uri) => uri.clone(),
-            None => {
-                let url = format!("{}/.well-known/openid-configuration", self.issuer);
-                let discovery: Discovery = serde_json::from_slice(&get(url.clone()).await?)
-                    .map_err(|e| Error::internal(format!("{url}: {e}")))?;
-                discovery.jwks_uri
-            }
+            None => self.discovery().await?.jwks_uri,
         };
-        let set: JwkSet = serde_json::from_slice(&get(jwks_uri.clone()).await?)
+        let set: JwkSet = serde_json::from_slice(&self.get(&jwks_uri).await?)
             .map_err(|e| Error::internal(format!("{jwks_uri}: {e}")))?;
         let mut keys = HashMap::new();
         for jwk in &set.keys {

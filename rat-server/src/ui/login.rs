@@ -1,8 +1,9 @@
 //! Signing in and out of the web IDE, and the gate in front of its pages.
 //!
 //! A person signs in by pasting what the API would take in its
-//! `Authorization` header (an API key, or an OIDC access token); once the
-//! server accepts it, it lives in the session cookie
+//! `Authorization` header (an API key, or an OIDC access token), or at the
+//! OIDC issuer ([`super::issuer`]); once the server accepts the
+//! credential, it lives in the session cookie
 //! ([`crate::auth::session`]) and every page and API call the UI makes
 //! carries it. A page asked for without a session leads to the form and
 //! back.
@@ -23,7 +24,7 @@ use crate::auth::{self, Credential, session};
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct Return {
     #[serde(default)]
-    next: String,
+    pub(super) next: String,
 }
 
 /// The form's fields.
@@ -36,12 +37,12 @@ pub(super) struct SignIn {
 }
 
 /// What the form shows (never the credential typed).
-struct SignInForm<'a> {
-    next: &'a str,
-    message: Option<String>,
+pub(super) struct SignInForm<'a> {
+    pub(super) next: &'a str,
+    pub(super) message: Option<String>,
 }
 
-fn form(shell: &Shell, form: SignInForm<'_>) -> PageResult {
+pub(super) fn form(shell: &Shell, form: SignInForm<'_>) -> PageResult {
     let asked_for = match shell.ui.auth.kind() {
         "oidc" => "Access token (OIDC)",
         _ => "API key",
@@ -52,6 +53,7 @@ fn form(shell: &Shell, form: SignInForm<'_>) -> PageResult {
             title => "Sign in",
             section => "login",
             asked_for => asked_for,
+            at_issuer => shell.ui.auth.signs_in_at_issuer(),
             next => form.next,
             message => form.message,
         },
@@ -162,7 +164,7 @@ pub(super) async fn gate(State(ui): State<Arc<Ui>>, request: Request, next: Next
 
 /// `next` when it is a path of this UI, else the UI's root: the form never
 /// sends anyone to another site.
-fn safe_next(ui: &Ui, next: &str) -> String {
+pub(super) fn safe_next(ui: &Ui, next: &str) -> String {
     let inside = next.starts_with(&ui.root)
         && !next.starts_with("//")
         && !next.contains('\\')
@@ -176,7 +178,7 @@ fn safe_next(ui: &Ui, next: &str) -> String {
 
 /// Whether the browser reached us over HTTPS (directly or through a proxy
 /// that says so), so the cookies are marked `Secure`.
-fn over_https(headers: &HeaderMap) -> bool {
+pub(super) fn over_https(headers: &HeaderMap) -> bool {
     headers
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())

@@ -6,6 +6,8 @@
 //!
 //! - [`render`]: the template environment, the HTML error page, assets.
 //! - [`login`]: `/login`, `/logout` and the gate before every page.
+//! - [`issuer`]: signing in at the OIDC issuer, `/login/oidc` and
+//!   `/login/callback`.
 //! - [`home`]: `/`, what a team looks at first.
 //! - [`pipelines`]: `/pipelines`, by namespace and layer, searched.
 //! - [`landing`]: `/landing`, zones and their files.
@@ -19,6 +21,7 @@
 //! - [`views`]: records shaped for templates.
 
 mod home;
+mod issuer;
 mod landing;
 mod lineage;
 mod login;
@@ -65,6 +68,8 @@ pub(crate) fn router(auth: Authenticator, root: &str) -> Router<Arc<dyn Platform
         .route_layer(middleware::from_fn_with_state(ui.clone(), login::gate));
     Router::new()
         .route("/login", get(login::page).post(login::sign_in))
+        .route("/login/oidc", get(issuer::begin))
+        .route("/login/callback", get(issuer::finish))
         .route("/logout", post(login::sign_out))
         .route("/assets/{file}", get(render::asset))
         .merge(pages)

@@ -15,7 +15,7 @@ use crate::auth::{Authenticator, session};
 use crate::error::{ApiError, Denied};
 
 /// Every template, by name; `.html` names are auto-escaped.
-const TEMPLATES: [(&str, &str); 17] = [
+const TEMPLATES: [(&str, &str); 18] = [
     (
         "layout.html",
         include_str!("../../ui/templates/layout.html"),
@@ -41,6 +41,10 @@ const TEMPLATES: [(&str, &str); 17] = [
     ),
     ("error.html", include_str!("../../ui/templates/error.html")),
     ("login.html", include_str!("../../ui/templates/login.html")),
+    (
+        "signed-in.html",
+        include_str!("../../ui/templates/signed-in.html"),
+    ),
     (
         "pipeline.html",
         include_str!("../../ui/templates/pipeline.html"),

@@ -2,6 +2,7 @@
 //! a small client for it.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod oidc_issuer;
 pub mod receiver;
 pub mod watchdog;
 

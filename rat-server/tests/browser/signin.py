@@ -1,0 +1,88 @@
+"""Signing in: with an API key, and at an OpenID Provider."""
+
+import re
+
+from playwright.sync_api import expect
+
+
+def signin(flow, key):
+    """With API keys: the form, a page, a run's live log over the session
+    cookie, and a change without the CSRF token refused."""
+    page = flow.page
+    page.goto(flow.base + "/pipelines/default/silver/paid_orders")
+    page.wait_for_url(re.compile(r"/login\?next="))
+    flow.ready()
+    flow.shot("login")
+    field = page.get_by_label("API key")
+    expect(field).to_be_focused()
+    field.fill("not-the-key-0123456789")
+    flow.watch.expect(401, r"/login$")
+    field.press("Enter")
+    expect(page.get_by_role("alert")).to_contain_text("the API key is not valid")
+    page.get_by_label("API key").fill(key)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/pipelines/default/silver/paid_orders$"))
+    flow.ready()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+    # A change without the token is refused, with it accepted.
+    flow.watch.expect(403, r"/api/v1/runs$")
+    forged = page.evaluate(
+        """async () => {
+            const r = await fetch("api/v1/runs", {method: "POST",
+                headers: {"content-type": "application/json"},
+                body: JSON.stringify({pipeline: "silver.paid_orders"})});
+            return [r.status, await r.json()];
+        }"""
+    )
+    assert forged[0] == 403 and forged[1]["error"]["code"] == "csrf", forged
+
+    page.get_by_role("button", name="Run", exact=True).click()
+    page.wait_for_url(re.compile(r"/runs/[0-9a-f]{32}$"))
+    flow.ready()
+    expect(page.locator("[data-run]")).to_have_attribute("data-ended", "success")
+    assert page.locator("[data-log] li").count() > 3
+
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(re.compile(r"/login$"))
+    page.goto(flow.base + "/runs")
+    page.wait_for_url(re.compile(r"/login\?next=%2Fruns$"))
+
+
+def oidc(flow):
+    """At a real OpenID Provider (node-oidc-provider's development login
+    and consent pages): the way there from a page asked for, the person
+    back on that page signed in as who the provider said, a run started
+    as them with its live log over the session; a callback this browser
+    did not start refused."""
+    page = flow.page
+    page.goto(flow.base + "/runs?status=failed")
+    page.wait_for_url(re.compile(r"/login\?next="))
+    flow.ready()
+    flow.shot("login-oidc")
+    page.get_by_role("link", name="Sign in with your identity provider").click()
+    page.wait_for_url(re.compile(r"/interaction/"))
+    page.locator('input[name="login"]').fill("alice")
+    page.locator('input[name="password"]').fill("any password")
+    page.get_by_role("button", name="Sign-in").click()
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url(re.compile(r"/runs\?status=failed$"))
+    flow.ready()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+    flow.open("/settings")
+    me = page.get_by_role("region", name="Who you are")
+    expect(me).to_contain_text("alice")
+    expect(me).to_contain_text("alice@example.com")
+    expect(me).to_contain_text("admin")
+
+    flow.open("/pipelines/default/bronze/customers")
+    page.get_by_role("button", name="Run", exact=True).click()
+    page.wait_for_url(re.compile(r"/runs/[0-9a-f]{32}$"))
+    flow.ready()
+    expect(page.locator("[data-run]")).to_have_attribute("data-ended", "success")
+    expect(page.locator("main")).to_contain_text("by alice")
+
+    flow.watch.expect(400, r"/login/callback")
+    page.goto(flow.base + "/login/callback?code=stolen&state=forged")
+    expect(page.get_by_role("alert")).to_contain_text("sign in again")
