@@ -99,6 +99,18 @@ pub enum Phase {
     Publish,
 }
 
+impl Phase {
+    /// Every phase, in the order a run goes through them.
+    pub const ALL: [Phase; 6] = [
+        Phase::Load,
+        Phase::Compile,
+        Phase::Execute,
+        Phase::Write,
+        Phase::Test,
+        Phase::Publish,
+    ];
+}
+
 impl fmt::Display for Phase {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let name = match self {

@@ -156,6 +156,48 @@ async fn sign_in_at_an_oidc_issuer_with_pkce_and_run_as_that_person() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runs_timeline_grows_while_it_runs_and_shows_timings_when_it_ends() {
+    // Python runs in runner processes (the workspace build puts
+    // rat-runner beside the test binaries' directory).
+    let runner = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .with_file_name("rat-runner");
+    assert!(
+        runner.is_file(),
+        "{runner:?}: build the workspace first (cargo build --workspace)"
+    );
+    let server = Server::sample_with(|setup| {
+        setup.executor = rat_server::config::ExecutorConfig::Process {
+            pool: Default::default(),
+            runner: Some(runner),
+            python_workers: Some(0),
+        };
+    })
+    .await;
+    // A Python pipeline that holds its execute phase until the browser
+    // flow opens the gate (bounded: a minute at most).
+    let gate = server.dir.path().join("gate");
+    let code = format!(
+        "# @merge_strategy: full_refresh\nimport os, time\n\
+         log.info('waiting for the gate')\n\
+         for _ in range(3000):\n    if os.path.exists({gate:?}):\n        break\n    time.sleep(0.02)\n\
+         result = pa.table({{'a': [1]}})\n"
+    );
+    let (status, created) = server
+        .post(
+            "/api/v1/pipelines",
+            json!({"layer": "bronze", "name": "waits", "python": code,
+                   "tests": {"a_is_one": "SELECT * FROM {{ this }} WHERE a <> 1"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let out = flow(&server, "live-run", &[gate.to_str().unwrap()]).await;
+    println!("{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lineage_traces_what_a_pipeline_reads_and_what_reads_it() {
     // (At 500 pipelines, timed in the browser: `rat-benches ui-lineage`.)
     let server = Server::sample().await;

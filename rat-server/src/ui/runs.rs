@@ -1,13 +1,13 @@
 //! `/runs`: the runs the caller may see, newest first, filtered by
 //! pipeline, status and submission time (a plain GET form, so a filtered list is a link),
-//! a page at a time; `/runs/{id}`: one run — its phases, quality
+//! a page at a time; `/runs/{id}`: one run — its phase timeline, quality
 //! results, error and its log as it is written (the page's script follows
-//! it).
+//! the log, and renders the page's live parts again as the run moves).
 
 use axum::extract::{Path, Query};
 use chrono::{DateTime, Utc};
 use rat_core::store::RunFilter;
-use rat_core::{RunStatus, TableRef};
+use rat_core::{Phase, RunStatus, TableRef};
 use serde::Deserialize;
 
 use super::render::{PageError, PageResult, Shell};
@@ -138,6 +138,43 @@ pub(super) async fn page(shell: Shell, Api(api): Api, Query(form): Query<RunsFor
     )
 }
 
+/// One step of a run's phase timeline.
+#[derive(Debug, serde::Serialize)]
+struct Step {
+    phase: String,
+    /// `done`, `running`, `waiting`, or `not reached` (the run ended before).
+    state: &'static str,
+    /// How long it took, once the run has ended.
+    millis: Option<u64>,
+}
+
+/// The run's phases: with their timings once it ended; while it runs,
+/// those before the phase it is in done, that one running, the rest
+/// waiting (phases run in order).
+fn timeline(record: &rat_core::RunRecord) -> Vec<Step> {
+    let timings = record.result.as_ref().map(|r| r.timings.as_slice());
+    Phase::ALL
+        .iter()
+        .map(|phase| {
+            let millis = timings
+                .and_then(|t| t.iter().find(|t| t.phase == *phase))
+                .map(|t| t.millis);
+            let state = match (record.status.is_terminal(), record.phase) {
+                _ if millis.is_some() => "done",
+                (true, _) => "not reached",
+                (false, Some(now)) if *phase < now => "done",
+                (false, Some(now)) if *phase == now => "running",
+                _ => "waiting",
+            };
+            Step {
+                phase: phase.to_string(),
+                state,
+                millis,
+            }
+        })
+        .collect()
+}
+
 pub(super) async fn detail(shell: Shell, Api(api): Api, Path(id): Path<String>) -> PageResult {
     let run: rat_core::RunId = id
         .parse()
@@ -150,6 +187,7 @@ pub(super) async fn detail(shell: Shell, Api(api): Api, Path(id): Path<String>) 
             title => format!("Run {run}"),
             section => "runs",
             run => row,
+            timeline => timeline(&record),
             record => record,
             ended => record.status.is_terminal(),
         },

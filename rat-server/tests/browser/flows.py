@@ -18,7 +18,7 @@ from playwright.sync_api import sync_playwright
 
 from author import author
 from harness import Flow
-from pages import landing, lineage, lineage_timing, schedules
+from pages import landing, lineage, lineage_timing, live_run, schedules
 from signin import oidc, signin
 
 
@@ -46,6 +46,8 @@ def main():
                 signin(flow, sys.argv[4])
             elif name == "oidc":
                 oidc(flow)
+            elif name == "live-run":
+                live_run(flow, sys.argv[4])
             else:
                 raise SystemExit(f"no flow {name}")
             flow.watch.check()

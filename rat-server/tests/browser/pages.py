@@ -3,6 +3,7 @@ at scale."""
 
 import re
 import time
+from pathlib import Path
 
 from playwright.sync_api import expect
 
@@ -132,3 +133,29 @@ def lineage_timing(flow, repeat):
         home_ready_ms=home,
         trace_ms=round((time.monotonic() - started) * 1000, 1),
     )
+
+
+def live_run(flow, gate):
+    """A run's page while it runs: the timeline shows the phases done and
+    the one it is in, as its log arrives; once the gate opens and the run
+    ends, each phase's time and the quality results, no reload."""
+    page = flow.page
+    flow.open("/pipelines/default/bronze/waits")
+    page.get_by_role("button", name="Run", exact=True).click()
+    page.wait_for_url(re.compile(r"/runs/[0-9a-f]{32}$"))
+    flow.ready()
+    phases = page.locator("[data-phase-list] li")
+    expect(page.locator("[data-log]")).to_contain_text("waiting for the gate")
+    expect(page.locator("[data-phase-list] li.phase-running")).to_contain_text("execute")
+    expect(phases.first).to_contain_text("load done")
+    expect(phases.last).to_contain_text("publish waiting")
+    expect(page.locator("[data-status]")).to_have_text("running")
+    flow.shot("run-live")
+    Path(gate).write_text("open")
+    expect(page.locator("[data-run]")).to_have_attribute("data-ended", "success")
+    expect(page.locator("[data-phase-list] li.phase-running")).to_have_count(0)
+    expect(phases.first).to_contain_text(re.compile(r"load \d+ ms"))
+    expect(page.locator("[data-status]")).to_have_text("success")
+    quality = page.locator('[data-live="quality"]')
+    expect(quality.get_by_role("heading", name="Quality tests")).to_be_visible()
+    expect(quality).to_contain_text("a_is_one passed")

@@ -1,33 +1,55 @@
 // A run's page: its log as it is written (Server-Sent Events, which carry
 // the session cookie), kept scrolled to the end until the reader scrolls
-// up; filtered by level and text; downloadable; the run's end shown when
-// it comes; cancel.
+// up; filtered by level and text; downloadable; its status, phase
+// timeline and quality results rendered again as it moves and when it
+// ends; cancel.
 import { api, parseJson, saveFile, say } from "./api.js";
 
 const LEVELS = ["debug", "info", "warn", "error"];
 
-/** The phases of a run that ended while the page was open. */
-function showPhases(record) {
-  const phases = document.querySelector("[data-phases]");
-  const timings = (record.result && record.result.timings) || [];
-  if (!phases || !timings.length) return;
-  const list = phases.querySelector("[data-phase-list]");
-  list.replaceChildren(
-    ...timings.map((t) => {
-      const li = document.createElement("li");
-      const name = document.createElement("strong");
-      name.textContent = t.phase;
-      li.append(name, ` ${t.millis} ms`);
-      return li;
-    }),
-  );
-  phases.hidden = false;
+/** A function that renders the page's live parts (`data-live`: status,
+ *  error, phase timeline, quality results) again from the server: one
+ *  request at a time, the calls made meanwhile answered by one more. */
+function liveParts(section) {
+  let inFlight = null;
+  let again = false;
+  const renderOnce = async () => {
+    const response = await fetch(window.location.href, {
+      headers: { accept: "text/html" },
+      credentials: "same-origin",
+    });
+    if (!response.ok) return;
+    const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+    for (const part of section.querySelectorAll("[data-live]")) {
+      const next = fresh.querySelector(`[data-live="${part.dataset.live}"]`);
+      if (next) part.replaceWith(document.importNode(next, true));
+    }
+  };
+  return () => {
+    if (inFlight) {
+      again = true;
+      return inFlight;
+    }
+    inFlight = (async () => {
+      try {
+        do {
+          again = false;
+          await renderOnce();
+        } while (again);
+      } catch {
+        // Out of reach: the log's reconnect message says so.
+      } finally {
+        inFlight = null;
+      }
+    })();
+    return inFlight;
+  };
 }
 
 export function followRun(section) {
   const id = section.dataset.run;
   const log = section.querySelector("[data-log]");
-  const status = section.querySelector("[data-status]");
+  const refresh = liveParts(section);
   const region = section.querySelector("[data-result]");
   const level = section.querySelector("[data-level]");
   const search = section.querySelector("[data-search]");
@@ -96,22 +118,25 @@ export function followRun(section) {
   }
 
   const events = new EventSource(`api/v1/runs/${id}/logs`);
+  // Each line is the run moving on: the timeline and status follow.
   events.addEventListener("log", (event) => {
     const line = parseJson(event.data);
     lines.push(line);
     log.append(row(line));
     if (stick) log.scrollTop = log.scrollHeight;
+    refresh();
   });
-  events.addEventListener("end", (event) => {
+  events.addEventListener("end", async (event) => {
     events.close();
     const record = parseJson(event.data);
     const ended = record.status || "unknown";
+    if (cancel) cancel.hidden = true;
+    await refresh();
+    const status = section.querySelector("[data-status]");
     status.textContent = ended;
     status.className = `status status-${ended}`;
-    if (cancel) cancel.hidden = true;
     const why = record.error ? `: ${record.error.message}` : "";
     say(region, `The run ended: ${ended}${why}.`, ended === "success" ? "ok" : "error");
-    showPhases(record);
     section.dataset.ended = ended;
   });
   events.onerror = () => {
