@@ -135,6 +135,22 @@ async fn sign_in_follow_a_run_and_refuse_a_forged_change() {
     let runs = runs["items"].as_array().unwrap();
     assert_eq!(runs.len(), 1, "the forged POST started nothing: {runs:?}");
     assert_eq!(runs[0]["started_by"], "ada");
+    // Shared from Settings, then revoked: the audit log has both.
+    let (_, grants) = server.get("/api/v1/sharing").await;
+    assert_eq!(grants["items"], json!([]), "{grants}");
+    let (_, audit) = server.get("/api/v1/audit?object=/api/v1/sharing").await;
+    let verbs: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["outcome"] == "ok")
+        .map(|e| e["verb"].as_str().unwrap())
+        .collect();
+    assert!(
+        verbs.iter().any(|v| v.starts_with("POST"))
+            && verbs.iter().any(|v| v.starts_with("DELETE")),
+        "{audit}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

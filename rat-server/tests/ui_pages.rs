@@ -201,6 +201,7 @@ async fn runs_are_filtered_by_pipeline_and_status_and_settings_say_who_is_asking
         "<dd>local</dd>",
         "(admin: may do everything)",
         "<dt>Run store</dt><dd>sqlite</dd>",
+        "there is nobody to share with",
         "<dd>none</dd>",
     ] {
         assert!(settings.contains(words), "{words}: {settings}");

@@ -67,6 +67,19 @@ pub(super) async fn namespace_names(
         .collect())
 }
 
+/// The tables of the pipelines the caller may see (`ns.layer.name`), as
+/// choices for a field.
+pub(super) async fn table_names(
+    api: &dyn crate::api::PlatformApi,
+) -> rat_core::Result<Vec<String>> {
+    Ok(api
+        .pipelines(None, None)
+        .await?
+        .into_iter()
+        .map(|p| p.table.to_string())
+        .collect())
+}
+
 /// How SQL names `table`: `layer.name` in the default namespace (whose
 /// name is an SQL keyword), else `namespace.layer.name`.
 pub(super) fn sql_name(table: &rat_core::TableRef) -> String {

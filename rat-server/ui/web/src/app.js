@@ -10,6 +10,7 @@ import { wireLineage } from "./lineage.js";
 import { wirePipeline } from "./pipeline.js";
 import { followRun } from "./run.js";
 import { wireSettings } from "./settings.js";
+import { wireSharing } from "./sharing.js";
 import { wireQuery } from "./query.js";
 import { wireNewSchedule, wireSchedules } from "./schedules.js";
 import { wireTable } from "./table.js";
@@ -39,6 +40,7 @@ function start() {
     ["[data-zone]", wireZone],
     ["form[data-new-schedule]", wireNewSchedule],
     ["[data-schedules]", wireSchedules],
+    ["[data-sharing]", wireSharing],
   ];
   for (const [selector, wire] of parts) {
     for (const el of document.querySelectorAll(selector)) wire(el);
