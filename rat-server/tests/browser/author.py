@@ -92,6 +92,8 @@ def edit_check_preview_run(flow):
     expect(output.locator("tbody tr").first).to_be_visible()
     assert "order_id" in output.locator("th").all_inner_texts()
     expect(output.locator("tbody tr").first).to_contain_text("v2")
+    page.get_by_text("Plan (DuckDB's").click()
+    expect(page.locator("[data-plan]")).to_contain_text(re.compile(r"SCAN|PROJECTION|FILTER"))
     flow.shot("pipeline-preview")
 
     page.get_by_role("button", name="Save", exact=True).click()

@@ -12,6 +12,12 @@ export function wirePipeline(section, editors) {
   const region = section.querySelector("[data-result]");
   const output = section.querySelector("[data-output]");
   const compiled = section.querySelector("[data-compiled]");
+  const plan = section.querySelector("[data-plan]");
+  // What compiling said: the SQL and DuckDB's plan of it.
+  const showCompiled = (result) => {
+    compiled.textContent = result.compiled_sql || "";
+    plan.textContent = result.explain || "(no plan: a Python pipeline's is its code)";
+  };
   const editingDraft = "draft" in section.dataset;
   const pipelinePage = `pipelines/${namespace}/${layer}/${name}`;
 
@@ -57,7 +63,7 @@ export function wirePipeline(section, editors) {
     async check() {
       const { tests: _, ...body } = files();
       const result = await api("POST", `${path}/compile`, body);
-      compiled.textContent = result.compiled_sql || "";
+      showCompiled(result);
       const warnings = result.warnings.length ? ` Warnings: ${result.warnings.join("; ")}` : "";
       say(region, `The code compiles.${warnings}`, "ok");
     },
@@ -65,7 +71,7 @@ export function wirePipeline(section, editors) {
       const { tests: _, ...body } = files();
       const result = await api("POST", `${path}/preview`, body);
       grid(output, result.columns, result.rows);
-      compiled.textContent = result.compiled_sql || "";
+      showCompiled(result);
       const more = result.truncated ? " (more rows not shown)" : "";
       say(region, `Preview: ${result.rows.length} rows${more}.`, "ok");
     },
