@@ -125,9 +125,18 @@ async fn write_check_preview_save_run_and_explore() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_follow_a_run_and_refuse_a_forged_change() {
-    let server = team(&[("ada", &["admin"])], |_| {}).await;
+    let server = team(&[("ada", &["admin"]), ("rex", &[])], |_| {}).await;
     paid_orders(&server).await;
-    let out = flow(&server, "signin", &[&team_key("ada")]).await;
+    // Rex may discover what is in `default`, not read its data.
+    let (status, _) = server
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/namespaces/default/members/user:rex",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let out = flow(&server, "signin", &[&team_key("ada"), &team_key("rex")]).await;
     println!("{out}");
     let (_, runs) = server
         .get("/api/v1/runs?pipeline=default.silver.paid_orders")

@@ -1,7 +1,7 @@
 """The web IDE in a real browser: Debian's Chromium driven by Playwright
 against a real `rat serve` that tests/browser.rs started.
 
-    python flows.py FLOW BASE_URL SCREENSHOT_DIR [KEY]
+    python flows.py FLOW BASE_URL SCREENSHOT_DIR [ARGS...]
 
 Each flow is what a person does, step by step, asserting what they would
 see. Any console error, uncaught exception, failed request or HTTP error
@@ -43,7 +43,7 @@ def main():
             elif name == "lineage-timing":
                 lineage_timing(flow, int(sys.argv[4]))
             elif name == "signin":
-                signin(flow, sys.argv[4])
+                signin(flow, sys.argv[4], sys.argv[5])
             elif name == "oidc":
                 oidc(flow)
             elif name == "live-run":

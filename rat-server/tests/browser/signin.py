@@ -5,9 +5,10 @@ import re
 from playwright.sync_api import expect
 
 
-def signin(flow, key):
+def signin(flow, key, reader_key):
     """With API keys: the form, a page, a run's live log over the session
-    cookie, and a change without the CSRF token refused."""
+    cookie, a change without the CSRF token refused, sharing on Settings;
+    then a reader's 403 where a table's rows would be."""
     page = flow.page
     page.goto(flow.base + "/pipelines/default/silver/paid_orders")
     page.wait_for_url(re.compile(r"/login\?next="))
@@ -49,6 +50,15 @@ def signin(flow, key):
     page.wait_for_url(re.compile(r"/login$"))
     page.goto(flow.base + "/runs")
     page.wait_for_url(re.compile(r"/login\?next=%2Fruns$"))
+
+    # Someone who may see a table but not read it: its page, and a 403
+    # said in words where its rows would be.
+    page.get_by_label("API key").fill(reader_key)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/runs$"))
+    flow.watch.expect(403, r"/preview")  # the page reads its rows at once
+    flow.open("/tables/default/silver/paid_orders")
+    expect(page.locator("[data-table] [role=status]")).to_contain_text("403: ")
 
 
 def share_and_revoke(flow):
