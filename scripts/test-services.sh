@@ -8,6 +8,7 @@
 # files live under $RAT_SERVICES_DIR; every wait is bounded; stop goes by PID.
 #
 #   scripts/test-services.sh start    # idempotent: leaves running servers alone
+#   scripts/test-services.sh start seaweedfs   # only SeaweedFS
 #   scripts/test-services.sh stop
 #   scripts/test-services.sh status
 #   scripts/test-services.sh env      # the variables tests read, as exports
@@ -195,6 +196,11 @@ case "${1:-}" in
   start)
     "$here/test-env.sh"
     mkdir -p "$dir"
+    if [ "${2:-}" = seaweedfs ]; then
+      start_seaweedfs
+      echo "test-services: seaweedfs (S3 :8333, Iceberg REST :8181) ready" >&2
+      exit 0
+    fi
     start_seaweedfs
     start_moto
     start_postgres

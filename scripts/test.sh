@@ -43,6 +43,8 @@ step "embedding example"
 example_dir="$(mktemp -d)"
 timeout 120 "$CARGO_TARGET_DIR/debug/rat-example-embedding" "$example_dir" | tail -4
 rm -rf "$example_dir"
+step "the scale-out demo (README): the sample project on SeaweedFS"
+timeout 300 scripts/remote-demo.sh | tail -6
 step "benchmark smoke runs"
 timeout 300 "$CARGO_TARGET_DIR/debug/rat-benches" full-refresh --rows 200000 --repeat 1
 timeout 300 "$CARGO_TARGET_DIR/debug/rat-benches" upsert --rows 200000 --repeat 1 --consecutive 10
