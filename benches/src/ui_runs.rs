@@ -1,6 +1,7 @@
 //! What the web IDE's Runs page costs over a long history: a run store
-//! holding `runs` finished runs (20 pipelines, every tenth failed), the
-//! page's first screen, a status filter, a pipeline filter and a deep page,
+//! holding `runs` finished runs (20 pipelines, every tenth failed, one a
+//! second), the page's first screen, a status filter, a pipeline filter,
+//! a time range ending halfway through the history and a deep page,
 //! each against the same page of the JSON API (`GET /api/v1/runs`, the
 //! baseline), asked in turn so noise hits both alike. Loopback latency, an
 //! upper bound of the server's time. Target: the page < 300 ms at 10,000
@@ -25,8 +26,11 @@ async fn fill(setup: &ServerSetup, runs: usize) -> Result<()> {
     let start = Utc::now() - chrono::Duration::seconds(runs as i64);
     for i in 0..runs {
         let table: TableRef = format!("default.bronze.p{:02}", i % PIPELINES).parse()?;
-        let mut record = RunRecord::pending(RunId::generate(), table, "local");
-        record.submitted_at = start + chrono::Duration::seconds(i as i64);
+        let submitted = start + chrono::Duration::seconds(i as i64);
+        // A v7 id of its submission time, as a submitted run's is.
+        let id: RunId = format!("{:012x}7{:019x}", submitted.timestamp_millis(), i).parse()?;
+        let mut record = RunRecord::pending(id, table, "local");
+        record.submitted_at = submitted;
         record.started_at = Some(record.submitted_at);
         record.finished_at = Some(record.submitted_at + chrono::Duration::milliseconds(80));
         record.status = if i % 10 == 0 {
@@ -73,6 +77,9 @@ pub(crate) async fn run(runs: usize, repeat: usize) -> Result<()> {
     );
 
     let deep = runs / 2 / 50;
+    // Before the middle run's submission: a time range in the middle.
+    let middle =
+        (Utc::now() - chrono::Duration::seconds((runs / 2) as i64)).format("%Y-%m-%dT%H:%M:%SZ");
     let cases = [
         (
             "first screen",
@@ -88,6 +95,11 @@ pub(crate) async fn run(runs: usize, repeat: usize) -> Result<()> {
             "one pipeline",
             "/runs?pipeline=bronze.p07".into(),
             "/api/v1/runs?pipeline=bronze.p07&limit=51".into(),
+        ),
+        (
+            "before a time",
+            format!("/runs?until={middle}"),
+            format!("/api/v1/runs?until={middle}&limit=51"),
         ),
         (
             "a page halfway",
