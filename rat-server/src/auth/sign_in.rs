@@ -129,20 +129,20 @@ pub(crate) struct Flow {
 }
 
 /// 32 random bytes, base64url: 256 bits for each of state, verifier, nonce.
-fn random() -> String {
+fn random() -> std::result::Result<String, String> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).unwrap_or_else(|e| panic!("the system's random source: {e}"));
-    URL_SAFE_NO_PAD.encode(bytes)
+    getrandom::fill(&mut bytes).map_err(|e| format!("no randomness for the sign-in: {e}"))?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
 impl Flow {
-    fn new(next: &str) -> Self {
-        Self {
-            state: random(),
-            verifier: random(),
-            nonce: random(),
+    fn new(next: &str) -> std::result::Result<Self, String> {
+        Ok(Self {
+            state: random()?,
+            verifier: random()?,
+            nonce: random()?,
             next: next.to_owned(),
-        }
+        })
     }
 
     /// The `Set-Cookie` holding this flow under `path`. `SameSite=Lax`:
@@ -237,7 +237,7 @@ impl CodeFlow {
         redirect: &str,
         next: &str,
     ) -> std::result::Result<(String, Flow), String> {
-        let flow = Flow::new(next);
+        let flow = Flow::new(next)?;
         let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(flow.verifier.as_bytes()));
         let mut url = url::Url::parse(authorize)
             .map_err(|e| format!("the issuer's authorization endpoint is not a URL: {e}"))?;
