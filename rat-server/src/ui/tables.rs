@@ -63,6 +63,7 @@ pub(super) async fn detail(
             detail => detail,
             partition_spec => serde_json::to_string_pretty(&detail.partition_spec).unwrap_or_default(),
             history => history,
+            sharing => shell.ui.auth.asks(),
         },
     )
 }

@@ -62,31 +62,39 @@ def signin(flow, key, reader_key):
 
 
 def share_and_revoke(flow):
-    """Settings' sharing: an object that is not a table's name refused
-    inside the dialog (which stays open, saying why); paid_orders shared with a role for write;
-    the grant listed, then revoked after a confirmation."""
+    """Sharing: from a table's page (the dialog offers that table), then on
+    Settings: the grant listed, an object that is not a table's name
+    refused inside the dialog (which stays open, saying why), the grant
+    revoked after a confirmation."""
     page = flow.page
+    flow.open("/tables/default/silver/paid_orders")
+    page.get_by_role("region", name="Sharing").get_by_role("button", name="Share…").click()
+    dialog = page.get_by_role("dialog", name="Share")
+    expect(dialog.get_by_label("Table or pattern")).to_have_value("default.silver.paid_orders")
+    dialog.get_by_label("With").fill("role:analyst")
+    dialog.get_by_label("Level").select_option("write")
+    dialog.get_by_role("button", name="Share", exact=True).click()
+    expect(page.locator("[data-sharing-result]")).to_have_text(
+        "Shared default.silver.paid_orders with role:analyst (write)."
+    )
+    expect(dialog).to_be_hidden()
+
     flow.open("/settings")
     sharing = page.get_by_role("region", name="Sharing")
-    expect(sharing).to_contain_text("No grants you may see yet")
+    rows = sharing.locator("tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("default.silver.paid_orders")
+    expect(rows.first).to_contain_text("role:analyst")
+    expect(rows.first).to_contain_text("write")
     sharing.get_by_role("button", name="Share…").click()
-    dialog = page.get_by_role("dialog", name="Share")
     dialog.get_by_label("Table or pattern").fill("paid_orders")
     dialog.get_by_label("With").fill("role:analyst")
     flow.watch.expect(422, r"/api/v1/sharing$")
     dialog.get_by_role("button", name="Share", exact=True).click()
     expect(dialog.get_by_role("alert")).to_contain_text("422: ")
     expect(dialog.get_by_role("alert")).to_contain_text("ns.layer.name")
-    dialog.get_by_label("Table or pattern").fill("default.silver.paid_orders")
-    dialog.get_by_label("Level").select_option("write")
-    with page.expect_navigation():
-        dialog.get_by_role("button", name="Share", exact=True).click()
-    flow.ready()
-    rows = sharing.locator("tbody tr")
-    expect(rows).to_have_count(1)
-    expect(rows.first).to_contain_text("default.silver.paid_orders")
-    expect(rows.first).to_contain_text("role:analyst")
-    expect(rows.first).to_contain_text("write")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
     flow.shot("settings-sharing")
     rows.first.get_by_role("button", name=re.compile(r"^Revoke write on default\.silver\.paid_orders")).click()
     confirm = page.get_by_role("dialog", name="Revoke this grant?")

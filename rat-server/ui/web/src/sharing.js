@@ -1,8 +1,8 @@
-// The Settings page's sharing: a dialog that shares a table or a pattern
+// Sharing, on Settings and on a table's page: a dialog that shares a table or a pattern
 // (POST /api/v1/sharing) and stays open with the server's refusal until
 // it says yes; a confirmation before a grant is revoked (DELETE). The
 // page is rendered again after each, from the server's grants.
-import { api, confirmThen } from "./api.js";
+import { api, confirmThen, say } from "./api.js";
 
 export function wireSharing(section) {
   const region = section.querySelector("[data-sharing-result]");
@@ -14,6 +14,8 @@ export function wireSharing(section) {
     open.addEventListener("click", () => {
       error.textContent = "";
       form.reset();
+      // A table's own page offers that table.
+      if (open.dataset.object) form.elements.object.value = open.dataset.object;
       dialog.showModal();
     });
     form.addEventListener("submit", async (event) => {
@@ -23,12 +25,18 @@ export function wireSharing(section) {
       const data = new FormData(form);
       error.textContent = "";
       try {
-        await api("POST", "api/v1/sharing", {
+        const grant = await api("POST", "api/v1/sharing", {
           object: data.get("object").trim(),
           grantee: data.get("grantee").trim(),
           level: data.get("level"),
         });
-        window.location.reload();
+        // Settings lists the grants: show it again; elsewhere say it.
+        if (section.dataset.sharing === "list") {
+          window.location.reload();
+        } else {
+          dialog.close();
+          say(region, `Shared ${grant.object} with ${grant.grantee} (${grant.level}).`, "ok");
+        }
       } catch (e) {
         error.textContent = `${e.status}: ${e.message}`;
       }
