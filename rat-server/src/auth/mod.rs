@@ -269,8 +269,9 @@ impl Authenticator {
         let discovery = discovered(oidc).await?;
         let authorize = discovery
             .authorization_endpoint
+            .as_deref()
             .ok_or("the issuer names no authorization endpoint")?;
-        flow.begin(&authorize, &flow.redirect_url(origin, root), next)
+        flow.begin(authorize, &flow.redirect_url(origin, root), next)
     }
 
     /// Finishes a sign-in: the code redeemed at the issuer, the ID token
@@ -286,10 +287,11 @@ impl Authenticator {
         let discovery = discovered(oidc).await?;
         let endpoint = discovery
             .token_endpoint
+            .as_deref()
             .ok_or("the issuer names no token endpoint")?;
         let redirect = flow.redirect_url(origin, root);
         let token = flow
-            .redeem(oidc.http(), &endpoint, code, started, &redirect)
+            .redeem(oidc.http(), endpoint, code, started, &redirect)
             .await?;
         oidc.verify_id_token(&token, &started.nonce).await?;
         Ok(token)
@@ -321,7 +323,7 @@ impl Authenticator {
 
 /// The issuer's discovery document, or a refusal a person can read (the
 /// cause is logged).
-async fn discovered(oidc: &oidc::Oidc) -> std::result::Result<oidc::Discovery, String> {
+async fn discovered(oidc: &oidc::Oidc) -> std::result::Result<&oidc::Discovery, String> {
     oidc.discovery().await.map_err(|e| {
         tracing::warn!("the issuer's discovery document: {e}");
         "the issuer cannot be reached".to_owned()

@@ -9,7 +9,7 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use rat_core::{Error, Result};
 use serde::Deserialize;
-use tokio::sync::{Mutex, RwLock};
+use tokio::sync::{Mutex, OnceCell, RwLock};
 
 use super::Principal;
 
@@ -34,6 +34,8 @@ pub(super) struct Oidc {
     keys: RwLock<HashMap<String, (DecodingKey, Algorithm)>>,
     /// When the keys were last fetched; held while fetching.
     refresh: Mutex<Option<Instant>>,
+    /// The discovery document, once read (a failed read is tried again).
+    discovered: OnceCell<Discovery>,
 }
 
 impl std::fmt::Debug for Oidc {
@@ -78,6 +80,7 @@ impl Oidc {
                 .map_err(|e| Error::internal(format!("HTTP client: {e}")))?,
             keys: RwLock::new(HashMap::new()),
             refresh: Mutex::new(None),
+            discovered: OnceCell::new(),
         })
     }
 
@@ -198,10 +201,16 @@ impl Oidc {
     }
 
     /// The issuer's discovery document (`/.well-known/openid-configuration`).
-    pub(super) async fn discovery(&self) -> Result<Discovery> {
-        let url = format!("{}/.well-known/openid-configuration", self.issuer);
-        serde_json::from_slice(&self.get(&url).await?)
-            .map_err(|e| Error::internal(format!("{url}: {e}")))
+    /// Read once per process: what it names (endpoints, the key set's
+    /// URL) does not move, and every sign-in and key refresh needs it.
+    pub(super) async fn discovery(&self) -> Result<&Discovery> {
+        self.discovered
+            .get_or_try_init(|| async {
+                let url = format!("{}/.well-known/openid-configuration", self.issuer);
+                serde_json::from_slice(&self.get(&url).await?)
+                    .map_err(|e| Error::internal(format!("{url}: {e}")))
+            })
+            .await
     }
 
     async fn get(&self, url: &str) -> Result<bytes::Bytes> {
@@ -221,7 +230,7 @@ impl Oidc {
     async fn fetch_keys(&self) -> Result<HashMap<String, (DecodingKey, Algorithm)>> {
         let jwks_uri = match &self.jwks_uri {
             Some(uri) => uri.clone(),
-            None => self.discovery().await?.jwks_uri,
+            None => self.discovery().await?.jwks_uri.clone(),
         };
         let set: JwkSet = serde_json::from_slice(&self.get(&jwks_uri).await?)
             .map_err(|e| Error::internal(format!("{jwks_uri}: {e}")))?;

@@ -97,10 +97,11 @@ pub(super) async fn detail(
     let table = crate::platform::pipeline_table(&namespace, &layer, &name)
         .map_err(|e| PageError::from(e.with_context("field", "pipeline")))?;
     let published = api.pipeline(&table).await?;
-    let detail = match form.draft {
-        true => api.pipeline_draft(&table).await?,
-        false => published.clone(),
+    let draft = match form.draft {
+        true => Some(api.pipeline_draft(&table).await?),
+        false => None,
     };
+    let detail = draft.as_ref().unwrap_or(&published);
     let files = detail.files();
     let refs: Vec<String> = api
         .pipelines(None, None)

@@ -25,7 +25,7 @@ function start() {
     const tests = document.querySelector("[data-tests]");
     if (tests) wireTests(tests, editors, el.dataset.pipeline);
     const settings = document.querySelector("form[data-settings]");
-    if (settings) wireSettings(settings, editors);
+    if (settings) wireSettings(settings, editors, el.dataset.language);
     const versions = document.querySelector("[data-versions]");
     if (versions) wireVersions(versions, editors, el.dataset.pipeline, el.dataset.language);
   }

@@ -45,20 +45,23 @@ const FIELDS = {
   description: text,
 };
 
-/** The keys the code's header annotations set. */
-function annotated(code) {
+/** The keys the code's header annotations set, by the rules of
+ *  rat-core's parse_annotations: the leading run of blank and comment
+ *  lines (`marker`: `--`, or `#` in Python), `@key:` in a comment. */
+function annotated(code, marker) {
   const keys = new Set();
   for (const line of code.split("\n")) {
     const trimmed = line.trim();
-    if (trimmed === "" || trimmed.startsWith("#!")) continue;
-    const m = trimmed.match(/^(?:--|#)\s*@(\w+)\s*:/);
-    if (m) keys.add(m[1]);
-    else if (!trimmed.startsWith("--") && !trimmed.startsWith("#")) break;
+    if (trimmed === "") continue;
+    if (!trimmed.startsWith(marker)) break;
+    const m = trimmed.slice(marker.length).trimStart().match(/^@([^:]*):/);
+    if (m) keys.add(m[1].trim());
   }
   return keys;
 }
 
-export function wireSettings(form, editors) {
+export function wireSettings(form, editors, language) {
+  const marker = language === "python" ? "#" : "--";
   const yaml = editors.config;
   const code = editors.code;
   if (!yaml || !code) return;
@@ -82,7 +85,7 @@ export function wireSettings(form, editors) {
       return;
     }
     note.textContent = "";
-    const fromCode = annotated(code.text());
+    const fromCode = annotated(code.text(), marker);
     for (const [key, kind] of Object.entries(FIELDS)) {
       const field = form.elements[key];
       const hint = form.querySelector(`[data-annotated="${key}"]`);
