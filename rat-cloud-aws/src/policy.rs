@@ -9,12 +9,14 @@ pub const MAX_POLICY_CHARS: usize = 2048;
 
 /// What a policy grants: objects under `<bucket>/<namespace>/`, listing
 /// that prefix only, and (when a key is configured) using a KMS key.
+/// Without a namespace, the whole bucket: the platform's own access (the
+/// server reading every namespace's files), never a run's.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PolicyScope {
     /// The bucket.
     pub bucket: String,
-    /// The namespace: its prefix is `<namespace>/`.
-    pub namespace: Identifier,
+    /// The namespace: its prefix is `<namespace>/`; `None` for the bucket.
+    pub namespace: Option<Identifier>,
     /// A KMS key ARN for SSE-KMS objects.
     pub kms_key_arn: Option<String>,
 }
@@ -29,30 +31,46 @@ pub struct PolicyScope {
 ///
 /// let scope = PolicyScope {
 ///     bucket: "lake".into(),
-///     namespace: rat_core::ident::namespace("shop").unwrap(),
+///     namespace: Some(rat_core::ident::namespace("shop").unwrap()),
 ///     kms_key_arn: None,
 /// };
 /// let policy = session_policy(&scope).unwrap();
 /// assert!(policy.contains("arn:aws:s3:::lake/shop/*"));
 /// assert!(policy.contains("\"s3:prefix\""));
+///
+/// let platform = PolicyScope { namespace: None, ..scope };
+/// assert!(session_policy(&platform).unwrap().contains("arn:aws:s3:::lake/*"));
 /// ```
 pub fn session_policy(scope: &PolicyScope) -> Result<String> {
     validate_bucket(&scope.bucket)?;
-    let ns = scope.namespace.as_str();
     let bucket = &scope.bucket;
+    let (objects, listing) = match &scope.namespace {
+        Some(ns) => (
+            format!("arn:aws:s3:::{bucket}/{ns}/*"),
+            json!({
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket"],
+                "Resource": [format!("arn:aws:s3:::{bucket}")],
+                "Condition": {"StringLike": {"s3:prefix": [format!("{ns}/*"), ns.as_str()]}},
+            }),
+        ),
+        None => (
+            format!("arn:aws:s3:::{bucket}/*"),
+            json!({
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket"],
+                "Resource": [format!("arn:aws:s3:::{bucket}")],
+            }),
+        ),
+    };
     let mut statements = vec![
         json!({
             "Effect": "Allow",
             "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject",
                        "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
-            "Resource": [format!("arn:aws:s3:::{bucket}/{ns}/*")],
+            "Resource": [objects],
         }),
-        json!({
-            "Effect": "Allow",
-            "Action": ["s3:ListBucket"],
-            "Resource": [format!("arn:aws:s3:::{bucket}")],
-            "Condition": {"StringLike": {"s3:prefix": [format!("{ns}/*"), ns]}},
-        }),
+        listing,
         json!({
             "Effect": "Allow",
             "Action": ["s3:GetBucketLocation"],
@@ -68,6 +86,10 @@ pub fn session_policy(scope: &PolicyScope) -> Result<String> {
     }
     let policy = json!({"Version": "2012-10-17", "Statement": statements}).to_string();
     if policy.len() > MAX_POLICY_CHARS {
+        let ns = scope
+            .namespace
+            .as_ref()
+            .map_or("(whole bucket)", |ns| ns.as_str());
         return Err(Error::invalid(format!(
             "the session policy for namespace '{ns}' in bucket '{bucket}' is {} characters, over STS's limit of {MAX_POLICY_CHARS}; use shorter names",
             policy.len()
@@ -105,7 +127,7 @@ mod tests {
     fn scope(bucket: &str, ns: &str) -> PolicyScope {
         PolicyScope {
             bucket: bucket.into(),
-            namespace: rat_core::ident::namespace(ns).unwrap(),
+            namespace: Some(rat_core::ident::namespace(ns).unwrap()),
             kms_key_arn: None,
         }
     }
@@ -121,6 +143,20 @@ mod tests {
             policy["Statement"][1]["Condition"]["StringLike"]["s3:prefix"][0],
             "ns1/*"
         );
+    }
+
+    #[test]
+    fn the_whole_bucket_scope_lists_and_reaches_that_bucket_only() {
+        let platform = PolicyScope {
+            namespace: None,
+            ..scope("lake", "ns1")
+        };
+        let policy: serde_json::Value =
+            serde_json::from_str(&session_policy(&platform).unwrap()).unwrap();
+        assert_eq!(policy["Statement"][0]["Resource"][0], "arn:aws:s3:::lake/*");
+        assert_eq!(policy["Statement"][1]["Resource"][0], "arn:aws:s3:::lake");
+        assert!(policy["Statement"][1].get("Condition").is_none());
+        assert!(!policy.to_string().contains("ns1"));
     }
 
     #[test]

@@ -133,6 +133,10 @@ impl StsVendorConfig {
         if let Some(id) = &self.external_id {
             command.extend(["--external-id".into(), id.clone()]);
         }
+        // SSE-KMS objects are unreadable to a session the key is not in.
+        if let Some(key) = &self.kms_key_arn {
+            command.extend(["--kms-key-arn".into(), key.clone()]);
+        }
         command
     }
 }
@@ -216,12 +220,38 @@ impl StsCredentialVendor {
         }
     }
 
+    /// Credentials for the whole bucket (no namespace in the session
+    /// policy): the platform's own access to every namespace's files, as
+    /// `rat-aws-credentials --whole-bucket` prints them for a server
+    /// whose identity is only allowed to assume the vending role. Runs
+    /// never get these: theirs are [`CredentialVendor::vend`]'s.
+    pub async fn whole_bucket(&self) -> Result<StorageCredentials> {
+        let policy = session_policy(&PolicyScope {
+            bucket: self.config.bucket.clone(),
+            namespace: None,
+            kms_key_arn: self.config.kms_key_arn.clone(),
+        })?;
+        self.assume_with(policy, "rat-platform".to_owned(), None)
+            .await
+    }
+
     async fn assume(&self, scope: &CredentialScope) -> Result<StorageCredentials> {
         let policy = session_policy(&PolicyScope {
             bucket: self.config.bucket.clone(),
-            namespace: scope.namespace.clone(),
+            namespace: Some(scope.namespace.clone()),
             kms_key_arn: self.config.kms_key_arn.clone(),
         })?;
+        self.assume_with(policy, session_name(scope), Some(&scope.namespace))
+            .await
+    }
+
+    /// `AssumeRole` of the configured role with `policy`.
+    async fn assume_with(
+        &self,
+        policy: String,
+        session_name: String,
+        namespace: Option<&Identifier>,
+    ) -> Result<StorageCredentials> {
         let duration = i32::try_from(self.config.duration.as_secs()).map_err(|_| {
             Error::invalid("the session duration is too long").with_context("field", "duration")
         })?;
@@ -229,7 +259,7 @@ impl StsCredentialVendor {
             .client
             .assume_role()
             .role_arn(&self.config.role_arn)
-            .role_session_name(session_name(scope))
+            .role_session_name(session_name)
             .policy(policy)
             .duration_seconds(duration)
             .set_external_id(self.config.external_id.clone())
@@ -246,13 +276,16 @@ impl StsCredentialVendor {
                 };
                 let throttled =
                     text.contains("Throttling") || text.contains("RequestLimitExceeded");
-                Error::new(
+                let error = Error::new(
                     ErrorKind::Storage,
                     format!("STS refused AssumeRole of {}: {text}", self.config.role_arn),
                 )
                 .with_context("role", &self.config.role_arn)
-                .with_context("namespace", &scope.namespace)
-                .with_retryable(throttled)
+                .with_retryable(throttled);
+                match namespace {
+                    Some(ns) => error.with_context("namespace", ns),
+                    None => error,
+                }
             })?;
         let c = response.credentials().ok_or_else(|| {
             Error::new(ErrorKind::Storage, "STS AssumeRole returned no credentials")

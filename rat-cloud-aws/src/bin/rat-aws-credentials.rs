@@ -5,11 +5,15 @@
 //! ```text
 //! rat-aws-credentials --role-arn ARN --bucket BUCKET [--namespace NS]
 //!                     [--run-id ID] [--duration-seconds N] [--external-id ID]
+//!                     [--kms-key-arn ARN]
+//! rat-aws-credentials --role-arn ARN --bucket BUCKET --whole-bucket [...]
 //! ```
 //!
 //! `--namespace` and `--run-id` default to `RAT_NAMESPACE` and `RAT_RUN_ID`,
 //! which the ECS executor sets in every task, so one command line serves
-//! every namespace.
+//! every namespace. `--whole-bucket` is the platform's own access (a
+//! server whose task role may only assume the vending role reads every
+//! namespace's files with it); a run's credentials never use it.
 //!
 //! Its own identity is whatever the standard AWS provider chain finds (the
 //! ECS task role, web identity, a profile); it assumes `--role-arn` with a
@@ -24,16 +28,19 @@ use rat_cloud_aws::{NAMESPACE_VARIABLE, RUN_ID_VARIABLE, StsCredentialVendor, St
 use rat_core::{CredentialScope, CredentialVendor, Error};
 
 const USAGE: &str = "usage: rat-aws-credentials --role-arn ARN --bucket BUCKET [--namespace NS] \
-                     [--run-id ID] [--duration-seconds N] [--external-id ID] \
+                     [--run-id ID] [--duration-seconds N] [--external-id ID] [--kms-key-arn ARN] \
+                     [--whole-bucket] \
                      (--namespace and --run-id default to $RAT_NAMESPACE and $RAT_RUN_ID)";
 
 struct Args {
     config: StsVendorConfig,
-    scope: CredentialScope,
+    /// `None`: the whole bucket (`--whole-bucket`).
+    scope: Option<CredentialScope>,
 }
 
 fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Args, Error> {
     let mut values = std::collections::HashMap::new();
+    let mut whole_bucket = false;
     let mut iter = args.iter();
     while let Some(flag) = iter.next() {
         let known = [
@@ -43,7 +50,12 @@ fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Args, 
             "--run-id",
             "--duration-seconds",
             "--external-id",
+            "--kms-key-arn",
         ];
+        if flag == "--whole-bucket" {
+            whole_bucket = true;
+            continue;
+        }
         if !known.contains(&flag.as_str()) {
             return Err(Error::invalid(format!(
                 "unknown argument '{flag}'; {USAGE}"
@@ -75,6 +87,18 @@ fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Args, 
         config.duration = Duration::from_secs(secs);
     }
     config.external_id = values.get("--external-id").cloned();
+    config.kms_key_arn = values.get("--kms-key-arn").cloned();
+    if whole_bucket {
+        if values.contains_key("--namespace") {
+            return Err(Error::invalid(format!(
+                "--whole-bucket and --namespace exclude each other; {USAGE}"
+            )));
+        }
+        return Ok(Args {
+            config,
+            scope: None,
+        });
+    }
     let namespace =
         rat_core::ident::namespace(&required("--namespace", Some(NAMESPACE_VARIABLE))?)?;
     let run_id = match flag_or_env("--run-id", Some(RUN_ID_VARIABLE)) {
@@ -83,7 +107,7 @@ fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Args, 
     };
     Ok(Args {
         config,
-        scope: CredentialScope { namespace, run_id },
+        scope: Some(CredentialScope { namespace, run_id }),
     })
 }
 
@@ -102,9 +126,11 @@ fn main() {
         .expect("a tokio runtime");
     let vended = runtime.block_on(async {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        StsCredentialVendor::new(&sdk, args.config)
-            .vend(&args.scope)
-            .await
+        let vendor = StsCredentialVendor::new(&sdk, args.config);
+        match &args.scope {
+            Some(scope) => vendor.vend(scope).await,
+            None => vendor.whole_bucket().await,
+        }
     });
     match vended {
         Ok(c) => {
@@ -149,13 +175,19 @@ mod tests {
     fn the_run_comes_from_the_task_environment_unless_flags_name_it() {
         let base = args(&["--role-arn", "arn:aws:iam::1:role/r", "--bucket", "lake"]);
         let parsed = parse(&base, task_env).unwrap();
-        assert_eq!(parsed.scope.namespace.as_str(), "shop");
-        assert!(parsed.scope.run_id.is_some());
+        let scope = parsed.scope.unwrap();
+        assert_eq!(scope.namespace.as_str(), "shop");
+        assert!(scope.run_id.is_some());
 
         let mut flagged = base.clone();
         flagged.extend(args(&["--namespace", "finance"]));
         assert_eq!(
-            parse(&flagged, task_env).unwrap().scope.namespace.as_str(),
+            parse(&flagged, task_env)
+                .unwrap()
+                .scope
+                .unwrap()
+                .namespace
+                .as_str(),
             "finance"
         );
 
@@ -169,5 +201,28 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(bad.contains("ns1/*"), "{bad}");
+    }
+
+    #[test]
+    fn the_whole_bucket_needs_no_namespace_and_refuses_one() {
+        let flags = args(&[
+            "--role-arn",
+            "arn:aws:iam::1:role/r",
+            "--bucket",
+            "lake",
+            "--whole-bucket",
+            "--kms-key-arn",
+            "arn:aws:kms:us-east-1:1:key/k",
+        ]);
+        let parsed = parse(&flags, |_| None).unwrap();
+        assert!(parsed.scope.is_none());
+        assert_eq!(
+            parsed.config.kms_key_arn.as_deref(),
+            Some("arn:aws:kms:us-east-1:1:key/k")
+        );
+        let mut both = flags.clone();
+        both.extend(args(&["--namespace", "shop"]));
+        let err = parse(&both, |_| None).err().unwrap().to_string();
+        assert!(err.contains("exclude each other"), "{err}");
     }
 }
