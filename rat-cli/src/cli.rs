@@ -22,8 +22,9 @@ pub(crate) struct Cli {
     pub(crate) project: PathBuf,
 
     /// The lakehouse config (rat.yaml: storage, catalog); without it, the
-    /// embedded defaults under the project's .rat/. RAT__* variables
-    /// override its fields.
+    /// text of one in $RAT_CONFIG_YAML (a container's), else the embedded
+    /// defaults under the project's .rat/. RAT__* variables override its
+    /// fields.
     #[arg(long, short = 'c', global = true, env = "RAT_CONFIG")]
     pub(crate) config: Option<PathBuf>,
 
@@ -212,6 +213,10 @@ pub(crate) enum Command {
     },
     /// Who you are to the project or server: id, roles, namespaces.
     Whoami,
+    /// Whether the platform is ready (run store, catalog, storage); exit 0
+    /// when it is: a container's health check (`--server
+    /// http://127.0.0.1:8080 health`).
+    Health,
     /// Share a table (`ns.layer.name`; a pattern `ns.layer.*` or `ns.*`
     /// for admins) with `user:ID` or `role:NAME`.
     Share {

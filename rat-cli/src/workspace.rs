@@ -4,6 +4,7 @@
 //! [`PlatformApi`], so local and remote output are the same by
 //! construction.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -15,11 +16,18 @@ use rat_server::client::Client;
 use rat_server::config::ExecutorConfig;
 use rat_server::{ExecutorStart, ServerSetup};
 
+/// The variable holding a config file's text, read when no `--config`
+/// names a file: how a container gets its `rat.yaml` (ECS fills it from
+/// the SSM parameter the AWS stack writes).
+pub(crate) const CONFIG_TEXT_VARIABLE: &str = "RAT_CONFIG_YAML";
+
 /// The project folder and the lakehouse config, as the flags name them.
 #[derive(Debug, Clone)]
 pub(crate) struct Place {
     pub(crate) project: PathBuf,
     pub(crate) config: Option<PathBuf>,
+    /// A config's text ([`CONFIG_TEXT_VARIABLE`]), used without `config`.
+    pub(crate) config_text: Option<String>,
 }
 
 /// How a run executes locally (`rat run --isolate --workers N`).
@@ -32,11 +40,33 @@ pub(crate) struct LocalExecution {
 }
 
 impl Place {
-    /// The lakehouse: the config file's (which may hold other sections,
+    /// The place the flags and the environment name.
+    pub(crate) fn new(project: PathBuf, config: Option<PathBuf>) -> Self {
+        let config_text = std::env::var(CONFIG_TEXT_VARIABLE)
+            .ok()
+            .filter(|text| !text.trim().is_empty());
+        Self {
+            project,
+            config,
+            config_text,
+        }
+    }
+
+    /// The setup `project` runs with: the config file's, else the config
+    /// text's (relative paths then resolve against the project), else the
+    /// embedded defaults; `RAT__*` overrides apply either way.
+    pub(crate) fn load(&self, project: &Path) -> Result<(ServerSetup, SocketAddr)> {
+        match (&self.config, &self.config_text) {
+            (None, Some(text)) => ServerSetup::from_yaml(text, project, project, std::env::vars())
+                .map_err(|e| e.with_context("variable", CONFIG_TEXT_VARIABLE)),
+            (config, _) => ServerSetup::load(project, config.as_deref(), std::env::vars()),
+        }
+    }
+
+    /// The lakehouse: the config's (which may hold other sections,
     /// `server:`, `maintenance:`, `runs:`), else the embedded layout.
     pub(crate) fn lakehouse(&self, project: &Path) -> Result<LakehouseConfig> {
-        let (setup, _) = ServerSetup::load(project, self.config.as_deref(), std::env::vars())?;
-        Ok(setup.lakehouse)
+        Ok(self.load(project)?.0.lakehouse)
     }
 
     /// The project folder, absolute; an error saying how to make one when
@@ -62,7 +92,7 @@ impl Place {
     /// files: the project is its user's.
     pub(crate) fn setup(&self, execution: LocalExecution) -> Result<ServerSetup> {
         let project = self.project_dir()?;
-        let (mut setup, _) = ServerSetup::load(&project, self.config.as_deref(), std::env::vars())?;
+        let (mut setup, _) = self.load(&project)?;
         setup.scheduler = None;
         setup.sql_access = SqlAccess::ProjectFiles;
         if execution.isolate {

@@ -4,6 +4,7 @@
 
 mod cancel;
 mod config;
+mod health;
 mod history;
 mod init;
 mod landing;
@@ -31,10 +32,7 @@ use crate::workspace::{LocalExecution, Place, open};
 
 /// Runs the command and returns the process exit code.
 pub(crate) async fn dispatch(cli: Cli) -> Result<u8> {
-    let place = Place {
-        project: cli.project.clone(),
-        config: cli.config.clone(),
-    };
+    let place = Place::new(cli.project.clone(), cli.config.clone());
     let server = cli.server.as_deref();
     let local_only = |what: &str| match server {
         Some(_) => Err(Error::invalid(format!(
@@ -200,6 +198,10 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<u8> {
                 _ => versions::Action::List(limit),
             };
             versions::versions(api.as_ref(), &table, action, json).await
+        }
+        Command::Health => {
+            let api = api(LocalExecution::default()).await?;
+            health::health(api.as_ref(), json).await
         }
         Command::Whoami => {
             let api = api(LocalExecution::default()).await?;

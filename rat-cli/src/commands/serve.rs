@@ -3,15 +3,13 @@
 use std::net::SocketAddr;
 
 use rat_core::Result;
-use rat_server::ServerSetup;
 
 use crate::output::EXIT_OK;
 use crate::workspace::Place;
 
 pub(crate) async fn serve(place: &Place, listen: Option<SocketAddr>) -> Result<u8> {
     let project = place.project_dir()?;
-    let (setup, configured) =
-        ServerSetup::load(&project, place.config.as_deref(), std::env::vars())?;
+    let (setup, configured) = place.load(&project)?;
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };

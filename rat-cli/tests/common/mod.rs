@@ -82,10 +82,19 @@ impl Drop for Served {
 /// Starts `rat --project <project> --config <project>/rat.yaml serve` (the
 /// config listening on port 0) with `env`, and reads the address it prints.
 pub fn serve(project: &Path, env: &[(&str, &str)]) -> Served {
+    let config = project.join("rat.yaml");
+    serve_with(
+        project,
+        &["--config", config.to_str().unwrap(), "serve"],
+        env,
+    )
+}
+
+/// Starts `rat --project <project> <args>` (a `serve`) with `env`, and
+/// reads the address it prints.
+pub fn serve_with(project: &Path, args: &[&str], env: &[(&str, &str)]) -> Served {
     use std::io::{BufRead, BufReader};
-    let mut child = command(project, &["--config"])
-        .arg(project.join("rat.yaml"))
-        .arg("serve")
+    let mut child = command(project, args)
         .envs(env.iter().copied())
         .stderr(Stdio::piped())
         .spawn()
