@@ -16,6 +16,7 @@ step "python test venv";       timeout 900 scripts/test-env.sh
 . scripts/env.sh # again: the venv now holds DuckDB's httpfs extension
 step "browser for the web IDE tests (Debian Chromium)"; timeout 600 scripts/browser.sh
 step "web IDE bundle is current"; timeout 300 scripts/ui-build.sh --check
+step "AWS template lints (cfn-lint, checkov)"; timeout 600 scripts/lint-deploy.sh
 step "OpenID Provider for the sign-in tests (npm)"; timeout 300 scripts/npm-ci.sh rat-server/tests/oidc
 step "test servers (SeaweedFS, moto)"
 trap 'scripts/test-services.sh stop' EXIT
