@@ -493,6 +493,33 @@ fn the_server_config_the_stack_writes_is_rat_s_config() {
 }
 
 #[test]
+fn auth_is_whole_or_the_stack_is_refused() {
+    for auth in ["api_key", "oidc"] {
+        assert!(stack(auth).broken_rules().is_empty(), "{auth}");
+    }
+    let without = |auth: &str, missing: &str| {
+        let owned: Vec<(&str, String)> = parameters(auth)
+            .into_iter()
+            .filter(|(k, _)| *k != missing)
+            .collect();
+        let borrowed: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        Stack::load(&template(), &borrowed).broken_rules()
+    };
+    assert_eq!(
+        without("api_key", "ApiKeySecretArn"),
+        ["AuthMode api_key needs ApiKeySecretArn"]
+    );
+    assert_eq!(
+        without("oidc", "OidcAudience"),
+        ["AuthMode oidc needs OidcIssuer and OidcAudience"]
+    );
+    assert_eq!(
+        without("oidc", "OidcIssuer"),
+        ["AuthMode oidc needs OidcIssuer and OidcAudience"]
+    );
+}
+
+#[test]
 fn the_evaluator_matches_as_iam_does() {
     assert!(iam::wildcard(
         "arn:aws:s3:::lake/*",

@@ -199,6 +199,27 @@ impl Stack {
         out
     }
 
+    /// The descriptions of the template's `Rules` assertions these
+    /// parameters break: what CloudFormation refuses before making
+    /// anything.
+    pub fn broken_rules(&self) -> Vec<String> {
+        let Some(rules) = self.template["Rules"].as_mapping() else {
+            return Vec::new();
+        };
+        let mut broken = Vec::new();
+        for (_, rule) in rules {
+            if !rule["RuleCondition"].is_null() && !self.truth(&rule["RuleCondition"]) {
+                continue;
+            }
+            for assertion in rule["Assertions"].as_sequence().unwrap() {
+                if !self.truth(&assertion["Assert"]) {
+                    broken.push(assertion["AssertDescription"].as_str().unwrap().to_owned());
+                }
+            }
+        }
+        broken
+    }
+
     /// Whether condition `name` holds for these parameters.
     pub fn condition(&self, name: &str) -> bool {
         let spec = &self.template["Conditions"][name];
