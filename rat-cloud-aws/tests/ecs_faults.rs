@@ -229,6 +229,36 @@ async fn a_task_stuck_pending_is_stopped_at_the_start_timeout() {
 }
 
 #[tokio::test]
+async fn a_server_error_without_an_aws_code_is_retried_and_said_in_one_line() {
+    let out = run(
+        vec![
+            RunTaskAnswer::HtmlOutage,
+            RunTaskAnswer::Start(vec![TaskState::Running, OOM]),
+        ],
+        RunTaskAnswer::Denied,
+        |_| {},
+    )
+    .await;
+    assert_eq!(
+        out.server.requests("RunTask").len(),
+        2,
+        "the 500 was not retried"
+    );
+
+    let out = run(Vec::new(), RunTaskAnswer::HtmlOutage, |_| {}).await;
+    assert_eq!(out.record.status, RunStatus::Failed);
+    let text = message(&out.record);
+    assert!(
+        text.contains("RunTask failed: HTTP 500 without an AWS error code"),
+        "{text}"
+    );
+    assert!(
+        !text.contains(common::fault_server::OUTAGE_HEADER) && !text.contains("<title>"),
+        "the raw response in the error: {text}"
+    );
+}
+
+#[tokio::test]
 async fn a_refusal_is_not_retried() {
     let out = run(Vec::new(), RunTaskAnswer::Denied, |_| {}).await;
     assert_eq!(out.server.requests("RunTask").len(), 1);

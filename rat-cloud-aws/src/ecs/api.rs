@@ -5,6 +5,7 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use aws_sdk_ecs::config::http::HttpResponse;
 use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 use rat_core::{Error, ErrorKind, Result};
 use tokio::time::Instant;
@@ -72,12 +73,21 @@ pub(crate) fn capacity_text(lower: &str) -> bool {
 }
 
 /// An SDK failure as a rat error with its fault class.
-pub(crate) fn sdk_error<E, R>(action: &str, err: SdkError<E, R>) -> (Fault, Error)
+pub(crate) fn sdk_error<E>(action: &str, err: SdkError<E, HttpResponse>) -> (Fault, Error)
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
 {
+    let status = match &err {
+        SdkError::ServiceError(e) => Some(e.raw().status().as_u16()),
+        SdkError::ResponseError(e) => Some(e.raw().status().as_u16()),
+        _ => None,
+    };
     let fault = match &err {
+        // A server error without an AWS code (a proxy's or an outage's
+        // page) is the server's, as a 5xx always is: worth another try.
+        SdkError::ServiceError(e) if e.err().code().is_none() && status >= Some(500) => {
+            Fault::Transient
+        }
         SdkError::ServiceError(e) => {
             classify(e.err().code(), e.err().message().unwrap_or_default())
         }
@@ -85,9 +95,12 @@ where
         SdkError::ResponseError(_) => Fault::Transient,
         _ => Fault::Fatal,
     };
-    let text = match err.code() {
-        Some(code) => format!("{code}: {}", err.message().unwrap_or_default()),
-        None => aws_sdk_ecs::error::DisplayErrorContext(&err).to_string(),
+    // The service's code and message; never the SDK's dump of the raw
+    // response (headers, body) when there is no code.
+    let text = match (err.code(), status) {
+        (Some(code), _) => format!("{code}: {}", err.message().unwrap_or_default()),
+        (None, Some(status)) => format!("HTTP {status} without an AWS error code"),
+        (None, None) => aws_sdk_ecs::error::DisplayErrorContext(&err).to_string(),
     };
     let error = Error::new(ErrorKind::Executor, format!("ECS {action} failed: {text}"))
         .with_retryable(fault.retryable());

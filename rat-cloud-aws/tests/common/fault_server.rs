@@ -24,6 +24,9 @@ pub enum RunTaskAnswer {
     NoCapacity,
     /// `AccessDeniedException`: not worth retrying.
     Denied,
+    /// HTTP 500 with an HTML page and no AWS error code (a proxy's or an
+    /// outage's answer), its headers carrying a value no error may repeat.
+    HtmlOutage,
     /// A task going through these states, one per DescribeTasks.
     Start(Vec<TaskState>),
 }
@@ -39,6 +42,9 @@ pub enum TaskState {
         exit: Option<i32>,
     },
 }
+
+/// The header value of [`RunTaskAnswer::HtmlOutage`].
+pub const OUTAGE_HEADER: &str = "outage-7f3a";
 
 #[derive(Default)]
 struct State {
@@ -176,6 +182,18 @@ fn answer(state: &Mutex<State>, headers: &HeaderMap, body: &str) -> Response {
                     "AccessDeniedException",
                     "not authorized to perform ecs:RunTask",
                 ),
+                Some(RunTaskAnswer::HtmlOutage) => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    [
+                        (header::CONTENT_TYPE, "text/html"),
+                        (
+                            header::HeaderName::from_static("x-outage-ref"),
+                            OUTAGE_HEADER,
+                        ),
+                    ],
+                    "<!doctype html><title>500 Internal Server Error</title>",
+                )
+                    .into_response(),
                 Some(RunTaskAnswer::NoCapacity) | None => json_response(
                     StatusCode::OK,
                     json!({"tasks": [], "failures": [{"reason":
