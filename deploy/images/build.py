@@ -108,7 +108,11 @@ class Rootfs:
                     done.add(path)
                     for lib, host in dependencies(path):
                         real = os.path.realpath(host)
-                        if any(real.startswith(s + os.sep) for s in self.sources):
+                        # Already in the image: found through the file's own
+                        # RPATH ($ORIGIN: pyarrow's, numpy's bundled libraries),
+                        # or part of a tree copied whole.
+                        inside_root = real.startswith(os.path.realpath(self.root) + os.sep)
+                        if inside_root or any(real.startswith(s + os.sep) for s in self.sources):
                             continue
                         system = host.startswith(("/lib", "/usr/lib", "/lib64"))
                         inside = host if system else os.path.join("/usr/lib", lib)
