@@ -4,8 +4,8 @@
 //! and the sample project's pipelines — and a Python pipeline — run by its
 //! `rat-runner` inside it, chrooted, with the image's environment only, as
 //! its non-root user, the image's root mounted read-only and a tmpfs on
-//! /tmp (the task definition's scratch volume); the server image answers
-//! its health check. No secret may be in a layer: the build refuses one,
+//! /tmp (the task definition's scratch volume); both images answer their
+//! health checks. No secret may be in a layer: the build refuses one,
 //! shown with a planted key.
 #![allow(clippy::unwrap_used)]
 
@@ -222,7 +222,8 @@ fn the_runner_image_runs_the_sample_project_from_its_own_filesystem() {
         "gold.customer_bands",
     ];
     std::fs::create_dir_all(stage.join("inputs")).unwrap();
-    let mut script = String::new();
+    // The image's health check first: DuckDB with httpfs, Python with its packages.
+    let mut script = String::from("$IN /usr/local/bin/rat-runner --check\n");
     for (i, pipeline) in order.iter().enumerate() {
         std::fs::write(stage.join(format!("inputs/{i}.json")), input(pipeline)).unwrap();
         script.push_str(&format!(
@@ -248,8 +249,14 @@ fn the_runner_image_runs_the_sample_project_from_its_own_filesystem() {
         .filter(|l| l.starts_with('{'))
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(results.len(), order.len(), "{stdout}");
-    for (pipeline, result) in order.iter().zip(&results) {
+    assert_eq!(results.len(), order.len() + 1, "{stdout}");
+    assert_eq!(results[0]["httpfs"], true, "{}", results[0]);
+    assert!(
+        results[0]["python"].as_str().unwrap().starts_with("3."),
+        "{}",
+        results[0]
+    );
+    for (pipeline, result) in order.iter().zip(&results[1..]) {
         assert_eq!(result["status"], "success", "{pipeline}: {result}");
         assert!(
             result["rows_written"].as_u64().unwrap() > 0,

@@ -10,6 +10,10 @@
 //! rat-runner python-worker --dir DIR [--python PYTHON]
 //!                             become a warm Python worker in DIR, for a
 //!                             runner of the same executor to claim
+//! rat-runner --check          what a run needs loads: DuckDB with httpfs,
+//!                             Python with pyarrow and duckdb (unless
+//!                             --no-python); one JSON line, exit 0 or 2 (an
+//!                             image's health check)
 //! ```
 //!
 //! Protocol ([`rat_core::runner`]): one JSON object per line on stderr
@@ -39,6 +43,9 @@ use tokio_util::sync::CancellationToken;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--check") {
+        std::process::exit(check(&args[1..]).code());
+    }
     if args.first().map(String::as_str) == Some("python-worker") {
         let error = python_worker(&args[1..]);
         emit_error(&error);
@@ -52,6 +59,35 @@ fn main() {
         }
     };
     std::process::exit(exit.code());
+}
+
+/// `--check [--no-python]`: loads what runs need and says what it found.
+fn check(args: &[String]) -> RunnerExit {
+    let python = match args {
+        [] => true,
+        [flag] if flag == "--no-python" => false,
+        _ => {
+            emit_error(&Error::invalid("usage: rat-runner --check [--no-python]"));
+            return RunnerExit::Invalid;
+        }
+    };
+    let found = rat_runner::duck::check_httpfs().and_then(|duckdb| {
+        let python = match python {
+            true => Some(PythonConfig::from_env().check()?),
+            false => None,
+        };
+        Ok(serde_json::json!({"duckdb": duckdb, "httpfs": true, "python": python}))
+    });
+    match found {
+        Ok(found) => {
+            println!("{found}");
+            RunnerExit::Succeeded
+        }
+        Err(e) => {
+            emit_error(&e);
+            RunnerExit::Invalid
+        }
+    }
 }
 
 /// `python-worker --dir DIR [--python PYTHON]`: returns only on failure.

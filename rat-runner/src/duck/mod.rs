@@ -7,7 +7,7 @@ mod session;
 mod sql;
 mod types;
 
-pub use remote::EXTENSION_DIR_ENV;
+pub use remote::{EXTENSION_DIR_ENV, check_httpfs};
 pub use sandbox::{MAX_PROJECT_FILES, Sandbox};
 pub use session::{DuckSession, INTERRUPT_REPEAT, SessionLimits, duck_error};
 pub use sql::{

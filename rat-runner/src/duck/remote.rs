@@ -56,6 +56,18 @@ pub(super) fn load_httpfs_sql() -> String {
     }
 }
 
+/// Loads httpfs into a fresh in-memory DuckDB, as a run reading `s3://`
+/// would: the DuckDB version, or why it did not load. An image's health
+/// check (`rat-runner --check`).
+pub fn check_httpfs() -> Result<String> {
+    let conn = duckdb::Connection::open_in_memory()
+        .map_err(|e| super::duck_error("cannot open DuckDB", e))?;
+    conn.execute_batch(&load_httpfs_sql())
+        .map_err(httpfs_missing)?;
+    conn.query_row("SELECT version()", [], |row| row.get::<_, String>(0))
+        .map_err(|e| super::duck_error("cannot read DuckDB's version", e))
+}
+
 /// Explains a failed httpfs load.
 pub(super) fn httpfs_missing(err: duckdb::Error) -> Error {
     Error::new(

@@ -99,6 +99,30 @@ impl PythonConfig {
         Self::new(std::env::var_os(PYTHON_ENV).unwrap_or_else(|| "python3".into()))
     }
 
+    /// Starts the interpreter as runs do (a cleared environment) and
+    /// imports what pipelines need: its version, or why it failed. An
+    /// image's health check (`rat-runner --check`).
+    pub fn check(&self) -> Result<String> {
+        let out = std::process::Command::new(&self.interpreter)
+            .env_clear()
+            .args([
+                "-c",
+                "import sys, pyarrow, duckdb; print(sys.version.split()[0])",
+            ])
+            .output()
+            .map_err(|e| self.not_started(&e))?;
+        if !out.status.success() {
+            let said = String::from_utf8_lossy(&out.stderr);
+            return Err(Error::invalid(format!(
+                "Python '{}' cannot import pyarrow and duckdb: {}",
+                self.interpreter.display(),
+                said.lines().last().unwrap_or_default()
+            ))
+            .with_context("field", "python"));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
     pub(crate) fn not_started(&self, e: &std::io::Error) -> Error {
         Error::invalid(format!(
             "cannot start Python '{}': {e}; set {PYTHON_ENV} (or python: in rat.yaml) to an interpreter with pyarrow and duckdb",
