@@ -18,6 +18,8 @@
 mod common;
 #[path = "../../rat-cloud-aws/tests/common/moto.rs"]
 mod moto;
+#[path = "../../rat-executor/tests/common/postgres.rs"]
+mod postgres;
 #[path = "../../rat-cloud-aws/tests/common/seaweedfs.rs"]
 mod seaweedfs;
 #[path = "../../examples/aws-fargate/tests/common/task_player.rs"]
@@ -25,7 +27,6 @@ mod task_player;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rat_core::{ObjectKey, RunStatus, Storage, StorageCredentials, StorageExt};
@@ -65,23 +66,6 @@ fn deploy(settings: &Value) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-/// A fresh database on the loopback PostgreSQL: the stack's RDS.
-async fn fresh_database() -> String {
-    let admin = std::env::var("RAT_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5433/postgres".into());
-    let pool = sqlx::PgPool::connect(&admin)
-        .await
-        .expect("PostgreSQL is not running: scripts/test-services.sh start");
-    let name = format!("rat_deploy_{}", rat_core::RunId::generate().as_str());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&pool)
-        .await
-        .unwrap();
-    let (base, _) = admin.rsplit_once('/').unwrap();
-    // Password-less, as the task definition's: the password is PGPASSWORD.
-    format!("{base}/{name}")
-}
-
 fn namespace() -> String {
     format!("dep{}", &rat_core::RunId::generate().as_str()[20..])
 }
@@ -113,7 +97,8 @@ async fn the_stack_s_server_runs_the_sample_project_as_fargate_tasks_with_vended
         .as_str()
         .unwrap()
         .replace(&output("VendingRoleArn"), ROLE);
-    let database = fresh_database().await;
+    // The stack's RDS; password-less, as the task definition's URL.
+    let database = postgres::fresh_database("rat_deploy").await;
     let binaries = task_player::binaries();
     let path = format!(
         "{}:{}",
@@ -377,25 +362,10 @@ async fn assert_runs_were_stack_tasks(
     definition: &str,
     secrets: &[&str],
 ) -> Vec<String> {
-    let ecs = aws_sdk_ecs::Client::new(sdk);
     let mut command = None;
     for run in runs {
-        let listed = ecs
-            .list_tasks()
-            .cluster(cluster)
-            .started_by(run.as_str())
-            .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
-            .send()
-            .await
-            .unwrap();
-        let described = ecs
-            .describe_tasks()
-            .cluster(cluster)
-            .set_tasks(Some(listed.task_arns().to_vec()))
-            .send()
-            .await
-            .unwrap();
-        let task = &described.tasks()[0];
+        let tasks = moto::stopped_tasks(sdk, cluster, run.as_str()).await;
+        let task = &tasks[0];
         assert_eq!(task.task_definition_arn(), Some(definition));
         let text = format!("{task:?}");
         for secret in secrets {
@@ -448,7 +418,7 @@ async fn assert_vended_scope(command: &[String], ns: &str, binaries: &Path) {
         String::from_utf8_lossy(&printed.stderr)
     );
     let vended: Value = serde_json::from_slice(&printed.stdout).unwrap();
-    let scoped = lake(StorageCredentials::new(
+    let scoped = seaweedfs::lake(StorageCredentials::new(
         vended["AccessKeyId"].as_str().unwrap(),
         vended["SecretAccessKey"].as_str().unwrap(),
         vended["SessionToken"].as_str().map(str::to_owned),
@@ -457,26 +427,13 @@ async fn assert_vended_scope(command: &[String], ns: &str, binaries: &Path) {
     let own = ObjectKey::new(format!("{ns}/pipelines/gold/top_customers/pipeline.sql")).unwrap();
     assert!(scoped.exists(&own).await.unwrap());
     let other = ObjectKey::new(format!("other{ns}/secret.txt")).unwrap();
-    let admin = lake(StorageCredentials::new(ADMIN_KEY, ADMIN_SECRET, None, None));
+    let admin = seaweedfs::lake(StorageCredentials::new(ADMIN_KEY, ADMIN_SECRET, None, None));
     admin
         .put(&other, "another namespace's".into())
         .await
         .unwrap();
     let refused = scoped.get(&other).await.unwrap_err();
     assert_ne!(refused.kind(), rat_core::ErrorKind::NotFound, "{refused}");
-}
-
-/// The SeaweedFS bucket standing for the stack's, with `credentials`.
-fn lake(credentials: StorageCredentials) -> rat_runner::storage::S3Storage {
-    let config = rat_core::config::S3StorageConfig {
-        bucket: "lake".into(),
-        prefix: None,
-        endpoint: Some(ENDPOINT.into()),
-        region: "us-east-1".into(),
-        path_style: true,
-        credentials: rat_core::config::CredentialsConfig::Anonymous,
-    };
-    rat_runner::storage::S3Storage::with_credentials(&config, Some(Arc::new(credentials))).unwrap()
 }
 
 /// Fails, with what the server said, when the batch takes too long.

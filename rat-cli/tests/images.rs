@@ -9,6 +9,7 @@
 //! shown with a planted key.
 #![allow(clippy::unwrap_used)]
 
+mod common;
 #[path = "../../rat-cloud-aws/tests/common/moto.rs"]
 mod moto;
 #[path = "../../examples/aws-fargate/tests/common/task_player.rs"]
@@ -46,6 +47,34 @@ fn build(image: &str, out: &Path, extensions: &Path) -> Output {
         command.arg("--python").arg(env("RAT_VENV"));
     }
     command.output().unwrap()
+}
+
+/// Builds `image` (`runner`, `server`) in `dir` with the workspace's
+/// binaries, reports its size, checks its Containerfile says the same, and
+/// unpacks its layer: the image's config and its root.
+fn built(image: &str, dir: &Path) -> (Value, PathBuf) {
+    let name = if image == "runner" {
+        "rat-runner"
+    } else {
+        "rat"
+    };
+    let extensions = PathBuf::from(env("RAT_DUCKDB_EXTENSION_DIR"));
+    let made = build(image, &dir.join(name), &extensions);
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&made.stdout).unwrap();
+    eprintln!(
+        "{name} image (debug binaries, stripped): {} bytes in {} files",
+        summary["layer_bytes"], summary["files"]
+    );
+    let (config, layer) = open_layout(&dir.join(name));
+    assert_containerfile_matches(image, &config);
+    let root = dir.join("root");
+    unpack(&layer, &root);
+    (config, root)
 }
 
 /// An image's config and its one layer's path, from its OCI layout.
@@ -152,6 +181,18 @@ fn in_image(root: &Path, config: &Value, stage: &Path, script: &str) -> Output {
         .unwrap()
 }
 
+/// A folder under `dir` whose `project/` is the sample project: what the
+/// image's /tmp receives.
+fn stage_sample(dir: &Path) -> PathBuf {
+    let stage = dir.join("stage");
+    std::fs::create_dir_all(stage.join("project")).unwrap();
+    common::copy_tree(
+        &repo().join("examples/sample-project"),
+        &stage.join("project"),
+    );
+    stage
+}
+
 /// The runner input of `pipeline` of the embedded project at /tmp/project.
 fn input(pipeline: &str) -> String {
     let table: rat_core::TableRef = pipeline.parse().unwrap();
@@ -169,28 +210,12 @@ fn input(pipeline: &str) -> String {
 #[test]
 fn the_runner_image_runs_the_sample_project_from_its_own_filesystem() {
     let dir = tempfile::tempdir().unwrap();
-    let extensions = PathBuf::from(env("RAT_DUCKDB_EXTENSION_DIR"));
-    let built = build("runner", &dir.path().join("rat-runner"), &extensions);
-    assert!(
-        built.status.success(),
-        "{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
-    let summary: Value = serde_json::from_slice(&built.stdout).unwrap();
-    eprintln!(
-        "rat-runner image (debug binaries, stripped): {} bytes in {} files",
-        summary["layer_bytes"], summary["files"]
-    );
-
-    let (config, layer) = open_layout(&dir.path().join("rat-runner"));
+    let (config, root) = built("runner", dir.path());
     assert_eq!(config["config"]["User"], "10001:10001");
     assert_eq!(
         config["config"]["Entrypoint"],
         serde_json::json!(["/usr/local/bin/rat-runner"])
     );
-    assert_containerfile_matches("runner", &config);
-    let root = dir.path().join("root");
-    unpack(&layer, &root);
     for needed in [
         "usr/local/bin/rat-runner",
         "usr/local/bin/rat-aws-credentials",
@@ -202,11 +227,7 @@ fn the_runner_image_runs_the_sample_project_from_its_own_filesystem() {
     }
 
     // The sample project and a Python pipeline over it, one input per run.
-    let stage = dir.path().join("stage");
-    copy_tree(
-        &repo().join("examples/sample-project"),
-        &stage.join("project"),
-    );
+    let stage = stage_sample(dir.path());
     std::fs::create_dir_all(stage.join("project/pipelines/gold/customer_bands")).unwrap();
     std::fs::copy(
         repo().join("examples/python-pipeline/pipeline.py"),
@@ -268,29 +289,10 @@ fn the_runner_image_runs_the_sample_project_from_its_own_filesystem() {
 #[test]
 fn the_server_image_answers_its_health_check() {
     let dir = tempfile::tempdir().unwrap();
-    let extensions = PathBuf::from(env("RAT_DUCKDB_EXTENSION_DIR"));
-    let built = build("server", &dir.path().join("rat"), &extensions);
-    assert!(
-        built.status.success(),
-        "{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
-    let summary: Value = serde_json::from_slice(&built.stdout).unwrap();
-    eprintln!(
-        "rat image (debug binaries, stripped): {} bytes in {} files",
-        summary["layer_bytes"], summary["files"]
-    );
-    let (config, layer) = open_layout(&dir.path().join("rat"));
+    let (config, root) = built("server", dir.path());
     assert_eq!(config["config"]["Cmd"], serde_json::json!(["serve"]));
     assert!(config["config"]["ExposedPorts"]["8080/tcp"].is_object());
-    assert_containerfile_matches("server", &config);
-    let root = dir.path().join("root");
-    unpack(&layer, &root);
-    let stage = dir.path().join("stage");
-    copy_tree(
-        &repo().join("examples/sample-project"),
-        &stage.join("project"),
-    );
+    let stage = stage_sample(dir.path());
     let ran = in_image(
         &root,
         &config,
@@ -311,7 +313,8 @@ fn a_secret_in_what_an_image_would_hold_fails_the_build() {
     let dir = tempfile::tempdir().unwrap();
     // An extension folder someone dropped a key into.
     let extensions = dir.path().join("extensions");
-    copy_tree(Path::new(&env("RAT_DUCKDB_EXTENSION_DIR")), &extensions);
+    std::fs::create_dir_all(&extensions).unwrap();
+    common::copy_tree(Path::new(&env("RAT_DUCKDB_EXTENSION_DIR")), &extensions);
     std::fs::write(
         extensions.join("notes.txt"),
         format!("aws_access_key_id = AKIA{}\n", "Q3MPLE7EXAMPLE7K"),
@@ -328,16 +331,4 @@ fn a_secret_in_what_an_image_would_hold_fails_the_build() {
         !dir.path().join("rat/index.json").exists(),
         "an image was written"
     );
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    for entry in walkdir::WalkDir::new(from) {
-        let entry = entry.unwrap();
-        let target = to.join(entry.path().strip_prefix(from).unwrap());
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }

@@ -10,7 +10,6 @@ mod common;
 mod seaweedfs;
 
 use std::path::Path;
-use std::sync::Arc;
 
 use rat_core::{ObjectKey, RunStatus, Storage, StorageCredentials, StorageExt};
 use rat_runner::storage::S3Storage;
@@ -66,16 +65,7 @@ fn serve(project: &Path) -> common::Served {
 }
 
 fn admin_storage() -> S3Storage {
-    let config = rat_core::config::S3StorageConfig {
-        bucket: "lake".into(),
-        prefix: None,
-        endpoint: Some(ENDPOINT.into()),
-        region: "us-east-1".into(),
-        path_style: true,
-        credentials: rat_core::config::CredentialsConfig::Anonymous,
-    };
-    let keys = StorageCredentials::new(ADMIN_KEY, ADMIN_SECRET, None, None);
-    S3Storage::with_credentials(&config, Some(Arc::new(keys))).unwrap()
+    seaweedfs::lake(StorageCredentials::new(ADMIN_KEY, ADMIN_SECRET, None, None))
 }
 
 async fn api(

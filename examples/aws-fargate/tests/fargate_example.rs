@@ -116,22 +116,7 @@ async fn the_sample_project_runs_as_fargate_tasks_with_scoped_credentials() {
     player.abort();
 
     // Each task carried its run and references, never the token.
-    let ecs = aws_sdk_ecs::Client::new(&ecs_sdk);
-    let listed = ecs
-        .list_tasks()
-        .cluster(moto::CLUSTER)
-        .started_by(runs[0].as_str())
-        .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
-        .send()
-        .await
-        .unwrap();
-    let described = ecs
-        .describe_tasks()
-        .cluster(moto::CLUSTER)
-        .set_tasks(Some(listed.task_arns().to_vec()))
-        .send()
-        .await
-        .unwrap();
+    let described = moto::stopped_tasks(&ecs_sdk, moto::CLUSTER, runs[0].as_str()).await;
     let text = format!("{described:?}");
     assert!(text.contains("RAT_CATALOG_TOKEN") && text.contains(&ns));
     assert!(

@@ -147,3 +147,29 @@ pub async fn put_events(sdk: &aws_types::SdkConfig, group: &str, stream: &str, l
         .await
         .unwrap();
 }
+
+/// The stopped tasks of `cluster` that run `run` started (`startedBy` is
+/// its id), as DescribeTasks tells them.
+pub async fn stopped_tasks(
+    sdk: &aws_types::SdkConfig,
+    cluster: &str,
+    run: &str,
+) -> Vec<aws_sdk_ecs::types::Task> {
+    let ecs = aws_sdk_ecs::Client::new(sdk);
+    let listed = ecs
+        .list_tasks()
+        .cluster(cluster)
+        .started_by(run)
+        .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
+        .send()
+        .await
+        .unwrap();
+    ecs.describe_tasks()
+        .cluster(cluster)
+        .set_tasks(Some(listed.task_arns().to_vec()))
+        .send()
+        .await
+        .unwrap()
+        .tasks()
+        .to_vec()
+}

@@ -31,6 +31,21 @@ pub async fn sdk() -> aws_types::SdkConfig {
         .await
 }
 
+/// The `lake` bucket, signed with `credentials` (the admin's, or ones a
+/// vendor handed out).
+pub fn lake(credentials: rat_core::StorageCredentials) -> rat_runner::storage::S3Storage {
+    let config = rat_core::config::S3StorageConfig {
+        bucket: "lake".into(),
+        prefix: None,
+        endpoint: Some(ENDPOINT.into()),
+        region: "us-east-1".into(),
+        path_style: true,
+        credentials: rat_core::config::CredentialsConfig::Anonymous,
+    };
+    let credentials = std::sync::Arc::new(credentials);
+    rat_runner::storage::S3Storage::with_credentials(&config, Some(credentials)).unwrap()
+}
+
 /// A bearer token from the catalog's OAuth2 endpoint.
 pub async fn catalog_token() -> String {
     let response: serde_json::Value = reqwest::Client::new()

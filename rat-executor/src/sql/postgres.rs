@@ -135,29 +135,17 @@ super::audit::audit_store!(PostgresRunStore, sqlx::Postgres, PgRow);
 super::grants::grant_store!(PostgresRunStore, PgRow);
 
 #[cfg(test)]
+#[path = "../../tests/common/postgres.rs"]
+mod test_database;
+
+#[cfg(test)]
 pub(crate) mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    /// The test server of scripts/test-services.sh.
-    pub(crate) fn admin_url() -> String {
-        std::env::var("RAT_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5433/postgres".into())
-    }
-
     /// A fresh database on the test server; its URL.
     pub(crate) async fn fresh_database() -> String {
-        let admin = sqlx::PgPool::connect(&admin_url())
-            .await
-            .expect("PostgreSQL is not running: scripts/test-services.sh start");
-        let name = format!("rat_test_{}", uuid::Uuid::new_v4().simple());
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&admin)
-            .await
-            .unwrap();
-        let admin_url = admin_url();
-        let (base, _) = admin_url.rsplit_once('/').unwrap();
-        format!("{base}/{name}")
+        super::test_database::fresh_database("rat_test").await
     }
 
     async fn open_store() -> ((), PostgresRunStore) {

@@ -3,6 +3,8 @@
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod oidc_issuer;
+#[path = "../../../rat-executor/tests/common/postgres.rs"]
+pub mod postgres;
 pub mod receiver;
 pub mod watchdog;
 
@@ -279,19 +281,10 @@ pub async fn read_events(
 /// A fresh database on the PostgreSQL of scripts/test-services.sh, as a
 /// run store configuration (its URL in a file, as a secret would be).
 pub async fn fresh_postgres(dir: &Path) -> rat_executor::RunStoreConfig {
-    let admin = std::env::var("RAT_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5433/postgres".into());
-    let pool = sqlx::PgPool::connect(&admin)
-        .await
-        .expect("PostgreSQL is not running: scripts/test-services.sh start");
-    let name = format!("rat_server_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&pool)
-        .await
-        .unwrap();
-    let (base, _) = admin.rsplit_once('/').unwrap();
+    let url = postgres::fresh_database("rat_server").await;
+    let name = url.rsplit('/').next().unwrap();
     let file = dir.join(format!("{name}.url"));
-    std::fs::write(&file, format!("{base}/{name}")).unwrap();
+    std::fs::write(&file, &url).unwrap();
     rat_executor::RunStoreConfig::Postgres {
         url: rat_core::config::SecretRef::File(file),
     }
